@@ -1,0 +1,301 @@
+//! [`Db`]: one sqlx pool over one or several TiDB endpoints, with health-checked failover.
+//!
+//! ```text
+//!            ┌──────────── Db ────────────┐
+//!  callers ─►│ MySqlPool ── connect to ──►│── current endpoint (round robin over healthy ones)
+//!            │     │ after_connect: rotate │
+//!            │     ▼                       │
+//!            │ health task: probe each endpoint every `interval` (full handshake + ping),
+//!            │   mark up/down, move the pool's target off a dead endpoint at once
+//!            └────────────────────────────┘
+//! ```
+//!
+//! TiDB servers are stateless, so any healthy endpoint can serve any connection. The pool re-reads
+//! its connect options on every connection attempt and retries refused connections until its
+//! acquire time-out, so moving the target off a dead endpoint lets waiting callers succeed on
+//! another one instead of failing. Idle connections to a dead server fail their ping on acquire
+//! and are replaced; a statement that breaks mid-transaction is retried by
+//! [`crate::retry::transaction_with_retry`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::{ConnectOptions as _, Connection as _};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::options::{ConnectOptions, endpoint_name};
+use crate::policy::{RetryMetrics, RetryPolicy};
+use crate::server::ServerInfo;
+
+/// The health of one endpoint as last probed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointStatus {
+    /// `host:port`.
+    pub name: String,
+    /// Whether the last probe succeeded.
+    pub healthy: bool,
+    /// Why the last probe failed, if it did.
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug)]
+struct Endpoint {
+    name: String,
+    options: MySqlConnectOptions,
+    healthy: AtomicBool,
+    last_error: std::sync::Mutex<Option<String>>,
+}
+
+#[derive(Debug)]
+struct Endpoints {
+    list: Vec<Endpoint>,
+    next: AtomicUsize,
+    rotate: Notify,
+}
+
+impl Endpoints {
+    /// The next healthy endpoint after the round-robin cursor, if any.
+    fn next_healthy(&self) -> Option<&Endpoint> {
+        let n = self.list.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n).map(|i| &self.list[(start + i) % n]).find(|e| e.healthy.load(Ordering::Relaxed))
+    }
+
+    fn mark(&self, endpoint: &Endpoint, result: &Result<()>) {
+        let healthy = result.is_ok();
+        let was = endpoint.healthy.swap(healthy, Ordering::Relaxed);
+        if was != healthy {
+            match result {
+                Ok(()) => tracing::info!(endpoint = %endpoint.name, "endpoint is back"),
+                Err(e) => tracing::warn!(endpoint = %endpoint.name, error = %e, "endpoint is down"),
+            }
+        }
+        if let Ok(mut last) = endpoint.last_error.lock() {
+            *last = result.as_ref().err().map(ToString::to_string);
+        }
+    }
+
+    fn statuses(&self) -> Vec<EndpointStatus> {
+        self.list
+            .iter()
+            .map(|e| EndpointStatus {
+                name: e.name.clone(),
+                healthy: e.healthy.load(Ordering::Relaxed),
+                last_error: e.last_error.lock().ok().and_then(|l| l.clone()),
+            })
+            .collect()
+    }
+}
+
+/// How often endpoints are probed, and how long one probe may take.
+#[derive(Debug, Clone, Copy)]
+pub struct HealthCheck {
+    /// Time between probe rounds (default 2 s).
+    pub interval: Duration,
+    /// Time-out of one probe (default 2 s).
+    pub timeout: Duration,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck { interval: Duration::from_secs(2), timeout: Duration::from_secs(2) }
+    }
+}
+
+/// A connection handle to a TiDB (or MySQL/MariaDB) deployment. Cheap to share behind an `Arc`;
+/// dropping it stops the health checker.
+#[derive(Debug)]
+pub struct Db {
+    pool: MySqlPool,
+    server: ServerInfo,
+    endpoints: Arc<Endpoints>,
+    metrics: Arc<RetryMetrics>,
+    health_task: JoinHandle<()>,
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.health_task.abort();
+    }
+}
+
+impl Db {
+    /// Connects from a URL (see [`crate::options`]) with default health checking.
+    pub async fn connect(url: &str) -> Result<Db> {
+        Db::connect_with(url.parse()?, HealthCheck::default()).await
+    }
+
+    /// Probes every endpoint, fails with [`Error::NoEndpointReachable`] if none answers, then
+    /// builds the pool, detects the server and starts the health checker.
+    pub async fn connect_with(options: ConnectOptions, health: HealthCheck) -> Result<Db> {
+        let list: Vec<Endpoint> = options
+            .endpoints
+            .into_iter()
+            .map(|options| Endpoint {
+                name: endpoint_name(&options),
+                options,
+                healthy: AtomicBool::new(false),
+                last_error: std::sync::Mutex::new(None),
+            })
+            .collect();
+        let endpoints = Arc::new(Endpoints { list, next: AtomicUsize::new(0), rotate: Notify::new() });
+        probe_all(&endpoints, health.timeout).await;
+        let first = endpoints.next_healthy().ok_or_else(|| unreachable_error(&endpoints))?;
+
+        let rotate = endpoints.clone();
+        let settings = &options.pool;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .min_connections(settings.min_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(settings.idle_timeout)
+            .max_lifetime(settings.max_lifetime)
+            .after_connect(move |_conn: &mut MySqlConnection, _meta| {
+                rotate.rotate.notify_one();
+                Box::pin(async { Ok(()) }) as BoxFuture<'_, sqlx::Result<()>>
+            })
+            .connect_lazy_with(first.options.clone());
+
+        let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&pool).await?;
+        let server = ServerInfo::parse(&version);
+        tracing::info!(server = %server.raw, endpoints = endpoints.list.len(), "connected");
+        let health_task = tokio::spawn(health_loop(pool.clone(), endpoints.clone(), health));
+        Ok(Db { pool, server, endpoints, metrics: Arc::default(), health_task })
+    }
+
+    /// The sqlx pool, for plain sqlx queries.
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    /// A SeaORM connection over the same pool (same connections, same failover).
+    pub fn sea_orm(&self) -> sea_orm::DatabaseConnection {
+        sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(self.pool.clone())
+    }
+
+    /// What server answered at connect time.
+    pub fn server(&self) -> &ServerInfo {
+        &self.server
+    }
+
+    /// The health of every endpoint.
+    pub fn endpoints(&self) -> Vec<EndpointStatus> {
+        self.endpoints.statuses()
+    }
+
+    /// Retry counters of every transaction run through this handle's policies.
+    pub fn retry_metrics(&self) -> &RetryMetrics {
+        &self.metrics
+    }
+
+    /// The default retry policy, counting into [`Db::retry_metrics`].
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy { metrics: self.metrics.clone(), ..RetryPolicy::default() }
+    }
+
+    /// [`crate::retry::transaction_with_retry`] on this pool with the default policy.
+    pub async fn transaction_with_retry<T, F>(&self, work: F) -> Result<T>
+    where
+        F: for<'c> FnMut(&'c mut MySqlConnection) -> BoxFuture<'c, Result<T>>,
+    {
+        self.transaction_with_policy(&self.retry_policy(), work).await
+    }
+
+    /// [`crate::retry::transaction_with_retry`] with an explicit policy; `BEGIN PESSIMISTIC` /
+    /// `OPTIMISTIC` are only sent to TiDB.
+    pub async fn transaction_with_policy<T, F>(&self, policy: &RetryPolicy, work: F) -> Result<T>
+    where
+        F: for<'c> FnMut(&'c mut MySqlConnection) -> BoxFuture<'c, Result<T>>,
+    {
+        crate::retry::transaction_with_retry(&self.pool, policy, self.server.is_tidb(), work)
+            .await
+            .map_err(|e| self.explain_timeout(e))
+    }
+
+    /// Runs `work` in a read-only transaction that reads the snapshot `as_of` on TiDB 5.1+;
+    /// other servers read the latest data. The returned flag says which happened.
+    pub async fn stale_read<T, F>(&self, as_of: &crate::sql::AsOf, work: F) -> Result<(T, bool)>
+    where
+        F: for<'c> FnOnce(&'c mut MySqlConnection) -> BoxFuture<'c, Result<T>>,
+    {
+        let (begin, stale) = crate::sql::stale_read_begin(&self.server, as_of);
+        let mut tx = self.pool.begin_with(sqlx::AssertSqlSafe(begin)).await?;
+        let value = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok((value, stale))
+    }
+
+    /// Replaces a bare pool time-out by the endpoints' own errors when none is healthy.
+    fn explain_timeout(&self, err: Error) -> Error {
+        let all_down = !self.endpoints.list.iter().any(|e| e.healthy.load(Ordering::Relaxed));
+        match err {
+            Error::Sqlx(sqlx::Error::PoolTimedOut) if all_down => unreachable_error(&self.endpoints),
+            other => other,
+        }
+    }
+}
+
+fn unreachable_error(endpoints: &Endpoints) -> Error {
+    Error::NoEndpointReachable {
+        attempts: endpoints
+            .statuses()
+            .into_iter()
+            .map(|s| (s.name, s.last_error.unwrap_or_else(|| "not probed".into())))
+            .collect(),
+    }
+}
+
+async fn probe(endpoint: &Endpoint, timeout: Duration) -> Result<()> {
+    let attempt = async {
+        let mut conn = endpoint.options.connect().await?;
+        conn.ping().await?;
+        conn.close().await
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(result) => result.map_err(Error::from),
+        Err(_) => Err(Error::Sqlx(sqlx::Error::Io(std::io::ErrorKind::TimedOut.into()))),
+    }
+}
+
+async fn probe_all(endpoints: &Endpoints, timeout: Duration) {
+    let results =
+        futures::future::join_all(endpoints.list.iter().map(|e| probe(e, timeout))).await;
+    for (endpoint, result) in endpoints.list.iter().zip(&results) {
+        endpoints.mark(endpoint, result);
+    }
+}
+
+/// Points the pool at the next healthy endpoint.
+fn retarget(pool: &MySqlPool, endpoints: &Endpoints) {
+    if endpoints.list.len() > 1
+        && let Some(next) = endpoints.next_healthy()
+    {
+        pool.set_connect_options(next.options.clone());
+    }
+}
+
+async fn health_loop(pool: MySqlPool, endpoints: Arc<Endpoints>, health: HealthCheck) {
+    let mut ticker = tokio::time::interval(health.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                probe_all(&endpoints, health.timeout).await;
+                let current = endpoint_name(&pool.connect_options());
+                let current_down = endpoints
+                    .list
+                    .iter()
+                    .any(|e| e.name == current && !e.healthy.load(Ordering::Relaxed));
+                if current_down {
+                    retarget(&pool, &endpoints);
+                }
+            }
+            () = endpoints.rotate.notified() => retarget(&pool, &endpoints),
+        }
+    }
+}

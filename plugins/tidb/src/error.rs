@@ -1,0 +1,156 @@
+//! The crate's one error type.
+//!
+//! Server errors keep TiDB's error number, SQLSTATE and message, plus the retry class the driver
+//! derived from them, so a caller can log, alert or branch without re-parsing strings.
+
+use std::time::Duration;
+
+use crate::classify::ErrorClass;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the driver can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The connection URL could not be understood (bad scheme, host list, port or option).
+    /// `url` has the password removed.
+    #[error("invalid database URL `{url}`: {reason}")]
+    InvalidUrl {
+        /// The URL with its password redacted.
+        url: String,
+        /// What exactly is wrong with it.
+        reason: String,
+    },
+
+    /// TLS settings are inconsistent or point at files that do not exist, or the server
+    /// demands TLS (TiDB Cloud) and the URL disables it.
+    #[error("TLS misconfiguration for {endpoint}: {reason}")]
+    Tls {
+        /// `host:port` the setting applies to.
+        endpoint: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+
+    /// No endpoint answered when the driver started or when a connection was needed.
+    #[error("no database endpoint is reachable: {}", describe_endpoints(.attempts))]
+    NoEndpointReachable {
+        /// Each endpoint with the reason it failed.
+        attempts: Vec<(String, String)>,
+    },
+
+    /// The server returned an error. `class` says whether and how it may be retried.
+    #[error("server error {code} ({sqlstate}) [{class:?}]: {message}")]
+    Server {
+        /// The MySQL/TiDB error number, e.g. 9007.
+        code: u16,
+        /// The SQLSTATE, e.g. `HY000`.
+        sqlstate: String,
+        /// The server's message.
+        message: String,
+        /// How the driver classified it.
+        class: ErrorClass,
+        /// The underlying sqlx error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A retryable error kept happening until the attempt or time budget ran out.
+    #[error("gave up after {attempts} attempts in {elapsed:?}: {last}")]
+    RetriesExhausted {
+        /// How many times the work ran.
+        attempts: u32,
+        /// Time spent including backoff sleeps.
+        elapsed: Duration,
+        /// The error of the last attempt.
+        #[source]
+        last: Box<Error>,
+    },
+
+    /// One row is larger than the batch byte limit, so it can never be sent in a batch.
+    #[error("row {index} needs {bytes} bytes, over the batch limit of {limit} bytes")]
+    RowTooLarge {
+        /// Position of the row in the input.
+        index: usize,
+        /// Its estimated encoded size.
+        bytes: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+
+    /// An argument to a SQL helper was out of range or unsafe to splice into SQL.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// The caller's own closure stopped the work with an error of its own; never retried.
+    #[error("transaction work failed: {0}")]
+    Work(#[source] Box<dyn std::error::Error + Send + Sync>),
+
+    /// A SeaORM call failed with an error that is not a server error.
+    #[error(transparent)]
+    SeaOrm(#[from] sea_orm::DbErr),
+
+    /// Any other sqlx failure (I/O, pool time-out, decoding, protocol).
+    #[error(transparent)]
+    Sqlx(sqlx::Error),
+}
+
+impl Error {
+    /// A short, bounded label for Prometheus metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::InvalidUrl { .. } => "invalid_url",
+            Error::Tls { .. } => "tls",
+            Error::NoEndpointReachable { .. } => "no_endpoint",
+            Error::Server { .. } => "server",
+            Error::RetriesExhausted { .. } => "retries_exhausted",
+            Error::RowTooLarge { .. } => "row_too_large",
+            Error::InvalidArgument(_) => "invalid_argument",
+            Error::Work(_) => "work",
+            Error::SeaOrm(_) => "sea_orm",
+            Error::Sqlx(_) => "sqlx",
+        }
+    }
+
+    /// The server error number, if this error (or the last retried attempt) came from the server.
+    pub fn server_code(&self) -> Option<u16> {
+        match self {
+            Error::Server { code, .. } => Some(*code),
+            Error::RetriesExhausted { last, .. } => last.server_code(),
+            Error::SeaOrm(e) => {
+                crate::classify::sqlx_in_db_err(e).and_then(crate::classify::server_code_of)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        let Some(db) = err.as_database_error() else {
+            return Error::Sqlx(err);
+        };
+        let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() else {
+            return Error::Sqlx(err);
+        };
+        let code = mysql.number();
+        let sqlstate = mysql.code().unwrap_or("HY000").to_owned();
+        let message = mysql.message().to_owned();
+        Error::Server {
+            code,
+            sqlstate,
+            message,
+            class: crate::classify::classify_code(code),
+            source: err,
+        }
+    }
+}
+
+fn describe_endpoints(attempts: &[(String, String)]) -> String {
+    attempts
+        .iter()
+        .map(|(endpoint, reason)| format!("{endpoint}: {reason}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,53 @@
+//! # lockstep-tidb — a TiDB driver on sqlx
+//!
+//! TiDB speaks the MySQL protocol, so this crate builds on `sqlx-mysql` and adds what TiDB's own
+//! documentation asks applications to do but no driver does for them:
+//!
+//! ```text
+//!  URL (mysql:// | tidb://, several hosts, TLS) ──► options ──► Db ──► MySqlPool ──► SeaORM
+//!                                                               │  health-checked failover
+//!  your closure ──► retry::transaction_with_retry ──► policy::run_with_retry
+//!                        BEGIN [PESSIMISTIC]          classify error number → retry?
+//!                        work / COMMIT / ROLLBACK     sleep ((1.5^n)+rand)*100 ms
+//!  rows ──► batch::plan_chunks ──► one statement per chunk under the 6 MiB / 65,535-bind limits
+//!  sql: AUTO_RANDOM keys, AS OF TIMESTAMP stale reads, BATCH ON … LIMIT
+//! ```
+//!
+//! On MySQL or MariaDB everything degrades to plain behaviour (`BEGIN`, `AUTO_INCREMENT`, current
+//! reads), so the same code runs against the local test server and TiDB.
+//!
+//! ```no_run
+//! # async fn demo() -> lockstep_tidb::Result<()> {
+//! use lockstep_tidb::Db;
+//! let db = Db::connect("tidb://app@tidb-0:4000,tidb-1:4000/shop").await?;
+//! let id: u64 = db
+//!     .transaction_with_retry(|tx| Box::pin(async move {
+//!         let done = sqlx::query("UPDATE stock SET n = n - 1 WHERE sku = ?")
+//!             .bind("A-1")
+//!             .execute(&mut *tx)
+//!             .await?;
+//!         Ok(done.rows_affected())
+//!     }))
+//!     .await?;
+//! # let _ = id; Ok(()) }
+//! ```
+
+pub mod batch;
+pub mod classify;
+pub mod cluster;
+pub mod error;
+pub mod options;
+pub mod policy;
+pub mod retry;
+pub mod server;
+pub mod sql;
+
+pub use batch::{BatchLimits, BulkInsert, delete_in_chunks, plan_chunks};
+pub use classify::{ErrorClass, classify_code};
+pub use cluster::{Db, EndpointStatus, HealthCheck};
+pub use error::{Error, Result};
+pub use options::{ConnectOptions, PoolSettings};
+pub use policy::{Retry, RetryMetrics, RetryPolicy, RetrySnapshot, TxnMode};
+pub use retry::{sea_transaction_with_retry, transaction_with_retry};
+pub use server::{ServerInfo, ServerKind};
+pub use sql::AsOf;

@@ -1,0 +1,353 @@
+//! Retry policy, TiDB's backoff, retry metrics and the generic retry loop.
+//!
+//! The loop is independent of sqlx and SeaORM: it runs an attempt, classifies the failure with
+//! [`crate::classify`], sleeps `((1.5^n) + rand) * 100 ms` (TiDB's documented backoff, capped) and
+//! tries again while the attempt and time budgets allow. [`crate::retry`] plugs sqlx and SeaORM
+//! transactions into it.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::classify::{ErrorClass, classify_error};
+use crate::error::{Error, Result};
+
+/// Which `BEGIN` statement opens the transaction on TiDB. Other servers always get `BEGIN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TxnMode {
+    /// Plain `BEGIN`: the server's `tidb_txn_mode` decides (pessimistic by default since 3.0.8).
+    #[default]
+    ServerDefault,
+    /// `BEGIN PESSIMISTIC`: locks on write, fewer commit-time conflicts.
+    Pessimistic,
+    /// `BEGIN OPTIMISTIC`: no locks until commit; conflicts surface as 9007/8005 at commit.
+    Optimistic,
+}
+
+impl TxnMode {
+    /// The statement that opens a transaction in this mode; `is_tidb` false always gives `BEGIN`.
+    pub fn begin_statement(self, is_tidb: bool) -> &'static str {
+        match (self, is_tidb) {
+            (TxnMode::Pessimistic, true) => "BEGIN PESSIMISTIC",
+            (TxnMode::Optimistic, true) => "BEGIN OPTIMISTIC",
+            _ => "BEGIN",
+        }
+    }
+}
+
+/// Counters of retried work, shared by every transaction that uses the same policy.
+#[derive(Debug, Default)]
+pub struct RetryMetrics {
+    transactions: AtomicU64,
+    attempts: AtomicU64,
+    retries: [AtomicU64; 5],
+    exhausted: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// A point-in-time copy of [`RetryMetrics`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetrySnapshot {
+    /// Units of work started.
+    pub transactions: u64,
+    /// Attempts made (≥ transactions).
+    pub attempts: u64,
+    /// Retries by class, indexed like [`CLASSES`].
+    pub retries: [u64; 5],
+    /// Work that ran out of attempts or time.
+    pub exhausted: u64,
+    /// Work that failed with a non-retryable error.
+    pub failed: u64,
+}
+
+/// The classes in the order used by [`RetrySnapshot::retries`].
+pub const CLASSES: [ErrorClass; 5] = [
+    ErrorClass::RetryTransaction,
+    ErrorClass::RetryWrite,
+    ErrorClass::TransientIfIdempotent,
+    ErrorClass::Connection,
+    ErrorClass::Never,
+];
+
+fn class_index(class: ErrorClass) -> usize {
+    CLASSES.iter().position(|c| *c == class).unwrap_or(4)
+}
+
+impl RetryMetrics {
+    /// Reads all counters.
+    pub fn snapshot(&self) -> RetrySnapshot {
+        RetrySnapshot {
+            transactions: self.transactions.load(Ordering::Relaxed),
+            attempts: self.attempts.load(Ordering::Relaxed),
+            retries: std::array::from_fn(|i| self.retries[i].load(Ordering::Relaxed)),
+            exhausted: self.exhausted.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl RetrySnapshot {
+    /// Total retries over all classes.
+    pub fn total_retries(&self) -> u64 {
+        self.retries.iter().sum()
+    }
+}
+
+/// How hard to try.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts including the first one (≥ 1).
+    pub max_attempts: u32,
+    /// Give up once this much time has passed since the first attempt started.
+    pub max_elapsed: Duration,
+    /// The 100 ms unit of TiDB's backoff formula.
+    pub base: Duration,
+    /// Upper bound of one sleep.
+    pub max_backoff: Duration,
+    /// `BEGIN` flavour for sqlx transactions.
+    pub mode: TxnMode,
+    /// The work may run twice without harm (enables retry of 9001–9005 and of failed commits).
+    pub idempotent: bool,
+    /// Where attempts and retries are counted.
+    pub metrics: Arc<RetryMetrics>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 10,
+            max_elapsed: Duration::from_secs(30),
+            base: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(3),
+            mode: TxnMode::ServerDefault,
+            idempotent: false,
+            metrics: Arc::default(),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The sleep before retry number `retry` (1 for the first retry), for a random `jitter` in
+    /// `[0, 1)`: `((1.5^retry) + jitter) * base`, capped at `max_backoff`.
+    pub fn backoff(&self, retry: u32, jitter: f64) -> Duration {
+        let factor = 1.5_f64.powi(retry.min(64) as i32) + jitter.clamp(0.0, 1.0);
+        self.base.mul_f64(factor).min(self.max_backoff)
+    }
+}
+
+/// What one attempt reports when it fails.
+#[derive(Debug)]
+pub struct AttemptError {
+    /// The failure.
+    pub error: Error,
+    /// Whether it happened while `COMMIT` was in flight (outcome unknown).
+    pub commit_sent: bool,
+}
+
+impl From<Error> for AttemptError {
+    fn from(error: Error) -> Self {
+        AttemptError { error, commit_sent: false }
+    }
+}
+
+/// The state of one unit of retried work; drives loops that cannot be written as a closure
+/// (for example ones that lend a connection to the caller's closure):
+///
+/// ```text
+/// let mut retry = Retry::start(&policy);
+/// loop {
+///     retry.attempt();
+///     match work().await {
+///         Ok(v) => return Ok(v),
+///         Err(failure) => retry.failed(failure).await?, // sleeps, or returns the final error
+///     }
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Retry<'p> {
+    policy: &'p RetryPolicy,
+    started: Instant,
+    attempts: u32,
+}
+
+impl<'p> Retry<'p> {
+    /// Starts counting a new unit of work.
+    pub fn start(policy: &'p RetryPolicy) -> Self {
+        policy.metrics.transactions.fetch_add(1, Ordering::Relaxed);
+        Retry { policy, started: Instant::now(), attempts: 0 }
+    }
+
+    /// Records the start of an attempt and returns its 1-based number.
+    pub fn attempt(&mut self) -> u32 {
+        self.attempts += 1;
+        self.policy.metrics.attempts.fetch_add(1, Ordering::Relaxed);
+        self.attempts
+    }
+
+    /// Decides what to do after a failed attempt: `Ok` after sleeping the backoff when another
+    /// attempt is allowed, otherwise the error to return to the caller.
+    pub async fn failed(&mut self, failure: AttemptError) -> Result<()> {
+        let (policy, metrics, n) = (self.policy, &self.policy.metrics, self.attempts);
+        let class = classify_error(&failure.error);
+        if !class.retryable(policy.idempotent, failure.commit_sent) {
+            metrics.failed.fetch_add(1, Ordering::Relaxed);
+            return Err(failure.error);
+        }
+        let sleep = policy.backoff(n, rand::random::<f64>());
+        let elapsed = self.started.elapsed();
+        if n >= policy.max_attempts || elapsed + sleep > policy.max_elapsed {
+            metrics.exhausted.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::RetriesExhausted {
+                attempts: n,
+                elapsed,
+                last: Box::new(failure.error),
+            });
+        }
+        metrics.retries[class_index(class)].fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(attempt = n, class = class.metric_label(), error = %failure.error,
+            sleep_ms = sleep.as_millis() as u64, "retrying");
+        tokio::time::sleep(sleep).await;
+        Ok(())
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails with a non-retryable error, or the budget runs out.
+/// `attempt` receives the 1-based attempt number.
+pub async fn run_with_retry<T, F, Fut>(policy: &RetryPolicy, mut attempt: F) -> Result<T>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = std::result::Result<T, AttemptError>>,
+{
+    let mut retry = Retry::start(policy);
+    loop {
+        let n = retry.attempt();
+        match attempt(n).await {
+            Ok(value) => return Ok(value),
+            Err(failure) => retry.failed(failure).await?,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::ErrorClass;
+
+    fn server_error(code: u16) -> Error {
+        Error::Server {
+            code,
+            sqlstate: "HY000".into(),
+            message: format!("error {code}"),
+            class: crate::classify::classify_code(code),
+            source: sqlx::Error::RowNotFound,
+        }
+    }
+
+    #[test]
+    fn backoff_follows_tidb_formula_and_is_capped() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.backoff(1, 0.0), Duration::from_millis(150));
+        assert_eq!(policy.backoff(2, 0.5), Duration::from_millis(275));
+        assert_eq!(policy.backoff(3, 0.0), Duration::from_micros(337_500));
+        assert_eq!(policy.backoff(30, 0.9), policy.max_backoff);
+        // jitter is clamped into [0, 1]
+        assert_eq!(policy.backoff(1, 7.0), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn begin_statement_degrades_off_tidb() {
+        assert_eq!(TxnMode::Pessimistic.begin_statement(true), "BEGIN PESSIMISTIC");
+        assert_eq!(TxnMode::Optimistic.begin_statement(true), "BEGIN OPTIMISTIC");
+        assert_eq!(TxnMode::Pessimistic.begin_statement(false), "BEGIN");
+        assert_eq!(TxnMode::ServerDefault.begin_statement(true), "BEGIN");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_retryable_codes_until_success() {
+        let policy = RetryPolicy::default();
+        let out = run_with_retry(&policy, |n| async move {
+            if n < 4 { Err(server_error(9007).into()) } else { Ok(n) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(out, 4);
+        let s = policy.metrics.snapshot();
+        assert_eq!((s.transactions, s.attempts, s.total_retries()), (1, 4, 3));
+        assert_eq!(s.retries[class_index(ErrorClass::RetryTransaction)], 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_retries_a_non_retryable_error() {
+        let policy = RetryPolicy::default();
+        let err = run_with_retry(&policy, |_| async { Err::<(), _>(server_error(8004).into()) })
+            .await
+            .unwrap_err();
+        assert_eq!(err.server_code(), Some(8004));
+        assert!(matches!(err, Error::Server { .. }));
+        assert_eq!(policy.metrics.snapshot().attempts, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_errors_need_idempotent_work() {
+        let strict = RetryPolicy::default();
+        run_with_retry(&strict, |_| async { Err::<(), _>(server_error(9005).into()) })
+            .await
+            .unwrap_err();
+        assert_eq!(strict.metrics.snapshot().attempts, 1);
+
+        let relaxed = RetryPolicy { idempotent: true, ..RetryPolicy::default() };
+        let out = run_with_retry(&relaxed, |n| async move {
+            if n == 1 { Err(server_error(9005).into()) } else { Ok("done") }
+        })
+        .await
+        .unwrap();
+        assert_eq!(out, "done");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_broken_commit_is_not_retried_unless_idempotent() {
+        let policy = RetryPolicy::default();
+        let io = || Error::Sqlx(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()));
+        let err = run_with_retry(&policy, |_| async move {
+            Err::<(), _>(AttemptError { error: io(), commit_sent: true })
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::Sqlx(_)));
+        assert_eq!(policy.metrics.snapshot().attempts, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_after_max_attempts_with_the_last_error() {
+        let policy = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
+        let err = run_with_retry(&policy, |_| async { Err::<(), _>(server_error(8022).into()) })
+            .await
+            .unwrap_err();
+        match err {
+            Error::RetriesExhausted { attempts, ref last, .. } => {
+                assert_eq!(attempts, 3);
+                assert_eq!(last.server_code(), Some(8022));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(policy.metrics.snapshot().exhausted, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_when_the_time_budget_is_spent() {
+        let policy = RetryPolicy {
+            max_attempts: 1000,
+            max_elapsed: Duration::from_secs(2),
+            ..RetryPolicy::default()
+        };
+        let started = tokio::time::Instant::now();
+        let err = run_with_retry(&policy, |_| async { Err::<(), _>(server_error(1213).into()) })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::RetriesExhausted { .. }));
+        assert!(started.elapsed() <= Duration::from_secs(2));
+    }
+}
