@@ -31,7 +31,10 @@ pub struct BatchLimits {
 
 impl Default for BatchLimits {
     fn default() -> Self {
-        BatchLimits { max_bytes: 4 << 20, max_rows: 1000 }
+        BatchLimits {
+            max_bytes: 4 << 20,
+            max_rows: 1000,
+        }
     }
 }
 
@@ -45,14 +48,20 @@ pub fn plan_chunks(
     limits: BatchLimits,
 ) -> Result<Vec<Range<usize>>> {
     if columns == 0 || limits.max_rows == 0 || limits.max_bytes == 0 {
-        return Err(Error::InvalidArgument("batch limits and column count must be non-zero".into()));
+        return Err(Error::InvalidArgument(
+            "batch limits and column count must be non-zero".into(),
+        ));
     }
     let max_rows = limits.max_rows.min(MAX_PLACEHOLDERS / columns).max(1);
     let mut chunks = Vec::new();
     let (mut start, mut bytes, mut end) = (0usize, 0usize, 0usize);
     for (index, size) in sizes.into_iter().enumerate() {
         if size > limits.max_bytes {
-            return Err(Error::RowTooLarge { index, bytes: size, limit: limits.max_bytes });
+            return Err(Error::RowTooLarge {
+                index,
+                bytes: size,
+                limit: limits.max_bytes,
+            });
         }
         if index > start && (bytes + size > limits.max_bytes || index - start == max_rows) {
             chunks.push(start..index);
@@ -129,9 +138,14 @@ pub async fn delete_in_chunks(
     chunk_rows: u32,
 ) -> Result<u64> {
     if chunk_rows == 0 {
-        return Err(Error::InvalidArgument("chunk_rows must be at least 1".into()));
+        return Err(Error::InvalidArgument(
+            "chunk_rows must be at least 1".into(),
+        ));
     }
-    let sql = format!("DELETE FROM {} WHERE {condition} LIMIT {chunk_rows}", quote_ident(table)?);
+    let sql = format!(
+        "DELETE FROM {} WHERE {condition} LIMIT {chunk_rows}",
+        quote_ident(table)?
+    );
     let mut deleted = 0;
     loop {
         let affected = run_with_retry(policy, |_| async {
@@ -150,8 +164,15 @@ pub async fn delete_in_chunks(
 }
 
 fn insert_head(table: &str, columns: &[&str]) -> Result<String> {
-    let columns = columns.iter().map(|c| quote_ident(c)).collect::<Result<Vec<_>>>()?;
-    Ok(format!("INSERT INTO {} ({}) ", quote_ident(table)?, columns.join(", ")))
+    let columns = columns
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(format!(
+        "INSERT INTO {} ({}) ",
+        quote_ident(table)?,
+        columns.join(", ")
+    ))
 }
 
 #[cfg(test)]
@@ -160,29 +181,55 @@ mod tests {
     use proptest::prelude::*;
 
     fn limits(max_bytes: usize, max_rows: usize) -> BatchLimits {
-        BatchLimits { max_bytes, max_rows }
+        BatchLimits {
+            max_bytes,
+            max_rows,
+        }
     }
 
     #[test]
     fn chunks_respect_bytes_rows_and_placeholders() {
-        assert_eq!(plan_chunks([4, 4, 4, 4], 1, limits(8, 10)).unwrap(), [0..2, 2..4]);
-        assert_eq!(plan_chunks([1; 5], 1, limits(100, 2)).unwrap(), [0..2, 2..4, 4..5]);
+        assert_eq!(
+            plan_chunks([4, 4, 4, 4], 1, limits(8, 10)).unwrap(),
+            [0..2, 2..4]
+        );
+        assert_eq!(
+            plan_chunks([1; 5], 1, limits(100, 2)).unwrap(),
+            [0..2, 2..4, 4..5]
+        );
         // 3 columns: at most 21,845 rows per statement by placeholders
         let plan = plan_chunks(vec![1; 50_000], 3, limits(usize::MAX, 100_000)).unwrap();
         assert_eq!(plan[0], 0..21_845);
-        assert!(plan_chunks(Vec::<usize>::new(), 1, BatchLimits::default()).unwrap().is_empty());
+        assert!(
+            plan_chunks(Vec::<usize>::new(), 1, BatchLimits::default())
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn an_oversized_row_is_a_typed_error() {
         let err = plan_chunks([1, 9, 1], 1, limits(8, 10)).unwrap_err();
-        assert!(matches!(err, Error::RowTooLarge { index: 1, bytes: 9, limit: 8 }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::RowTooLarge {
+                    index: 1,
+                    bytes: 9,
+                    limit: 8
+                }
+            ),
+            "{err}"
+        );
         assert!(plan_chunks([1], 0, BatchLimits::default()).is_err());
     }
 
     #[test]
     fn insert_head_quotes_and_checks_names() {
-        assert_eq!(insert_head("albums", &["title", "price"]).unwrap(), "INSERT INTO `albums` (`title`, `price`) ");
+        assert_eq!(
+            insert_head("albums", &["title", "price"]).unwrap(),
+            "INSERT INTO `albums` (`title`, `price`) "
+        );
         assert!(insert_head("albums; DROP", &["x"]).is_err());
     }
 

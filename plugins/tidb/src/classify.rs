@@ -165,7 +165,11 @@ mod tests {
             (Never, true, false, false),
         ];
         for (class, idem, commit, want) in table {
-            assert_eq!(class.retryable(idem, commit), want, "{class:?} {idem} {commit}");
+            assert_eq!(
+                class.retryable(idem, commit),
+                want,
+                "{class:?} {idem} {commit}"
+            );
         }
     }
 

@@ -63,7 +63,9 @@ impl Endpoints {
     fn next_healthy(&self) -> Option<&Endpoint> {
         let n = self.list.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        (0..n).map(|i| &self.list[(start + i) % n]).find(|e| e.healthy.load(Ordering::Relaxed))
+        (0..n)
+            .map(|i| &self.list[(start + i) % n])
+            .find(|e| e.healthy.load(Ordering::Relaxed))
     }
 
     fn mark(&self, endpoint: &Endpoint, result: &Result<()>) {
@@ -103,7 +105,10 @@ pub struct HealthCheck {
 
 impl Default for HealthCheck {
     fn default() -> Self {
-        HealthCheck { interval: Duration::from_secs(2), timeout: Duration::from_secs(2) }
+        HealthCheck {
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(2),
+        }
     }
 }
 
@@ -143,9 +148,15 @@ impl Db {
                 last_error: std::sync::Mutex::new(None),
             })
             .collect();
-        let endpoints = Arc::new(Endpoints { list, next: AtomicUsize::new(0), rotate: Notify::new() });
+        let endpoints = Arc::new(Endpoints {
+            list,
+            next: AtomicUsize::new(0),
+            rotate: Notify::new(),
+        });
         probe_all(&endpoints, health.timeout).await;
-        let first = endpoints.next_healthy().ok_or_else(|| unreachable_error(&endpoints))?;
+        let first = endpoints
+            .next_healthy()
+            .ok_or_else(|| unreachable_error(&endpoints))?;
 
         let rotate = endpoints.clone();
         let settings = &options.pool;
@@ -161,11 +172,19 @@ impl Db {
             })
             .connect_lazy_with(first.options.clone());
 
-        let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&pool).await?;
+        let version: String = sqlx::query_scalar("SELECT VERSION()")
+            .fetch_one(&pool)
+            .await?;
         let server = ServerInfo::parse(&version);
         tracing::info!(server = %server.raw, endpoints = endpoints.list.len(), "connected");
         let health_task = tokio::spawn(health_loop(pool.clone(), endpoints.clone(), health));
-        Ok(Db { pool, server, endpoints, metrics: Arc::default(), health_task })
+        Ok(Db {
+            pool,
+            server,
+            endpoints,
+            metrics: Arc::default(),
+            health_task,
+        })
     }
 
     /// The sqlx pool, for plain sqlx queries.
@@ -195,7 +214,10 @@ impl Db {
 
     /// The default retry policy, counting into [`Db::retry_metrics`].
     pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy { metrics: self.metrics.clone(), ..RetryPolicy::default() }
+        RetryPolicy {
+            metrics: self.metrics.clone(),
+            ..RetryPolicy::default()
+        }
     }
 
     /// [`crate::retry::transaction_with_retry`] on this pool with the default policy.
@@ -203,7 +225,8 @@ impl Db {
     where
         F: for<'c> FnMut(&'c mut MySqlConnection) -> BoxFuture<'c, Result<T>>,
     {
-        self.transaction_with_policy(&self.retry_policy(), work).await
+        self.transaction_with_policy(&self.retry_policy(), work)
+            .await
     }
 
     /// [`crate::retry::transaction_with_retry`] with an explicit policy; `BEGIN PESSIMISTIC` /
@@ -232,9 +255,15 @@ impl Db {
 
     /// Replaces a bare pool time-out by the endpoints' own errors when none is healthy.
     fn explain_timeout(&self, err: Error) -> Error {
-        let all_down = !self.endpoints.list.iter().any(|e| e.healthy.load(Ordering::Relaxed));
+        let all_down = !self
+            .endpoints
+            .list
+            .iter()
+            .any(|e| e.healthy.load(Ordering::Relaxed));
         match err {
-            Error::Sqlx(sqlx::Error::PoolTimedOut) if all_down => unreachable_error(&self.endpoints),
+            Error::Sqlx(sqlx::Error::PoolTimedOut) if all_down => {
+                unreachable_error(&self.endpoints)
+            }
             other => other,
         }
     }
@@ -258,13 +287,14 @@ async fn probe(endpoint: &Endpoint, timeout: Duration) -> Result<()> {
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(result) => result.map_err(Error::from),
-        Err(_) => Err(Error::Sqlx(sqlx::Error::Io(std::io::ErrorKind::TimedOut.into()))),
+        Err(_) => Err(Error::Sqlx(sqlx::Error::Io(
+            std::io::ErrorKind::TimedOut.into(),
+        ))),
     }
 }
 
 async fn probe_all(endpoints: &Endpoints, timeout: Duration) {
-    let results =
-        futures::future::join_all(endpoints.list.iter().map(|e| probe(e, timeout))).await;
+    let results = futures::future::join_all(endpoints.list.iter().map(|e| probe(e, timeout))).await;
     for (endpoint, result) in endpoints.list.iter().zip(&results) {
         endpoints.mark(endpoint, result);
     }

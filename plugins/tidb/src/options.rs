@@ -21,12 +21,28 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 use crate::error::{Error, Result};
 
 /// Options the driver reads itself; everything else is handed to sqlx.
-const POOL_KEYS: [&str; 5] =
-    ["max-connections", "min-connections", "acquire-timeout", "idle-timeout", "max-lifetime"];
+const POOL_KEYS: [&str; 5] = [
+    "max-connections",
+    "min-connections",
+    "acquire-timeout",
+    "idle-timeout",
+    "max-lifetime",
+];
 /// Options sqlx understands (and that we therefore pass through untouched).
 const SQLX_KEYS: [&str; 13] = [
-    "ssl-mode", "sslmode", "ssl-ca", "sslca", "ssl-cert", "sslcert", "ssl-key", "sslkey",
-    "charset", "collation", "statement-cache-capacity", "timezone", "time-zone",
+    "ssl-mode",
+    "sslmode",
+    "ssl-ca",
+    "sslca",
+    "ssl-cert",
+    "sslcert",
+    "ssl-key",
+    "sslkey",
+    "charset",
+    "collation",
+    "statement-cache-capacity",
+    "timezone",
+    "time-zone",
 ];
 
 /// Pool sizing and timing. Defaults suit TiDB: TiDB servers are stateless and cheap to
@@ -89,7 +105,9 @@ pub fn endpoint_name(options: &MySqlConnectOptions) -> String {
 
 /// Removes the password from a URL so it can appear in errors and logs.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
     match authority.rsplit_once('@') {
@@ -103,13 +121,21 @@ pub fn redact(url: &str) -> String {
 }
 
 fn parse(url: &str) -> Result<ConnectOptions> {
-    let invalid = |reason: String| Error::InvalidUrl { url: redact(url), reason };
-    let (scheme, rest) =
-        url.split_once("://").ok_or_else(|| invalid("expected `mysql://` or `tidb://`".into()))?;
+    let invalid = |reason: String| Error::InvalidUrl {
+        url: redact(url),
+        reason,
+    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| invalid("expected `mysql://` or `tidb://`".into()))?;
     let default_port = match scheme {
         "mysql" => 3306,
         "tidb" => 4000,
-        other => return Err(invalid(format!("unsupported scheme `{other}`, use mysql or tidb"))),
+        other => {
+            return Err(invalid(format!(
+                "unsupported scheme `{other}`, use mysql or tidb"
+            )));
+        }
     };
     let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
     let (authority, path) = before_query.split_once('/').unwrap_or((before_query, ""));
@@ -145,7 +171,9 @@ fn split_host_port(host: &str, default_port: u16) -> std::result::Result<(&str, 
     }
     match host.rsplit_once(':') {
         Some((name, port)) if !name.is_empty() => {
-            let port = port.parse::<u16>().map_err(|_| format!("bad port `{port}` in `{host}`"))?;
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| format!("bad port `{port}` in `{host}`"))?;
             Ok((name, port))
         }
         Some(_) => Err(format!("bad host `{host}`")),
@@ -158,11 +186,21 @@ fn split_query(query: &str) -> std::result::Result<(PoolSettings, String), Strin
     let mut pool = PoolSettings::default();
     let mut passthrough = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').ok_or_else(|| format!("option `{pair}` has no value"))?;
-        let number = || value.parse::<u64>().map_err(|_| format!("option `{key}` wants a number, got `{value}`"));
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("option `{pair}` has no value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("option `{key}` wants a number, got `{value}`"))
+        };
         match key {
-            "max-connections" => pool.max_connections = u32::try_from(number()?).map_err(|e| e.to_string())?,
-            "min-connections" => pool.min_connections = u32::try_from(number()?).map_err(|e| e.to_string())?,
+            "max-connections" => {
+                pool.max_connections = u32::try_from(number()?).map_err(|e| e.to_string())?
+            }
+            "min-connections" => {
+                pool.min_connections = u32::try_from(number()?).map_err(|e| e.to_string())?
+            }
             "acquire-timeout" => pool.acquire_timeout = Duration::from_secs(number()?),
             "idle-timeout" => pool.idle_timeout = Duration::from_secs(number()?),
             "max-lifetime" => pool.max_lifetime = Duration::from_secs(number()?),
@@ -188,17 +226,25 @@ fn split_query(query: &str) -> std::result::Result<(PoolSettings, String), Strin
 /// TLS sanity checks that sqlx would only report at connect time, or not at all.
 fn check_tls(options: &MySqlConnectOptions, query: &str) -> Result<()> {
     let endpoint = endpoint_name(options);
-    let tls_error = |reason: String| Error::Tls { endpoint: endpoint.clone(), reason };
+    let tls_error = |reason: String| Error::Tls {
+        endpoint: endpoint.clone(),
+        reason,
+    };
     for pair in query.split('&') {
         if let Some((key, file)) = pair.split_once('=')
-            && matches!(key, "ssl-ca" | "sslca" | "ssl-cert" | "sslcert" | "ssl-key" | "sslkey")
+            && matches!(
+                key,
+                "ssl-ca" | "sslca" | "ssl-cert" | "sslcert" | "ssl-key" | "sslkey"
+            )
             && !Path::new(file).is_file()
         {
             return Err(tls_error(format!("{key} file `{file}` does not exist")));
         }
     }
     let mode = options.get_ssl_mode();
-    let has_ca = query.split('&').any(|p| p.starts_with("ssl-ca=") || p.starts_with("sslca="));
+    let has_ca = query
+        .split('&')
+        .any(|p| p.starts_with("ssl-ca=") || p.starts_with("sslca="));
     if matches!(mode, MySqlSslMode::VerifyCa) && !has_ca {
         return Err(tls_error("ssl-mode=VERIFY_CA needs ssl-ca=<file>".into()));
     }
@@ -251,7 +297,10 @@ mod tests {
             ("tidb://u:pw@/db", "no host given"),
             ("tidb://u:pw@h:99999/db", "bad port `99999`"),
             ("tidb://u:pw@a,,b/db", "empty host"),
-            ("tidb://u:pw@h/db?max-conections=3", "unknown option `max-conections`"),
+            (
+                "tidb://u:pw@h/db?max-conections=3",
+                "unknown option `max-conections`",
+            ),
             ("tidb://u:pw@h/db?max-connections=lots", "wants a number"),
             ("tidb://u:pw@h/db?max-connections=0", "at least 1"),
             ("tidb://u:pw@h/db?ssl-mode=SOMETIMES", "endpoint `h`"),
@@ -267,7 +316,10 @@ mod tests {
     #[test]
     fn tls_misconfiguration_is_reported_before_connecting() {
         let msg = err("tidb://u@h/db?ssl-mode=VERIFY_CA&ssl-ca=/no/such/ca.pem");
-        assert!(msg.contains("ssl-ca file `/no/such/ca.pem` does not exist"), "{msg}");
+        assert!(
+            msg.contains("ssl-ca file `/no/such/ca.pem` does not exist"),
+            "{msg}"
+        );
         let msg = err("tidb://u@h/db?ssl-mode=VERIFY_CA");
         assert!(msg.contains("needs ssl-ca"), "{msg}");
         let msg = err("tidb://abc.root@gateway01.eu-central-1.prod.aws.tidbcloud.com/db");

@@ -149,7 +149,10 @@ pub struct AttemptError {
 
 impl From<Error> for AttemptError {
     fn from(error: Error) -> Self {
-        AttemptError { error, commit_sent: false }
+        AttemptError {
+            error,
+            commit_sent: false,
+        }
     }
 }
 
@@ -177,7 +180,11 @@ impl<'p> Retry<'p> {
     /// Starts counting a new unit of work.
     pub fn start(policy: &'p RetryPolicy) -> Self {
         policy.metrics.transactions.fetch_add(1, Ordering::Relaxed);
-        Retry { policy, started: Instant::now(), attempts: 0 }
+        Retry {
+            policy,
+            started: Instant::now(),
+            attempts: 0,
+        }
     }
 
     /// Records the start of an attempt and returns its 1-based number.
@@ -259,8 +266,14 @@ mod tests {
 
     #[test]
     fn begin_statement_degrades_off_tidb() {
-        assert_eq!(TxnMode::Pessimistic.begin_statement(true), "BEGIN PESSIMISTIC");
-        assert_eq!(TxnMode::Optimistic.begin_statement(true), "BEGIN OPTIMISTIC");
+        assert_eq!(
+            TxnMode::Pessimistic.begin_statement(true),
+            "BEGIN PESSIMISTIC"
+        );
+        assert_eq!(
+            TxnMode::Optimistic.begin_statement(true),
+            "BEGIN OPTIMISTIC"
+        );
         assert_eq!(TxnMode::Pessimistic.begin_statement(false), "BEGIN");
         assert_eq!(TxnMode::ServerDefault.begin_statement(true), "BEGIN");
     }
@@ -269,7 +282,11 @@ mod tests {
     async fn retries_retryable_codes_until_success() {
         let policy = RetryPolicy::default();
         let out = run_with_retry(&policy, |n| async move {
-            if n < 4 { Err(server_error(9007).into()) } else { Ok(n) }
+            if n < 4 {
+                Err(server_error(9007).into())
+            } else {
+                Ok(n)
+            }
         })
         .await
         .unwrap();
@@ -282,9 +299,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn never_retries_a_non_retryable_error() {
         let policy = RetryPolicy::default();
-        let err = run_with_retry(&policy, |_| async { Err::<(), _>(server_error(8004).into()) })
-            .await
-            .unwrap_err();
+        let err = run_with_retry(&policy, |_| async {
+            Err::<(), _>(server_error(8004).into())
+        })
+        .await
+        .unwrap_err();
         assert_eq!(err.server_code(), Some(8004));
         assert!(matches!(err, Error::Server { .. }));
         assert_eq!(policy.metrics.snapshot().attempts, 1);
@@ -293,14 +312,23 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn transient_errors_need_idempotent_work() {
         let strict = RetryPolicy::default();
-        run_with_retry(&strict, |_| async { Err::<(), _>(server_error(9005).into()) })
-            .await
-            .unwrap_err();
+        run_with_retry(&strict, |_| async {
+            Err::<(), _>(server_error(9005).into())
+        })
+        .await
+        .unwrap_err();
         assert_eq!(strict.metrics.snapshot().attempts, 1);
 
-        let relaxed = RetryPolicy { idempotent: true, ..RetryPolicy::default() };
+        let relaxed = RetryPolicy {
+            idempotent: true,
+            ..RetryPolicy::default()
+        };
         let out = run_with_retry(&relaxed, |n| async move {
-            if n == 1 { Err(server_error(9005).into()) } else { Ok("done") }
+            if n == 1 {
+                Err(server_error(9005).into())
+            } else {
+                Ok("done")
+            }
         })
         .await
         .unwrap();
@@ -312,7 +340,10 @@ mod tests {
         let policy = RetryPolicy::default();
         let io = || Error::Sqlx(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()));
         let err = run_with_retry(&policy, |_| async move {
-            Err::<(), _>(AttemptError { error: io(), commit_sent: true })
+            Err::<(), _>(AttemptError {
+                error: io(),
+                commit_sent: true,
+            })
         })
         .await
         .unwrap_err();
@@ -322,12 +353,19 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn gives_up_after_max_attempts_with_the_last_error() {
-        let policy = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
-        let err = run_with_retry(&policy, |_| async { Err::<(), _>(server_error(8022).into()) })
-            .await
-            .unwrap_err();
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        };
+        let err = run_with_retry(&policy, |_| async {
+            Err::<(), _>(server_error(8022).into())
+        })
+        .await
+        .unwrap_err();
         match err {
-            Error::RetriesExhausted { attempts, ref last, .. } => {
+            Error::RetriesExhausted {
+                attempts, ref last, ..
+            } => {
                 assert_eq!(attempts, 3);
                 assert_eq!(last.server_code(), Some(8022));
             }
@@ -344,9 +382,11 @@ mod tests {
             ..RetryPolicy::default()
         };
         let started = tokio::time::Instant::now();
-        let err = run_with_retry(&policy, |_| async { Err::<(), _>(server_error(1213).into()) })
-            .await
-            .unwrap_err();
+        let err = run_with_retry(&policy, |_| async {
+            Err::<(), _>(server_error(1213).into())
+        })
+        .await
+        .unwrap_err();
         assert!(matches!(err, Error::RetriesExhausted { .. }));
         assert!(started.elapsed() <= Duration::from_secs(2));
     }

@@ -48,7 +48,10 @@ where
         let failure = match work(&mut tx).await {
             Ok(value) => match tx.commit().await {
                 Ok(()) => return Ok(value),
-                Err(e) => AttemptError { error: e.into(), commit_sent: true },
+                Err(e) => AttemptError {
+                    error: e.into(),
+                    commit_sent: true,
+                },
             },
             Err(error) => {
                 // A broken connection cannot roll back; the server discards the transaction
@@ -87,7 +90,10 @@ where
         let failure = match work(&txn).await {
             Ok(value) => match txn.commit().await {
                 Ok(()) => return Ok(value),
-                Err(e) => AttemptError { error: e.into(), commit_sent: true },
+                Err(e) => AttemptError {
+                    error: e.into(),
+                    commit_sent: true,
+                },
             },
             Err(error) => {
                 if let Err(rollback) = txn.rollback().await {

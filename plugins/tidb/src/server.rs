@@ -30,11 +30,18 @@ impl ServerInfo {
     /// Parses the result of `SELECT VERSION()`.
     pub fn parse(raw: &str) -> ServerInfo {
         let (kind, version_text) = match raw.find("-TiDB-") {
-            Some(at) => (ServerKind::Tidb, raw[at + "-TiDB-".len()..].trim_start_matches('v')),
+            Some(at) => (
+                ServerKind::Tidb,
+                raw[at + "-TiDB-".len()..].trim_start_matches('v'),
+            ),
             None if raw.contains("MariaDB") => (ServerKind::MariaDb, raw),
             None => (ServerKind::MySql, raw),
         };
-        ServerInfo { kind, version: leading_version(version_text), raw: raw.to_owned() }
+        ServerInfo {
+            kind,
+            version: leading_version(version_text),
+            raw: raw.to_owned(),
+        }
     }
 
     /// True on TiDB.
@@ -70,7 +77,11 @@ fn leading_version(text: &str) -> (u32, u32, u32) {
         .unwrap_or("")
         .split('.')
         .map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    )
 }
 
 #[cfg(test)]
@@ -82,8 +93,16 @@ mod tests {
         let table = [
             ("8.0.11-TiDB-v7.5.1", ServerKind::Tidb, (7, 5, 1)),
             ("5.7.25-TiDB-v6.5.0-serverless", ServerKind::Tidb, (6, 5, 0)),
-            ("8.0.11-TiDB-v8.5.0-alpha-12-gdeadbeef", ServerKind::Tidb, (8, 5, 0)),
-            ("10.11.19-MariaDB-0+deb12u1", ServerKind::MariaDb, (10, 11, 19)),
+            (
+                "8.0.11-TiDB-v8.5.0-alpha-12-gdeadbeef",
+                ServerKind::Tidb,
+                (8, 5, 0),
+            ),
+            (
+                "10.11.19-MariaDB-0+deb12u1",
+                ServerKind::MariaDb,
+                (10, 11, 19),
+            ),
             ("11.4.2-MariaDB-ubu2404", ServerKind::MariaDb, (11, 4, 2)),
             ("8.4.3", ServerKind::MySql, (8, 4, 3)),
             ("garbage", ServerKind::MySql, (0, 0, 0)),

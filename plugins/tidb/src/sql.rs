@@ -12,11 +12,15 @@ pub fn quote_ident(name: &str) -> Result<String> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
     if ok {
         Ok(format!("`{name}`"))
     } else {
-        Err(Error::InvalidArgument(format!("`{name}` is not a plain SQL identifier")))
+        Err(Error::InvalidArgument(format!(
+            "`{name}` is not a plain SQL identifier"
+        )))
     }
 }
 
@@ -81,7 +85,13 @@ impl AsOf {
 /// latest data (a stronger guarantee than asked for), and says so through the second value.
 pub fn stale_read_begin(server: &ServerInfo, as_of: &AsOf) -> (String, bool) {
     if server.supports_stale_read() {
-        (format!("START TRANSACTION READ ONLY AS OF TIMESTAMP {}", as_of.expression()), true)
+        (
+            format!(
+                "START TRANSACTION READ ONLY AS OF TIMESTAMP {}",
+                as_of.expression()
+            ),
+            true,
+        )
     } else {
         ("START TRANSACTION READ ONLY".to_owned(), false)
     }
@@ -98,9 +108,14 @@ pub fn batch_dml(server: &ServerInfo, shard_column: &str, limit: u32, dml: &str)
         )));
     }
     if limit == 0 {
-        return Err(Error::InvalidArgument("batch limit must be at least 1".into()));
+        return Err(Error::InvalidArgument(
+            "batch limit must be at least 1".into(),
+        ));
     }
-    Ok(format!("BATCH ON {} LIMIT {limit} {dml}", quote_ident(shard_column)?))
+    Ok(format!(
+        "BATCH ON {} LIMIT {limit} {dml}",
+        quote_ident(shard_column)?
+    ))
 }
 
 #[cfg(test)]
@@ -128,7 +143,10 @@ mod tests {
             auto_random_pk(&tidb(), "id", 5, 54).unwrap(),
             "`id` BIGINT PRIMARY KEY AUTO_RANDOM(5, 54)"
         );
-        assert_eq!(auto_random_pk(&maria(), "id", 5, 64).unwrap(), "`id` BIGINT PRIMARY KEY AUTO_INCREMENT");
+        assert_eq!(
+            auto_random_pk(&maria(), "id", 5, 64).unwrap(),
+            "`id` BIGINT PRIMARY KEY AUTO_INCREMENT"
+        );
         assert!(auto_random_pk(&tidb(), "id", 0, 64).is_err());
         assert!(auto_random_pk(&tidb(), "id", 5, 20).is_err());
     }
@@ -136,14 +154,33 @@ mod tests {
     #[test]
     fn stale_read_statements() {
         let as_of = AsOf::Staleness(Duration::from_secs(5));
-        assert_eq!(as_of.clause(), "AS OF TIMESTAMP NOW(6) - INTERVAL 5000000 MICROSECOND");
+        assert_eq!(
+            as_of.clause(),
+            "AS OF TIMESTAMP NOW(6) - INTERVAL 5000000 MICROSECOND"
+        );
         let (sql, stale) = stale_read_begin(&tidb(), &as_of);
         assert!(stale);
-        assert_eq!(sql, "START TRANSACTION READ ONLY AS OF TIMESTAMP NOW(6) - INTERVAL 5000000 MICROSECOND");
-        assert_eq!(stale_read_begin(&maria(), &as_of), ("START TRANSACTION READ ONLY".into(), false));
-        let t = chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap().and_hms_micro_opt(3, 4, 5, 6).unwrap();
-        assert_eq!(AsOf::Timestamp(t).expression(), "'2026-01-02 03:04:05.000006'");
-        assert!(AsOf::BoundedStaleness(Duration::from_millis(1)).expression().starts_with("TIDB_BOUNDED_STALENESS("));
+        assert_eq!(
+            sql,
+            "START TRANSACTION READ ONLY AS OF TIMESTAMP NOW(6) - INTERVAL 5000000 MICROSECOND"
+        );
+        assert_eq!(
+            stale_read_begin(&maria(), &as_of),
+            ("START TRANSACTION READ ONLY".into(), false)
+        );
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 1, 2)
+            .unwrap()
+            .and_hms_micro_opt(3, 4, 5, 6)
+            .unwrap();
+        assert_eq!(
+            AsOf::Timestamp(t).expression(),
+            "'2026-01-02 03:04:05.000006'"
+        );
+        assert!(
+            AsOf::BoundedStaleness(Duration::from_millis(1))
+                .expression()
+                .starts_with("TIDB_BOUNDED_STALENESS(")
+        );
     }
 
     #[test]

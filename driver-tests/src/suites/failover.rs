@@ -1,0 +1,110 @@
+//! Several endpoints: a dead one must not fail requests another can serve.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, ensure};
+use lockstep_tidb::{ConnectOptions, Db, Error, HealthCheck};
+
+use crate::case;
+use crate::fresh::{Case, Ctx};
+use crate::proxy::Proxy;
+
+/// The suite's cases.
+pub fn cases() -> Vec<Case> {
+    vec![
+        case!("failover", dead_endpoint_in_the_list_fails_no_request),
+        case!("failover", endpoint_dying_mid_run_fails_no_transaction),
+        case!("failover", all_endpoints_down_is_a_typed_error),
+    ]
+}
+
+const FAST: HealthCheck = HealthCheck {
+    interval: Duration::from_millis(100),
+    timeout: Duration::from_secs(1),
+};
+
+/// `url` with its host list replaced by `hosts`.
+fn with_hosts(url: &str, hosts: &[String]) -> anyhow::Result<String> {
+    let (scheme, rest) = url.split_once("://").context("url scheme")?;
+    let (userinfo, after) = rest.split_once('@').context("url user")?;
+    let path = &after[after.find('/').context("url path")?..];
+    Ok(format!("{scheme}://{userinfo}@{}{path}", hosts.join(",")))
+}
+
+fn real_endpoint(ctx: &Ctx) -> anyhow::Result<String> {
+    let options: ConnectOptions = ctx.url.parse()?;
+    Ok(options.endpoint_names().remove(0))
+}
+
+async fn dead_endpoint_in_the_list_fails_no_request(ctx: Ctx) -> anyhow::Result<()> {
+    // Port 1 on loopback refuses connections: a server that is down.
+    let url = with_hosts(&ctx.url, &["127.0.0.1:1".into(), real_endpoint(&ctx)?])?;
+    let db = Db::connect_with(url.parse()?, FAST).await?;
+    for i in 0..30 {
+        let one: i64 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(db.pool())
+            .await
+            .with_context(|| format!("query {i}"))?;
+        ensure!(one == 1);
+    }
+    let status = db.endpoints();
+    ensure!(!status[0].healthy && status[1].healthy, "{status:?}");
+    ensure!(
+        status[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| !e.is_empty())
+    );
+    Ok(())
+}
+
+async fn endpoint_dying_mid_run_fails_no_transaction(ctx: Ctx) -> anyhow::Result<()> {
+    ctx.exec_all(&["CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, n INT NOT NULL)"])
+        .await?;
+    let upstream = real_endpoint(&ctx)?;
+    let a = Proxy::start(upstream.clone()).await?;
+    let b = Proxy::start(upstream).await?;
+    let url = with_hosts(&ctx.url, &[a.addr.to_string(), b.addr.to_string()])?;
+    let db = Db::connect_with(url.parse()?, FAST).await?;
+    for i in 0..60 {
+        if i == 20 {
+            a.kill();
+        }
+        db.transaction_with_retry(|tx| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO t (n) VALUES (?)")
+                    .bind(i)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+        .with_context(|| format!("transaction {i} after endpoint A died"))?;
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+        .fetch_one(ctx.db.pool())
+        .await?;
+    ensure!(rows == 60, "{rows} rows, expected 60");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = db.endpoints();
+    ensure!(!status[0].healthy && status[1].healthy, "{status:?}");
+    Ok(())
+}
+
+async fn all_endpoints_down_is_a_typed_error(ctx: Ctx) -> anyhow::Result<()> {
+    let url = with_hosts(&ctx.url, &["127.0.0.1:1".into(), "127.0.0.1:2".into()])?;
+    let err = Db::connect_with(url.parse()?, FAST)
+        .await
+        .err()
+        .context("the call was expected to fail")?;
+    match &err {
+        Error::NoEndpointReachable { attempts } => {
+            let names: Vec<_> = attempts.iter().map(|(n, _)| n.as_str()).collect();
+            ensure!(names == ["127.0.0.1:1", "127.0.0.1:2"], "{names:?}");
+        }
+        other => anyhow::bail!("expected NoEndpointReachable, got {other}"),
+    }
+    ensure!(err.to_string().contains("127.0.0.1:2"), "{err}");
+    Ok(())
+}

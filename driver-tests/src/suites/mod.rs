@@ -1,0 +1,25 @@
+//! The suites, each a list of [`Case`]s that run on every target.
+
+pub mod batch;
+pub mod concurrency;
+pub mod crud;
+pub mod failover;
+pub mod retry;
+pub mod tx;
+pub mod types;
+
+use crate::fresh::Case;
+
+/// Every case of every suite, in a stable order.
+pub fn all() -> Vec<Case> {
+    [
+        crud::cases(),
+        types::cases(),
+        tx::cases(),
+        retry::cases(),
+        concurrency::cases(),
+        failover::cases(),
+        batch::cases(),
+    ]
+    .concat()
+}
