@@ -78,26 +78,39 @@ pub fn database_url(admin_url: &str, database: &str) -> String {
     format!("{scheme}://{authority}/{database}{query}")
 }
 
-fn unique_name(kind: TargetKind, case: &Case) -> String {
+fn unique_name(kind: TargetKind, label: &str) -> String {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let mut name = format!(
-        "dt_{}_{}_{}_{seq}_{nanos:x}",
-        kind.name(),
-        case.suite,
-        case.name
-    );
+    // The unique part comes first so that truncation to MySQL's 64-byte limit keeps it.
+    let mut name = format!("dt_{seq}_{nanos:x}_{}_{label}", kind.name());
     name.truncate(64);
     name
 }
 
 /// Creates a database for `case`, runs it, and drops the database whatever the outcome.
 pub async fn run_case(kind: TargetKind, admin_url: &str, case: &Case) -> anyhow::Result<()> {
-    let database = unique_name(kind, case);
+    with_database(
+        kind,
+        admin_url,
+        &format!("{}_{}", case.suite, case.name),
+        case.run,
+    )
+    .await
+}
+
+/// Creates a fresh database named after `label`, hands `work` a [`Ctx`] on it, and drops the
+/// database afterwards whatever the outcome.
+pub async fn with_database<T>(
+    kind: TargetKind,
+    admin_url: &str,
+    label: &str,
+    work: impl FnOnce(Ctx) -> BoxFuture<'static, anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let database = unique_name(kind, label);
     let mut admin = MySqlConnection::connect(&database_url(admin_url, ""))
         .await
         .with_context(|| format!("connecting to the {kind} target"))?;
@@ -120,15 +133,15 @@ pub async fn run_case(kind: TargetKind, admin_url: &str, case: &Case) -> anyhow:
             url,
             db,
         };
-        (case.run)(ctx).await
+        work(ctx).await
     }
     .await;
     let dropped = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE `{database}`")))
         .execute(&mut admin)
         .await;
-    outcome?;
+    let value = outcome?;
     dropped.with_context(|| format!("dropping {database}"))?;
-    Ok(())
+    Ok(value)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! Every case runs on every selected target. No target means failure with a message saying how
 //! to provide one; `DRIVER_TESTS_OPT_OUT=1` is the only way to run nothing.
 
+pub mod bench;
 pub mod containers;
 pub mod fresh;
 pub mod inject;
