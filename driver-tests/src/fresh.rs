@@ -44,15 +44,25 @@ impl Ctx {
     }
 }
 
+/// The body of a test case.
+pub type CaseFn =
+    std::sync::Arc<dyn Fn(Ctx) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
+
 /// One test of a suite.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Case {
     /// Suite name (`crud`, `types`, …).
     pub suite: &'static str,
     /// Case name.
     pub name: &'static str,
     /// The test body.
-    pub run: fn(Ctx) -> BoxFuture<'static, anyhow::Result<()>>,
+    pub run: CaseFn,
+}
+
+impl std::fmt::Debug for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Case({}::{})", self.suite, self.name)
+    }
 }
 
 /// Builds a [`Case`] from an `async fn(Ctx) -> anyhow::Result<()>`.
@@ -62,7 +72,7 @@ macro_rules! case {
         $crate::fresh::Case {
             suite: $suite,
             name: stringify!($f),
-            run: |ctx| Box::pin($f(ctx)),
+            run: std::sync::Arc::new(|ctx| Box::pin($f(ctx))),
         }
     };
 }
@@ -93,11 +103,12 @@ fn unique_name(kind: TargetKind, label: &str) -> String {
 
 /// Creates a database for `case`, runs it, and drops the database whatever the outcome.
 pub async fn run_case(kind: TargetKind, admin_url: &str, case: &Case) -> anyhow::Result<()> {
+    let run = case.run.clone();
     with_database(
         kind,
         admin_url,
         &format!("{}_{}", case.suite, case.name),
-        case.run,
+        move |ctx| run(ctx),
     )
     .await
 }

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod concurrency;
 pub mod crud;
+pub mod encryption;
 pub mod failover;
 pub mod retry;
 pub mod tx;
@@ -20,6 +21,7 @@ pub fn all() -> Vec<Case> {
         concurrency::cases(),
         failover::cases(),
         batch::cases(),
+        encryption::cases(),
     ]
     .concat()
 }

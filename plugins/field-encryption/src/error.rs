@@ -1,0 +1,132 @@
+//! The crate's one error type. Errors name the tenant, table and column involved and never carry
+//! plaintext or key bytes.
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where an encrypted value lives: used in errors and in the AAD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// Tenant id, if known.
+    pub tenant: String,
+    /// `table.column`.
+    pub column: String,
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "tenant `{}`, column `{}`", self.tenant, self.column)
+    }
+}
+
+/// Everything field encryption can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A value was sealed or opened outside [`crate::with_tenant`] and without an explicit key
+    /// set. Nothing was written or returned.
+    #[error(
+        "no tenant in scope for column `{column}`: wrap the work in with_tenant(..) or use the explicit *_with form"
+    )]
+    MissingTenant {
+        /// `table.column`.
+        column: String,
+    },
+
+    /// The envelope names a key id the tenant's key set does not have (removed, or another
+    /// tenant's data).
+    #[error("unknown key id {key_id} for {place}")]
+    UnknownKeyId {
+        /// Key id from the envelope header.
+        key_id: u32,
+        /// Where.
+        place: Place,
+    },
+
+    /// AES-GCM rejected the value: the tenant, table or column differs from the one it was
+    /// sealed for, or the bytes were altered.
+    #[error("authentication failed for {place}: wrong tenant or column, or tampered data")]
+    Authentication {
+        /// Where.
+        place: Place,
+    },
+
+    /// The stored bytes are not an envelope this version understands.
+    #[error("malformed envelope in column `{column}`: {reason}")]
+    MalformedEnvelope {
+        /// `table.column`.
+        column: String,
+        /// What is wrong (never the bytes themselves).
+        reason: String,
+    },
+
+    /// A decrypted value did not decode into the field's type (e.g. invalid UTF-8 or JSON).
+    #[error("decrypted value for {place} does not decode: {reason}")]
+    Decode {
+        /// Where.
+        place: Place,
+        /// Decoder message.
+        reason: String,
+    },
+
+    /// A tenant id is empty, too long or has characters outside `[A-Za-z0-9_.-]`.
+    #[error("invalid tenant id `{0}`")]
+    InvalidTenant(String),
+
+    /// The key provider could not supply keys for a tenant.
+    #[error("key provider failed for tenant `{tenant}`: {reason}")]
+    KeyProvider {
+        /// Tenant id.
+        tenant: String,
+        /// What went wrong (file missing, database error, bad key length, …).
+        reason: String,
+    },
+
+    /// A database call failed.
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+impl Error {
+    /// A bounded label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::MissingTenant { .. } => "missing_tenant",
+            Error::UnknownKeyId { .. } => "unknown_key_id",
+            Error::Authentication { .. } => "authentication",
+            Error::MalformedEnvelope { .. } => "malformed_envelope",
+            Error::Decode { .. } => "decode",
+            Error::InvalidTenant(_) => "invalid_tenant",
+            Error::KeyProvider { .. } => "key_provider",
+            Error::Db(_) => "db",
+        }
+    }
+
+    /// Finds this crate's error inside a SeaORM error (reads through SeaORM wrap it in
+    /// `DbErr::TryIntoErr`).
+    pub fn from_db_err(err: &sea_orm::DbErr) -> Option<&Error> {
+        match err {
+            sea_orm::DbErr::TryIntoErr { source, .. } => source.downcast_ref::<Error>(),
+            _ => None,
+        }
+    }
+
+    /// Wraps the error for SeaORM's read path.
+    pub(crate) fn into_db_err(self) -> sea_orm::DbErr {
+        sea_orm::DbErr::TryIntoErr {
+            from: "encrypted column",
+            into: "plaintext",
+            source: std::sync::Arc::new(self),
+        }
+    }
+}
+
+/// Lets code inside SeaORM calls use `?` on this crate's errors; [`Error::from_db_err`] gets the
+/// typed error back.
+impl From<Error> for sea_orm::DbErr {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Db(db) => db,
+            other => other.into_db_err(),
+        }
+    }
+}

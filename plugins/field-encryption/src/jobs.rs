@@ -1,0 +1,221 @@
+//! Batch jobs over a table: re-encrypt under the current key after a rotation ([`rewrap`]), and
+//! encrypt a column that still holds plaintext ([`encrypt_plaintext_rows`]).
+//!
+//! Both walk one tenant's rows in primary-key order in batches and write each row with a
+//! compare-and-set (`UPDATE … WHERE pk = ? AND col = <old value>`), so a row changed by the
+//! application in the meantime is left alone rather than overwritten. They are idempotent and
+//! can be stopped at any point: run again (or pass `resume_after`) and they continue.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
+
+use crate::context::require;
+use crate::envelope::{self, Header};
+use crate::error::{Error, Result};
+use crate::value::{ColumnBinding, Storage};
+
+/// Which rows a job touches. Names are plain identifiers (checked).
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// Table name.
+    pub table: &'a str,
+    /// Integer primary key column.
+    pub pk: &'a str,
+    /// Column holding the tenant id.
+    pub tenant_column: &'a str,
+    /// The encrypted column.
+    pub column: &'a str,
+    /// Rows per batch.
+    pub batch: u64,
+}
+
+/// How far a job got.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Rows looked at.
+    pub scanned: u64,
+    /// Rows written.
+    pub written: u64,
+    /// Rows changed concurrently and therefore left alone.
+    pub skipped: u64,
+    /// Highest primary key processed: pass it as `resume_after` to continue.
+    pub last_pk: Option<i64>,
+}
+
+fn ident(name: &str) -> Result<&str> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(Error::Db(sea_orm::DbErr::Custom(format!(
+            "`{name}` is not a plain identifier"
+        ))))
+    }
+}
+
+fn stored_value<C: ColumnBinding>(envelope: &[u8]) -> Value {
+    match C::STORAGE {
+        Storage::Binary => Value::Bytes(Some(envelope.to_vec())),
+        Storage::Base64 => Value::String(Some(envelope::to_base64(envelope))),
+    }
+}
+
+fn stored_bytes<C: ColumnBinding>(row: &sea_orm::QueryResult) -> Result<Vec<u8>> {
+    Ok(match C::STORAGE {
+        Storage::Binary => row.try_get_by::<Vec<u8>, _>(1)?,
+        Storage::Base64 => envelope::from_base64(&row.try_get_by::<String, _>(1)?, C::NAME)?,
+    })
+}
+
+/// Re-encrypts the tenant-in-scope's rows whose envelope names another key id than the current
+/// one. Rows are found by the key id in the envelope header, in SQL, so rows already on the
+/// current key are never read. `on_progress` is called after every batch.
+pub async fn rewrap<C: ColumnBinding>(
+    db: &DatabaseConnection,
+    target: Target<'_>,
+    resume_after: Option<i64>,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<Progress> {
+    let scope = require(C::NAME)?;
+    let keys = scope.keys();
+    let prefix = Header::prefix(keys.current_key_id());
+    let (head_len, current_head) = match C::STORAGE {
+        Storage::Binary => (6, Value::Bytes(Some(prefix.to_vec()))),
+        Storage::Base64 => (8, Value::String(Some(envelope::to_base64(&prefix)))),
+    };
+    let (t, pk, tc, col) = (
+        ident(target.table)?,
+        ident(target.pk)?,
+        ident(target.tenant_column)?,
+        ident(target.column)?,
+    );
+    let select = format!(
+        "SELECT {pk}, {col} FROM {t} WHERE {tc} = ? AND {pk} > ? AND {col} IS NOT NULL AND SUBSTR({col}, 1, {head_len}) <> ? ORDER BY {pk} LIMIT {}",
+        target.batch.max(1)
+    );
+    let update = format!("UPDATE {t} SET {col} = ? WHERE {pk} = ? AND {col} = ?");
+    let backend = db.get_database_backend();
+    let mut progress = Progress {
+        last_pk: resume_after,
+        ..Progress::default()
+    };
+    loop {
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                &select,
+                [
+                    scope.tenant().into(),
+                    progress.last_pk.unwrap_or(i64::MIN).into(),
+                    current_head.clone(),
+                ],
+            ))
+            .await?;
+        if rows.is_empty() {
+            return Ok(progress);
+        }
+        for row in &rows {
+            let id: i64 = row.try_get_by(0)?;
+            let old = stored_bytes::<C>(row)?;
+            let plain = envelope::open(keys, C::NAME, &old)?;
+            let new = envelope::seal(keys, C::NAME, &plain)?;
+            let done = db
+                .execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    &update,
+                    [stored_value::<C>(&new), id.into(), stored_value::<C>(&old)],
+                ))
+                .await?;
+            progress.scanned += 1;
+            if done.rows_affected() == 1 {
+                progress.written += 1
+            } else {
+                progress.skipped += 1
+            }
+            progress.last_pk = Some(id);
+        }
+        on_progress(&progress);
+    }
+}
+
+/// Encrypts the tenant-in-scope's rows whose column does not hold an envelope yet (a table that
+/// predates encryption). Values that parse as an envelope are left as they are.
+pub async fn encrypt_plaintext_rows<C: ColumnBinding>(
+    db: &DatabaseConnection,
+    target: Target<'_>,
+    resume_after: Option<i64>,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<Progress> {
+    let scope = require(C::NAME)?;
+    let (t, pk, tc, col) = (
+        ident(target.table)?,
+        ident(target.pk)?,
+        ident(target.tenant_column)?,
+        ident(target.column)?,
+    );
+    let select = format!(
+        "SELECT {pk}, {col} FROM {t} WHERE {tc} = ? AND {pk} > ? AND {col} IS NOT NULL ORDER BY {pk} LIMIT {}",
+        target.batch.max(1)
+    );
+    let update = format!("UPDATE {t} SET {col} = ? WHERE {pk} = ? AND {col} = ?");
+    let backend = db.get_database_backend();
+    let mut progress = Progress {
+        last_pk: resume_after,
+        ..Progress::default()
+    };
+    loop {
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                &select,
+                [
+                    scope.tenant().into(),
+                    progress.last_pk.unwrap_or(i64::MIN).into(),
+                ],
+            ))
+            .await?;
+        if rows.is_empty() {
+            return Ok(progress);
+        }
+        for row in &rows {
+            let id: i64 = row.try_get_by(0)?;
+            progress.scanned += 1;
+            progress.last_pk = Some(id);
+            let (old_value, plain, is_envelope) = match C::STORAGE {
+                Storage::Binary => {
+                    let bytes: Vec<u8> = row.try_get_by(1)?;
+                    let is_envelope = Header::parse(&bytes).is_ok();
+                    (Value::Bytes(Some(bytes.clone())), bytes, is_envelope)
+                }
+                Storage::Base64 => {
+                    let text: String = row.try_get_by(1)?;
+                    let is_envelope = envelope::from_base64(&text, C::NAME)
+                        .is_ok_and(|b| Header::parse(&b).is_ok());
+                    (
+                        Value::String(Some(text.clone())),
+                        text.into_bytes(),
+                        is_envelope,
+                    )
+                }
+            };
+            if is_envelope {
+                continue;
+            }
+            let sealed = envelope::seal(scope.keys(), C::NAME, &plain)?;
+            let done = db
+                .execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    &update,
+                    [stored_value::<C>(&sealed), id.into(), old_value],
+                ))
+                .await?;
+            if done.rows_affected() == 1 {
+                progress.written += 1
+            } else {
+                progress.skipped += 1
+            }
+        }
+        on_progress(&progress);
+    }
+}

@@ -1,0 +1,52 @@
+//! # lockstep-field-encryption — tenant-keyed field encryption for SeaORM
+//!
+//! Fields declared as [`Encrypted<T, C>`] are sealed with AES-256-GCM under the key of the tenant
+//! in scope when the value is built, and opened when SeaORM reads the row:
+//!
+//! ```text
+//!  request ─► middleware: with_tenant(&keyring, tenant, handler)        (task-local scope)
+//!                              │ keys resolved once, cached with a TTL (static | files | wrapped in DB)
+//!  handler: Encrypted::new(body)? ─► envelope::seal(tenant keys, "notes.body")
+//!           ActiveModel / insert_many / update_many ─► Value::Bytes(envelope) ─► database
+//!  read:    find / into_model / FromQueryResult ─► TryGetable ─► envelope::open ─► plaintext
+//!  search:  BlindIndex::of(title)? = HMAC(tenant blind key, column, title)[..16]
+//!  rotate:  new key id for new writes; old ids still open; jobs::rewrap moves old rows over
+//! ```
+//!
+//! No tenant in scope is [`Error::MissingTenant`]: never a plaintext write, never a plaintext
+//! read (except in the opt-in migration mode [`Keyring::allow_plaintext_reads`]).
+//!
+//! SeaORM's `debug-print` feature logs statement parameters; with this crate those are
+//! envelopes, never plaintext.
+//!
+//! ```
+//! use lockstep_field_encryption::{Encrypted, KeyMaterial, Keyring, StaticKeys, with_tenant};
+//! lockstep_field_encryption::encrypted_column!(NoteBody, "notes.body");
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> lockstep_field_encryption::Result<()> {
+//! let keyring = Keyring::new(StaticKeys::new().with_tenant("acme", 1, vec![(1, KeyMaterial::generate())], None));
+//! let sealed = with_tenant(&keyring, "acme", async { Encrypted::<String, NoteBody>::new("hi".into()) }).await??;
+//! assert_eq!(sealed.get(), "hi");
+//! assert!(Encrypted::<String, NoteBody>::new("no tenant".into()).is_err());
+//! # Ok(()) }
+//! ```
+
+pub mod blind;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod context;
+pub mod envelope;
+pub mod error;
+pub mod jobs;
+pub mod keys;
+pub mod provider;
+pub mod value;
+pub mod wrapped;
+
+pub use blind::{BlindIndex, seal_indexed};
+pub use context::{TenantScope, current, spawn_in_tenant, with_tenant};
+pub use error::{Error, Result};
+pub use keys::{KeyMaterial, TenantKeys};
+pub use provider::{FileKeys, KeyProvider, Keyring, StaticKeys};
+pub use value::{ColumnBinding, Encrypted, Json, Plaintext, Storage};
+pub use wrapped::WrappedKeys;

@@ -1,0 +1,304 @@
+//! `Encrypted<T, C>`: a SeaORM column value that is sealed when it is built and opened when it is
+//! read, so every SeaORM path that converts values — `ActiveModel` insert/update/save,
+//! `insert_many`, `update_many` with values, `find*`/`into_model`, raw `Statement` +
+//! `FromQueryResult` — only ever moves ciphertext to the database.
+//!
+//! SeaORM has no after-load hook and its bulk paths skip `ActiveModelBehavior`, which is why the
+//! work sits in the value type (`Into<Value>` and `TryGetable`) rather than in model hooks.
+//! `Select::into_json()` decodes columns by their database type, not by the model, so it returns
+//! the stored envelope (as SeaORM renders bytes), never plaintext; serialise the model instead.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, ValueType, ValueTypeErr};
+use sea_orm::{ColIdx, QueryResult, TryGetError, TryGetable, Value};
+
+use crate::context::require;
+use crate::envelope::{self, Header};
+use crate::error::{Error, Result};
+use crate::keys::TenantKeys;
+
+/// How a column stores the envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// `BLOB`/`VARBINARY`: the raw envelope.
+    Binary,
+    /// `TEXT`: the envelope in base64 (about 4/3 the size).
+    Base64,
+}
+
+/// Names the column an encrypted field lives in; part of the AAD. Declare with
+/// [`encrypted_column!`](crate::encrypted_column).
+pub trait ColumnBinding: Send + Sync + 'static {
+    /// `table.column`.
+    const NAME: &'static str;
+    /// How the envelope is stored.
+    const STORAGE: Storage;
+}
+
+/// Declares a [`ColumnBinding`] marker type.
+///
+/// ```
+/// lockstep_field_encryption::encrypted_column!(pub NoteBody, "notes.body");
+/// lockstep_field_encryption::encrypted_column!(pub LegacyTitle, "notes.title", Base64);
+/// ```
+#[macro_export]
+macro_rules! encrypted_column {
+    ($vis:vis $name:ident, $column:literal) => {
+        $crate::encrypted_column!($vis $name, $column, Binary);
+    };
+    ($vis:vis $name:ident, $column:literal, $storage:ident) => {
+        #[doc = concat!("Encrypted column `", $column, "`.")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis struct $name;
+        impl $crate::ColumnBinding for $name {
+            const NAME: &'static str = $column;
+            const STORAGE: $crate::Storage = $crate::Storage::$storage;
+        }
+    };
+}
+
+/// A value type that can be encrypted: turned into bytes and back.
+pub trait Plaintext: Sized + Clone + PartialEq + Send + Sync + 'static {
+    /// The bytes to seal.
+    fn to_bytes(&self) -> Vec<u8>;
+    /// Rebuilds the value from opened bytes.
+    fn from_bytes(bytes: Vec<u8>) -> std::result::Result<Self, String>;
+}
+
+impl Plaintext for String {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+    fn from_bytes(bytes: Vec<u8>) -> std::result::Result<Self, String> {
+        String::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())
+    }
+}
+
+impl Plaintext for Vec<u8> {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.clone()
+    }
+    fn from_bytes(bytes: Vec<u8>) -> std::result::Result<Self, String> {
+        Ok(bytes)
+    }
+}
+
+/// Any serde type, stored as JSON inside the envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Json<T>(pub T);
+
+impl<T> Plaintext for Json<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
+{
+    fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.0).unwrap_or_default()
+    }
+    fn from_bytes(bytes: Vec<u8>) -> std::result::Result<Self, String> {
+        serde_json::from_slice(&bytes)
+            .map(Json)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A field encrypted under the tenant's key for column `C`. Holds the plaintext for the program
+/// and the envelope for the database; `Debug` shows neither.
+pub struct Encrypted<T, C> {
+    plain: T,
+    envelope: Vec<u8>,
+    column: PhantomData<C>,
+}
+
+impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
+    /// Seals `value` with the tenant in scope; [`Error::MissingTenant`] outside a scope.
+    pub fn new(value: T) -> Result<Self> {
+        let scope = require(C::NAME)?;
+        Self::seal_with(scope.keys(), value)
+    }
+
+    /// Seals `value` with explicit keys.
+    pub fn seal_with(keys: &TenantKeys, value: T) -> Result<Self> {
+        let envelope = envelope::seal(keys, C::NAME, &value.to_bytes())?;
+        Ok(Encrypted {
+            plain: value,
+            envelope,
+            column: PhantomData,
+        })
+    }
+
+    /// Opens a stored envelope with explicit keys.
+    pub fn open_with(keys: &TenantKeys, envelope: Vec<u8>) -> Result<Self> {
+        Self::open_in(keys, false, envelope)
+    }
+
+    fn open_in(keys: &TenantKeys, allow_plaintext: bool, envelope: Vec<u8>) -> Result<Self> {
+        let place = || crate::error::Place {
+            tenant: keys.tenant().into(),
+            column: C::NAME.into(),
+        };
+        if allow_plaintext && Header::parse(&envelope).is_err() {
+            // Migration mode: a value without an envelope header was written before encryption.
+            let plain = T::from_bytes(envelope).map_err(|reason| Error::Decode {
+                place: place(),
+                reason,
+            })?;
+            return Self::seal_with(keys, plain);
+        }
+        let bytes = envelope::open(keys, C::NAME, &envelope)?;
+        let plain = T::from_bytes(bytes).map_err(|reason| Error::Decode {
+            place: place(),
+            reason,
+        })?;
+        Ok(Encrypted {
+            plain,
+            envelope,
+            column: PhantomData,
+        })
+    }
+
+    /// Opens with the tenant in scope.
+    pub fn open(envelope: Vec<u8>) -> Result<Self> {
+        let scope = require(C::NAME)?;
+        Self::open_in(scope.keys(), scope.plaintext_reads_allowed(), envelope)
+    }
+
+    /// The plaintext.
+    pub fn get(&self) -> &T {
+        &self.plain
+    }
+
+    /// Takes the plaintext.
+    pub fn into_inner(self) -> T {
+        self.plain
+    }
+
+    /// The envelope as stored.
+    pub fn envelope(&self) -> &[u8] {
+        &self.envelope
+    }
+
+    /// The key id that sealed this value.
+    pub fn key_id(&self) -> u32 {
+        Header::parse(&self.envelope).map(|h| h.key_id).unwrap_or(0)
+    }
+
+    fn to_value(&self) -> Value {
+        match C::STORAGE {
+            Storage::Binary => Value::Bytes(Some(self.envelope.clone())),
+            Storage::Base64 => Value::String(Some(envelope::to_base64(&self.envelope))),
+        }
+    }
+
+    fn from_stored(stored: Stored) -> Result<Self> {
+        let bytes = match stored {
+            Stored::Bytes(b) => b,
+            Stored::Text(t) => envelope::from_base64(&t, C::NAME)?,
+        };
+        Self::open(bytes)
+    }
+}
+
+enum Stored {
+    Bytes(Vec<u8>),
+    Text(String),
+}
+
+impl<T: Clone, C> Clone for Encrypted<T, C> {
+    fn clone(&self) -> Self {
+        Encrypted {
+            plain: self.plain.clone(),
+            envelope: self.envelope.clone(),
+            column: PhantomData,
+        }
+    }
+}
+
+/// Equal when the plaintexts are equal (two seals of one value differ in nonce).
+impl<T: PartialEq, C> PartialEq for Encrypted<T, C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.plain == other.plain
+    }
+}
+
+impl<T, C: ColumnBinding> fmt::Debug for Encrypted<T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Encrypted<{}>(***, {} bytes)",
+            C::NAME,
+            self.envelope.len()
+        )
+    }
+}
+
+impl<T: Plaintext, C: ColumnBinding> From<Encrypted<T, C>> for Value {
+    fn from(value: Encrypted<T, C>) -> Value {
+        value.to_value()
+    }
+}
+
+impl<T: Plaintext, C: ColumnBinding> TryGetable for Encrypted<T, C> {
+    fn try_get_by<I: ColIdx>(
+        res: &QueryResult,
+        index: I,
+    ) -> std::result::Result<Self, TryGetError> {
+        let stored = match C::STORAGE {
+            Storage::Binary => Stored::Bytes(<Vec<u8> as TryGetable>::try_get_by(res, index)?),
+            Storage::Base64 => Stored::Text(<String as TryGetable>::try_get_by(res, index)?),
+        };
+        Self::from_stored(stored).map_err(|e| TryGetError::DbErr(e.into_db_err()))
+    }
+}
+
+impl<T: Plaintext, C: ColumnBinding> ValueType for Encrypted<T, C> {
+    fn try_from(v: Value) -> std::result::Result<Self, ValueTypeErr> {
+        let stored = match v {
+            Value::Bytes(Some(b)) => Stored::Bytes(b),
+            Value::String(Some(s)) => Stored::Text(s),
+            _ => return Err(ValueTypeErr),
+        };
+        Self::from_stored(stored).map_err(|_| ValueTypeErr)
+    }
+
+    fn type_name() -> String {
+        format!("Encrypted<{}>", C::NAME)
+    }
+
+    fn array_type() -> ArrayType {
+        match C::STORAGE {
+            Storage::Binary => ArrayType::Bytes,
+            Storage::Base64 => ArrayType::String,
+        }
+    }
+
+    fn column_type() -> ColumnType {
+        match C::STORAGE {
+            Storage::Binary => ColumnType::Blob,
+            Storage::Base64 => ColumnType::Text,
+        }
+    }
+}
+
+impl<T: Plaintext, C: ColumnBinding> Nullable for Encrypted<T, C> {
+    fn null() -> Value {
+        match C::STORAGE {
+            Storage::Binary => Value::Bytes(None),
+            Storage::Base64 => Value::String(None),
+        }
+    }
+}
+
+impl<T: Plaintext, C: ColumnBinding> sea_orm::IntoActiveValue<Encrypted<T, C>> for Encrypted<T, C> {
+    fn into_active_value(self) -> sea_orm::ActiveValue<Encrypted<T, C>> {
+        sea_orm::ActiveValue::Set(self)
+    }
+}
+
+/// Serialises the plaintext: models go out through APIs as the program sees them.
+impl<T: Plaintext + serde::Serialize, C> serde::Serialize for Encrypted<T, C> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.plain.serialize(s)
+    }
+}

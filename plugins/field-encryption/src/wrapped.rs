@@ -1,0 +1,166 @@
+//! Envelope key mode: per-tenant data keys (DEKs) wrapped by one master key (KEK) and stored in
+//! the database, table `fe_data_keys`.
+//!
+//! The KEK comes from outside the database (a Kubernetes Secret, a KMS); the database only ever
+//! holds wrapped keys, so a database dump alone decrypts nothing. A tenant's first key is created
+//! on first use; [`WrappedKeys::rotate`] adds the next key id, which new writes then use while
+//! older ids still decrypt. The blind-index key is created once per tenant and kept across
+//! rotations, so existing indexes stay valid.
+
+use futures::future::BoxFuture;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
+
+use crate::envelope;
+use crate::error::{Error, Result};
+use crate::keys::{KeyMaterial, TenantKeys, validate_tenant};
+use crate::provider::KeyProvider;
+
+/// DDL of the wrapped-key table (MySQL, TiDB, MariaDB and SQLite).
+pub const DATA_KEYS_DDL: &str = "CREATE TABLE IF NOT EXISTS fe_data_keys (
+    tenant VARCHAR(64) NOT NULL,
+    key_id INTEGER NOT NULL,
+    wrapped BLOB NOT NULL,
+    blind_wrapped BLOB NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant, key_id)
+)";
+
+/// Data keys wrapped under a master key, stored in `fe_data_keys`.
+#[derive(Debug, Clone)]
+pub struct WrappedKeys {
+    kek: KeyMaterial,
+    db: DatabaseConnection,
+}
+
+impl WrappedKeys {
+    /// Uses `kek` to wrap and unwrap the data keys stored through `db`. Call
+    /// [`WrappedKeys::create_table`] once (or run [`DATA_KEYS_DDL`] in a migration).
+    pub fn new(kek: KeyMaterial, db: DatabaseConnection) -> Self {
+        WrappedKeys { kek, db }
+    }
+
+    /// Creates `fe_data_keys` if it does not exist.
+    pub async fn create_table(&self) -> Result<()> {
+        self.db.execute_unprepared(DATA_KEYS_DDL).await?;
+        Ok(())
+    }
+
+    fn kek_for(&self, tenant: &str) -> Result<TenantKeys> {
+        TenantKeys::new(tenant, 0, &[(0, self.kek.clone())], None)
+    }
+
+    fn wrap(&self, tenant: &str, what: &str, key: &KeyMaterial) -> Result<Vec<u8>> {
+        envelope::seal(&self.kek_for(tenant)?, what, key.bytes())
+    }
+
+    fn unwrap(&self, tenant: &str, what: &str, wrapped: &[u8]) -> Result<KeyMaterial> {
+        let bytes = envelope::open(&self.kek_for(tenant)?, what, wrapped).map_err(|e| {
+            Error::KeyProvider {
+                tenant: tenant.into(),
+                reason: format!("cannot unwrap {what} (wrong master key?): {e}"),
+            }
+        })?;
+        KeyMaterial::parse(&bytes).map_err(|reason| Error::KeyProvider {
+            tenant: tenant.into(),
+            reason,
+        })
+    }
+
+    async fn rows(&self, tenant: &str) -> Result<Vec<(u32, Vec<u8>, Vec<u8>)>> {
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT key_id, wrapped, blind_wrapped FROM fe_data_keys WHERE tenant = ? ORDER BY key_id",
+                [tenant.into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get_by::<i64, _>(0)? as u32,
+                    r.try_get_by(1)?,
+                    r.try_get_by(2)?,
+                ))
+            })
+            .collect::<std::result::Result<_, sea_orm::DbErr>>()
+            .map_err(Error::from)
+    }
+
+    async fn insert(&self, tenant: &str, key_id: u32, blind: &KeyMaterial) -> Result<()> {
+        let dek = KeyMaterial::generate();
+        let values: [Value; 5] = [
+            tenant.into(),
+            i64::from(key_id).into(),
+            self.wrap(tenant, "fe_data_keys.wrapped", &dek)?.into(),
+            self.wrap(tenant, "fe_data_keys.blind_wrapped", blind)?
+                .into(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+                .into(),
+        ];
+        let backend = self.db.get_database_backend();
+        self.db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                "INSERT INTO fe_data_keys (tenant, key_id, wrapped, blind_wrapped, created_at) VALUES (?, ?, ?, ?, ?)",
+                values,
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Adds the next key id for `tenant` and returns it. Callers then
+    /// [`crate::Keyring::invalidate`] the tenant (other processes pick it up after the TTL).
+    pub async fn rotate(&self, tenant: &str) -> Result<u32> {
+        validate_tenant(tenant)?;
+        let rows = self.rows(tenant).await?;
+        let blind = match rows.first() {
+            Some((_, _, blind)) => self.unwrap(tenant, "fe_data_keys.blind_wrapped", blind)?,
+            None => KeyMaterial::generate(),
+        };
+        let next = rows.last().map_or(1, |(id, _, _)| id + 1);
+        self.insert(tenant, next, &blind).await?;
+        Ok(next)
+    }
+
+    async fn load(&self, tenant: &str) -> Result<TenantKeys> {
+        validate_tenant(tenant)?;
+        let mut rows = self.rows(tenant).await?;
+        if rows.is_empty() {
+            // First use. Two processes racing here both try key id 1; the loser's insert hits
+            // the primary key and it reads the winner's key.
+            if let Err(e) = self.insert(tenant, 1, &KeyMaterial::generate()).await {
+                tracing::debug!(tenant, error = %e, "first data key already created elsewhere");
+            }
+            rows = self.rows(tenant).await?;
+        }
+        let (current, blind) = match (rows.last(), rows.first()) {
+            (Some((id, _, _)), Some((_, _, blind))) => (
+                *id,
+                self.unwrap(tenant, "fe_data_keys.blind_wrapped", blind)?,
+            ),
+            _ => {
+                return Err(Error::KeyProvider {
+                    tenant: tenant.into(),
+                    reason: "no data key could be created".into(),
+                });
+            }
+        };
+        let keys = rows
+            .iter()
+            .map(|(id, wrapped, _)| {
+                Ok((*id, self.unwrap(tenant, "fe_data_keys.wrapped", wrapped)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        TenantKeys::new(tenant, current, &keys, Some(blind))
+    }
+}
+
+impl KeyProvider for WrappedKeys {
+    fn keys<'a>(&'a self, tenant: &'a str) -> BoxFuture<'a, Result<TenantKeys>> {
+        Box::pin(self.load(tenant))
+    }
+}
