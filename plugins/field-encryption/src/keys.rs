@@ -4,7 +4,6 @@
 //! field), the id new writes use, and the optional blind-index HMAC key. Raw key bytes live only
 //! in [`KeyMaterial`], which is zeroized on drop and prints as `***`.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use aes_gcm::{Aes256Gcm, KeyInit};
@@ -89,13 +88,14 @@ pub fn validate_tenant(tenant: &str) -> Result<()> {
 pub struct TenantKeys {
     tenant: String,
     current: u32,
-    ciphers: HashMap<u32, Aes256Gcm>,
+    /// A tenant has a handful of key ids: a linear scan beats hashing on the per-field path.
+    ciphers: Vec<(u32, Aes256Gcm)>,
     blind: Option<KeyMaterial>,
 }
 
 impl fmt::Debug for TenantKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut ids: Vec<_> = self.ciphers.keys().collect();
+        let mut ids: Vec<_> = self.ciphers.iter().map(|(id, _)| id).collect();
         ids.sort();
         f.debug_struct("TenantKeys")
             .field("tenant", &self.tenant)
@@ -115,11 +115,13 @@ impl TenantKeys {
         blind: Option<KeyMaterial>,
     ) -> Result<Self> {
         validate_tenant(tenant)?;
-        let ciphers: HashMap<u32, Aes256Gcm> = keys
+        let mut ciphers: Vec<(u32, Aes256Gcm)> = keys
             .iter()
             .map(|(id, key)| (*id, Aes256Gcm::new(key.bytes().into())))
             .collect();
-        if !ciphers.contains_key(&current) {
+        // The current key first: it is the one every seal uses.
+        ciphers.sort_by_key(|(id, _)| *id != current);
+        if ciphers.first().is_none_or(|(id, _)| *id != current) {
             return Err(Error::KeyProvider {
                 tenant: tenant.into(),
                 reason: format!("current key id {current} is not among the keys"),
@@ -145,11 +147,14 @@ impl TenantKeys {
 
     /// Whether the set holds `key_id`.
     pub fn has_key(&self, key_id: u32) -> bool {
-        self.ciphers.contains_key(&key_id)
+        self.cipher(key_id).is_some()
     }
 
     pub(crate) fn cipher(&self, key_id: u32) -> Option<&Aes256Gcm> {
-        self.ciphers.get(&key_id)
+        self.ciphers
+            .iter()
+            .find(|(id, _)| *id == key_id)
+            .map(|(_, c)| c)
     }
 
     pub(crate) fn blind_key(&self) -> Option<&KeyMaterial> {

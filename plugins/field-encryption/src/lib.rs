@@ -28,6 +28,10 @@
 //! let sealed = with_tenant(&keyring, "acme", async { Encrypted::<String, NoteBody>::new("hi".into()) }).await??;
 //! assert_eq!(sealed.get(), "hi");
 //! assert!(Encrypted::<String, NoteBody>::new("no tenant".into()).is_err());
+//! // The explicit form, for jobs and tools without a request scope:
+//! let sealed: Encrypted<String, NoteBody> = lockstep_field_encryption::seal_with(&keyring, "acme", "hi".into()).await?;
+//! let opened: Encrypted<String, NoteBody> = lockstep_field_encryption::open_with(&keyring, "acme", sealed.envelope().to_vec()).await?;
+//! assert_eq!(opened.get(), "hi");
 //! # Ok(()) }
 //! ```
 
@@ -48,5 +52,5 @@ pub use context::{TenantScope, current, spawn_in_tenant, with_tenant};
 pub use error::{Error, Result};
 pub use keys::{KeyMaterial, TenantKeys};
 pub use provider::{FileKeys, KeyProvider, Keyring, StaticKeys};
-pub use value::{ColumnBinding, Encrypted, Json, Plaintext, Storage};
+pub use value::{ColumnBinding, Encrypted, Json, Plaintext, Storage, open_with, seal_with};
 pub use wrapped::WrappedKeys;

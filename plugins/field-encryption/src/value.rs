@@ -302,3 +302,21 @@ impl<T: Plaintext + serde::Serialize, C> serde::Serialize for Encrypted<T, C> {
         self.plain.serialize(s)
     }
 }
+
+/// The explicit form of [`Encrypted::new`]: seals for `tenant` without a scope (jobs, tools).
+pub async fn seal_with<T: Plaintext, C: ColumnBinding>(
+    keyring: &crate::Keyring,
+    tenant: &str,
+    value: T,
+) -> Result<Encrypted<T, C>> {
+    Encrypted::seal_with(&*keyring.resolve(tenant).await?, value)
+}
+
+/// The explicit form of [`Encrypted::open`]: opens a stored envelope for `tenant`.
+pub async fn open_with<T: Plaintext, C: ColumnBinding>(
+    keyring: &crate::Keyring,
+    tenant: &str,
+    envelope: Vec<u8>,
+) -> Result<Encrypted<T, C>> {
+    Encrypted::open_with(&*keyring.resolve(tenant).await?, envelope)
+}
