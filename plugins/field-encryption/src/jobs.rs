@@ -68,6 +68,74 @@ fn stored_bytes<C: ColumnBinding>(row: &sea_orm::QueryResult) -> Result<Vec<u8>>
     })
 }
 
+/// For one row: `Some((new, old))` to write `new` where the column still holds `old`, `None` to
+/// leave the row alone.
+type Rewrite<'a> = dyn FnMut(&sea_orm::QueryResult) -> Result<Option<(Value, Value)>> + Send + 'a;
+
+/// Walks the tenant's rows in primary-key order, batch by batch, and writes what `rewrite`
+/// returns for a row as `(new, old)` with a compare-and-set. `filter` is extra SQL (with at
+/// most one `?`, bound to `filter_value`) that narrows the rows read.
+#[allow(clippy::too_many_arguments)]
+async fn walk(
+    db: &DatabaseConnection,
+    target: Target<'_>,
+    tenant: &str,
+    filter: &str,
+    filter_value: Option<Value>,
+    resume_after: Option<i64>,
+    on_progress: &mut (dyn FnMut(&Progress) + Send),
+    rewrite: &mut Rewrite<'_>,
+) -> Result<Progress> {
+    let (t, pk, tc, col) = (
+        ident(target.table)?,
+        ident(target.pk)?,
+        ident(target.tenant_column)?,
+        ident(target.column)?,
+    );
+    let select = format!(
+        "SELECT {pk}, {col} FROM {t} WHERE {tc} = ? AND {pk} > ? AND {col} IS NOT NULL{filter} ORDER BY {pk} LIMIT {}",
+        target.batch.max(1)
+    );
+    let update = format!("UPDATE {t} SET {col} = ? WHERE {pk} = ? AND {col} = ?");
+    let backend = db.get_database_backend();
+    let mut progress = Progress {
+        last_pk: resume_after,
+        ..Progress::default()
+    };
+    loop {
+        let mut values: Vec<Value> =
+            vec![tenant.into(), progress.last_pk.unwrap_or(i64::MIN).into()];
+        values.extend(filter_value.clone());
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(backend, &select, values))
+            .await?;
+        if rows.is_empty() {
+            return Ok(progress);
+        }
+        for row in &rows {
+            let id: i64 = row.try_get_by(0)?;
+            progress.scanned += 1;
+            progress.last_pk = Some(id);
+            let Some((new, old)) = rewrite(row)? else {
+                continue;
+            };
+            let done = db
+                .execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    &update,
+                    [new, id.into(), old],
+                ))
+                .await?;
+            if done.rows_affected() == 1 {
+                progress.written += 1;
+            } else {
+                progress.skipped += 1;
+            }
+        }
+        on_progress(&progress);
+    }
+}
+
 /// Re-encrypts the tenant-in-scope's rows whose envelope names another key id than the current
 /// one. Rows are found by the key id in the envelope header, in SQL, so rows already on the
 /// current key are never read. `on_progress` is called after every batch.
@@ -75,7 +143,7 @@ pub async fn rewrap<C: ColumnBinding>(
     db: &DatabaseConnection,
     target: Target<'_>,
     resume_after: Option<i64>,
-    mut on_progress: impl FnMut(&Progress),
+    mut on_progress: impl FnMut(&Progress) + Send,
 ) -> Result<Progress> {
     let scope = require(C::NAME)?;
     let keys = scope.keys();
@@ -84,59 +152,24 @@ pub async fn rewrap<C: ColumnBinding>(
         Storage::Binary => (6, Value::Bytes(Some(prefix.to_vec()))),
         Storage::Base64 => (8, Value::String(Some(envelope::to_base64(&prefix)))),
     };
-    let (t, pk, tc, col) = (
-        ident(target.table)?,
-        ident(target.pk)?,
-        ident(target.tenant_column)?,
-        ident(target.column)?,
-    );
-    let select = format!(
-        "SELECT {pk}, {col} FROM {t} WHERE {tc} = ? AND {pk} > ? AND {col} IS NOT NULL AND SUBSTR({col}, 1, {head_len}) <> ? ORDER BY {pk} LIMIT {}",
-        target.batch.max(1)
-    );
-    let update = format!("UPDATE {t} SET {col} = ? WHERE {pk} = ? AND {col} = ?");
-    let backend = db.get_database_backend();
-    let mut progress = Progress {
-        last_pk: resume_after,
-        ..Progress::default()
+    let filter = format!(" AND SUBSTR({}, 1, {head_len}) <> ?", ident(target.column)?);
+    let mut rewrite = |row: &sea_orm::QueryResult| -> Result<Option<(Value, Value)>> {
+        let old = stored_bytes::<C>(row)?;
+        let plain = envelope::open(keys, C::NAME, &old)?;
+        let new = envelope::seal(keys, C::NAME, &plain)?;
+        Ok(Some((stored_value::<C>(&new), stored_value::<C>(&old))))
     };
-    loop {
-        let rows = db
-            .query_all_raw(Statement::from_sql_and_values(
-                backend,
-                &select,
-                [
-                    scope.tenant().into(),
-                    progress.last_pk.unwrap_or(i64::MIN).into(),
-                    current_head.clone(),
-                ],
-            ))
-            .await?;
-        if rows.is_empty() {
-            return Ok(progress);
-        }
-        for row in &rows {
-            let id: i64 = row.try_get_by(0)?;
-            let old = stored_bytes::<C>(row)?;
-            let plain = envelope::open(keys, C::NAME, &old)?;
-            let new = envelope::seal(keys, C::NAME, &plain)?;
-            let done = db
-                .execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    &update,
-                    [stored_value::<C>(&new), id.into(), stored_value::<C>(&old)],
-                ))
-                .await?;
-            progress.scanned += 1;
-            if done.rows_affected() == 1 {
-                progress.written += 1
-            } else {
-                progress.skipped += 1
-            }
-            progress.last_pk = Some(id);
-        }
-        on_progress(&progress);
-    }
+    walk(
+        db,
+        target,
+        scope.tenant(),
+        &filter,
+        Some(current_head),
+        resume_after,
+        &mut on_progress,
+        &mut rewrite,
+    )
+    .await
 }
 
 /// Encrypts the tenant-in-scope's rows whose column does not hold an envelope yet (a table that
@@ -145,77 +178,42 @@ pub async fn encrypt_plaintext_rows<C: ColumnBinding>(
     db: &DatabaseConnection,
     target: Target<'_>,
     resume_after: Option<i64>,
-    mut on_progress: impl FnMut(&Progress),
+    mut on_progress: impl FnMut(&Progress) + Send,
 ) -> Result<Progress> {
     let scope = require(C::NAME)?;
-    let (t, pk, tc, col) = (
-        ident(target.table)?,
-        ident(target.pk)?,
-        ident(target.tenant_column)?,
-        ident(target.column)?,
-    );
-    let select = format!(
-        "SELECT {pk}, {col} FROM {t} WHERE {tc} = ? AND {pk} > ? AND {col} IS NOT NULL ORDER BY {pk} LIMIT {}",
-        target.batch.max(1)
-    );
-    let update = format!("UPDATE {t} SET {col} = ? WHERE {pk} = ? AND {col} = ?");
-    let backend = db.get_database_backend();
-    let mut progress = Progress {
-        last_pk: resume_after,
-        ..Progress::default()
+    let mut rewrite = |row: &sea_orm::QueryResult| -> Result<Option<(Value, Value)>> {
+        let (old, plain, is_envelope) = match C::STORAGE {
+            Storage::Binary => {
+                let bytes: Vec<u8> = row.try_get_by(1)?;
+                let is_envelope = Header::parse(&bytes).is_ok();
+                (Value::Bytes(Some(bytes.clone())), bytes, is_envelope)
+            }
+            Storage::Base64 => {
+                let text: String = row.try_get_by(1)?;
+                let is_envelope =
+                    envelope::from_base64(&text, C::NAME).is_ok_and(|b| Header::parse(&b).is_ok());
+                (
+                    Value::String(Some(text.clone())),
+                    text.into_bytes(),
+                    is_envelope,
+                )
+            }
+        };
+        if is_envelope {
+            return Ok(None);
+        }
+        let sealed = envelope::seal(scope.keys(), C::NAME, &plain)?;
+        Ok(Some((stored_value::<C>(&sealed), old)))
     };
-    loop {
-        let rows = db
-            .query_all_raw(Statement::from_sql_and_values(
-                backend,
-                &select,
-                [
-                    scope.tenant().into(),
-                    progress.last_pk.unwrap_or(i64::MIN).into(),
-                ],
-            ))
-            .await?;
-        if rows.is_empty() {
-            return Ok(progress);
-        }
-        for row in &rows {
-            let id: i64 = row.try_get_by(0)?;
-            progress.scanned += 1;
-            progress.last_pk = Some(id);
-            let (old_value, plain, is_envelope) = match C::STORAGE {
-                Storage::Binary => {
-                    let bytes: Vec<u8> = row.try_get_by(1)?;
-                    let is_envelope = Header::parse(&bytes).is_ok();
-                    (Value::Bytes(Some(bytes.clone())), bytes, is_envelope)
-                }
-                Storage::Base64 => {
-                    let text: String = row.try_get_by(1)?;
-                    let is_envelope = envelope::from_base64(&text, C::NAME)
-                        .is_ok_and(|b| Header::parse(&b).is_ok());
-                    (
-                        Value::String(Some(text.clone())),
-                        text.into_bytes(),
-                        is_envelope,
-                    )
-                }
-            };
-            if is_envelope {
-                continue;
-            }
-            let sealed = envelope::seal(scope.keys(), C::NAME, &plain)?;
-            let done = db
-                .execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    &update,
-                    [stored_value::<C>(&sealed), id.into(), old_value],
-                ))
-                .await?;
-            if done.rows_affected() == 1 {
-                progress.written += 1
-            } else {
-                progress.skipped += 1
-            }
-        }
-        on_progress(&progress);
-    }
+    walk(
+        db,
+        target,
+        scope.tenant(),
+        "",
+        None,
+        resume_after,
+        &mut on_progress,
+        &mut rewrite,
+    )
+    .await
 }

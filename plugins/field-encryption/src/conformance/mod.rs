@@ -6,7 +6,10 @@
 //! `driver-tests` testbench runs it on MariaDB, MySQL and TiDB. Each scenario expects an empty
 //! database and creates what it uses with [`create_schema`].
 
+mod lifecycle;
+mod paths;
 mod scenarios;
+mod support;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
 

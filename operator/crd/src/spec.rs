@@ -1,0 +1,180 @@
+//! The parts of the spec both kinds share.
+//!
+//! Everything a user may want to change lives in the spec — including intents (`paused`,
+//! `promote`, `abort`, `rollbackTo`) — so that `kubectl patch --type merge` and GitOps tools drive
+//! rollouts without touching the status subresource.
+
+use k8s_openapi::api::core::v1::{ResourceRequirements, SecretKeySelector};
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One release: the binary and its config file, rolled out and back together.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Release<C: Default> {
+    /// Human version label (`1.4.2`); shown in `kubectl get`, not part of identity.
+    pub version: String,
+    /// Container image, ideally pinned by digest.
+    pub image: String,
+    /// The service's config file, typed: a resource that validates is a file the binary parses.
+    #[serde(default)]
+    pub config: C,
+}
+
+/// How a new revision replaces the stable one.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema, Default)]
+pub enum Strategy {
+    /// Scale the new revision to 100 % at once, gated on health.
+    #[default]
+    Rolling,
+    /// Walk `steps`: shift replicas step by step, pausing and analysing in between.
+    Canary,
+}
+
+/// A pause between canary steps.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Pause {
+    /// How long to wait (`60s`, `5m`); absent = until `promote`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<kube::core::Duration>,
+}
+
+/// One canary step: exactly one of `setWeight` and `pause`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.setWeight) != has(self.pause)").message("a step is either setWeight or pause"))]
+pub struct Step {
+    /// Percent of replicas on the new revision (1–100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub set_weight: Option<u8>,
+    /// Wait before the next step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Pause>,
+}
+
+/// How an analysis sample compares with the threshold to pass.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema, Default)]
+pub enum Comparison {
+    /// Pass when the value is below the threshold (error rates, latencies).
+    #[default]
+    LessThan,
+    /// Pass when the value is above the threshold (success rates).
+    GreaterThan,
+}
+
+/// A Prometheus query checked during canary steps. No data or NaN is inconclusive, and an
+/// inconclusive analysis never promotes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Analysis {
+    /// PromQL returning one number; `$revision` is replaced by the canary's revision number.
+    pub query: String,
+    /// The pass/fail threshold.
+    pub threshold: f64,
+    /// Which side of the threshold passes.
+    #[serde(default)]
+    pub comparison: Comparison,
+    /// Seconds between samples.
+    #[serde(default = "default_interval")]
+    #[schemars(range(min = 5))]
+    pub interval_seconds: u32,
+    /// Passing samples needed per step.
+    #[serde(default = "default_samples")]
+    #[schemars(range(min = 1))]
+    pub samples: u32,
+}
+
+fn default_interval() -> u32 {
+    30
+}
+fn default_samples() -> u32 {
+    3
+}
+fn default_deadline() -> u32 {
+    600
+}
+
+/// How to roll out.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.strategy == 'Canary' || size(self.steps) == 0").message("steps need strategy Canary"))]
+#[x_kube(validation = Rule::new("self.steps.filter(s, has(s.setWeight)).map(s, s.setWeight).isSorted()").message("setWeight must not decrease from step to step"))]
+pub struct RolloutSpec {
+    /// `Rolling` or `Canary`.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Canary steps, in order.
+    #[serde(default)]
+    #[schemars(length(max = 32))]
+    pub steps: Vec<Step>,
+    /// A step that is not healthy within this many seconds aborts and rolls back.
+    #[serde(default = "default_deadline")]
+    #[schemars(range(min = 30))]
+    pub progress_deadline_seconds: u32,
+    /// Optional metric gate on every canary step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Analysis>,
+}
+
+impl Default for RolloutSpec {
+    fn default() -> Self {
+        RolloutSpec {
+            strategy: Strategy::Rolling,
+            steps: Vec::new(),
+            progress_deadline_seconds: 600,
+            analysis: None,
+        }
+    }
+}
+
+/// Make revision `revision` the target again (image and config).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackTo {
+    /// A revision number from `kubectl lockstep history`.
+    #[schemars(range(min = 1))]
+    pub revision: i64,
+}
+
+/// An environment variable read from a Secret (secrets are referenced, never copied).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretEnv {
+    /// Variable name in the container.
+    pub name: String,
+    /// The Secret and key.
+    pub secret_key_ref: SecretKeySelector,
+}
+
+/// Pod-shaping knobs. They are part of the revision's identity.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodTemplate {
+    /// Container port the service listens on (must match the config's server port).
+    #[serde(default = "default_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u16,
+    /// CPU and memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// Variables from Secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<SecretEnv>,
+}
+
+fn default_port() -> u16 {
+    8080
+}
+
+impl Default for PodTemplate {
+    fn default() -> Self {
+        PodTemplate {
+            port: default_port(),
+            resources: None,
+            env: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The status both kinds report. All rollout state lives here (step, timers, revisions), so a
+//! restarted or newly elected operator resumes mid-step instead of starting over.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Where a service stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    /// A new revision is being rolled out.
+    Progressing,
+    /// Waiting for `promote` (or `paused: true`).
+    Paused,
+    /// The target revision runs everywhere and is ready.
+    Healthy,
+    /// Something is wrong and no automatic action can fix it (see `message`).
+    Degraded,
+    /// A rollout failed or was aborted; the stable revision (image and config) runs again.
+    RolledBack,
+}
+
+/// Condition types the operator sets.
+pub mod condition {
+    /// The release's config passed validation.
+    pub const CONFIG_VALID: &str = "ConfigValid";
+    /// A rollout is in progress.
+    pub const PROGRESSING: &str = "Progressing";
+    /// Enough ready replicas of the current revision serve traffic.
+    pub const AVAILABLE: &str = "Available";
+    /// The rollout waits for a person.
+    pub const PAUSED: &str = "Paused";
+    /// The service is degraded.
+    pub const DEGRADED: &str = "Degraded";
+}
+
+/// Status of an `AlbumService` or `NoteService`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStatus {
+    /// Summary state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// Standard conditions (see [`condition`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The spec generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Revision number the spec asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_revision: Option<i64>,
+    /// Last revision that completed a rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_revision: Option<i64>,
+    /// Index of the canary step in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u32>,
+    /// When the current step started (timers are requeues measured from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_started_at: Option<Time>,
+    /// Passing analysis samples in the current step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis_passes: Option<u32>,
+    /// The last `promote` token acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_promote: Option<String>,
+    /// The last `abort` token acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_abort: Option<String>,
+    /// All pods of the service.
+    #[serde(default)]
+    pub replicas: i32,
+    /// Ready pods of the service.
+    #[serde(default)]
+    pub ready_replicas: i32,
+    /// Pods of the current revision.
+    #[serde(default)]
+    pub updated_replicas: i32,
+    /// `ready/desired`, for the READY column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<String>,
+    /// Label selector of the service's pods (for the scale subresource and HPA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    /// What is going on, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}

@@ -1,0 +1,59 @@
+//! The album service's config file.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::ServiceConfig;
+use crate::common::{ConfigError, DatabaseConfig, LogConfig, ServerConfig, invalid};
+
+/// List endpoint paging.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pagination {
+    /// Page size when the request names none.
+    pub default_limit: u32,
+    /// Largest page a request may ask for (≤ 1000).
+    pub max_limit: u32,
+}
+
+impl Default for Pagination {
+    fn default() -> Self {
+        Pagination {
+            default_limit: 20,
+            max_limit: 100,
+        }
+    }
+}
+
+/// `album-service` config file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlbumConfig {
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// List paging.
+    pub pagination: Pagination,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl ServiceConfig for AlbumConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.server.validate()?;
+        self.database.validate()?;
+        self.log.validate()?;
+        let p = &self.pagination;
+        if p.max_limit == 0 || p.max_limit > 1000 {
+            return Err(invalid("pagination.max_limit", "must be 1-1000"));
+        }
+        if p.default_limit == 0 || p.default_limit > p.max_limit {
+            return Err(invalid(
+                "pagination.default_limit",
+                format!("must be 1-{} (max_limit)", p.max_limit),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,170 @@
+//! Sections shared by every service's config.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A config that does not parse or breaks a rule. `field` is the dotted path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The text is not valid YAML for this config (unknown field, wrong type, …).
+    #[error("config does not parse: {0}")]
+    Parse(String),
+    /// A field breaks a rule.
+    #[error("config field `{field}`: {reason}")]
+    Invalid {
+        /// Dotted path, e.g. `pagination.max_limit`.
+        field: &'static str,
+        /// The rule it breaks.
+        reason: String,
+    },
+}
+
+pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Listening port (1–65535).
+    pub port: u16,
+    /// Requests running longer are answered 503.
+    pub request_timeout_ms: u64,
+    /// Largest accepted request body.
+    pub max_body_bytes: u64,
+    /// How long in-flight requests may finish after SIGTERM.
+    pub shutdown_grace_seconds: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            port: 8080,
+            request_timeout_ms: 5000,
+            max_body_bytes: 1 << 20,
+            shutdown_grace_seconds: 20,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.port == 0 {
+            return Err(invalid("server.port", "must be 1-65535"));
+        }
+        if self.request_timeout_ms == 0 {
+            return Err(invalid("server.request_timeout_ms", "must be positive"));
+        }
+        if !(1024..=64 << 20).contains(&self.max_body_bytes) {
+            return Err(invalid(
+                "server.max_body_bytes",
+                "must be between 1 KiB and 64 MiB",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where the data lives. The URL is a secret, so the file names the environment variable that
+/// holds it; without one the service uses its embedded SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Environment variable with a `mysql://` / `tidb://` URL; unset = embedded SQLite.
+    pub url_env: Option<String>,
+    /// SQLite file used when `url_env` is unset.
+    pub sqlite_path: String,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url_env: None,
+            sqlite_path: "data.db".into(),
+            max_connections: 10,
+        }
+    }
+}
+
+/// `true` for a conventional environment variable name (`[A-Z_][A-Z0-9_]*`).
+pub(crate) fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl DatabaseConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(env) = &self.url_env
+            && !is_env_name(env)
+        {
+            return Err(invalid(
+                "database.url_env",
+                format!("`{env}` is not an environment variable name"),
+            ));
+        }
+        if self.url_env.is_none() && self.sqlite_path.trim().is_empty() {
+            return Err(invalid(
+                "database.sqlite_path",
+                "must be set when url_env is not",
+            ));
+        }
+        if !(1..=1000).contains(&self.max_connections) {
+            return Err(invalid("database.max_connections", "must be 1-1000"));
+        }
+        Ok(())
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (production).
+    #[default]
+    Json,
+    /// Human-readable lines (local development).
+    Text,
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    pub level: String,
+    /// Output format.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Json,
+        }
+    }
+}
+
+impl LogConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.level.as_str()) {
+            return Err(invalid(
+                "log.level",
+                format!(
+                    "`{}` is not one of error, warn, info, debug, trace",
+                    self.level
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

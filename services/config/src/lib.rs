@@ -1,0 +1,44 @@
+//! # lockstep-service-config — the services' config files, as types
+//!
+//! One struct per service is the single source of truth for its config file:
+//!
+//! ```text
+//!  AlbumConfig / NoteConfig ──serde──► the YAML file the service reads (--config)
+//!         │                  ──schemars──► spec.release.config schema in the operator's CRDs
+//!         └── validate() ──► the `check-config` command and the operator's ConfigValid gate
+//! ```
+//!
+//! So a custom resource that passes the apiserver's schema is a file the binary can parse, and
+//! `validate` catches what a schema cannot say (cross-field rules). Secrets never appear here:
+//! fields name the environment variable or file that holds them.
+//!
+//! This crate depends on serde and schemars only, so the services do not pull in Kubernetes
+//! crates and the operator does not pull in the services.
+
+mod album;
+mod common;
+mod note;
+
+pub use album::{AlbumConfig, Pagination};
+pub use common::{ConfigError, DatabaseConfig, LogConfig, LogFormat, ServerConfig};
+pub use note::{AuthConfig, EncryptionConfig, NoteConfig};
+
+/// A service config: parse, validate, render.
+pub trait ServiceConfig: serde::Serialize + serde::de::DeserializeOwned + Sized {
+    /// Checks the rules a schema cannot express; errors name the field (`server.port`).
+    fn validate(&self) -> Result<(), ConfigError>;
+
+    /// Parses YAML and validates it. Unknown fields are errors.
+    fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        let config: Self =
+            serde_yaml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The canonical file text: what the operator writes into the revision's ConfigMap and hashes.
+    /// Field order is the struct's, so equal configs render to equal bytes.
+    fn to_yaml(&self) -> Result<String, ConfigError> {
+        serde_yaml::to_string(self).map_err(|e| ConfigError::Parse(e.to_string()))
+    }
+}
