@@ -62,6 +62,10 @@ pub struct ServiceStatus {
     /// Passing analysis samples in the current step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis_passes: Option<u32>,
+    /// A revision whose rollout failed or was aborted; it is not tried again until the spec
+    /// changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted_revision: Option<i64>,
     /// The last `promote` token acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_promote: Option<String>,

@@ -1,0 +1,17 @@
+//! # lockstep-operator
+//!
+//! Reconciles `AlbumService` and `NoteService`: every distinct (image, config file, pod fields)
+//! becomes an immutable, numbered revision, rolled out progressively and rolled back as a unit.
+//!
+//! ```text
+//!  CR spec ──► revision (hash, ControllerRevision + immutable ConfigMap)   pure: revision.rs
+//!          ──► rollout::decide(observed) ──► replicas per revision,       pure: rollout.rs
+//!                                             status, events, requeue
+//!          ──► resources: Deployment per revision, one Service            pure: resources.rs
+//! ```
+//!
+//! The pure parts take values and return values; the controller (IO) reads the cluster, calls
+//! them, and applies the result.
+
+pub mod revision;
+pub mod rollout;

@@ -1,0 +1,457 @@
+//! The rollout state machine: a pure function from what was observed to what should be.
+//!
+//! ```text
+//!               spec changes target                health ok, last step done
+//!  Healthy ───────────────────────────► Progressing ─────────────────────────► Healthy
+//!     ▲        (stable == target)        │  ▲   │ pause step / paused          (stable := target)
+//!     │                                  │  │   ▼
+//!     │                                  │  └─ Paused ◄── promote token / duration elapsed
+//!     │                                  │
+//!     │      crash loop / image pull / deadline / failed analysis / abort token
+//!     │                                  ▼
+//!     └──── spec changes again ◄──── RolledBack (stable serves; target not retried)
+//! ```
+//!
+//! Every fact the machine remembers between reconciles is in [`RolloutState`], which the
+//! controller stores in the status. Timers are requeues computed from `step_started`, never
+//! sleeps, so a restarted operator continues the same step at the same point.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use lockstep_crd::spec::{Comparison, RolloutSpec, Step, Strategy};
+use lockstep_crd::status::Phase;
+
+/// What the controller saw of one revision's Deployment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevisionHealth {
+    /// Ready pods.
+    pub ready: i32,
+    /// A reason that will not fix itself (`CrashLoopBackOff`, `ImagePullBackOff`, `ErrImagePull`).
+    pub failure: Option<String>,
+}
+
+/// The result of one analysis query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AnalysisOutcome {
+    /// A number was returned.
+    Value(f64),
+    /// No data or NaN: never promotes, never fails by itself.
+    Inconclusive,
+}
+
+/// Everything `decide` looks at.
+#[derive(Debug, Clone)]
+pub struct Observed<'a> {
+    /// Now, in Unix seconds.
+    pub now: i64,
+    /// `spec.replicas`.
+    pub replicas: i32,
+    /// `spec.rollout`.
+    pub rollout: &'a RolloutSpec,
+    /// `spec.paused`.
+    pub paused: bool,
+    /// `spec.promote` token.
+    pub promote: Option<&'a str>,
+    /// `spec.abort` token.
+    pub abort: Option<&'a str>,
+    /// Revision number the spec asks for.
+    pub target: i64,
+    /// Health of each revision's Deployment.
+    pub health: &'a BTreeMap<i64, RevisionHealth>,
+    /// Result of the analysis query, when the previous decision asked for one.
+    pub analysis: Option<AnalysisOutcome>,
+}
+
+/// What the machine remembers between reconciles (kept in the status).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolloutState {
+    /// Last revision that completed a rollout.
+    pub stable: Option<i64>,
+    /// Revision being rolled out (or running, when equal to `stable`).
+    pub current: Option<i64>,
+    /// Canary step index.
+    pub step: Option<u32>,
+    /// Unix seconds when the step (or the rollout) started.
+    pub step_started: Option<i64>,
+    /// Passing analysis samples in this step.
+    pub analysis_passes: u32,
+    /// Last `promote` token acted on.
+    pub observed_promote: Option<String>,
+    /// Last `abort` token acted on.
+    pub observed_abort: Option<String>,
+    /// Failed or aborted target, not retried until the spec changes.
+    pub aborted: Option<i64>,
+}
+
+/// A state change worth a Kubernetes Event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// Event reason (`RolloutStarted`, `StepCompleted`, `RolledBack`, …).
+    pub reason: &'static str,
+    /// Event message.
+    pub message: String,
+    /// `Warning` rather than `Normal`.
+    pub warning: bool,
+}
+
+/// What should be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The state to store.
+    pub state: RolloutState,
+    /// Summary phase.
+    pub phase: Phase,
+    /// Explanation for `status.message`.
+    pub message: String,
+    /// Desired replicas per revision; revisions not listed run no pods.
+    pub scale: BTreeMap<i64, i32>,
+    /// Events to record.
+    pub events: Vec<Transition>,
+    /// Reconcile again after this long (timers, analysis intervals, deadlines).
+    pub requeue_after: Option<Duration>,
+    /// Run the analysis query and decide again with its outcome.
+    pub analysis_needed: bool,
+}
+
+impl Decision {
+    fn new(state: RolloutState, phase: Phase, message: impl Into<String>) -> Self {
+        Decision {
+            state,
+            phase,
+            message: message.into(),
+            scale: BTreeMap::new(),
+            events: Vec::new(),
+            requeue_after: None,
+            analysis_needed: false,
+        }
+    }
+
+    fn event(mut self, reason: &'static str, message: impl Into<String>, warning: bool) -> Self {
+        self.events.push(Transition {
+            reason,
+            message: message.into(),
+            warning,
+        });
+        self
+    }
+
+    fn requeue(mut self, after: Duration) -> Self {
+        self.requeue_after = Some(self.requeue_after.map_or(after, |d| d.min(after)));
+        self
+    }
+}
+
+/// Percent of replicas on the new revision at step `index`: the last `setWeight` at or before it.
+pub fn weight_at(steps: &[Step], index: usize) -> u8 {
+    steps
+        .iter()
+        .take(index + 1)
+        .filter_map(|s| s.set_weight)
+        .next_back()
+        .unwrap_or(0)
+}
+
+/// Pods for `weight` percent of `replicas`, rounded up so any non-zero weight gets a pod.
+pub fn canary_replicas(replicas: i32, weight: u8) -> i32 {
+    ((i64::from(replicas) * i64::from(weight) + 99) / 100) as i32
+}
+
+/// Decides the next state from the previous one and what was observed.
+pub fn decide(obs: &Observed<'_>, prev: &RolloutState) -> Decision {
+    let mut s = prev.clone();
+    let target = obs.target;
+    let mut started = Vec::new();
+    if s.current != Some(target) {
+        s.current = Some(target);
+        s.step = None;
+        s.step_started = Some(obs.now);
+        s.analysis_passes = 0;
+        if s.stable != Some(target) && s.aborted != Some(target) {
+            s.aborted = None;
+            started.push(Transition {
+                reason: "RolloutStarted",
+                message: format!("rolling out revision {target}"),
+                warning: false,
+            });
+        }
+    }
+    let mut decision = if s.aborted == Some(target) {
+        rolled_back(obs, s)
+    } else if s.stable == Some(target) {
+        steady(obs, s)
+    } else {
+        progress(obs, s)
+    };
+    started.append(&mut decision.events);
+    decision.events = started;
+    decision
+}
+
+fn steady(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
+    s.step = None;
+    s.step_started = None;
+    s.analysis_passes = 0;
+    let health = obs.health.get(&obs.target).cloned().unwrap_or_default();
+    let (phase, message) = match &health.failure {
+        Some(reason) => (
+            Phase::Degraded,
+            format!("revision {} is failing: {reason}", obs.target),
+        ),
+        None if health.ready >= obs.replicas => (
+            Phase::Healthy,
+            format!(
+                "revision {} serves all {} replicas",
+                obs.target, obs.replicas
+            ),
+        ),
+        None => (
+            Phase::Progressing,
+            format!(
+                "revision {}: {}/{} ready",
+                obs.target, health.ready, obs.replicas
+            ),
+        ),
+    };
+    let mut d = Decision::new(s, phase, message);
+    d.scale.insert(obs.target, obs.replicas);
+    d
+}
+
+fn rolled_back(obs: &Observed<'_>, s: RolloutState) -> Decision {
+    match s.stable {
+        Some(stable) => {
+            let message = format!(
+                "revision {} was rolled back; revision {stable} serves. Change the spec to try again",
+                obs.target
+            );
+            let mut d = Decision::new(s, Phase::RolledBack, message);
+            d.scale.insert(stable, obs.replicas);
+            d
+        }
+        None => {
+            let message = format!(
+                "revision {} failed and there is no earlier revision to return to",
+                obs.target
+            );
+            let mut d = Decision::new(s, Phase::Degraded, message);
+            d.scale.insert(obs.target, obs.replicas);
+            d
+        }
+    }
+}
+
+fn roll_back(obs: &Observed<'_>, mut s: RolloutState, reason: String) -> Decision {
+    s.aborted = Some(obs.target);
+    s.step = None;
+    s.step_started = None;
+    s.analysis_passes = 0;
+    let to = s.stable;
+    let d = rolled_back(obs, s);
+    match to {
+        Some(stable) => d.event(
+            "RolledBack",
+            format!("{reason}; returned to revision {stable} (image and config)"),
+            true,
+        ),
+        None => d.event("RolloutFailed", reason, true),
+    }
+}
+
+fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
+    let target = obs.target;
+    let health = obs.health.get(&target).cloned().unwrap_or_default();
+    if obs.abort.is_some() && obs.abort.map(str::to_owned) != s.observed_abort {
+        s.observed_abort = obs.abort.map(str::to_owned);
+        return roll_back(obs, s, format!("rollout of revision {target} aborted"));
+    }
+    if let Some(reason) = &health.failure {
+        return roll_back(obs, s, format!("revision {target} is failing: {reason}"));
+    }
+    let steps: &[Step] = match obs.rollout.strategy {
+        Strategy::Canary => &obs.rollout.steps,
+        Strategy::Rolling => &[],
+    };
+    let index = s.step.unwrap_or(0) as usize;
+    let waiting_on_person =
+        obs.paused || matches!(steps.get(index), Some(Step { pause: Some(_), .. }));
+    let started = s.step_started.unwrap_or(obs.now);
+    let deadline = i64::from(obs.rollout.progress_deadline_seconds);
+    let elapsed = obs.now - started;
+    if !waiting_on_person && elapsed > deadline {
+        return roll_back(
+            obs,
+            s,
+            format!("revision {target} made no progress within {deadline}s"),
+        );
+    }
+    let remaining = Duration::from_secs((deadline - elapsed).max(0) as u64 + 1);
+    if index >= steps.len() {
+        return finish(obs, s, &health).requeue(remaining);
+    }
+    if s.step.is_none() {
+        s.step = Some(0);
+        s.step_started = Some(started);
+    }
+    let weight = weight_at(steps, index);
+    let canary = canary_replicas(obs.replicas, weight);
+    let healthy = health.ready >= canary;
+    let promoted = obs.promote.is_some() && obs.promote.map(str::to_owned) != s.observed_promote;
+    let full = promoted && obs.promote.is_some_and(|p| p.starts_with("full"));
+    let scale_for = |d: &mut Decision| {
+        d.scale.insert(target, canary);
+        if let Some(stable) = d.state.stable {
+            d.scale.insert(stable, obs.replicas - canary);
+        }
+    };
+    if obs.paused {
+        let mut d = Decision::new(
+            s,
+            Phase::Paused,
+            format!("paused at step {index} (spec.paused)"),
+        );
+        scale_for(&mut d);
+        return d;
+    }
+    if promoted {
+        s.observed_promote = obs.promote.map(str::to_owned);
+        if full {
+            s.step = Some(steps.len() as u32);
+            s.step_started = Some(obs.now);
+            return finish(obs, s, &health).event(
+                "Promoted",
+                format!("revision {target} promoted to 100 %"),
+                false,
+            );
+        }
+    }
+    let step = &steps[index];
+    let advance = match (step.set_weight, &step.pause) {
+        (Some(_), _) if !healthy => None,
+        (Some(_), _) => match (&obs.rollout.analysis, obs.analysis) {
+            _ if promoted => Some("promoted"),
+            (None, _) => Some("healthy"),
+            (Some(_), None) => {
+                let mut d = Decision::new(
+                    s,
+                    Phase::Progressing,
+                    format!("step {index}: {weight} % healthy, analysing"),
+                );
+                d.analysis_needed = true;
+                scale_for(&mut d);
+                return d.requeue(remaining);
+            }
+            (Some(a), Some(AnalysisOutcome::Value(v))) => {
+                let pass = match a.comparison {
+                    Comparison::LessThan => v < a.threshold,
+                    Comparison::GreaterThan => v > a.threshold,
+                };
+                if !pass {
+                    return roll_back(
+                        obs,
+                        s,
+                        format!(
+                            "analysis failed at step {index}: {v} against threshold {}",
+                            a.threshold
+                        ),
+                    );
+                }
+                s.analysis_passes += 1;
+                (s.analysis_passes >= a.samples).then_some("analysis passed")
+            }
+            (Some(_), Some(AnalysisOutcome::Inconclusive)) => None,
+        },
+        (None, Some(pause)) => match pause.duration {
+            _ if promoted => Some("promoted"),
+            None => {
+                let mut d = Decision::new(
+                    s,
+                    Phase::Paused,
+                    format!("step {index}: waiting for promote at {weight} %"),
+                );
+                scale_for(&mut d);
+                return d;
+            }
+            Some(duration) => {
+                let wait = std::time::Duration::from(duration).as_secs() as i64;
+                if obs.now - started >= wait {
+                    Some("pause elapsed")
+                } else {
+                    let mut d = Decision::new(
+                        s,
+                        Phase::Paused,
+                        format!("step {index}: pausing {wait}s at {weight} %"),
+                    );
+                    scale_for(&mut d);
+                    return d.requeue(Duration::from_secs((wait - (obs.now - started)) as u64));
+                }
+            }
+        },
+        (None, None) => Some("empty step"),
+    };
+    match advance {
+        Some(why) => {
+            s.step = Some(index as u32 + 1);
+            s.step_started = Some(obs.now);
+            s.analysis_passes = 0;
+            let mut d = Decision::new(s, Phase::Progressing, format!("step {index} done ({why})"));
+            scale_for(&mut d);
+            d.event(
+                "StepCompleted",
+                format!("revision {target}: step {index} done ({why})"),
+                false,
+            )
+            .requeue(Duration::ZERO)
+        }
+        None => {
+            let interval = obs.rollout.analysis.as_ref().map_or(remaining, |a| {
+                Duration::from_secs(u64::from(a.interval_seconds))
+            });
+            let mut d = Decision::new(
+                s,
+                Phase::Progressing,
+                format!(
+                    "step {index}: {}/{canary} ready at {weight} %",
+                    health.ready
+                ),
+            );
+            d.analysis_needed = obs.rollout.analysis.is_some() && healthy;
+            scale_for(&mut d);
+            d.requeue(interval.min(remaining))
+        }
+    }
+}
+
+/// The last stretch: the target takes every replica; the stable revision shrinks only as target
+/// pods become ready, so capacity never drops.
+fn finish(obs: &Observed<'_>, mut s: RolloutState, health: &RevisionHealth) -> Decision {
+    let target = obs.target;
+    if health.ready >= obs.replicas {
+        let previous = s.stable.replace(target);
+        s.step = None;
+        s.step_started = None;
+        s.analysis_passes = 0;
+        let mut d = Decision::new(
+            s,
+            Phase::Healthy,
+            format!("revision {target} serves all {} replicas", obs.replicas),
+        );
+        d.scale.insert(target, obs.replicas);
+        let from = previous.map_or(String::new(), |p| format!(" (was {p})"));
+        return d.event(
+            "RolloutCompleted",
+            format!("revision {target} is stable{from}"),
+            false,
+        );
+    }
+    let mut d = Decision::new(
+        s,
+        Phase::Progressing,
+        format!("revision {target}: {}/{} ready", health.ready, obs.replicas),
+    );
+    d.scale.insert(target, obs.replicas);
+    if let Some(stable) = d.state.stable {
+        d.scale.insert(stable, (obs.replicas - health.ready).max(0));
+    }
+    d
+}

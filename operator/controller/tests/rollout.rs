@@ -1,0 +1,421 @@
+//! The rollout state machine, transition by transition.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use lockstep_crd::spec::{Analysis, Comparison, Pause, RolloutSpec, Step, Strategy};
+use lockstep_crd::status::Phase;
+use lockstep_operator::rollout::{
+    AnalysisOutcome, Decision, Observed, RevisionHealth, RolloutState, canary_replicas, decide,
+    weight_at,
+};
+
+const T0: i64 = 1_800_000_000;
+
+fn weight(w: u8) -> Step {
+    Step {
+        set_weight: Some(w),
+        pause: None,
+    }
+}
+fn pause(secs: Option<u64>) -> Step {
+    Step {
+        set_weight: None,
+        pause: Some(Pause {
+            duration: secs.map(|s| Duration::from_secs(s).into()),
+        }),
+    }
+}
+fn canary(steps: Vec<Step>) -> RolloutSpec {
+    RolloutSpec {
+        strategy: Strategy::Canary,
+        steps,
+        ..RolloutSpec::default()
+    }
+}
+
+/// One scenario: a spec and a clock, fed observations in turn.
+struct Run {
+    rollout: RolloutSpec,
+    replicas: i32,
+    target: i64,
+    now: i64,
+    paused: bool,
+    promote: Option<String>,
+    abort: Option<String>,
+    health: BTreeMap<i64, RevisionHealth>,
+    state: RolloutState,
+}
+
+impl Run {
+    fn new(rollout: RolloutSpec, stable: Option<i64>, target: i64) -> Run {
+        let state = RolloutState {
+            stable,
+            current: stable,
+            ..RolloutState::default()
+        };
+        Run {
+            rollout,
+            replicas: 4,
+            target,
+            now: T0,
+            paused: false,
+            promote: None,
+            abort: None,
+            health: BTreeMap::new(),
+            state,
+        }
+    }
+    fn ready(&mut self, revision: i64, ready: i32) -> &mut Self {
+        self.health.entry(revision).or_default().ready = ready;
+        self
+    }
+    fn failing(&mut self, revision: i64, reason: &str) -> &mut Self {
+        self.health.entry(revision).or_default().failure = Some(reason.into());
+        self
+    }
+    fn step(&mut self, analysis: Option<AnalysisOutcome>) -> Decision {
+        let obs = Observed {
+            now: self.now,
+            replicas: self.replicas,
+            rollout: &self.rollout,
+            paused: self.paused,
+            promote: self.promote.as_deref(),
+            abort: self.abort.as_deref(),
+            target: self.target,
+            health: &self.health,
+            analysis,
+        };
+        let d = decide(&obs, &self.state);
+        // Deciding twice on the same input gives the same answer: reconciles are idempotent.
+        let again = decide(&obs, &self.state);
+        assert_eq!(d, again, "decide is not deterministic");
+        self.state = d.state.clone();
+        d
+    }
+}
+
+fn scale(pairs: &[(i64, i32)]) -> BTreeMap<i64, i32> {
+    pairs.iter().copied().collect()
+}
+fn reasons(d: &Decision) -> Vec<&str> {
+    d.events.iter().map(|e| e.reason).collect()
+}
+
+#[test]
+fn weights_and_replica_shares() {
+    let steps = vec![pause(None), weight(20), pause(None), weight(60)];
+    assert_eq!([0, 1, 2, 3].map(|i| weight_at(&steps, i)), [0, 20, 20, 60]);
+    for (replicas, w, want) in [
+        (4, 25, 1),
+        (4, 10, 1),
+        (3, 50, 2),
+        (4, 0, 0),
+        (4, 100, 4),
+        (0, 50, 0),
+        (10, 33, 4),
+    ] {
+        assert_eq!(canary_replicas(replicas, w), want, "{replicas} x {w}%");
+    }
+}
+
+#[test]
+fn first_deploy_rolls_out_then_becomes_stable() {
+    let mut run = Run::new(RolloutSpec::default(), None, 1);
+    run.ready(1, 0);
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, d.scale.clone(), reasons(&d)),
+        (Phase::Progressing, scale(&[(1, 4)]), vec!["RolloutStarted"])
+    );
+    assert!(d.requeue_after.is_some(), "the deadline needs a timer");
+    run.ready(1, 4);
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, reasons(&d)),
+        (Phase::Healthy, vec!["RolloutCompleted"])
+    );
+    assert_eq!(run.state.stable, Some(1));
+    // Steady state: nothing to do, no events, no timers.
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, d.scale.clone(), d.events.len(), d.requeue_after),
+        (Phase::Healthy, scale(&[(1, 4)]), 0, None)
+    );
+}
+
+#[test]
+fn canary_walks_its_steps() {
+    let mut run = Run::new(
+        canary(vec![weight(25), pause(None), weight(50), pause(Some(60))]),
+        Some(1),
+        2,
+    );
+    run.ready(1, 4).ready(2, 0);
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, d.scale.clone()),
+        (Phase::Progressing, scale(&[(1, 3), (2, 1)]))
+    );
+    assert_eq!(reasons(&d), ["RolloutStarted"]);
+    run.ready(2, 1);
+    let d = run.step(None);
+    assert_eq!(
+        (reasons(&d), run.state.step),
+        (vec!["StepCompleted"], Some(1))
+    );
+    assert_eq!(d.requeue_after, Some(Duration::ZERO));
+    // pause {}: waits for a person, however long.
+    run.now += 10_000;
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, d.requeue_after, d.scale),
+        (Phase::Paused, None, scale(&[(1, 3), (2, 1)]))
+    );
+    run.promote = Some("p1".into());
+    let d = run.step(None);
+    assert_eq!(
+        (reasons(&d), run.state.step),
+        (vec!["StepCompleted"], Some(2))
+    );
+    // 50 %: two canary pods.
+    let d = run.step(None);
+    assert_eq!(d.scale, scale(&[(1, 2), (2, 2)]));
+    run.ready(2, 2);
+    run.step(None);
+    assert_eq!(run.state.step, Some(3));
+    // The same promote token does not skip the timed pause.
+    run.now += 30;
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, d.requeue_after),
+        (Phase::Paused, Some(Duration::from_secs(30)))
+    );
+    run.now += 30;
+    let d = run.step(None);
+    assert_eq!(
+        (reasons(&d), run.state.step),
+        (vec!["StepCompleted"], Some(4))
+    );
+    // Last stretch: stable shrinks only as the canary's pods become ready.
+    run.ready(2, 3);
+    let d = run.step(None);
+    assert_eq!(d.scale, scale(&[(1, 1), (2, 4)]));
+    run.ready(2, 4);
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, reasons(&d), d.scale.clone()),
+        (Phase::Healthy, vec!["RolloutCompleted"], scale(&[(2, 4)]))
+    );
+    assert_eq!(run.state.stable, Some(2));
+}
+
+#[test]
+fn crash_looping_canary_rolls_back_and_stays_back_until_the_spec_changes() {
+    let mut run = Run::new(canary(vec![weight(25), pause(None)]), Some(1), 2);
+    run.ready(1, 4).failing(2, "CrashLoopBackOff");
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, d.scale.clone()),
+        (Phase::RolledBack, scale(&[(1, 4)]))
+    );
+    assert_eq!(reasons(&d), ["RolloutStarted", "RolledBack"]);
+    assert!(d.events[1].warning && d.events[1].message.contains("CrashLoopBackOff"));
+    assert_eq!(run.state.aborted, Some(2));
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, d.events.len()),
+        (Phase::RolledBack, 0),
+        "not retried"
+    );
+    run.target = 3;
+    run.health.clear();
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, reasons(&d), run.state.aborted),
+        (Phase::Progressing, vec!["RolloutStarted"], None)
+    );
+}
+
+#[test]
+fn progress_deadline_rolls_back_but_not_while_waiting_for_a_person() {
+    let mut run = Run::new(
+        canary(vec![weight(25), pause(None), weight(50)]),
+        Some(1),
+        2,
+    );
+    run.ready(1, 4).ready(2, 0);
+    run.step(None);
+    run.now += 600;
+    assert_eq!(
+        run.step(None).phase,
+        Phase::Progressing,
+        "600 s is within the deadline"
+    );
+    run.now += 1;
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, reasons(&d)),
+        (Phase::RolledBack, vec!["RolledBack"])
+    );
+    assert!(d.events[0].message.contains("no progress within 600s"));
+
+    let mut run = Run::new(
+        canary(vec![weight(25), pause(None), weight(50)]),
+        Some(1),
+        2,
+    );
+    run.ready(1, 4).ready(2, 1);
+    run.step(None);
+    run.step(None);
+    assert_eq!(run.state.step, Some(1));
+    run.now += 86_400;
+    assert_eq!(
+        run.step(None).phase,
+        Phase::Paused,
+        "a pause step has no deadline"
+    );
+    run.paused = true;
+    run.state.step = Some(2);
+    assert_eq!(
+        run.step(None).phase,
+        Phase::Paused,
+        "spec.paused has no deadline either"
+    );
+}
+
+#[test]
+fn abort_token_rolls_back_once() {
+    let mut run = Run::new(canary(vec![weight(25), pause(None)]), Some(1), 2);
+    run.ready(1, 4).ready(2, 1);
+    run.step(None);
+    run.abort = Some("a1".into());
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, reasons(&d)),
+        (Phase::RolledBack, vec!["RolledBack"])
+    );
+    // A new spec with the old token still set rolls out normally.
+    run.target = 3;
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, reasons(&d)),
+        (Phase::Progressing, vec!["RolloutStarted"])
+    );
+}
+
+#[test]
+fn analysis_gates_each_weight_step() {
+    let mut rollout = canary(vec![weight(50), pause(None)]);
+    rollout.analysis = Some(Analysis {
+        query: "rate(errors[1m])".into(),
+        threshold: 0.05,
+        comparison: Comparison::LessThan,
+        interval_seconds: 30,
+        samples: 2,
+    });
+    let mut run = Run::new(rollout, Some(1), 2);
+    run.ready(1, 4).ready(2, 2);
+    let d = run.step(None);
+    assert!(d.analysis_needed && d.phase == Phase::Progressing);
+    let d = run.step(Some(AnalysisOutcome::Inconclusive));
+    assert_eq!(
+        (run.state.analysis_passes, run.state.step, d.requeue_after),
+        (0, Some(0), Some(Duration::from_secs(30)))
+    );
+    run.step(Some(AnalysisOutcome::Value(0.01)));
+    assert_eq!((run.state.analysis_passes, run.state.step), (1, Some(0)));
+    let d = run.step(Some(AnalysisOutcome::Value(0.02)));
+    assert_eq!(
+        (reasons(&d), run.state.step),
+        (vec!["StepCompleted"], Some(1))
+    );
+
+    let mut rollout = canary(vec![weight(50)]);
+    rollout.analysis = Some(Analysis {
+        query: "q".into(),
+        threshold: 0.05,
+        comparison: Comparison::LessThan,
+        interval_seconds: 30,
+        samples: 1,
+    });
+    let mut run = Run::new(rollout, Some(1), 2);
+    run.ready(1, 4).ready(2, 2);
+    let d = run.step(Some(AnalysisOutcome::Value(0.2)));
+    assert_eq!(
+        (d.phase, reasons(&d)),
+        (Phase::RolledBack, vec!["RolloutStarted", "RolledBack"])
+    );
+}
+
+#[test]
+fn a_restarted_operator_resumes_mid_step() {
+    let mut run = Run::new(canary(vec![weight(25), pause(Some(120))]), Some(1), 2);
+    run.ready(1, 4).ready(2, 1);
+    run.step(None);
+    run.step(None);
+    assert_eq!(run.state.step, Some(1));
+    let saved = run.state.clone();
+    run.now += 50;
+    let uninterrupted = run.step(None);
+    // A new operator process starts from the stored state alone.
+    let mut fresh = Run::new(canary(vec![weight(25), pause(Some(120))]), Some(1), 2);
+    fresh.ready(1, 4).ready(2, 1);
+    fresh.state = saved;
+    fresh.now = run.now;
+    let resumed = fresh.step(None);
+    assert_eq!(resumed, uninterrupted);
+    assert_eq!(
+        resumed.requeue_after,
+        Some(Duration::from_secs(70)),
+        "the step is not restarted"
+    );
+    assert!(resumed.events.is_empty());
+}
+
+#[test]
+fn promote_full_skips_the_remaining_steps() {
+    let mut run = Run::new(
+        canary(vec![weight(10), pause(None), weight(50), pause(None)]),
+        Some(1),
+        2,
+    );
+    run.ready(1, 4).ready(2, 1);
+    run.step(None);
+    run.step(None);
+    run.promote = Some("full-1".into());
+    let d = run.step(None);
+    assert_eq!(reasons(&d), ["Promoted"]);
+    assert_eq!(d.scale, scale(&[(1, 3), (2, 4)]));
+    run.ready(2, 4);
+    assert_eq!(run.step(None).phase, Phase::Healthy);
+}
+
+#[test]
+fn rolling_back_to_an_older_revision_is_a_rollout_of_it() {
+    let mut run = Run::new(RolloutSpec::default(), Some(3), 1);
+    run.ready(3, 4).ready(1, 2);
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, d.scale),
+        (Phase::Progressing, scale(&[(1, 4), (3, 2)]))
+    );
+    run.ready(1, 4);
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, run.state.stable, reasons(&d)),
+        (Phase::Healthy, Some(1), vec!["RolloutCompleted"])
+    );
+}
+
+#[test]
+fn a_failing_first_deploy_is_degraded() {
+    let mut run = Run::new(RolloutSpec::default(), None, 1);
+    run.failing(1, "ImagePullBackOff");
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, d.scale.clone()),
+        (Phase::Degraded, scale(&[(1, 4)]))
+    );
+    assert_eq!(reasons(&d), ["RolloutStarted", "RolloutFailed"]);
+}
