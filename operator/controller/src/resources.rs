@@ -1,0 +1,245 @@
+//! Pure renderers: service + revision in, Kubernetes objects out. The controller applies them
+//! with server-side apply, so what is rendered here is the whole intent for each object.
+//!
+//! ```text
+//!  AlbumService albums ──owns──► ControllerRevision albums-<hash10>  (number, image, config, …)
+//!        │                             └──owns──► ConfigMap albums-cfg-<hash10> (immutable)
+//!        ├──owns──► Deployment albums-<hash10>  pods: lockstep.dev/revision, config-hash;
+//!        │                                      mounts albums-cfg-<hash10> at /etc/lockstep
+//!        └──owns──► Service albums  (selects every revision: canary weight = replica share)
+//! ```
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
+    HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile,
+    SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::revision::{HASH_SCHEMA, Revision};
+use crate::service::ServiceRef;
+
+/// Label: the service object's name.
+pub const LABEL_SERVICE: &str = "lockstep.dev/service";
+/// Label: the revision number.
+pub const LABEL_REVISION: &str = "lockstep.dev/revision";
+/// Label: the short content hash.
+pub const LABEL_CONFIG_HASH: &str = "lockstep.dev/config-hash";
+/// Label: the hashing recipe version.
+pub const LABEL_HASH_SCHEMA: &str = "lockstep.dev/hash-schema";
+/// Where pods find their config file.
+pub const CONFIG_DIR: &str = "/etc/lockstep";
+/// The config file's name in the ConfigMap and the mount.
+pub const CONFIG_FILE: &str = "config.yaml";
+
+fn labels(svc: &ServiceRef, rev: Option<&Revision>) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([
+        (LABEL_SERVICE.to_owned(), svc.name.clone()),
+        (
+            "app.kubernetes.io/name".to_owned(),
+            svc.component.to_owned(),
+        ),
+        ("app.kubernetes.io/instance".to_owned(), svc.name.clone()),
+        (
+            "app.kubernetes.io/managed-by".to_owned(),
+            "lockstep".to_owned(),
+        ),
+    ]);
+    if let Some(rev) = rev {
+        labels.insert(LABEL_REVISION.to_owned(), rev.number.to_string());
+        labels.insert(LABEL_CONFIG_HASH.to_owned(), rev.short_hash().to_owned());
+        labels.insert(LABEL_HASH_SCHEMA.to_owned(), HASH_SCHEMA.to_string());
+    }
+    labels
+}
+
+fn meta(
+    svc: &ServiceRef,
+    name: String,
+    rev: Option<&Revision>,
+    owner: OwnerReference,
+) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: Some(svc.namespace.clone()),
+        labels: Some(labels(svc, rev)),
+        owner_references: Some(vec![owner]),
+        ..ObjectMeta::default()
+    }
+}
+
+/// `<service>-<hash10>`: the ControllerRevision's and the Deployment's name.
+pub fn revision_name(svc: &ServiceRef, rev: &Revision) -> String {
+    format!("{}-{}", svc.name, rev.short_hash())
+}
+
+/// `<service>-cfg-<hash10>`.
+pub fn config_map_name(svc: &ServiceRef, rev: &Revision) -> String {
+    format!("{}-cfg-{}", svc.name, rev.short_hash())
+}
+
+/// The revision record, owned by the service object.
+pub fn controller_revision(svc: &ServiceRef, rev: &Revision) -> ControllerRevision {
+    ControllerRevision {
+        metadata: meta(svc, revision_name(svc, rev), Some(rev), svc.owner.clone()),
+        revision: rev.number,
+        data: Some(RawExtension(
+            serde_json::to_value(rev).unwrap_or(serde_json::Value::Null),
+        )),
+    }
+}
+
+/// Reads a revision back from its record.
+pub fn parse_revision(cr: &ControllerRevision) -> Option<Revision> {
+    serde_json::from_value(cr.data.as_ref()?.0.clone()).ok()
+}
+
+/// The revision's config file, immutable, owned by its ControllerRevision (`owner`) so that
+/// pruning the revision garbage-collects it.
+pub fn config_map(svc: &ServiceRef, rev: &Revision, owner: OwnerReference) -> ConfigMap {
+    ConfigMap {
+        metadata: meta(svc, config_map_name(svc, rev), Some(rev), owner),
+        immutable: Some(true),
+        data: Some(BTreeMap::from([(
+            CONFIG_FILE.to_owned(),
+            rev.content.config.clone(),
+        )])),
+        ..ConfigMap::default()
+    }
+}
+
+fn http_probe(path: &str, period: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String("http".into()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(3),
+        ..Probe::default()
+    }
+}
+
+/// The Deployment of one revision with `replicas` pods.
+pub fn deployment(svc: &ServiceRef, rev: &Revision, replicas: i32) -> Deployment {
+    let pod_labels = labels(svc, Some(rev));
+    let selector = BTreeMap::from([
+        (LABEL_SERVICE.to_owned(), svc.name.clone()),
+        (LABEL_REVISION.to_owned(), rev.number.to_string()),
+    ]);
+    let pod = &rev.content.pod;
+    let env = pod
+        .env
+        .iter()
+        .map(|e| EnvVar {
+            name: e.name.clone(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(e.secret_key_ref.clone()),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        })
+        .collect::<Vec<_>>();
+    let container = Container {
+        name: svc.component.to_owned(),
+        image: Some(rev.content.image.clone()),
+        args: Some(vec![
+            "--config".into(),
+            format!("{CONFIG_DIR}/{CONFIG_FILE}"),
+        ]),
+        ports: Some(vec![ContainerPort {
+            name: Some("http".into()),
+            container_port: i32::from(pod.port),
+            ..ContainerPort::default()
+        }]),
+        env: (!env.is_empty()).then_some(env),
+        resources: pod.resources.clone(),
+        readiness_probe: Some(http_probe("/readyz", 5)),
+        liveness_probe: Some(http_probe("/healthz", 10)),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "config".into(),
+            mount_path: CONFIG_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        }]),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                ..Capabilities::default()
+            }),
+            ..SecurityContext::default()
+        }),
+        ..Container::default()
+    };
+    Deployment {
+        metadata: meta(svc, revision_name(svc, rev), Some(rev), svc.owner.clone()),
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas),
+            // Each revision has its own Deployment; its ReplicaSet history is not needed.
+            revision_history_limit: Some(1),
+            selector: LabelSelector {
+                match_labels: Some(selector),
+                ..LabelSelector::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    volumes: Some(vec![Volume {
+                        name: "config".into(),
+                        config_map: Some(ConfigMapVolumeSource {
+                            name: config_map_name(svc, rev),
+                            ..ConfigMapVolumeSource::default()
+                        }),
+                        ..Volume::default()
+                    }]),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".into(),
+                            ..SeccompProfile::default()
+                        }),
+                        ..PodSecurityContext::default()
+                    }),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+/// The one Service in front of every revision: traffic splits by ready pods, so the canary's
+/// weight is its share of replicas.
+pub fn service(svc: &ServiceRef, port: u16) -> Service {
+    Service {
+        metadata: meta(svc, svc.name.clone(), None, svc.owner.clone()),
+        spec: Some(ServiceSpec {
+            selector: Some(BTreeMap::from([(
+                LABEL_SERVICE.to_owned(),
+                svc.name.clone(),
+            )])),
+            ports: Some(vec![ServicePort {
+                name: Some("http".into()),
+                port: 80,
+                target_port: Some(IntOrString::Int(i32::from(port))),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}

@@ -1,0 +1,109 @@
+//! One view over both kinds, so the rest of the operator is written once.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::{Resource, ResourceExt};
+use lockstep_crd::spec::{PodTemplate, RollbackTo, RolloutSpec};
+use lockstep_crd::status::ServiceStatus;
+use lockstep_crd::{AlbumService, NoteService};
+use lockstep_service_config::{ConfigError, ServiceConfig};
+
+use crate::revision::RevisionContent;
+
+/// The spec fields the operator reads, borrowed from either kind.
+#[derive(Debug, Clone, Copy)]
+pub struct CommonSpec<'a> {
+    /// Desired pods.
+    pub replicas: i32,
+    /// Rollout settings.
+    pub rollout: &'a RolloutSpec,
+    /// Revisions kept.
+    pub revision_history_limit: u32,
+    /// `spec.paused`.
+    pub paused: bool,
+    /// `spec.promote`.
+    pub promote: Option<&'a str>,
+    /// `spec.abort`.
+    pub abort: Option<&'a str>,
+    /// `spec.rollbackTo`.
+    pub rollback_to: Option<&'a RollbackTo>,
+    /// Pod knobs.
+    pub pod: &'a PodTemplate,
+}
+
+/// What the operator needs from an `AlbumService` or a `NoteService`.
+pub trait LockstepService: Resource<DynamicType = ()> + Clone + Send + Sync + 'static {
+    /// Short component name used for containers and labels (`album`, `note`).
+    const COMPONENT: &'static str;
+    /// Shared spec fields.
+    fn common(&self) -> CommonSpec<'_>;
+    /// The release as revision content: image, version and the config rendered to its file.
+    fn content(&self) -> Result<RevisionContent, ConfigError>;
+    /// The current status.
+    fn status(&self) -> Option<&ServiceStatus>;
+}
+
+macro_rules! impl_service {
+    ($kind:ty, $component:literal) => {
+        impl LockstepService for $kind {
+            const COMPONENT: &'static str = $component;
+
+            fn common(&self) -> CommonSpec<'_> {
+                let s = &self.spec;
+                CommonSpec {
+                    replicas: s.replicas,
+                    rollout: &s.rollout,
+                    revision_history_limit: s.revision_history_limit,
+                    paused: s.paused,
+                    promote: s.promote.as_deref(),
+                    abort: s.abort.as_deref(),
+                    rollback_to: s.rollback_to.as_ref(),
+                    pod: &s.pod,
+                }
+            }
+
+            fn content(&self) -> Result<RevisionContent, ConfigError> {
+                let release = &self.spec.release;
+                release.config.validate()?;
+                Ok(RevisionContent {
+                    version: release.version.clone(),
+                    image: release.image.clone(),
+                    config: release.config.to_yaml()?,
+                    pod: self.spec.pod.clone(),
+                })
+            }
+
+            fn status(&self) -> Option<&ServiceStatus> {
+                self.status.as_ref()
+            }
+        }
+    };
+}
+
+impl_service!(AlbumService, "album");
+impl_service!(NoteService, "note");
+
+/// Names and ownership of one service object, as the renderers need them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRef {
+    /// Object name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// `album` or `note`.
+    pub component: &'static str,
+    /// Controller owner reference to the custom resource.
+    pub owner: OwnerReference,
+}
+
+impl ServiceRef {
+    /// The reference of `svc`; `None` for an object without name, namespace or uid (not from the
+    /// API server).
+    pub fn of<S: LockstepService>(svc: &S) -> Option<ServiceRef> {
+        Some(ServiceRef {
+            name: svc.name_any(),
+            namespace: svc.namespace()?,
+            component: S::COMPONENT,
+            owner: svc.controller_owner_ref(&())?,
+        })
+    }
+}

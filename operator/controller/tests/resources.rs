@@ -1,0 +1,196 @@
+//! Rendered objects for a service and a revision.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use lockstep_crd::AlbumService;
+use lockstep_operator::resources::{self, LABEL_CONFIG_HASH, LABEL_REVISION, LABEL_SERVICE};
+use lockstep_operator::revision::Revision;
+use lockstep_operator::service::{LockstepService, ServiceRef};
+
+fn album() -> AlbumService {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/album-service.yaml"
+    );
+    let mut svc: AlbumService =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    svc.metadata.namespace = Some("shop".into());
+    svc.metadata.uid = Some("uid-1".into());
+    svc
+}
+
+fn revision(svc: &AlbumService, number: i64) -> Revision {
+    let content = svc.content().unwrap();
+    Revision {
+        number,
+        hash: content.hash(),
+        content,
+        cause: "spec change".into(),
+        created: "2026-11-22T00:00:00Z".into(),
+    }
+}
+
+#[test]
+fn names_labels_and_ownership() {
+    let svc = album();
+    let r = ServiceRef::of(&svc).unwrap();
+    assert_eq!(
+        (r.name.as_str(), r.namespace.as_str(), r.component),
+        ("albums", "shop", "album")
+    );
+    assert_eq!(r.owner.kind, "AlbumService");
+    assert_eq!(r.owner.controller, Some(true));
+    let rev = revision(&svc, 3);
+    let short = &rev.hash[..10];
+
+    let cr = resources::controller_revision(&r, &rev);
+    assert_eq!(
+        cr.metadata.name.as_deref(),
+        Some(format!("albums-{short}").as_str())
+    );
+    assert_eq!(cr.revision, 3);
+    let labels = cr.metadata.labels.clone().unwrap();
+    assert_eq!(labels[LABEL_REVISION], "3");
+    assert_eq!(labels[LABEL_CONFIG_HASH], short);
+    assert_eq!(
+        resources::parse_revision(&cr),
+        Some(rev.clone()),
+        "the record round-trips"
+    );
+
+    let owner = OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: "ControllerRevision".into(),
+        name: format!("albums-{short}"),
+        uid: "uid-cr".into(),
+        ..OwnerReference::default()
+    };
+    let cm = resources::config_map(&r, &rev, owner);
+    assert_eq!(
+        cm.metadata.name.as_deref(),
+        Some(format!("albums-cfg-{short}").as_str())
+    );
+    assert_eq!(cm.immutable, Some(true));
+    assert_eq!(
+        cm.metadata.owner_references.unwrap()[0].kind,
+        "ControllerRevision",
+        "pruning the revision collects its ConfigMap"
+    );
+    let file = &cm.data.unwrap()["config.yaml"];
+    assert!(
+        file.contains("url_env: ALBUM_DATABASE_URL") && file.contains("max_limit: 200"),
+        "{file}"
+    );
+}
+
+#[test]
+fn deployment_runs_the_revision_with_its_config() {
+    let svc = album();
+    let r = ServiceRef::of(&svc).unwrap();
+    let rev = revision(&svc, 2);
+    let d = resources::deployment(&r, &rev, 3);
+    let spec = d.spec.unwrap();
+    assert_eq!(spec.replicas, Some(3));
+    let selector = spec.selector.match_labels.unwrap();
+    assert_eq!(
+        (
+            selector[LABEL_SERVICE].as_str(),
+            selector[LABEL_REVISION].as_str()
+        ),
+        ("albums", "2")
+    );
+    let template = spec.template;
+    let pod_labels = template.metadata.unwrap().labels.unwrap();
+    assert_eq!(pod_labels[LABEL_CONFIG_HASH], &rev.hash[..10]);
+    let pod = template.spec.unwrap();
+    let c = &pod.containers[0];
+    assert_eq!(
+        c.image.as_deref(),
+        Some("ghcr.io/lockstep-dev/album-service:1.4.2")
+    );
+    assert_eq!(
+        c.args.clone().unwrap(),
+        ["--config", "/etc/lockstep/config.yaml"]
+    );
+    assert_eq!(c.ports.clone().unwrap()[0].container_port, 8080);
+    let env = c.env.clone().unwrap();
+    assert_eq!(env[0].name, "ALBUM_DATABASE_URL");
+    assert_eq!(
+        env[0]
+            .value_from
+            .clone()
+            .unwrap()
+            .secret_key_ref
+            .unwrap()
+            .name,
+        "album-db",
+        "secrets are referenced, never copied"
+    );
+    assert_eq!(
+        c.readiness_probe
+            .clone()
+            .unwrap()
+            .http_get
+            .unwrap()
+            .path
+            .as_deref(),
+        Some("/readyz")
+    );
+    let sc = c.security_context.clone().unwrap();
+    assert_eq!(
+        (
+            sc.read_only_root_filesystem,
+            sc.allow_privilege_escalation,
+            sc.run_as_non_root
+        ),
+        (Some(true), Some(false), Some(true))
+    );
+    assert_eq!(sc.capabilities.unwrap().drop.unwrap(), ["ALL"]);
+    let volume = &pod.volumes.unwrap()[0];
+    assert_eq!(
+        volume.config_map.clone().unwrap().name,
+        format!("albums-cfg-{}", &rev.hash[..10])
+    );
+    assert_eq!(
+        pod.security_context.unwrap().seccomp_profile.unwrap().type_,
+        "RuntimeDefault"
+    );
+}
+
+#[test]
+fn one_service_selects_every_revision() {
+    let svc = album();
+    let r = ServiceRef::of(&svc).unwrap();
+    let s = resources::service(&r, 8080);
+    let spec = s.spec.unwrap();
+    let selector = spec.selector.unwrap();
+    assert_eq!(selector.len(), 1);
+    assert_eq!(selector[LABEL_SERVICE], "albums");
+    assert_eq!(
+        spec.ports.unwrap()[0].target_port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8080))
+    );
+}
+
+#[test]
+fn an_invalid_config_never_becomes_a_revision() {
+    let mut svc = album();
+    svc.spec.release.config.pagination.default_limit = 500;
+    let err = svc.content().unwrap_err();
+    assert!(
+        err.to_string().contains("pagination.default_limit"),
+        "{err}"
+    );
+    // Config changes make new revisions; scaling does not.
+    let mut scaled = album();
+    scaled.spec.replicas = 10;
+    assert_eq!(
+        album().content().unwrap().hash(),
+        scaled.content().unwrap().hash()
+    );
+    let mut changed = album();
+    changed.spec.release.config.pagination.max_limit = 300;
+    assert_ne!(
+        album().content().unwrap().hash(),
+        changed.content().unwrap().hash()
+    );
+}
