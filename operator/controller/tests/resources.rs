@@ -1,5 +1,8 @@
 //! Rendered objects for a service and a revision.
 
+// Helpers outside #[test] functions panic on bad fixtures too; that is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use lockstep_crd::AlbumService;
 use lockstep_operator::resources::{self, LABEL_CONFIG_HASH, LABEL_REVISION, LABEL_SERVICE};
