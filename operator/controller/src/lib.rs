@@ -13,6 +13,7 @@
 //! The pure parts take values and return values; the controller (IO) reads the cluster, calls
 //! them, and applies the result.
 
+pub mod plan;
 pub mod resources;
 pub mod revision;
 pub mod rollout;

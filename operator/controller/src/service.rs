@@ -40,10 +40,12 @@ pub trait LockstepService: Resource<DynamicType = ()> + Clone + Send + Sync + 's
     fn content(&self) -> Result<RevisionContent, ConfigError>;
     /// The current status.
     fn status(&self) -> Option<&ServiceStatus>;
+    /// The merge patch that rewrites the spec to revision `rev` (see [`rollback_patch`]).
+    fn rollback_patch(rev: &crate::revision::Revision) -> Result<serde_json::Value, ConfigError>;
 }
 
 macro_rules! impl_service {
-    ($kind:ty, $component:literal) => {
+    ($kind:ty, $component:literal, $config:ty) => {
         impl LockstepService for $kind {
             const COMPONENT: &'static str = $component;
 
@@ -75,12 +77,18 @@ macro_rules! impl_service {
             fn status(&self) -> Option<&ServiceStatus> {
                 self.status.as_ref()
             }
+
+            fn rollback_patch(
+                rev: &crate::revision::Revision,
+            ) -> Result<serde_json::Value, ConfigError> {
+                rollback_patch::<$config>(rev)
+            }
         }
     };
 }
 
-impl_service!(AlbumService, "album");
-impl_service!(NoteService, "note");
+impl_service!(AlbumService, "album", lockstep_service_config::AlbumConfig);
+impl_service!(NoteService, "note", lockstep_service_config::NoteConfig);
 
 /// Names and ownership of one service object, as the renderers need them.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,4 +114,24 @@ impl ServiceRef {
             owner: svc.controller_owner_ref(&())?,
         })
     }
+}
+
+/// The merge patch that makes `rev` the spec's release again (`spec.rollbackTo`): image, version,
+/// config and pod fields return together, and `rollbackTo` is cleared, so the spec tells the
+/// truth to GitOps tools and `kubectl get -o yaml`.
+pub fn rollback_patch<C: ServiceConfig>(
+    rev: &crate::revision::Revision,
+) -> Result<serde_json::Value, ConfigError> {
+    let config: C = C::from_yaml(&rev.content.config)?;
+    Ok(serde_json::json!({
+        "spec": {
+            "release": {
+                "version": rev.content.version,
+                "image": rev.content.image,
+                "config": config,
+            },
+            "pod": rev.content.pod,
+            "rollbackTo": null,
+        }
+    }))
 }

@@ -1,0 +1,364 @@
+//! From one service object and what the cluster holds to the list of API calls to make.
+//!
+//! This is the whole reconcile decision, still pure: the controller lists the objects, calls
+//! [`plan`], and executes the [`Action`]s in order. A service in steady state plans no action at
+//! all — zero writes — because every object and the status are compared before anything is
+//! planned.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use lockstep_crd::status::{Phase, ServiceStatus, condition};
+
+use crate::resources::LABEL_SERVICE;
+use crate::revision::{Revision, find_by_hash, next_number, prune};
+use crate::rollout::{AnalysisOutcome, Observed, RevisionHealth, RolloutState, Transition, decide};
+use crate::service::LockstepService;
+
+/// One revision's Deployment as observed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObservedDeployment {
+    /// `spec.replicas`.
+    pub replicas: i32,
+    /// `status.readyReplicas`.
+    pub ready: i32,
+}
+
+/// What the cluster holds for one service.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cluster {
+    /// Kept revisions (parsed ControllerRevisions).
+    pub revisions: Vec<Revision>,
+    /// Deployments by revision number.
+    pub deployments: BTreeMap<i64, ObservedDeployment>,
+    /// Pod failures that will not heal (`CrashLoopBackOff`, …) by revision number.
+    pub failures: BTreeMap<i64, String>,
+    /// Whether the Service exists.
+    pub service_exists: bool,
+}
+
+/// One API call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Create the ControllerRevision and then its immutable ConfigMap.
+    CreateRevision(Revision),
+    /// Apply the revision's Deployment with this many replicas.
+    ScaleRevision {
+        /// The revision.
+        revision: Revision,
+        /// Desired pods.
+        replicas: i32,
+    },
+    /// Delete the Deployment of a revision that should run no pods.
+    DeleteDeployment(i64),
+    /// Apply the Service.
+    CreateService,
+    /// Delete a revision beyond the history limit (its ConfigMap goes with it).
+    DeleteRevision(i64),
+    /// Merge-patch the spec (rollbackTo rewrites the release).
+    PatchSpec(serde_json::Value),
+    /// Replace the status.
+    PatchStatus(Box<ServiceStatus>),
+    /// Record an event.
+    Event(Transition),
+}
+
+/// The outcome of planning.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    /// Calls to make, in order.
+    pub actions: Vec<Action>,
+    /// Reconcile again after this long.
+    pub requeue_after: Option<Duration>,
+    /// Query the analysis and plan again with its outcome.
+    pub analysis_needed: bool,
+}
+
+fn seconds(t: &Time) -> i64 {
+    t.0.as_second()
+}
+
+fn time(secs: i64) -> Option<Time> {
+    Timestamp::from_second(secs).ok().map(Time)
+}
+
+/// The rollout memory stored in a status.
+pub fn state_of(status: Option<&ServiceStatus>) -> RolloutState {
+    let Some(s) = status else {
+        return RolloutState::default();
+    };
+    RolloutState {
+        stable: s.stable_revision,
+        current: s.current_revision,
+        step: s.step,
+        step_started: s.step_started_at.as_ref().map(seconds),
+        analysis_passes: s.analysis_passes.unwrap_or(0),
+        observed_promote: s.observed_promote.clone(),
+        observed_abort: s.observed_abort.clone(),
+        aborted: s.aborted_revision,
+    }
+}
+
+/// A condition, keeping the previous transition time when its status did not change (so an
+/// unchanged service writes an identical status, i.e. none).
+fn condition(
+    prev: &[Condition],
+    type_: &str,
+    on: bool,
+    reason: &str,
+    message: &str,
+    now: i64,
+    generation: Option<i64>,
+) -> Condition {
+    let status = if on { "True" } else { "False" };
+    let last = prev
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .or_else(|| time(now))
+        .unwrap_or(Time(Timestamp::UNIX_EPOCH));
+    Condition {
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message: message.into(),
+        last_transition_time: last,
+        observed_generation: generation,
+    }
+}
+
+fn push(plan: &mut Plan, prev: Option<&ServiceStatus>, status: ServiceStatus) {
+    if prev != Some(&status) {
+        plan.actions.push(Action::PatchStatus(Box::new(status)));
+    }
+}
+
+/// Plans one reconcile of `svc` at Unix time `now`.
+pub fn plan<S: LockstepService>(
+    svc: &S,
+    cluster: &Cluster,
+    now: i64,
+    analysis: Option<AnalysisOutcome>,
+) -> Plan {
+    let spec = svc.common();
+    let prev = svc.status();
+    let generation = svc.meta().generation;
+    let mut plan = Plan::default();
+    let mut status = prev.cloned().unwrap_or_default();
+    status.observed_generation = generation;
+    status.selector = Some(format!("{LABEL_SERVICE}={}", svc.name_any()));
+    let conditions_before = status.conditions.clone();
+
+    if let Some(rollback) = spec.rollback_to {
+        let Some(rev) = cluster
+            .revisions
+            .iter()
+            .find(|r| r.number == rollback.revision)
+        else {
+            status.message = Some(format!(
+                "rollbackTo: revision {} is not kept (see `kubectl lockstep history`)",
+                rollback.revision
+            ));
+            push(&mut plan, prev, status);
+            return plan;
+        };
+        match S::rollback_patch(rev) {
+            Ok(patch) => {
+                plan.actions.push(Action::PatchSpec(patch));
+                plan.actions.push(Action::Event(Transition {
+                    reason: "RollbackRequested",
+                    message: format!(
+                        "spec rewritten to revision {} (image and config)",
+                        rev.number
+                    ),
+                    warning: false,
+                }));
+            }
+            Err(e) => {
+                status.message = Some(format!(
+                    "rollbackTo: revision {} cannot be restored: {e}",
+                    rev.number
+                ));
+                push(&mut plan, prev, status);
+            }
+        }
+        return plan;
+    }
+
+    let content = match svc.content() {
+        Ok(content) => content,
+        Err(e) => {
+            let message = e.to_string();
+            status
+                .conditions
+                .retain(|c| c.type_ != condition::CONFIG_VALID);
+            status.conditions.push(condition(
+                &conditions_before,
+                condition::CONFIG_VALID,
+                false,
+                "InvalidConfig",
+                &message,
+                now,
+                generation,
+            ));
+            status.message = Some(format!("config rejected, nothing rolled out: {message}"));
+            if !conditions_before
+                .iter()
+                .any(|c| c.type_ == condition::CONFIG_VALID && c.status == "False")
+            {
+                plan.actions.push(Action::Event(Transition {
+                    reason: "InvalidConfig",
+                    message,
+                    warning: true,
+                }));
+            }
+            push(&mut plan, prev, status);
+            return plan;
+        }
+    };
+
+    let hash = content.hash();
+    let mut revisions = cluster.revisions.clone();
+    let target = match find_by_hash(&revisions, &hash) {
+        Some(r) => r.number,
+        None => {
+            let cause = svc
+                .annotations()
+                .get("kubernetes.io/change-cause")
+                .cloned()
+                .unwrap_or_else(|| "spec change".into());
+            let created = time(now).map(|t| t.0.to_string()).unwrap_or_default();
+            let rev = Revision {
+                number: next_number(&revisions),
+                hash,
+                content,
+                cause,
+                created,
+            };
+            plan.actions.push(Action::CreateRevision(rev.clone()));
+            revisions.push(rev);
+            revisions.last().map_or(0, |r| r.number)
+        }
+    };
+
+    let health: BTreeMap<i64, RevisionHealth> = cluster
+        .deployments
+        .iter()
+        .map(|(n, d)| {
+            (
+                *n,
+                RevisionHealth {
+                    ready: d.ready,
+                    failure: cluster.failures.get(n).cloned(),
+                },
+            )
+        })
+        .chain(
+            cluster
+                .failures
+                .iter()
+                .filter(|(n, _)| !cluster.deployments.contains_key(n))
+                .map(|(n, f)| {
+                    (
+                        *n,
+                        RevisionHealth {
+                            ready: 0,
+                            failure: Some(f.clone()),
+                        },
+                    )
+                }),
+        )
+        .collect();
+    let observed = Observed {
+        now,
+        replicas: spec.replicas,
+        rollout: spec.rollout,
+        paused: spec.paused,
+        promote: spec.promote,
+        abort: spec.abort,
+        target,
+        health: &health,
+        analysis,
+    };
+    let decision = decide(&observed, &state_of(prev));
+    plan.requeue_after = decision.requeue_after;
+    plan.analysis_needed = decision.analysis_needed;
+
+    for (number, replicas) in &decision.scale {
+        let current = cluster.deployments.get(number).map(|d| d.replicas);
+        if current != Some(*replicas)
+            && let Some(rev) = revisions.iter().find(|r| r.number == *number)
+        {
+            plan.actions.push(Action::ScaleRevision {
+                revision: rev.clone(),
+                replicas: *replicas,
+            });
+        }
+    }
+    for number in cluster
+        .deployments
+        .keys()
+        .filter(|n| !decision.scale.contains_key(n))
+    {
+        plan.actions.push(Action::DeleteDeployment(*number));
+    }
+    if !cluster.service_exists {
+        plan.actions.push(Action::CreateService);
+    }
+    let mut keep: Vec<i64> = decision.scale.keys().copied().collect();
+    keep.extend(decision.state.stable);
+    keep.push(target);
+    for number in prune(&revisions, spec.revision_history_limit, &keep) {
+        plan.actions.push(Action::DeleteRevision(number));
+    }
+    plan.actions
+        .extend(decision.events.iter().cloned().map(Action::Event));
+
+    let s = &decision.state;
+    let ready: i32 = cluster.deployments.values().map(|d| d.ready).sum();
+    let replicas: i32 = cluster.deployments.values().map(|d| d.replicas).sum();
+    let updated = cluster.deployments.get(&target).map_or(0, |d| d.ready);
+    status.phase = Some(decision.phase);
+    status.message = Some(decision.message.clone());
+    status.current_revision = Some(target);
+    status.stable_revision = s.stable;
+    status.step = s.step;
+    status.step_started_at = s.step_started.and_then(time);
+    status.analysis_passes = (s.analysis_passes > 0).then_some(s.analysis_passes);
+    status.observed_promote = s.observed_promote.clone();
+    status.observed_abort = s.observed_abort.clone();
+    status.aborted_revision = s.aborted;
+    status.replicas = replicas;
+    status.ready_replicas = ready;
+    status.updated_replicas = updated;
+    status.ready = Some(format!("{updated}/{}", spec.replicas));
+    let phase = decision.phase;
+    let msg = decision.message.as_str();
+    let c = |t: &str, on: bool, reason: &str| {
+        condition(&conditions_before, t, on, reason, msg, now, generation)
+    };
+    status.conditions = vec![
+        c(condition::CONFIG_VALID, true, "Valid"),
+        c(
+            condition::PROGRESSING,
+            matches!(phase, Phase::Progressing | Phase::Paused),
+            "Rollout",
+        ),
+        c(
+            condition::AVAILABLE,
+            updated >= spec.replicas && s.stable == Some(target),
+            "Ready",
+        ),
+        c(condition::PAUSED, phase == Phase::Paused, "Paused"),
+        c(
+            condition::DEGRADED,
+            matches!(phase, Phase::Degraded | Phase::RolledBack),
+            "Degraded",
+        ),
+    ];
+    push(&mut plan, prev, status);
+    plan
+}

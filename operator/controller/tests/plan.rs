@@ -1,0 +1,295 @@
+//! Reconcile plans against a simulated cluster: the API calls the controller would make.
+#![allow(clippy::unwrap_used)] // fixture helpers
+
+use lockstep_crd::AlbumService;
+use lockstep_crd::spec::{Step, Strategy};
+use lockstep_crd::status::Phase;
+use lockstep_operator::plan::{Action, Cluster, plan};
+
+const T0: i64 = 1_800_000_000;
+
+/// A service object and the cluster it lives in. `run` plans once and applies the actions the
+/// way the API server would; pods become ready only when a test says so.
+struct Sim {
+    svc: AlbumService,
+    cluster: Cluster,
+    now: i64,
+}
+
+impl Sim {
+    fn new() -> Sim {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/album-service.yaml"
+        );
+        let mut svc: AlbumService =
+            serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        svc.metadata.namespace = Some("shop".into());
+        svc.metadata.uid = Some("uid-1".into());
+        svc.metadata.generation = Some(1);
+        svc.spec.rollout.strategy = Strategy::Rolling;
+        svc.spec.rollout.steps.clear();
+        Sim {
+            svc,
+            cluster: Cluster::default(),
+            now: T0,
+        }
+    }
+
+    fn run(&mut self) -> Vec<Action> {
+        let p = plan(&self.svc, &self.cluster, self.now, None);
+        for action in &p.actions {
+            match action {
+                Action::CreateRevision(rev) => self.cluster.revisions.push(rev.clone()),
+                Action::ScaleRevision { revision, replicas } => {
+                    self.cluster
+                        .deployments
+                        .entry(revision.number)
+                        .or_default()
+                        .replicas = *replicas;
+                }
+                Action::DeleteDeployment(n) => {
+                    self.cluster.deployments.remove(n);
+                }
+                Action::CreateService => self.cluster.service_exists = true,
+                Action::DeleteRevision(n) => self.cluster.revisions.retain(|r| r.number != *n),
+                Action::PatchStatus(status) => self.svc.status = Some((**status).clone()),
+                Action::PatchSpec(patch) => {
+                    let mut doc = serde_json::to_value(&self.svc).unwrap();
+                    merge(&mut doc, patch);
+                    self.svc = serde_json::from_value(doc).unwrap();
+                    self.svc.metadata.generation = self.svc.metadata.generation.map(|g| g + 1);
+                }
+                Action::Event(_) => {}
+            }
+        }
+        p.actions
+    }
+
+    /// Every deployment's pods become ready.
+    fn all_ready(&mut self) {
+        for d in self.cluster.deployments.values_mut() {
+            d.ready = d.replicas;
+        }
+    }
+
+    fn phase(&self) -> Option<Phase> {
+        self.svc.status.as_ref().and_then(|s| s.phase)
+    }
+}
+
+/// RFC 7386 JSON merge patch.
+fn merge(doc: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (doc, patch) {
+        (serde_json::Value::Object(d), serde_json::Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    d.remove(k);
+                } else {
+                    merge(d.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        (d, p) => *d = p.clone(),
+    }
+}
+
+fn kinds(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .map(|a| match a {
+            Action::CreateRevision(r) => format!("CreateRevision({})", r.number),
+            Action::ScaleRevision { revision, replicas } => {
+                format!("Scale({}={replicas})", revision.number)
+            }
+            Action::DeleteDeployment(n) => format!("DeleteDeployment({n})"),
+            Action::CreateService => "CreateService".into(),
+            Action::DeleteRevision(n) => format!("DeleteRevision({n})"),
+            Action::PatchSpec(_) => "PatchSpec".into(),
+            Action::PatchStatus(_) => "PatchStatus".into(),
+            Action::Event(t) => format!("Event({})", t.reason),
+        })
+        .collect()
+}
+
+#[test]
+fn first_reconcile_creates_revision_deployment_and_service() {
+    let mut sim = Sim::new();
+    let actions = sim.run();
+    assert_eq!(
+        kinds(&actions),
+        [
+            "CreateRevision(1)",
+            "Scale(1=4)",
+            "CreateService",
+            "Event(RolloutStarted)",
+            "PatchStatus"
+        ]
+    );
+    assert_eq!(sim.phase(), Some(Phase::Progressing));
+    sim.all_ready();
+    assert_eq!(
+        kinds(&sim.run()),
+        ["Event(RolloutCompleted)", "PatchStatus"]
+    );
+    assert_eq!(sim.phase(), Some(Phase::Healthy));
+}
+
+#[test]
+fn an_unchanged_service_makes_zero_writes() {
+    let mut sim = Sim::new();
+    sim.run();
+    sim.all_ready();
+    sim.run();
+    for _ in 0..3 {
+        sim.now += 60;
+        assert_eq!(
+            kinds(&sim.run()),
+            Vec::<String>::new(),
+            "steady state must not write"
+        );
+    }
+}
+
+#[test]
+fn a_config_change_makes_a_new_revision_and_scaling_does_not() {
+    let mut sim = Sim::new();
+    sim.run();
+    sim.all_ready();
+    sim.run();
+    sim.svc.spec.replicas = 6;
+    let actions = kinds(&sim.run());
+    assert_eq!(actions[0], "Scale(1=6)", "{actions:?}");
+    sim.all_ready();
+    sim.run();
+    sim.svc.spec.release.config.pagination.max_limit = 300;
+    let actions = kinds(&sim.run());
+    assert_eq!(
+        &actions[..2],
+        ["CreateRevision(2)", "Scale(2=6)"],
+        "{actions:?}"
+    );
+    sim.all_ready();
+    let actions = kinds(&sim.run());
+    assert_eq!(
+        actions,
+        [
+            "DeleteDeployment(1)",
+            "Event(RolloutCompleted)",
+            "PatchStatus"
+        ]
+    );
+    // The status counts follow the deleted Deployment once, then nothing changes.
+    assert_eq!(kinds(&sim.run()), ["PatchStatus"]);
+    assert_eq!(kinds(&sim.run()), Vec::<String>::new());
+    assert_eq!(sim.svc.status.as_ref().unwrap().stable_revision, Some(2));
+}
+
+#[test]
+fn a_crash_looping_canary_rolls_back_to_stable() {
+    let mut sim = Sim::new();
+    sim.run();
+    sim.all_ready();
+    sim.run();
+    sim.svc.spec.rollout.strategy = Strategy::Canary;
+    sim.svc.spec.rollout.steps = vec![Step {
+        set_weight: Some(25),
+        pause: None,
+    }];
+    sim.svc.spec.release.image = "ghcr.io/lockstep-dev/album-service:1.5.0".into();
+    let actions = kinds(&sim.run());
+    assert_eq!(
+        &actions[..3],
+        ["CreateRevision(2)", "Scale(1=3)", "Scale(2=1)"],
+        "{actions:?}"
+    );
+    sim.cluster.failures.insert(2, "CrashLoopBackOff".into());
+    let actions = kinds(&sim.run());
+    assert_eq!(
+        actions,
+        [
+            "Scale(1=4)",
+            "DeleteDeployment(2)",
+            "Event(RolledBack)",
+            "PatchStatus"
+        ]
+    );
+    assert_eq!(sim.phase(), Some(Phase::RolledBack));
+    let status = sim.svc.status.clone().unwrap();
+    assert_eq!(
+        (status.stable_revision, status.aborted_revision),
+        (Some(1), Some(2))
+    );
+}
+
+#[test]
+fn rollback_to_rewrites_the_spec_and_reuses_the_revision() {
+    let mut sim = Sim::new();
+    sim.run();
+    sim.all_ready();
+    sim.run();
+    let v1 = sim.svc.spec.release.clone();
+    sim.svc.spec.release.image = "ghcr.io/lockstep-dev/album-service:2.0.0".into();
+    sim.svc.spec.release.config.log.level = "debug".into();
+    sim.run();
+    sim.all_ready();
+    sim.run();
+    sim.run();
+    assert_eq!(sim.svc.status.as_ref().unwrap().stable_revision, Some(2));
+    sim.svc.spec.rollback_to = Some(lockstep_crd::spec::RollbackTo { revision: 1 });
+    assert_eq!(kinds(&sim.run()), ["PatchSpec", "Event(RollbackRequested)"]);
+    assert_eq!(sim.svc.spec.release, v1, "image and config both return");
+    assert!(sim.svc.spec.rollback_to.is_none());
+    let actions = kinds(&sim.run());
+    assert!(
+        !actions.iter().any(|a| a.starts_with("CreateRevision")),
+        "revision 1 is reused: {actions:?}"
+    );
+    assert_eq!(actions[0], "Scale(1=4)");
+    sim.all_ready();
+    sim.run();
+    assert_eq!(sim.svc.status.as_ref().unwrap().stable_revision, Some(1));
+}
+
+#[test]
+fn an_invalid_config_touches_no_pods() {
+    let mut sim = Sim::new();
+    sim.run();
+    sim.all_ready();
+    sim.run();
+    sim.svc.spec.release.config.pagination.default_limit = 999;
+    let actions = kinds(&sim.run());
+    assert_eq!(actions, ["Event(InvalidConfig)", "PatchStatus"]);
+    let status = sim.svc.status.clone().unwrap();
+    let valid = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "ConfigValid")
+        .unwrap();
+    assert_eq!(valid.status, "False");
+    assert!(
+        valid.message.contains("pagination.default_limit"),
+        "{}",
+        valid.message
+    );
+    assert_eq!(
+        kinds(&sim.run()),
+        Vec::<String>::new(),
+        "no repeated event or write"
+    );
+}
+
+#[test]
+fn history_is_pruned_but_never_the_stable_or_current_revision() {
+    let mut sim = Sim::new();
+    sim.svc.spec.revision_history_limit = 2;
+    for i in 0..4 {
+        sim.svc.spec.release.config.server.request_timeout_ms = 1000 + i;
+        sim.run();
+        sim.all_ready();
+        sim.run();
+        sim.run();
+    }
+    let numbers: Vec<i64> = sim.cluster.revisions.iter().map(|r| r.number).collect();
+    assert_eq!(numbers, [3, 4]);
+}
