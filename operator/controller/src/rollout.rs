@@ -268,9 +268,10 @@ fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
     if let Some(reason) = &health.failure {
         return roll_back(obs, s, format!("revision {target} is failing: {reason}"));
     }
-    let steps: &[Step] = match obs.rollout.strategy {
-        Strategy::Canary => &obs.rollout.steps,
-        Strategy::Rolling => &[],
+    // A first deploy has nothing to compare a canary with: it goes straight to full size.
+    let steps: &[Step] = match (obs.rollout.strategy, s.stable) {
+        (Strategy::Canary, Some(_)) => &obs.rollout.steps,
+        _ => &[],
     };
     let index = s.step.unwrap_or(0) as usize;
     let waiting_on_person =
