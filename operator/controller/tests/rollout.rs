@@ -148,10 +148,7 @@ fn first_deploy_rolls_out_then_becomes_stable() {
 fn a_first_deploy_skips_canary_steps() {
     let mut run = Run::new(canary(vec![weight(25), pause(None)]), None, 1);
     let d = run.step(None);
-    assert_eq!(
-        (d.phase, d.scale.clone()),
-        (Phase::Progressing, scale(&[(1, 4)]))
-    );
+    assert_eq!((d.phase, d.scale), (Phase::Progressing, scale(&[(1, 4)])));
     run.ready(1, 4);
     assert_eq!(run.step(None).phase, Phase::Healthy);
 }
