@@ -42,6 +42,24 @@ impl Ctx {
         }
         Ok(())
     }
+
+    /// Runs fixed statements in one transaction, retried under `policy`.
+    pub async fn tx_exec(
+        &self,
+        policy: &lockstep_tidb::RetryPolicy,
+        statements: &'static [&'static str],
+    ) -> lockstep_tidb::Result<()> {
+        self.db
+            .transaction_with_policy(policy, |tx| {
+                Box::pin(async move {
+                    for sql in statements {
+                        sqlx::query(*sql).execute(&mut *tx).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
 }
 
 /// The body of a test case.

@@ -102,10 +102,15 @@ async fn run(ctx: Ctx, args: Args) -> anyhow::Result<()> {
         .connect(&ctx.url)
         .await?;
     let policy = db.retry_policy();
+    let sides = Sides {
+        raw: &raw,
+        db: &db,
+        policy: &policy,
+    };
     if let Some(side) = args.only {
         let (op, mode) = args.op.split_once(':').unwrap_or((&args.op, "autocommit"));
         let mut tally = Tally::default();
-        one(&raw, &db, &policy, side, op, mode, args.iters, &mut tally).await?;
+        one(&sides, side, op, mode, args.iters, &mut tally).await?;
         println!(
             "{side:?} {op}:{mode} {:.1} us/op over {} ops",
             tally.micros_per_op(),
@@ -118,32 +123,18 @@ async fn run(ctx: Ctx, args: Args) -> anyhow::Result<()> {
         for (i, (op, mode)) in COMBOS.into_iter().enumerate() {
             let (raw_t, drv_t) = &mut tallies[i];
             // Alternate which side goes first so that warm caches favour neither.
-            if round % 2 == 0 {
-                one(&raw, &db, &policy, Side::Raw, op, mode, args.iters, raw_t).await?;
-                one(
-                    &raw,
-                    &db,
-                    &policy,
-                    Side::Driver,
-                    op,
-                    mode,
-                    args.iters,
-                    drv_t,
-                )
-                .await?;
+            let order = if round % 2 == 0 {
+                [Side::Raw, Side::Driver]
             } else {
-                one(
-                    &raw,
-                    &db,
-                    &policy,
-                    Side::Driver,
-                    op,
-                    mode,
-                    args.iters,
-                    drv_t,
-                )
-                .await?;
-                one(&raw, &db, &policy, Side::Raw, op, mode, args.iters, raw_t).await?;
+                [Side::Driver, Side::Raw]
+            };
+            for side in order {
+                let tally = if side == Side::Raw {
+                    &mut *raw_t
+                } else {
+                    &mut *drv_t
+                };
+                one(&sides, side, op, mode, args.iters, tally).await?;
             }
         }
     }
@@ -176,18 +167,23 @@ async fn run(ctx: Ctx, args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The two things compared: a raw sqlx pool and the driver with its retry policy.
+struct Sides<'a> {
+    raw: &'a MySqlPool,
+    db: &'a Db,
+    policy: &'a RetryPolicy,
+}
+
 /// Runs `n` operations of one kind on one side.
-#[allow(clippy::too_many_arguments)]
 async fn one(
-    raw: &MySqlPool,
-    db: &Db,
-    policy: &RetryPolicy,
+    sides: &Sides<'_>,
     side: Side,
     op: &str,
     mode: &str,
     n: u64,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
+    let Sides { raw, db, policy } = *sides;
     let sql: &'static str = match op {
         "point_select" => "SELECT v FROM bench WHERE id = ?",
         "insert" => "INSERT INTO bench (k, v) VALUES (?, 'inserted')",

@@ -29,15 +29,7 @@ pub fn cases() -> Vec<Case> {
 }
 
 async fn insert_ledger(ctx: &Ctx, policy: &RetryPolicy) -> lockstep_tidb::Result<()> {
-    ctx.db
-        .transaction_with_policy(policy, |tx| {
-            Box::pin(async move {
-                sqlx::query("INSERT INTO ledger (amount) VALUES (10)")
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(())
-            })
-        })
+    ctx.tx_exec(policy, &["INSERT INTO ledger (amount) VALUES (10)"])
         .await
 }
 
@@ -133,15 +125,10 @@ async fn non_retryable_codes_fail_on_the_first_attempt(ctx: Ctx) -> anyhow::Resu
         ])
         .await?;
         let err = ctx
-            .db
-            .transaction_with_retry(|tx| {
-                Box::pin(async move {
-                    sqlx::query("INSERT INTO ledger VALUES (1, 6)")
-                        .execute(&mut *tx)
-                        .await?;
-                    Ok(())
-                })
-            })
+            .tx_exec(
+                &ctx.db.retry_policy(),
+                &["INSERT INTO ledger VALUES (1, 6)"],
+            )
             .await
             .err()
             .context("the call was expected to fail")?;

@@ -27,21 +27,12 @@ async fn count(ctx: &Ctx) -> anyhow::Result<i64> {
 
 async fn commit_makes_all_rows_visible(ctx: Ctx) -> anyhow::Result<()> {
     ctx.exec_all(&[DDL]).await?;
-    let n = ctx
-        .db
-        .transaction_with_retry(|tx| {
-            Box::pin(async move {
-                sqlx::query("INSERT INTO t VALUES (1, 'a')")
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("INSERT INTO t VALUES (2, 'b')")
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(2)
-            })
-        })
-        .await?;
-    ensure!(n == 2 && count(&ctx).await? == 2);
+    let statements = &[
+        "INSERT INTO t VALUES (1, 'a')",
+        "INSERT INTO t VALUES (2, 'b')",
+    ];
+    ctx.tx_exec(&ctx.db.retry_policy(), statements).await?;
+    ensure!(count(&ctx).await? == 2);
     Ok(())
 }
 
@@ -70,19 +61,12 @@ async fn work_error_rolls_back_and_is_not_retried(ctx: Ctx) -> anyhow::Result<()
 async fn failed_statement_rolls_back_the_whole_attempt(ctx: Ctx) -> anyhow::Result<()> {
     ctx.exec_all(&[DDL, "INSERT INTO t VALUES (7, 'existing')"])
         .await?;
+    let statements = &[
+        "INSERT INTO t VALUES (1, 'new')",
+        "INSERT INTO t VALUES (7, 'dup')",
+    ];
     let err = ctx
-        .db
-        .transaction_with_retry(|tx| {
-            Box::pin(async move {
-                sqlx::query("INSERT INTO t VALUES (1, 'new')")
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("INSERT INTO t VALUES (7, 'dup')")
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(())
-            })
-        })
+        .tx_exec(&ctx.db.retry_policy(), statements)
         .await
         .err()
         .context("the call was expected to fail")?;

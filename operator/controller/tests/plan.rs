@@ -1,6 +1,8 @@
 //! Reconcile plans against a simulated cluster: the API calls the controller would make.
 #![allow(clippy::unwrap_used)] // fixture helpers
 
+mod common;
+
 use lockstep_crd::AlbumService;
 use lockstep_crd::spec::{Step, Strategy};
 use lockstep_crd::status::Phase;
@@ -18,15 +20,7 @@ struct Sim {
 
 impl Sim {
     fn new() -> Sim {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../examples/album-service.yaml"
-        );
-        let mut svc: AlbumService =
-            serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        svc.metadata.namespace = Some("shop".into());
-        svc.metadata.uid = Some("uid-1".into());
-        svc.metadata.generation = Some(1);
+        let mut svc = common::album();
         svc.spec.rollout.strategy = Strategy::Rolling;
         svc.spec.rollout.steps.clear();
         Sim {

@@ -4,22 +4,13 @@
 #![allow(clippy::unwrap_used)]
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+mod common;
+
+use common::album;
 use lockstep_crd::AlbumService;
 use lockstep_operator::resources::{self, LABEL_CONFIG_HASH, LABEL_REVISION, LABEL_SERVICE};
 use lockstep_operator::revision::Revision;
 use lockstep_operator::service::{LockstepService, ServiceRef};
-
-fn album() -> AlbumService {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/album-service.yaml"
-    );
-    let mut svc: AlbumService =
-        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    svc.metadata.namespace = Some("shop".into());
-    svc.metadata.uid = Some("uid-1".into());
-    svc
-}
 
 fn revision(svc: &AlbumService, number: i64) -> Revision {
     let content = svc.content().unwrap();
