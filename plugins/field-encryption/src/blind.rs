@@ -52,7 +52,14 @@ impl<C: ColumnBinding> BlindIndex<C> {
         mac.update(b"lsbi");
         mac.update(&(C::NAME.len() as u16).to_be_bytes());
         mac.update(C::NAME.as_bytes());
-        mac.update(&value.to_bytes());
+        let bytes = value.to_bytes().map_err(|reason| Error::Encode {
+            place: crate::error::Place {
+                tenant: keys.tenant().into(),
+                column: C::NAME.into(),
+            },
+            reason,
+        })?;
+        mac.update(&bytes);
         let full = mac.finalize().into_bytes();
         let mut tag = [0u8; INDEX_LEN];
         tag.copy_from_slice(&full[..INDEX_LEN]);

@@ -59,6 +59,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A value could not be encoded to bytes before sealing (e.g. JSON with non-string map
+    /// keys); nothing was written.
+    #[error("value for {place} does not encode: {reason}")]
+    Encode {
+        /// Where.
+        place: Place,
+        /// Encoder message.
+        reason: String,
+    },
+
     /// A decrypted value did not decode into the field's type (e.g. invalid UTF-8 or JSON).
     #[error("decrypted value for {place} does not decode: {reason}")]
     Decode {
@@ -94,6 +104,7 @@ impl Error {
             Error::UnknownKeyId { .. } => "unknown_key_id",
             Error::Authentication { .. } => "authentication",
             Error::MalformedEnvelope { .. } => "malformed_envelope",
+            Error::Encode { .. } => "encode",
             Error::Decode { .. } => "decode",
             Error::InvalidTenant(_) => "invalid_tenant",
             Error::KeyProvider { .. } => "key_provider",

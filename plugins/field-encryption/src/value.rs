@@ -61,15 +61,15 @@ macro_rules! encrypted_column {
 
 /// A value type that can be encrypted: turned into bytes and back.
 pub trait Plaintext: Sized + Clone + PartialEq + Send + Sync + 'static {
-    /// The bytes to seal.
-    fn to_bytes(&self) -> Vec<u8>;
+    /// The bytes to seal; `Err` when the value cannot be encoded (nothing is written then).
+    fn to_bytes(&self) -> std::result::Result<Vec<u8>, String>;
     /// Rebuilds the value from opened bytes.
     fn from_bytes(bytes: Vec<u8>) -> std::result::Result<Self, String>;
 }
 
 impl Plaintext for String {
-    fn to_bytes(&self) -> Vec<u8> {
-        self.as_bytes().to_vec()
+    fn to_bytes(&self) -> std::result::Result<Vec<u8>, String> {
+        Ok(self.as_bytes().to_vec())
     }
     fn from_bytes(bytes: Vec<u8>) -> std::result::Result<Self, String> {
         String::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())
@@ -77,8 +77,8 @@ impl Plaintext for String {
 }
 
 impl Plaintext for Vec<u8> {
-    fn to_bytes(&self) -> Vec<u8> {
-        self.clone()
+    fn to_bytes(&self) -> std::result::Result<Vec<u8>, String> {
+        Ok(self.clone())
     }
     fn from_bytes(bytes: Vec<u8>) -> std::result::Result<Self, String> {
         Ok(bytes)
@@ -93,13 +93,20 @@ impl<T> Plaintext for Json<T>
 where
     T: serde::Serialize + serde::de::DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
 {
-    fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.0).unwrap_or_default()
+    fn to_bytes(&self) -> std::result::Result<Vec<u8>, String> {
+        serde_json::to_vec(&self.0).map_err(|e| e.to_string())
     }
     fn from_bytes(bytes: Vec<u8>) -> std::result::Result<Self, String> {
         serde_json::from_slice(&bytes)
             .map(Json)
             .map_err(|e| e.to_string())
+    }
+}
+
+fn place_of<C: ColumnBinding>(keys: &TenantKeys) -> crate::error::Place {
+    crate::error::Place {
+        tenant: keys.tenant().into(),
+        column: C::NAME.into(),
     }
 }
 
@@ -120,7 +127,11 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
 
     /// Seals `value` with explicit keys.
     pub fn seal_with(keys: &TenantKeys, value: T) -> Result<Self> {
-        let envelope = envelope::seal(keys, C::NAME, &value.to_bytes())?;
+        let bytes = value.to_bytes().map_err(|reason| Error::Encode {
+            place: place_of::<C>(keys),
+            reason,
+        })?;
+        let envelope = envelope::seal(keys, C::NAME, &bytes)?;
         Ok(Encrypted {
             plain: value,
             envelope,
@@ -319,4 +330,29 @@ pub async fn open_with<T: Plaintext, C: ColumnBinding>(
     envelope: Vec<u8>,
 ) -> Result<Encrypted<T, C>> {
     Encrypted::open_with(&*keyring.resolve(tenant).await?, envelope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::KeyMaterial;
+
+    crate::encrypted_column!(Doc, "docs.body");
+
+    #[test]
+    fn values_that_cannot_encode_are_errors_not_empty_ciphertexts() {
+        let keys = TenantKeys::new("acme", 1, &[(1, KeyMaterial::generate())], None).unwrap();
+        let bad: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let err = Encrypted::<Json<_>, Doc>::seal_with(&keys, Json(bad)).unwrap_err();
+        assert!(matches!(err, Error::Encode { .. }), "{err}");
+        let good =
+            Encrypted::<Json<Vec<String>>, Doc>::seal_with(&keys, Json(vec!["a".into()])).unwrap();
+        let back = Encrypted::<Json<Vec<String>>, Doc>::open_with(&keys, good.envelope().to_vec())
+            .unwrap();
+        assert_eq!(back.get().0, ["a"]);
+        assert!(
+            format!("{good:?}").starts_with("Encrypted<docs.body>(***"),
+            "Debug shows no plaintext"
+        );
+    }
 }
