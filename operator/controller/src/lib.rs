@@ -13,8 +13,13 @@
 //! The pure parts take values and return values; the controller (IO) reads the cluster, calls
 //! them, and applies the result.
 
+pub mod args;
+pub mod controller;
+pub mod error;
+pub mod metrics;
 pub mod plan;
 pub mod resources;
 pub mod revision;
 pub mod rollout;
+pub mod run;
 pub mod service;

@@ -31,7 +31,13 @@ pub struct CommonSpec<'a> {
 }
 
 /// What the operator needs from an `AlbumService` or a `NoteService`.
-pub trait LockstepService: Resource<DynamicType = ()> + Clone + Send + Sync + 'static {
+pub trait LockstepService:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
     /// Short component name used for containers and labels (`album`, `note`).
     const COMPONENT: &'static str;
     /// Shared spec fields.

@@ -1,0 +1,299 @@
+//! The IO around [`crate::plan`]: read what the cluster holds for one service, plan, execute.
+//!
+//! ```text
+//!  reconcile(svc) ─► observe: LIST ControllerRevisions, Deployments, Pods (by lockstep.dev/service)
+//!                 │           GET Service
+//!                 ├─► plan(svc, cluster, now)            (pure; zero actions in steady state)
+//!                 └─► execute: create revision (+ its ConfigMap, owned by it), apply Deployments
+//!                     and the Service (server-side apply, one field manager), delete, patch spec
+//!                     or status, publish events
+//! ```
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::plan::{Action, Cluster, ObservedDeployment, Plan};
+use crate::resources::{self, LABEL_REVISION, LABEL_SERVICE};
+use crate::revision::Revision;
+use crate::service::{LockstepService, ServiceRef};
+
+/// The one field manager for server-side apply.
+pub const FIELD_MANAGER: &str = "lockstep-operator";
+
+/// Pod waiting reasons that will not heal by waiting.
+const FATAL_WAITING: [&str; 4] = [
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "CreateContainerConfigError",
+];
+
+fn revision_label<K: Resource>(obj: &K) -> Option<i64> {
+    obj.labels().get(LABEL_REVISION)?.parse().ok()
+}
+
+/// Reads what the cluster holds for the service `name` in `ns`.
+pub async fn observe(client: &Client, ns: &str, name: &str) -> Result<Cluster> {
+    let selector = ListParams::default().labels(&format!("{LABEL_SERVICE}={name}"));
+    let revisions = Api::<ControllerRevision>::namespaced(client.clone(), ns)
+        .list(&selector)
+        .await?;
+    let deployments = Api::<Deployment>::namespaced(client.clone(), ns)
+        .list(&selector)
+        .await?;
+    let pods = Api::<Pod>::namespaced(client.clone(), ns)
+        .list(&selector)
+        .await?;
+    let service = Api::<Service>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await?;
+    let mut cluster = Cluster {
+        revisions: revisions
+            .items
+            .iter()
+            .filter_map(resources::parse_revision)
+            .collect(),
+        service_exists: service.is_some(),
+        ..Cluster::default()
+    };
+    cluster.revisions.sort_by_key(|r| r.number);
+    for d in &deployments.items {
+        let Some(number) = revision_label(d) else {
+            continue;
+        };
+        let replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let ready = d
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0);
+        cluster
+            .deployments
+            .insert(number, ObservedDeployment { replicas, ready });
+    }
+    cluster.failures = pod_failures(&pods.items);
+    Ok(cluster)
+}
+
+/// The first fatal waiting reason of any container, by revision.
+pub fn pod_failures(pods: &[Pod]) -> BTreeMap<i64, String> {
+    let mut failures = BTreeMap::new();
+    for pod in pods {
+        let Some(number) = revision_label(pod) else {
+            continue;
+        };
+        let statuses = pod
+            .status
+            .iter()
+            .flat_map(|s| s.container_statuses.iter().flatten());
+        for status in statuses {
+            let waiting = status.state.as_ref().and_then(|s| s.waiting.as_ref());
+            if let Some(reason) = waiting.and_then(|w| w.reason.as_deref())
+                && FATAL_WAITING.contains(&reason)
+            {
+                failures
+                    .entry(number)
+                    .or_insert_with(|| format!("{reason} in pod {}", pod.name_any()));
+            }
+        }
+    }
+    failures
+}
+
+fn find<'a>(cluster: &'a Cluster, created: &'a [Revision], number: i64) -> Result<&'a Revision> {
+    cluster
+        .revisions
+        .iter()
+        .chain(created)
+        .find(|r| r.number == number)
+        .ok_or(Error::RevisionVanished(number))
+}
+
+/// Executes `plan` for `svc`.
+pub async fn execute<S>(
+    client: &Client,
+    recorder: &Recorder,
+    svc: &S,
+    cluster: &Cluster,
+    plan: &Plan,
+) -> Result<()>
+where
+    S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    let sref = ServiceRef::of(svc).ok_or(Error::MissingObjectKey("namespace or uid"))?;
+    let (ns, name) = (sref.namespace.clone(), sref.name.clone());
+    let apply = PatchParams::apply(FIELD_MANAGER).force();
+    let mut created = Vec::new();
+    for action in &plan.actions {
+        match action {
+            Action::CreateRevision(rev) => {
+                let cr = Api::<ControllerRevision>::namespaced(client.clone(), &ns)
+                    .create(
+                        &PostParams::default(),
+                        &resources::controller_revision(&sref, rev),
+                    )
+                    .await?;
+                let owner = OwnerReference {
+                    api_version: "apps/v1".into(),
+                    kind: "ControllerRevision".into(),
+                    name: cr.name_any(),
+                    uid: cr.uid().ok_or(Error::MissingObjectKey("uid"))?,
+                    controller: Some(true),
+                    block_owner_deletion: Some(true),
+                };
+                let cm = resources::config_map(&sref, rev, owner);
+                match Api::<ConfigMap>::namespaced(client.clone(), &ns)
+                    .create(&PostParams::default(), &cm)
+                    .await
+                {
+                    Ok(_) => {}
+                    // An earlier reconcile created it and then failed: it is immutable, so it is right.
+                    Err(kube::Error::Api(e)) if e.code == 409 => {}
+                    Err(e) => return Err(e.into()),
+                }
+                created.push(rev.clone());
+            }
+            Action::ScaleRevision { revision, replicas } => {
+                let d = resources::deployment(&sref, revision, *replicas);
+                let deployment_name = resources::revision_name(&sref, revision);
+                Api::<Deployment>::namespaced(client.clone(), &ns)
+                    .patch(&deployment_name, &apply, &Patch::Apply(&d))
+                    .await?;
+            }
+            Action::DeleteDeployment(number) => {
+                let rev = find(cluster, &created, *number)?;
+                let deployment_name = resources::revision_name(&sref, rev);
+                Api::<Deployment>::namespaced(client.clone(), &ns)
+                    .delete(&deployment_name, &DeleteParams::background())
+                    .await?;
+            }
+            Action::CreateService => {
+                let port = svc.common().pod.port;
+                Api::<Service>::namespaced(client.clone(), &ns)
+                    .patch(
+                        &name,
+                        &apply,
+                        &Patch::Apply(&resources::service(&sref, port)),
+                    )
+                    .await?;
+            }
+            Action::DeleteRevision(number) => {
+                let rev = find(cluster, &created, *number)?;
+                Api::<ControllerRevision>::namespaced(client.clone(), &ns)
+                    .delete(
+                        &resources::revision_name(&sref, rev),
+                        &DeleteParams::background(),
+                    )
+                    .await?;
+            }
+            Action::PatchSpec(patch) => {
+                Api::<S>::namespaced(client.clone(), &ns)
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
+                    .await?;
+            }
+            Action::PatchStatus(status) => {
+                let patch = serde_json::json!({ "status": status });
+                Api::<S>::namespaced(client.clone(), &ns)
+                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await?;
+            }
+            Action::Event(t) => {
+                let event = Event {
+                    type_: if t.warning {
+                        EventType::Warning
+                    } else {
+                        EventType::Normal
+                    },
+                    reason: t.reason.into(),
+                    note: Some(t.message.clone()),
+                    action: "Reconcile".into(),
+                    secondary: None,
+                };
+                // An event that cannot be recorded must not fail the rollout.
+                if let Err(e) = recorder.publish(&event, &svc.object_ref(&())).await {
+                    tracing::warn!(error = %e, reason = t.reason, "event not recorded");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What every reconcile needs.
+#[derive(Clone)]
+pub struct Context {
+    /// API client.
+    pub client: Client,
+    /// Event recorder.
+    pub recorder: Recorder,
+    /// Reconcile metrics.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+}
+
+/// One reconcile of one service: observe, plan, execute, and say when to look again.
+#[tracing::instrument(skip(svc, ctx), fields(kind = S::COMPONENT, name = %svc.name_any()))]
+pub async fn reconcile<S>(
+    svc: std::sync::Arc<S>,
+    ctx: std::sync::Arc<Context>,
+) -> Result<kube::runtime::controller::Action>
+where
+    S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    let _timer = ctx.metrics.reconcile_timer(S::COMPONENT);
+    let ns = svc
+        .namespace()
+        .ok_or(Error::MissingObjectKey("namespace"))?;
+    let cluster = observe(&ctx.client, &ns, &svc.name_any()).await?;
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    let mut plan = crate::plan::plan(&*svc, &cluster, now, None);
+    if plan.analysis_needed {
+        // The Prometheus query is not wired yet: an unknown result never promotes.
+        plan = crate::plan::plan(
+            &*svc,
+            &cluster,
+            now,
+            Some(crate::rollout::AnalysisOutcome::Inconclusive),
+        );
+    }
+    ctx.metrics.count_writes(
+        S::COMPONENT,
+        plan.actions
+            .iter()
+            .filter(|a| !matches!(a, Action::Event(_)))
+            .count(),
+    );
+    execute(&ctx.client, &ctx.recorder, &*svc, &cluster, &plan).await?;
+    Ok(match plan.requeue_after {
+        Some(after) => kube::runtime::controller::Action::requeue(
+            after.max(std::time::Duration::from_millis(200)),
+        ),
+        None => kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(300)),
+    })
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").finish_non_exhaustive()
+    }
+}
+
+/// Failed reconciles are retried after a short pause and counted.
+#[allow(clippy::needless_pass_by_value)] // the signature kube-runtime's Controller::run expects
+pub fn error_policy<S: LockstepService>(
+    _svc: std::sync::Arc<S>,
+    error: &Error,
+    ctx: std::sync::Arc<Context>,
+) -> kube::runtime::controller::Action {
+    tracing::warn!(%error, kind = S::COMPONENT, "reconcile failed");
+    ctx.metrics.count_failure(S::COMPONENT, error);
+    kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(5))
+}

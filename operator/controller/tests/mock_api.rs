@@ -1,0 +1,267 @@
+//! The controller against a mocked API server (tower-test): the exact calls a reconcile makes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // fixture helpers
+
+mod common;
+
+use std::sync::Arc;
+
+use http::{Method, Request, Response, StatusCode};
+use kube::client::Body;
+use kube::runtime::events::{Recorder, Reporter};
+use lockstep_operator::controller::{Context, reconcile};
+use lockstep_operator::metrics::Metrics;
+use serde_json::{Value, json};
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+/// Waits for the next request, checks method and path, answers with `reply(request body)`.
+async fn expect(
+    handle: &mut Handle,
+    method: Method,
+    path: &str,
+    status: StatusCode,
+    reply: impl FnOnce(Value) -> Value,
+) -> Value {
+    let (request, send) = handle
+        .next_request()
+        .await
+        .expect("the controller made no further request");
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (&method, path),
+        "unexpected call {} {}",
+        request.method(),
+        request.uri()
+    );
+    let bytes = request.into_body().collect_bytes().await.unwrap();
+    let body: Value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    let answer = reply(body.clone());
+    send.send_response(
+        Response::builder()
+            .status(status)
+            .body(Body::from(serde_json::to_vec(&answer).unwrap()))
+            .unwrap(),
+    );
+    body
+}
+
+fn empty_list(kind: &str) -> impl FnOnce(Value) -> Value {
+    let kind = kind.to_string();
+    move |_| json!({"apiVersion": "v1", "kind": kind, "metadata": {}, "items": []})
+}
+
+fn not_found(_: Value) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"})
+}
+
+/// Echoes the object back as the API server would, with a uid.
+fn created(mut body: Value) -> Value {
+    body["metadata"]["uid"] = json!("uid-created");
+    body
+}
+
+fn context(client: kube::Client) -> Arc<Context> {
+    let registry = prometheus::Registry::new();
+    Arc::new(Context {
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "lockstep-operator".into(),
+                instance: None,
+            },
+        ),
+        client,
+        metrics: Arc::new(Metrics::register(&registry).unwrap()),
+    })
+}
+
+#[tokio::test]
+async fn first_reconcile_creates_revision_configmap_deployment_and_service() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(service, "shop");
+    let mut svc = common::album();
+    svc.metadata.name = Some("albums".into());
+    let ctx = context(client);
+    let reconciler = tokio::spawn(reconcile(Arc::new(svc), ctx));
+
+    expect(
+        &mut handle,
+        Method::GET,
+        "/apis/apps/v1/namespaces/shop/controllerrevisions",
+        StatusCode::OK,
+        empty_list("ControllerRevisionList"),
+    )
+    .await;
+    expect(
+        &mut handle,
+        Method::GET,
+        "/apis/apps/v1/namespaces/shop/deployments",
+        StatusCode::OK,
+        empty_list("DeploymentList"),
+    )
+    .await;
+    expect(
+        &mut handle,
+        Method::GET,
+        "/api/v1/namespaces/shop/pods",
+        StatusCode::OK,
+        empty_list("PodList"),
+    )
+    .await;
+    expect(
+        &mut handle,
+        Method::GET,
+        "/api/v1/namespaces/shop/services/albums",
+        StatusCode::NOT_FOUND,
+        not_found,
+    )
+    .await;
+
+    let cr = expect(
+        &mut handle,
+        Method::POST,
+        "/apis/apps/v1/namespaces/shop/controllerrevisions",
+        StatusCode::CREATED,
+        created,
+    )
+    .await;
+    assert_eq!(cr["revision"], 1);
+    let cr_name = cr["metadata"]["name"].as_str().unwrap().to_string();
+    assert!(cr_name.starts_with("albums-"));
+    let cm = expect(
+        &mut handle,
+        Method::POST,
+        "/api/v1/namespaces/shop/configmaps",
+        StatusCode::CREATED,
+        created,
+    )
+    .await;
+    assert_eq!(cm["immutable"], true);
+    assert_eq!(
+        cm["metadata"]["ownerReferences"][0]["kind"],
+        "ControllerRevision"
+    );
+    assert_eq!(
+        cm["metadata"]["ownerReferences"][0]["uid"], "uid-created",
+        "owned by the revision just created"
+    );
+
+    let deployment_path = format!("/apis/apps/v1/namespaces/shop/deployments/{cr_name}");
+    let d = expect(
+        &mut handle,
+        Method::PATCH,
+        &deployment_path,
+        StatusCode::OK,
+        created,
+    )
+    .await;
+    assert_eq!(
+        d["spec"]["replicas"], 4,
+        "a first deploy goes straight to full size"
+    );
+    let s = expect(
+        &mut handle,
+        Method::PATCH,
+        "/api/v1/namespaces/shop/services/albums",
+        StatusCode::OK,
+        created,
+    )
+    .await;
+    assert_eq!(s["spec"]["selector"]["lockstep.dev/service"], "albums");
+    let event = expect(
+        &mut handle,
+        Method::POST,
+        "/apis/events.k8s.io/v1/namespaces/shop/events",
+        StatusCode::CREATED,
+        created,
+    )
+    .await;
+    assert_eq!(event["reason"], "RolloutStarted");
+    let status = expect(
+        &mut handle,
+        Method::PATCH,
+        "/apis/lockstep.dev/v1alpha1/namespaces/shop/albumservices/albums/status",
+        StatusCode::OK,
+        |b| {
+            let mut svc = serde_json::to_value(common::album()).unwrap();
+            svc["status"] = b["status"].clone();
+            svc
+        },
+    )
+    .await;
+    assert_eq!(status["status"]["phase"], "Progressing");
+    assert_eq!(status["status"]["currentRevision"], 1);
+
+    let action = reconciler.await.unwrap().expect("reconcile succeeds");
+    assert_ne!(action, kube::runtime::controller::Action::await_change());
+}
+
+#[tokio::test]
+async fn steady_state_reconcile_only_reads() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(service, "shop");
+    // The cluster after a completed first rollout, reproduced through the pure plan.
+    let mut svc = common::album();
+    let mut cluster = lockstep_operator::plan::Cluster::default();
+    for _ in 0..3 {
+        let plan = lockstep_operator::plan::plan(&svc, &cluster, 1_800_000_000, None);
+        for action in plan.actions {
+            use lockstep_operator::plan::{Action, ObservedDeployment};
+            match action {
+                Action::CreateRevision(r) => cluster.revisions.push(r),
+                Action::ScaleRevision { revision, replicas } => {
+                    cluster.deployments.insert(
+                        revision.number,
+                        ObservedDeployment {
+                            replicas,
+                            ready: replicas,
+                        },
+                    );
+                }
+                Action::CreateService => cluster.service_exists = true,
+                Action::PatchStatus(s) => svc.status = Some(*s),
+                _ => {}
+            }
+        }
+    }
+    let sref = lockstep_operator::service::ServiceRef::of(&svc).unwrap();
+    let rev = cluster.revisions[0].clone();
+    let cr = lockstep_operator::resources::controller_revision(&sref, &rev);
+    let mut deployment =
+        serde_json::to_value(lockstep_operator::resources::deployment(&sref, &rev, 4)).unwrap();
+    deployment["status"] = json!({"replicas": 4, "readyReplicas": 4});
+    let service = serde_json::to_value(lockstep_operator::resources::service(&sref, 8080)).unwrap();
+    let ctx = context(client);
+    let reconciler = tokio::spawn(reconcile(Arc::new(svc), ctx));
+
+    let cr = serde_json::to_value(cr).unwrap();
+    expect(&mut handle, Method::GET, "/apis/apps/v1/namespaces/shop/controllerrevisions", StatusCode::OK, |_| json!({"apiVersion": "apps/v1", "kind": "ControllerRevisionList", "metadata": {}, "items": [cr]})).await;
+    expect(&mut handle, Method::GET, "/apis/apps/v1/namespaces/shop/deployments", StatusCode::OK, |_| json!({"apiVersion": "apps/v1", "kind": "DeploymentList", "metadata": {}, "items": [deployment]})).await;
+    expect(
+        &mut handle,
+        Method::GET,
+        "/api/v1/namespaces/shop/pods",
+        StatusCode::OK,
+        empty_list("PodList"),
+    )
+    .await;
+    expect(
+        &mut handle,
+        Method::GET,
+        "/api/v1/namespaces/shop/services/albums",
+        StatusCode::OK,
+        |_| service,
+    )
+    .await;
+    // A write would wait forever for an answer; the reconcile must finish on reads alone.
+    tokio::time::timeout(std::time::Duration::from_secs(5), reconciler)
+        .await
+        .expect("steady-state reconcile tried to write")
+        .unwrap()
+        .expect("reconcile succeeds");
+    assert!(handle.next_request().await.is_none(), "no further call");
+}
