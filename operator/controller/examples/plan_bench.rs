@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use lockstep_crd::AlbumService;
-use lockstep_operator::plan::{Action, Cluster, ObservedDeployment, plan};
+use lockstep_operator::plan::{Cluster, apply_to_model, plan};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -49,34 +49,15 @@ fn main() {
 
     let started = Instant::now();
     for (svc, cluster) in &mut services {
-        let p = plan(svc, cluster, 1_800_000_000, None);
-        for action in p.actions {
-            match action {
-                Action::CreateRevision(rev) => cluster.revisions.push(rev),
-                Action::ScaleRevision { revision, replicas } => {
-                    cluster.deployments.insert(
-                        revision.number,
-                        ObservedDeployment {
-                            replicas,
-                            ready: replicas,
-                        },
-                    );
-                }
-                Action::CreateService => cluster.service_exists = true,
-                Action::PatchStatus(status) => svc.status = Some(*status),
-                _ => {}
-            }
+        for action in plan(svc, cluster, 1_800_000_000, None).actions {
+            apply_to_model(svc, cluster, &action, true);
         }
     }
     let first = started.elapsed();
     // Settle: the rollout completes on the next pass.
     for (svc, cluster) in &mut services {
-        if let Some(Action::PatchStatus(status)) = plan(svc, cluster, 1_800_000_000, None)
-            .actions
-            .into_iter()
-            .last()
-        {
-            svc.status = Some(*status);
+        for action in plan(svc, cluster, 1_800_000_000, None).actions {
+            apply_to_model(svc, cluster, &action, true);
         }
     }
     if std::env::var_os("PLAN_BENCH_DEBUG").is_some() {

@@ -46,6 +46,8 @@ pub trait LockstepService:
     fn content(&self) -> Result<RevisionContent, ConfigError>;
     /// The current status.
     fn status(&self) -> Option<&ServiceStatus>;
+    /// Replaces the status (models and tests; the controller patches it through the API).
+    fn set_status(&mut self, status: ServiceStatus);
     /// The merge patch that rewrites the spec to revision `rev` (see [`rollback_patch`]).
     fn rollback_patch(rev: &crate::revision::Revision) -> Result<serde_json::Value, ConfigError>;
 }
@@ -82,6 +84,10 @@ macro_rules! impl_service {
 
             fn status(&self) -> Option<&ServiceStatus> {
                 self.status.as_ref()
+            }
+
+            fn set_status(&mut self, status: ServiceStatus) {
+                self.status = Some(status);
             }
 
             fn rollback_patch(

@@ -209,23 +209,8 @@ async fn steady_state_reconcile_only_reads() {
     let mut cluster = lockstep_operator::plan::Cluster::default();
     for _ in 0..3 {
         let plan = lockstep_operator::plan::plan(&svc, &cluster, 1_800_000_000, None);
-        for action in plan.actions {
-            use lockstep_operator::plan::{Action, ObservedDeployment};
-            match action {
-                Action::CreateRevision(r) => cluster.revisions.push(r),
-                Action::ScaleRevision { revision, replicas } => {
-                    cluster.deployments.insert(
-                        revision.number,
-                        ObservedDeployment {
-                            replicas,
-                            ready: replicas,
-                        },
-                    );
-                }
-                Action::CreateService => cluster.service_exists = true,
-                Action::PatchStatus(s) => svc.status = Some(*s),
-                _ => {}
-            }
+        for action in &plan.actions {
+            lockstep_operator::plan::apply_to_model(&mut svc, &mut cluster, action, true);
         }
     }
     let sref = lockstep_operator::service::ServiceRef::of(&svc).unwrap();

@@ -6,7 +6,7 @@ mod common;
 use lockstep_crd::AlbumService;
 use lockstep_crd::spec::{Step, Strategy};
 use lockstep_crd::status::Phase;
-use lockstep_operator::plan::{Action, Cluster, plan};
+use lockstep_operator::plan::{Action, Cluster, apply_to_model, plan};
 
 const T0: i64 = 1_800_000_000;
 
@@ -33,28 +33,13 @@ impl Sim {
     fn run(&mut self) -> Vec<Action> {
         let p = plan(&self.svc, &self.cluster, self.now, None);
         for action in &p.actions {
-            match action {
-                Action::CreateRevision(rev) => self.cluster.revisions.push(rev.clone()),
-                Action::ScaleRevision { revision, replicas } => {
-                    self.cluster
-                        .deployments
-                        .entry(revision.number)
-                        .or_default()
-                        .replicas = *replicas;
-                }
-                Action::DeleteDeployment(n) => {
-                    self.cluster.deployments.remove(n);
-                }
-                Action::CreateService => self.cluster.service_exists = true,
-                Action::DeleteRevision(n) => self.cluster.revisions.retain(|r| r.number != *n),
-                Action::PatchStatus(status) => self.svc.status = Some((**status).clone()),
-                Action::PatchSpec(patch) => {
-                    let mut doc = serde_json::to_value(&self.svc).unwrap();
-                    merge(&mut doc, patch);
-                    self.svc = serde_json::from_value(doc).unwrap();
-                    self.svc.metadata.generation = self.svc.metadata.generation.map(|g| g + 1);
-                }
-                Action::Event(_) => {}
+            if let Action::PatchSpec(patch) = action {
+                let mut doc = serde_json::to_value(&self.svc).unwrap();
+                merge(&mut doc, patch);
+                self.svc = serde_json::from_value(doc).unwrap();
+                self.svc.metadata.generation = self.svc.metadata.generation.map(|g| g + 1);
+            } else {
+                apply_to_model(&mut self.svc, &mut self.cluster, action, false);
             }
         }
         p.actions
