@@ -49,11 +49,6 @@ async fn expect(
     body
 }
 
-fn empty_list(kind: &str) -> impl FnOnce(Value) -> Value {
-    let kind = kind.to_string();
-    move |_| json!({"apiVersion": "v1", "kind": kind, "metadata": {}, "items": []})
-}
-
 fn not_found(_: Value) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"})
 }
@@ -62,6 +57,51 @@ fn not_found(_: Value) -> Value {
 fn created(mut body: Value) -> Value {
     body["metadata"]["uid"] = json!("uid-created");
     body
+}
+
+fn list(kind: &str, items: &[Value]) -> Value {
+    json!({"apiVersion": "v1", "kind": kind, "metadata": {}, "items": items})
+}
+
+/// The four reads every reconcile starts with, answered from the given cluster contents.
+async fn expect_observe(
+    handle: &mut Handle,
+    revisions: Vec<Value>,
+    deployments: Vec<Value>,
+    service: Option<Value>,
+) {
+    let ns = "/namespaces/shop";
+    let revisions = list("ControllerRevisionList", &revisions);
+    expect(
+        handle,
+        Method::GET,
+        &format!("/apis/apps/v1{ns}/controllerrevisions"),
+        StatusCode::OK,
+        |_| revisions,
+    )
+    .await;
+    let deployments = list("DeploymentList", &deployments);
+    expect(
+        handle,
+        Method::GET,
+        &format!("/apis/apps/v1{ns}/deployments"),
+        StatusCode::OK,
+        |_| deployments,
+    )
+    .await;
+    expect(
+        handle,
+        Method::GET,
+        &format!("/api/v1{ns}/pods"),
+        StatusCode::OK,
+        |_| list("PodList", &[]),
+    )
+    .await;
+    let path = format!("/api/v1{ns}/services/albums");
+    match service {
+        Some(service) => expect(handle, Method::GET, &path, StatusCode::OK, |_| service).await,
+        None => expect(handle, Method::GET, &path, StatusCode::NOT_FOUND, not_found).await,
+    };
 }
 
 fn context(client: kube::Client) -> Arc<Context> {
@@ -88,38 +128,7 @@ async fn first_reconcile_creates_revision_configmap_deployment_and_service() {
     let ctx = context(client);
     let reconciler = tokio::spawn(reconcile(Arc::new(svc), ctx));
 
-    expect(
-        &mut handle,
-        Method::GET,
-        "/apis/apps/v1/namespaces/shop/controllerrevisions",
-        StatusCode::OK,
-        empty_list("ControllerRevisionList"),
-    )
-    .await;
-    expect(
-        &mut handle,
-        Method::GET,
-        "/apis/apps/v1/namespaces/shop/deployments",
-        StatusCode::OK,
-        empty_list("DeploymentList"),
-    )
-    .await;
-    expect(
-        &mut handle,
-        Method::GET,
-        "/api/v1/namespaces/shop/pods",
-        StatusCode::OK,
-        empty_list("PodList"),
-    )
-    .await;
-    expect(
-        &mut handle,
-        Method::GET,
-        "/api/v1/namespaces/shop/services/albums",
-        StatusCode::NOT_FOUND,
-        not_found,
-    )
-    .await;
+    expect_observe(&mut handle, vec![], vec![], None).await;
 
     let cr = expect(
         &mut handle,
@@ -224,24 +233,7 @@ async fn steady_state_reconcile_only_reads() {
     let reconciler = tokio::spawn(reconcile(Arc::new(svc), ctx));
 
     let cr = serde_json::to_value(cr).unwrap();
-    expect(&mut handle, Method::GET, "/apis/apps/v1/namespaces/shop/controllerrevisions", StatusCode::OK, |_| json!({"apiVersion": "apps/v1", "kind": "ControllerRevisionList", "metadata": {}, "items": [cr]})).await;
-    expect(&mut handle, Method::GET, "/apis/apps/v1/namespaces/shop/deployments", StatusCode::OK, |_| json!({"apiVersion": "apps/v1", "kind": "DeploymentList", "metadata": {}, "items": [deployment]})).await;
-    expect(
-        &mut handle,
-        Method::GET,
-        "/api/v1/namespaces/shop/pods",
-        StatusCode::OK,
-        empty_list("PodList"),
-    )
-    .await;
-    expect(
-        &mut handle,
-        Method::GET,
-        "/api/v1/namespaces/shop/services/albums",
-        StatusCode::OK,
-        |_| service,
-    )
-    .await;
+    expect_observe(&mut handle, vec![cr], vec![deployment], Some(service)).await;
     // A write would wait forever for an answer; the reconcile must finish on reads alone.
     tokio::time::timeout(std::time::Duration::from_secs(5), reconciler)
         .await
