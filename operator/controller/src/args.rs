@@ -12,6 +12,25 @@ pub struct Args {
     /// Watch one namespace only (namespaced install); all namespaces when unset.
     #[arg(long, env = "WATCH_NAMESPACE")]
     pub namespace: Option<String>,
+    /// Run the controllers only while holding the leader Lease (safe with several replicas).
+    #[arg(long, env = "LOCKSTEP_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Name of the leader Lease.
+    #[arg(long, env = "LOCKSTEP_LEASE_NAME", default_value = "lockstep-operator")]
+    pub lease_name: String,
+    /// Namespace of the leader Lease; the client's default namespace (the pod's) when unset.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// This candidate's identity in the Lease; the host name (the pod name) when unset.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Lease duration in seconds: a standby takes over this long after the leader vanished.
+    #[arg(long, env = "LOCKSTEP_LEASE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=300))]
+    pub lease_seconds: u64,
+    /// Prometheus base URL for canary analysis (e.g. `http://prometheus.monitoring:9090`).
+    /// Without it, a rollout with `analysis` never passes its analysis steps.
+    #[arg(long, env = "PROMETHEUS_URL")]
+    pub prometheus_url: Option<String>,
     /// Log as JSON lines (`--log-json=false` for text).
     #[arg(long, env = "LOCKSTEP_LOG_JSON", default_value_t = true, action = clap::ArgAction::Set)]
     pub log_json: bool,
@@ -36,5 +55,11 @@ mod tests {
         assert_eq!(args.namespace.as_deref(), Some("shop"));
         assert!(!args.log_json);
         assert_eq!(args.http_addr.port(), 8080);
+        assert!(args.leader_election, "on by default");
+        assert_eq!(args.lease_seconds, 15);
+        assert!(
+            Args::try_parse_from(["lockstep-operator", "--lease-seconds", "1"]).is_err(),
+            "a lease shorter than 3 s cannot be renewed in time"
+        );
     }
 }

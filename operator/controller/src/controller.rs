@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::plan::{Action, Cluster, ObservedDeployment, Plan};
 use crate::resources::{self, LABEL_REVISION, LABEL_SERVICE};
 use crate::revision::Revision;
+use crate::rollout::AnalysisOutcome;
 use crate::service::{LockstepService, ServiceRef};
 
 /// The one field manager for server-side apply.
@@ -76,9 +77,14 @@ pub async fn observe(client: &Client, ns: &str, name: &str) -> Result<Cluster> {
             .as_ref()
             .and_then(|s| s.ready_replicas)
             .unwrap_or(0);
-        cluster
-            .deployments
-            .insert(number, ObservedDeployment { replicas, ready });
+        cluster.deployments.insert(
+            number,
+            ObservedDeployment {
+                replicas,
+                ready,
+                template: resources::observed_fingerprint(d),
+            },
+        );
     }
     cluster.failures = pod_failures(&pods.items);
     Ok(cluster)
@@ -237,6 +243,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Reconcile metrics.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Where canary analysis queries go; without it every analysis is inconclusive.
+    pub prometheus: Option<crate::analysis::Prometheus>,
 }
 
 /// One reconcile of one service: observe, plan, execute, and say when to look again.
@@ -256,20 +264,21 @@ where
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
     let mut plan = crate::plan::plan(&*svc, &cluster, now, None);
     if plan.analysis_needed {
-        // The Prometheus query is not wired yet: an unknown result never promotes.
-        plan = crate::plan::plan(
-            &*svc,
-            &cluster,
-            now,
-            Some(crate::rollout::AnalysisOutcome::Inconclusive),
-        );
+        let outcome = analyze(&*svc, &ctx, plan.target.unwrap_or_default()).await;
+        plan = crate::plan::plan(&*svc, &cluster, now, Some(outcome));
     }
-    ctx.metrics.count_writes(
+    let writes = plan
+        .actions
+        .iter()
+        .filter(|a| !matches!(a, Action::Event(_)))
+        .count();
+    ctx.metrics.count_writes(S::COMPONENT, writes);
+    ctx.metrics.count_transitions(
         S::COMPONENT,
-        plan.actions
-            .iter()
-            .filter(|a| !matches!(a, Action::Event(_)))
-            .count(),
+        plan.actions.iter().filter_map(|a| match a {
+            Action::Event(t) => Some(t.reason),
+            _ => None,
+        }),
     );
     execute(&ctx.client, &ctx.recorder, &*svc, &cluster, &plan).await?;
     Ok(match plan.requeue_after {
@@ -278,6 +287,37 @@ where
         ),
         None => kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(300)),
     })
+}
+
+/// One analysis sample for the canary `revision`. Errors are logged and counted, and are
+/// inconclusive: they never promote, and the progress deadline bounds the step.
+async fn analyze<S: LockstepService>(svc: &S, ctx: &Context, revision: i64) -> AnalysisOutcome {
+    let Some(analysis) = svc.common().rollout.analysis.as_ref() else {
+        return AnalysisOutcome::Inconclusive;
+    };
+    let Some(prometheus) = ctx.prometheus.as_ref() else {
+        tracing::warn!("spec.rollout.analysis is set but the operator has no --prometheus-url");
+        ctx.metrics.count_analysis(S::COMPONENT, "no_prometheus");
+        return AnalysisOutcome::Inconclusive;
+    };
+    let query = crate::analysis::render_query(&analysis.query, revision);
+    match prometheus.query(&query).await {
+        Ok(outcome) => {
+            let result = match outcome {
+                AnalysisOutcome::Value(v) if crate::rollout::passes(analysis, v) => "pass",
+                AnalysisOutcome::Value(_) => "fail",
+                AnalysisOutcome::Inconclusive => "inconclusive",
+            };
+            tracing::info!(%query, ?outcome, result, "analysis sample");
+            ctx.metrics.count_analysis(S::COMPONENT, result);
+            outcome
+        }
+        Err(e) => {
+            tracing::warn!(%query, error = %e, "analysis query failed; inconclusive");
+            ctx.metrics.count_analysis(S::COMPONENT, e.metric_label());
+            AnalysisOutcome::Inconclusive
+        }
+    }
 }
 
 impl std::fmt::Debug for Context {

@@ -13,9 +13,11 @@
 //! The pure parts take values and return values; the controller (IO) reads the cluster, calls
 //! them, and applies the result.
 
+pub mod analysis;
 pub mod args;
 pub mod controller;
 pub mod error;
+pub mod leader;
 pub mod metrics;
 pub mod plan;
 pub mod resources;

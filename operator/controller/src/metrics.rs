@@ -1,6 +1,24 @@
 //! Prometheus metrics with bounded labels: kind (`album`, `note`) and error class only.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use lockstep_crd::status::Phase;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+
+/// Event reasons counted as rollout outcomes, and their `outcome` label.
+const ROLLOUT_OUTCOMES: [(&str, &str); 5] = [
+    ("RolloutStarted", "started"),
+    ("RolloutCompleted", "completed"),
+    ("Aborted", "aborted"),
+    ("RolledBack", "rolled_back"),
+    ("RolloutFailed", "failed"),
+];
+
+const PHASES: [(Phase, &str); 5] = [
+    (Phase::Progressing, "Progressing"),
+    (Phase::Paused, "Paused"),
+    (Phase::Healthy, "Healthy"),
+    (Phase::Degraded, "Degraded"),
+    (Phase::RolledBack, "RolledBack"),
+];
 
 /// Reconcile metrics.
 #[derive(Debug, Clone)]
@@ -9,6 +27,9 @@ pub struct Metrics {
     failures: IntCounterVec,
     writes: IntCounterVec,
     duration: HistogramVec,
+    rollouts: IntCounterVec,
+    analysis: IntCounterVec,
+    phases: IntGaugeVec,
 }
 
 impl Metrics {
@@ -34,6 +55,30 @@ impl Metrics {
                 .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]),
             &["kind"],
         )?;
+        let rollouts = IntCounterVec::new(
+            Opts::new(
+                "lockstep_rollouts_total",
+                "Rollout transitions: started, completed, aborted, rolled_back, failed",
+            ),
+            &["kind", "outcome"],
+        )?;
+        let analysis = IntCounterVec::new(
+            Opts::new(
+                "lockstep_analysis_queries_total",
+                "Canary analysis samples by result: pass, fail, inconclusive, or an error class",
+            ),
+            &["kind", "result"],
+        )?;
+        let phases = IntGaugeVec::new(
+            Opts::new(
+                "lockstep_services",
+                "Services by phase, as of their last reconcile in this operator",
+            ),
+            &["kind", "phase"],
+        )?;
+        registry.register(Box::new(rollouts.clone()))?;
+        registry.register(Box::new(analysis.clone()))?;
+        registry.register(Box::new(phases.clone()))?;
         registry.register(Box::new(reconciles.clone()))?;
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(writes.clone()))?;
@@ -43,6 +88,9 @@ impl Metrics {
             failures,
             writes,
             duration,
+            rollouts,
+            analysis,
+            phases,
         })
     }
 
@@ -62,5 +110,33 @@ impl Metrics {
         self.failures
             .with_label_values(&[kind, error.metric_label()])
             .inc();
+    }
+
+    /// Counts the rollout transitions among the event reasons of one reconcile.
+    pub fn count_transitions<'a>(&self, kind: &str, reasons: impl IntoIterator<Item = &'a str>) {
+        for reason in reasons {
+            if let Some((_, outcome)) = ROLLOUT_OUTCOMES.iter().find(|(r, _)| *r == reason) {
+                self.rollouts.with_label_values(&[kind, outcome]).inc();
+            }
+        }
+    }
+
+    /// Counts one analysis sample (`pass`, `fail`, `inconclusive`, or an error label).
+    pub fn count_analysis(&self, kind: &str, result: &str) {
+        self.analysis.with_label_values(&[kind, result]).inc();
+    }
+
+    /// Sets the phase gauge of `kind` from the phases of every service the operator watches
+    /// (read from the controller's cache at scrape time, so it never drifts).
+    pub fn set_phases(&self, kind: &str, phases: impl IntoIterator<Item = Option<Phase>>) {
+        let mut counts = [0i64; PHASES.len()];
+        for phase in phases.into_iter().flatten() {
+            if let Some(i) = PHASES.iter().position(|(p, _)| *p == phase) {
+                counts[i] += 1;
+            }
+        }
+        for ((_, label), count) in PHASES.iter().zip(counts) {
+            self.phases.with_label_values(&[kind, label]).set(count);
+        }
     }
 }

@@ -19,12 +19,27 @@ use crate::rollout::{AnalysisOutcome, Observed, RevisionHealth, RolloutState, Tr
 use crate::service::LockstepService;
 
 /// One revision's Deployment as observed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObservedDeployment {
     /// `spec.replicas`.
     pub replicas: i32,
     /// `status.readyReplicas`.
     pub ready: i32,
+    /// What its pod template runs, to repair drift (someone edited the Deployment).
+    pub template: TemplateFingerprint,
+}
+
+/// The fields of a Deployment's pod template that make it *this* revision. If any differs from
+/// what the revision renders, the Deployment is re-applied (server-side apply with force puts
+/// every field the operator owns back).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateFingerprint {
+    /// The app container's image.
+    pub image: Option<String>,
+    /// The ConfigMap mounted as the config volume.
+    pub config_map: Option<String>,
+    /// The renderer version annotation ([`crate::resources::RENDER_VERSION`]).
+    pub render: Option<String>,
 }
 
 /// What the cluster holds for one service.
@@ -75,6 +90,11 @@ pub struct Plan {
     pub requeue_after: Option<Duration>,
     /// Query the analysis and plan again with its outcome.
     pub analysis_needed: bool,
+    /// The revision the spec asks for (the canary while a rollout runs); `None` when the plan
+    /// stopped before choosing one (invalid config, rollbackTo).
+    pub target: Option<i64>,
+    /// The phase this plan leaves the service in.
+    pub phase: Option<Phase>,
 }
 
 fn seconds(t: &Time) -> i64 {
@@ -286,12 +306,26 @@ pub fn plan<S: LockstepService>(
     let decision = decide(&observed, &state_of(prev));
     plan.requeue_after = decision.requeue_after;
     plan.analysis_needed = decision.analysis_needed;
+    plan.target = Some(target);
+    plan.phase = Some(decision.phase);
 
     for (number, replicas) in &decision.scale {
-        let current = cluster.deployments.get(number).map(|d| d.replicas);
-        if current != Some(*replicas)
-            && let Some(rev) = revisions.iter().find(|r| r.number == *number)
-        {
+        let current = cluster.deployments.get(number);
+        let Some(rev) = revisions.iter().find(|r| r.number == *number) else {
+            continue;
+        };
+        let drifted = current
+            .is_some_and(|d| d.template != crate::resources::fingerprint(&svc.name_any(), rev));
+        if current.map(|d| d.replicas) != Some(*replicas) || drifted {
+            if drifted {
+                plan.actions.push(Action::Event(Transition {
+                    reason: "DriftRepaired",
+                    message: format!(
+                        "Deployment of revision {number} was changed outside Lockstep; re-applied"
+                    ),
+                    warning: true,
+                }));
+            }
             plan.actions.push(Action::ScaleRevision {
                 revision: rev.clone(),
                 replicas: *replicas,
@@ -377,6 +411,7 @@ pub fn apply_to_model<S: LockstepService>(
         Action::ScaleRevision { revision, replicas } => {
             let d = cluster.deployments.entry(revision.number).or_default();
             d.replicas = *replicas;
+            d.template = crate::resources::fingerprint(&svc.name_any(), revision);
             if ready {
                 d.ready = *replicas;
             }

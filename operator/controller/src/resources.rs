@@ -21,6 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::plan::TemplateFingerprint;
 use crate::revision::{HASH_SCHEMA, Revision};
 use crate::service::ServiceRef;
 
@@ -36,14 +37,18 @@ pub const LABEL_HASH_SCHEMA: &str = "lockstep.dev/hash-schema";
 pub const CONFIG_DIR: &str = "/etc/lockstep";
 /// The config file's name in the ConfigMap and the mount.
 pub const CONFIG_FILE: &str = "config.yaml";
+/// Annotation on each Deployment: the version of [`deployment`]'s rendering. Bump it when the
+/// renderer changes what it writes, so that existing Deployments are re-applied once.
+pub const ANNOTATION_RENDER: &str = "lockstep.dev/render";
+/// See [`ANNOTATION_RENDER`].
+pub const RENDER_VERSION: &str = "1";
+/// Label carrying the component (`album`, `note`); the app container has this name.
+const LABEL_COMPONENT: &str = "app.kubernetes.io/name";
 
 fn labels(svc: &ServiceRef, rev: Option<&Revision>) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::from([
         (LABEL_SERVICE.to_owned(), svc.name.clone()),
-        (
-            "app.kubernetes.io/name".to_owned(),
-            svc.component.to_owned(),
-        ),
+        (LABEL_COMPONENT.to_owned(), svc.component.to_owned()),
         ("app.kubernetes.io/instance".to_owned(), svc.name.clone()),
         (
             "app.kubernetes.io/managed-by".to_owned(),
@@ -180,8 +185,13 @@ pub fn deployment(svc: &ServiceRef, rev: &Revision, replicas: i32) -> Deployment
         }),
         ..Container::default()
     };
+    let mut metadata = meta(svc, revision_name(svc, rev), Some(rev), svc.owner.clone());
+    metadata.annotations = Some(BTreeMap::from([(
+        ANNOTATION_RENDER.to_owned(),
+        RENDER_VERSION.to_owned(),
+    )]));
     Deployment {
-        metadata: meta(svc, revision_name(svc, rev), Some(rev), svc.owner.clone()),
+        metadata,
         spec: Some(DeploymentSpec {
             replicas: Some(replicas),
             // Each revision has its own Deployment; its ReplicaSet history is not needed.
@@ -219,6 +229,45 @@ pub fn deployment(svc: &ServiceRef, rev: &Revision, replicas: i32) -> Deployment
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
+    }
+}
+
+/// What [`deployment`] renders for revision `rev` of the service named `service`, as compared
+/// with [`observed_fingerprint`] to detect drift.
+pub fn fingerprint(service: &str, rev: &Revision) -> TemplateFingerprint {
+    TemplateFingerprint {
+        image: Some(rev.content.image.clone()),
+        config_map: Some(format!("{service}-cfg-{}", rev.short_hash())),
+        render: Some(RENDER_VERSION.to_owned()),
+    }
+}
+
+/// The fingerprint of a Deployment as the API server returns it.
+pub fn observed_fingerprint(d: &Deployment) -> TemplateFingerprint {
+    let component = d
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(LABEL_COMPONENT));
+    let pod = d.spec.as_ref().and_then(|s| s.template.spec.as_ref());
+    let image = pod
+        .and_then(|p| p.containers.iter().find(|c| Some(&c.name) == component))
+        .and_then(|c| c.image.clone());
+    let config_map = pod
+        .and_then(|p| p.volumes.as_ref())
+        .and_then(|v| v.iter().find(|v| v.name == "config"))
+        .and_then(|v| v.config_map.as_ref())
+        .map(|c| c.name.clone());
+    let render = d
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ANNOTATION_RENDER))
+        .cloned();
+    TemplateFingerprint {
+        image,
+        config_map,
+        render,
     }
 }
 

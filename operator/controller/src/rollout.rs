@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lockstep_crd::spec::{Comparison, RolloutSpec, Step, Strategy};
+use lockstep_crd::spec::{Analysis, Comparison, RolloutSpec, Step, Strategy};
 use lockstep_crd::status::Phase;
 
 /// What the controller saw of one revision's Deployment.
@@ -241,6 +241,14 @@ fn rolled_back(obs: &Observed<'_>, s: RolloutState) -> Decision {
     }
 }
 
+/// Whether one analysis sample `value` passes `analysis`'s threshold.
+pub fn passes(analysis: &Analysis, value: f64) -> bool {
+    match analysis.comparison {
+        Comparison::LessThan => value < analysis.threshold,
+        Comparison::GreaterThan => value > analysis.threshold,
+    }
+}
+
 fn roll_back(obs: &Observed<'_>, mut s: RolloutState, reason: String) -> Decision {
     s.aborted = Some(obs.target);
     s.step = None;
@@ -263,7 +271,16 @@ fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
     let health = obs.health.get(&target).cloned().unwrap_or_default();
     if obs.abort.is_some() && obs.abort.map(str::to_owned) != s.observed_abort {
         s.observed_abort = obs.abort.map(str::to_owned);
-        return roll_back(obs, s, format!("rollout of revision {target} aborted"));
+        let mut d = roll_back(obs, s, format!("rollout of revision {target} aborted"));
+        d.events.insert(
+            0,
+            Transition {
+                reason: "Aborted",
+                message: format!("abort requested for revision {target}"),
+                warning: false,
+            },
+        );
+        return d;
     }
     if let Some(reason) = &health.failure {
         return roll_back(obs, s, format!("revision {target} is failing: {reason}"));
@@ -343,11 +360,7 @@ fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
                 return d.requeue(remaining);
             }
             (Some(a), Some(AnalysisOutcome::Value(v))) => {
-                let pass = match a.comparison {
-                    Comparison::LessThan => v < a.threshold,
-                    Comparison::GreaterThan => v > a.threshold,
-                };
-                if !pass {
+                if !passes(a, v) {
                     return roll_back(
                         obs,
                         s,

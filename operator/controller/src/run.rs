@@ -1,21 +1,30 @@
-//! Wiring: the two controllers, the health/metrics server and shutdown.
+//! Wiring: leader election, the two controllers, the health/metrics server and shutdown.
 //!
-//! One replica runs at a time until Lease leader election lands; the Helm chart must not scale
-//! it beyond one before then.
+//! ```text
+//!  SIGTERM/SIGINT ──► shutdown ──► controllers drain ──► Lease released ──► HTTP server stops
+//!  Lease lost ─────────────────────────────────────────► exit non-zero (the pod restarts as standby)
+//! ```
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client};
+use lockstep_crd::{AlbumService, NoteService};
 use prometheus::{Encoder, Registry, TextEncoder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 
+use crate::analysis::{AnalysisError, Prometheus};
 use crate::args::Args;
 use crate::controller::{Context, error_policy, reconcile};
+use crate::leader::{Elector, LeaderError};
 use crate::metrics::Metrics;
 use crate::service::LockstepService;
 
@@ -28,6 +37,12 @@ pub enum RunError {
     /// Metrics could not be registered.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// `--prometheus-url` is unusable.
+    #[error(transparent)]
+    Prometheus(#[from] AnalysisError),
+    /// Leadership was lost or the Lease is not accessible.
+    #[error(transparent)]
+    Leader(#[from] LeaderError),
     /// The HTTP server could not bind or failed.
     #[error("http server on {addr}: {source}")]
     Http {
@@ -39,6 +54,41 @@ pub enum RunError {
     },
 }
 
+/// Resolves once shutdown was requested.
+#[derive(Clone, Debug)]
+struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    /// Sets the returned token when SIGTERM or SIGINT arrives.
+    fn on_signal() -> Shutdown {
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            let term = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no SIGTERM handler");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = term => {}
+            }
+            tracing::info!("shutdown requested");
+            let _ = tx.send(true);
+        });
+        Shutdown(rx)
+    }
+
+    async fn requested(mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
 fn api<S: LockstepService>(client: &Client, namespace: Option<&str>) -> Api<S> {
     match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -46,37 +96,70 @@ fn api<S: LockstepService>(client: &Client, namespace: Option<&str>) -> Api<S> {
     }
 }
 
-async fn control<S>(ctx: Arc<Context>, namespace: Option<String>)
+/// The controller for one kind: watches the services and the Deployments they own.
+fn controller<S>(client: &Client, namespace: Option<&str>, shutdown: Shutdown) -> Controller<S>
 where
     S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
 {
-    let client = ctx.client.clone();
-    let deployments: Api<Deployment> = match namespace.as_deref() {
+    let deployments: Api<Deployment> = match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    Controller::new(
-        api::<S>(&client, namespace.as_deref()),
-        watcher::Config::default(),
-    )
-    .owns(
-        deployments,
-        watcher::Config::default().labels(crate::resources::LABEL_SERVICE),
-    )
-    .shutdown_on_signal()
-    .run(reconcile::<S>, error_policy::<S>, ctx)
-    .for_each(|outcome| async move {
-        if let Err(e) = outcome {
-            tracing::debug!(error = %e, "controller event");
-        }
-    })
-    .await;
+    Controller::new(api::<S>(client, namespace), watcher::Config::default())
+        .owns(
+            deployments,
+            watcher::Config::default().labels(crate::resources::LABEL_SERVICE),
+        )
+        .graceful_shutdown_on(shutdown.requested())
 }
 
-async fn serve(addr: std::net::SocketAddr, registry: Registry) -> Result<(), RunError> {
+async fn control<S>(controller: Controller<S>, ctx: Arc<Context>)
+where
+    S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    controller
+        .run(reconcile::<S>, error_policy::<S>, ctx)
+        .for_each(|outcome| async move {
+            if let Err(e) = outcome {
+                tracing::debug!(error = %e, "controller event");
+            }
+        })
+        .await;
+}
+
+/// The phase gauge is read from the controllers' caches at scrape time.
+#[derive(Clone)]
+struct Phases {
+    metrics: Arc<Metrics>,
+    albums: Store<AlbumService>,
+    notes: Store<NoteService>,
+}
+
+impl Phases {
+    fn refresh(&self) {
+        let phase = |s: Option<&lockstep_crd::status::ServiceStatus>| s.and_then(|s| s.phase);
+        self.metrics.set_phases(
+            AlbumService::COMPONENT,
+            self.albums.state().iter().map(|s| phase(s.status.as_ref())),
+        );
+        self.metrics.set_phases(
+            NoteService::COMPONENT,
+            self.notes.state().iter().map(|s| phase(s.status.as_ref())),
+        );
+    }
+}
+
+async fn serve(
+    addr: std::net::SocketAddr,
+    registry: Registry,
+    phases: Phases,
+    shutdown: Shutdown,
+) -> Result<(), RunError> {
     let metrics = move || {
         let registry = registry.clone();
+        let phases = phases.clone();
         async move {
+            phases.refresh();
             let mut buffer = Vec::new();
             match TextEncoder::new().encode(&registry.gather(), &mut buffer) {
                 Ok(()) => (axum::http::StatusCode::OK, buffer),
@@ -95,34 +178,82 @@ async fn serve(addr: std::net::SocketAddr, registry: Registry) -> Result<(), Run
         .await
         .map_err(|source| RunError::Http { addr, source })?;
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown.requested())
         .await
         .map_err(|source| RunError::Http { addr, source })
 }
 
-/// Runs both controllers and the HTTP server until SIGINT/SIGTERM.
+/// Runs both controllers (while leader) and the HTTP server until SIGINT/SIGTERM.
 pub async fn run(args: Args) -> Result<(), RunError> {
     let client = Client::try_default().await?;
+    let prometheus = args
+        .prometheus_url
+        .as_deref()
+        .map(|url| Prometheus::new(url, Duration::from_secs(10)))
+        .transpose()?;
     let registry = Registry::new_custom(None, None)?;
     let metrics = Arc::new(Metrics::register(&registry)?);
+    let identity = args
+        .identity
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| format!("lockstep-operator-{}", std::process::id()));
     let reporter = Reporter {
         controller: "lockstep-operator".into(),
-        instance: std::env::var("POD_NAME").ok(),
+        instance: Some(identity.clone()),
     };
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
-        client,
-        metrics,
+        client: client.clone(),
+        metrics: metrics.clone(),
+        prometheus,
     });
-    tracing::info!(namespace = ?args.namespace, addr = %args.http_addr, "starting");
-    let controllers = futures::future::join(
-        control::<lockstep_crd::AlbumService>(ctx.clone(), args.namespace.clone()),
-        control::<lockstep_crd::NoteService>(ctx, args.namespace.clone()),
-    );
+    let shutdown = Shutdown::on_signal();
+    let ns = args.namespace.as_deref();
+    let albums = controller::<AlbumService>(&client, ns, shutdown.clone());
+    let notes = controller::<NoteService>(&client, ns, shutdown.clone());
+    let phases = Phases {
+        metrics,
+        albums: albums.store(),
+        notes: notes.store(),
+    };
+    tracing::info!(namespace = ?args.namespace, addr = %args.http_addr, %identity, "starting");
+    let work = futures::future::join(control(albums, ctx.clone()), control(notes, ctx));
+    let led = async {
+        if !args.leader_election {
+            work.await;
+            return Ok(());
+        }
+        let lease_ns = args
+            .lease_namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_owned());
+        let elector = Elector::new(
+            Api::<Lease>::namespaced(client.clone(), &lease_ns),
+            &args.lease_name,
+            &identity,
+            Duration::from_secs(args.lease_seconds),
+        );
+        // Standing by must also end on shutdown.
+        tokio::select! {
+            led = elector.lead(work) => led.map(|_| ()),
+            () = shutdown.clone().requested() => Ok(()),
+        }
+    };
+    let server = serve(args.http_addr, registry, phases, shutdown.clone());
+    tokio::pin!(led, server);
     tokio::select! {
-        _ = controllers => Ok(()),
-        served = serve(args.http_addr, registry) => served,
+        led = &mut led => led.map_err(RunError::from),
+        served = &mut server => {
+            served?;
+            // The server stops on shutdown; let the controllers drain and the Lease go.
+            match tokio::time::timeout(Duration::from_secs(20), led).await {
+                Ok(led) => led.map_err(RunError::from),
+                Err(_) => {
+                    tracing::warn!("controllers did not stop within 20 s");
+                    Ok(())
+                }
+            }
+        }
     }
 }

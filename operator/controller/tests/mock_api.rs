@@ -2,66 +2,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // fixture helpers
 
 mod common;
+mod mock;
 
 use std::sync::Arc;
 
-use http::{Method, Request, Response, StatusCode};
-use kube::client::Body;
+use http::{Method, StatusCode};
 use kube::runtime::events::{Recorder, Reporter};
 use lockstep_operator::controller::{Context, reconcile};
 use lockstep_operator::metrics::Metrics;
+use mock::{Handle, created, expect, list, not_found};
 use serde_json::{Value, json};
-
-type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
-
-/// Waits for the next request, checks method and path, answers with `reply(request body)`.
-async fn expect(
-    handle: &mut Handle,
-    method: Method,
-    path: &str,
-    status: StatusCode,
-    reply: impl FnOnce(Value) -> Value,
-) -> Value {
-    let (request, send) = handle
-        .next_request()
-        .await
-        .expect("the controller made no further request");
-    assert_eq!(
-        (request.method(), request.uri().path()),
-        (&method, path),
-        "unexpected call {} {}",
-        request.method(),
-        request.uri()
-    );
-    let bytes = request.into_body().collect_bytes().await.unwrap();
-    let body: Value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    let answer = reply(body.clone());
-    send.send_response(
-        Response::builder()
-            .status(status)
-            .body(Body::from(serde_json::to_vec(&answer).unwrap()))
-            .unwrap(),
-    );
-    body
-}
-
-fn not_found(_: Value) -> Value {
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"})
-}
-
-/// Echoes the object back as the API server would, with a uid.
-fn created(mut body: Value) -> Value {
-    body["metadata"]["uid"] = json!("uid-created");
-    body
-}
-
-fn list(kind: &str, items: &[Value]) -> Value {
-    json!({"apiVersion": "v1", "kind": kind, "metadata": {}, "items": items})
-}
 
 /// The four reads every reconcile starts with, answered from the given cluster contents.
 async fn expect_observe(
@@ -116,13 +66,13 @@ fn context(client: kube::Client) -> Arc<Context> {
         ),
         client,
         metrics: Arc::new(Metrics::register(&registry).unwrap()),
+        prometheus: None,
     })
 }
 
 #[tokio::test]
 async fn first_reconcile_creates_revision_configmap_deployment_and_service() {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "shop");
+    let (client, mut handle) = mock::client("shop");
     let mut svc = common::album();
     svc.metadata.name = Some("albums".into());
     let ctx = context(client);
@@ -211,8 +161,7 @@ async fn first_reconcile_creates_revision_configmap_deployment_and_service() {
 
 #[tokio::test]
 async fn steady_state_reconcile_only_reads() {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "shop");
+    let (client, mut handle) = mock::client("shop");
     // The cluster after a completed first rollout, reproduced through the pure plan.
     let mut svc = common::album();
     let mut cluster = lockstep_operator::plan::Cluster::default();

@@ -272,3 +272,27 @@ fn history_is_pruned_but_never_the_stable_or_current_revision() {
     let numbers: Vec<i64> = sim.cluster.revisions.iter().map(|r| r.number).collect();
     assert_eq!(numbers, [3, 4]);
 }
+
+#[test]
+fn a_deployment_edited_outside_lockstep_is_reapplied() {
+    let mut sim = Sim::new();
+    sim.run();
+    sim.all_ready();
+    sim.run();
+    let d = sim.cluster.deployments.get_mut(&1).unwrap();
+    d.template.image = Some("registry.example/album:hotfix".into());
+    assert_eq!(
+        kinds(&sim.run()),
+        ["Event(DriftRepaired)", "Scale(1=4)"],
+        "the image someone set by hand is replaced"
+    );
+    assert_eq!(kinds(&sim.run()), Vec::<String>::new(), "repaired");
+
+    let d = sim.cluster.deployments.get_mut(&1).unwrap();
+    d.template.render = None;
+    assert_eq!(
+        kinds(&sim.run()),
+        ["Event(DriftRepaired)", "Scale(1=4)"],
+        "a Deployment written by another renderer version is re-applied once"
+    );
+}

@@ -302,7 +302,7 @@ fn abort_token_rolls_back_once() {
     let d = run.step(None);
     assert_eq!(
         (d.phase, reasons(&d)),
-        (Phase::RolledBack, vec!["RolledBack"])
+        (Phase::RolledBack, vec!["Aborted", "RolledBack"])
     );
     // A new spec with the old token still set rolls out normally.
     run.target = 3;

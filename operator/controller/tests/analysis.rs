@@ -1,0 +1,149 @@
+//! Canary analysis: reading Prometheus answers, and the client against a local HTTP server that
+//! answers like Prometheus.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use lockstep_operator::analysis::{AnalysisError, Prometheus, parse_response, render_query};
+use lockstep_operator::rollout::AnalysisOutcome;
+
+fn vector(values: &[&str]) -> String {
+    let series: Vec<String> = values
+        .iter()
+        .map(|v| format!(r#"{{"metric":{{}},"value":[1700000000.1,"{v}"]}}"#))
+        .collect();
+    format!(
+        r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#,
+        series.join(",")
+    )
+}
+
+#[test]
+fn answers_and_their_outcomes() {
+    let ok = |body: &str| parse_response(200, body.as_bytes()).unwrap();
+    assert_eq!(ok(&vector(&["0.25"])), AnalysisOutcome::Value(0.25));
+    assert_eq!(ok(&vector(&[])), AnalysisOutcome::Inconclusive, "no data");
+    assert_eq!(ok(&vector(&["NaN"])), AnalysisOutcome::Inconclusive, "NaN");
+    assert_eq!(
+        ok(&vector(&["+Inf"])),
+        AnalysisOutcome::Value(f64::INFINITY),
+        "an infinite latency is a value (and fails a LessThan gate)"
+    );
+    assert_eq!(
+        ok(r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"3"]}}"#),
+        AnalysisOutcome::Value(3.0)
+    );
+}
+
+#[test]
+fn answers_that_are_not_one_number_are_errors() {
+    let err = |status, body: &str| parse_response(status, body.as_bytes()).unwrap_err();
+    assert!(
+        matches!(err(200, &vector(&["1", "2"])), AnalysisError::Shape(m) if m.contains("2 series"))
+    );
+    assert!(matches!(
+        err(
+            200,
+            r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#
+        ),
+        AnalysisError::Shape(_)
+    ));
+    assert!(matches!(
+        err(200, &vector(&["abc"])),
+        AnalysisError::Shape(_)
+    ));
+    assert!(matches!(err(200, "<html>"), AnalysisError::Shape(_)));
+    let bad = err(
+        400,
+        r#"{"status":"error","errorType":"bad_data","error":"parse error at char 5"}"#,
+    );
+    assert!(
+        matches!(&bad, AnalysisError::Query { status: 400, message } if message.contains("parse error")),
+        "{bad}"
+    );
+    assert!(matches!(
+        err(502, "Bad Gateway"),
+        AnalysisError::Query { status: 502, .. }
+    ));
+}
+
+#[test]
+fn revision_placeholder() {
+    assert_eq!(
+        render_query(
+            r#"sum(rate(http_requests_total{revision="$revision",code=~"5.."}[1m]))"#,
+            7
+        ),
+        r#"sum(rate(http_requests_total{revision="7",code=~"5.."}[1m]))"#
+    );
+}
+
+#[test]
+fn urls_are_checked_up_front() {
+    for url in ["prometheus:9090", "ftp://prometheus", "not a url"] {
+        assert!(
+            matches!(
+                Prometheus::new(url, Duration::from_secs(1)),
+                Err(AnalysisError::Url { .. })
+            ),
+            "{url}"
+        );
+    }
+}
+
+/// A Prometheus look-alike on loopback that records the query it was asked.
+async fn fake_prometheus(answer: String) -> (String, tokio::sync::mpsc::Receiver<String>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let app = axum::Router::new().route(
+        "/api/v1/query",
+        axum::routing::get(
+            move |axum::extract::Query(q): axum::extract::Query<
+                std::collections::HashMap<String, String>,
+            >| {
+                let tx = tx.clone();
+                let answer = answer.clone();
+                async move {
+                    tx.send(q.get("query").cloned().unwrap_or_default())
+                        .await
+                        .unwrap();
+                    answer
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), rx)
+}
+
+#[tokio::test]
+async fn queries_a_prometheus_over_http() {
+    let (url, mut asked) = fake_prometheus(vector(&["0.01"])).await;
+    let prometheus = Prometheus::new(&format!("{url}/"), Duration::from_secs(5)).unwrap();
+    let query = r#"sum(rate(errors{revision="3"}[1m])) / sum(rate(requests[1m]))"#;
+    assert_eq!(
+        prometheus.query(query).await.unwrap(),
+        AnalysisOutcome::Value(0.01)
+    );
+    assert_eq!(
+        asked.recv().await.unwrap(),
+        query,
+        "sent intact, URL-encoded"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_prometheus_is_an_error_not_a_value() {
+    // Bind and drop to get a loopback port that refuses connections.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let prometheus =
+        Prometheus::new(&format!("http://127.0.0.1:{port}"), Duration::from_secs(5)).unwrap();
+    assert!(matches!(
+        prometheus.query("up").await,
+        Err(AnalysisError::Unreachable(_))
+    ));
+}
