@@ -31,6 +31,10 @@ pub struct Args {
     /// Without it, a rollout with `analysis` never passes its analysis steps.
     #[arg(long, env = "PROMETHEUS_URL")]
     pub prometheus_url: Option<String>,
+    /// Reconciles running at once, per kind. Bounds memory and API load when thousands of
+    /// services are reconciled together (start-up, operator upgrade).
+    #[arg(long, env = "LOCKSTEP_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
     /// Log as JSON lines (`--log-json=false` for text).
     #[arg(long, env = "LOCKSTEP_LOG_JSON", default_value_t = true, action = clap::ArgAction::Set)]
     pub log_json: bool,

@@ -119,6 +119,7 @@ pub fn state_of(status: Option<&ServiceStatus>) -> RolloutState {
         observed_promote: s.observed_promote.clone(),
         observed_abort: s.observed_abort.clone(),
         aborted: s.aborted_revision,
+        abort_reason: s.abort_reason.clone(),
     }
 }
 
@@ -365,6 +366,7 @@ pub fn plan<S: LockstepService>(
     status.observed_promote = s.observed_promote.clone();
     status.observed_abort = s.observed_abort.clone();
     status.aborted_revision = s.aborted;
+    status.abort_reason = s.abort_reason.clone();
     status.replicas = replicas;
     status.ready_replicas = ready;
     status.updated_replicas = updated;

@@ -82,6 +82,8 @@ pub struct RolloutState {
     pub observed_abort: Option<String>,
     /// Failed or aborted target, not retried until the spec changes.
     pub aborted: Option<i64>,
+    /// Why `aborted` was rolled back.
+    pub abort_reason: Option<String>,
 }
 
 /// A state change worth a Kubernetes Event.
@@ -169,6 +171,7 @@ pub fn decide(obs: &Observed<'_>, prev: &RolloutState) -> Decision {
         s.analysis_passes = 0;
         if s.stable != Some(target) && s.aborted != Some(target) {
             s.aborted = None;
+            s.abort_reason = None;
             started.push(Transition {
                 reason: "RolloutStarted",
                 message: format!("rolling out revision {target}"),
@@ -222,8 +225,9 @@ fn rolled_back(obs: &Observed<'_>, s: RolloutState) -> Decision {
     match s.stable {
         Some(stable) => {
             let message = format!(
-                "revision {} was rolled back; revision {stable} serves. Change the spec to try again",
-                obs.target
+                "revision {} was rolled back ({}); revision {stable} serves. Change the spec to try again",
+                obs.target,
+                s.abort_reason.as_deref().unwrap_or("reason not recorded")
             );
             let mut d = Decision::new(s, Phase::RolledBack, message);
             d.scale.insert(stable, obs.replicas);
@@ -231,8 +235,9 @@ fn rolled_back(obs: &Observed<'_>, s: RolloutState) -> Decision {
         }
         None => {
             let message = format!(
-                "revision {} failed and there is no earlier revision to return to",
-                obs.target
+                "revision {} failed ({}) and there is no earlier revision to return to",
+                obs.target,
+                s.abort_reason.as_deref().unwrap_or("reason not recorded")
             );
             let mut d = Decision::new(s, Phase::Degraded, message);
             d.scale.insert(obs.target, obs.replicas);
@@ -251,6 +256,7 @@ pub fn passes(analysis: &Analysis, value: f64) -> bool {
 
 fn roll_back(obs: &Observed<'_>, mut s: RolloutState, reason: String) -> Decision {
     s.aborted = Some(obs.target);
+    s.abort_reason = Some(reason.clone());
     s.step = None;
     s.step_started = None;
     s.analysis_passes = 0;

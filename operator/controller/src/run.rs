@@ -97,7 +97,12 @@ fn api<S: LockstepService>(client: &Client, namespace: Option<&str>) -> Api<S> {
 }
 
 /// The controller for one kind: watches the services and the Deployments they own.
-fn controller<S>(client: &Client, namespace: Option<&str>, shutdown: Shutdown) -> Controller<S>
+fn controller<S>(
+    client: &Client,
+    namespace: Option<&str>,
+    concurrency: u16,
+    shutdown: Shutdown,
+) -> Controller<S>
 where
     S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
 {
@@ -110,6 +115,7 @@ where
             deployments,
             watcher::Config::default().labels(crate::resources::LABEL_SERVICE),
         )
+        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown.requested())
 }
 
@@ -210,8 +216,8 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     });
     let shutdown = Shutdown::on_signal();
     let ns = args.namespace.as_deref();
-    let albums = controller::<AlbumService>(&client, ns, shutdown.clone());
-    let notes = controller::<NoteService>(&client, ns, shutdown.clone());
+    let albums = controller::<AlbumService>(&client, ns, args.concurrency, shutdown.clone());
+    let notes = controller::<NoteService>(&client, ns, args.concurrency, shutdown.clone());
     let phases = Phases {
         metrics,
         albums: albums.store(),

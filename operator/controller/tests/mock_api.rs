@@ -7,68 +7,9 @@ mod mock;
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
-use kube::runtime::events::{Recorder, Reporter};
-use lockstep_operator::controller::{Context, reconcile};
-use lockstep_operator::metrics::Metrics;
-use mock::{Handle, created, expect, list, not_found};
-use serde_json::{Value, json};
-
-/// The four reads every reconcile starts with, answered from the given cluster contents.
-async fn expect_observe(
-    handle: &mut Handle,
-    revisions: Vec<Value>,
-    deployments: Vec<Value>,
-    service: Option<Value>,
-) {
-    let ns = "/namespaces/shop";
-    let revisions = list("ControllerRevisionList", &revisions);
-    expect(
-        handle,
-        Method::GET,
-        &format!("/apis/apps/v1{ns}/controllerrevisions"),
-        StatusCode::OK,
-        |_| revisions,
-    )
-    .await;
-    let deployments = list("DeploymentList", &deployments);
-    expect(
-        handle,
-        Method::GET,
-        &format!("/apis/apps/v1{ns}/deployments"),
-        StatusCode::OK,
-        |_| deployments,
-    )
-    .await;
-    expect(
-        handle,
-        Method::GET,
-        &format!("/api/v1{ns}/pods"),
-        StatusCode::OK,
-        |_| list("PodList", &[]),
-    )
-    .await;
-    let path = format!("/api/v1{ns}/services/albums");
-    match service {
-        Some(service) => expect(handle, Method::GET, &path, StatusCode::OK, |_| service).await,
-        None => expect(handle, Method::GET, &path, StatusCode::NOT_FOUND, not_found).await,
-    };
-}
-
-fn context(client: kube::Client) -> Arc<Context> {
-    let registry = prometheus::Registry::new();
-    Arc::new(Context {
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "lockstep-operator".into(),
-                instance: None,
-            },
-        ),
-        client,
-        metrics: Arc::new(Metrics::register(&registry).unwrap()),
-        prometheus: None,
-    })
-}
+use lockstep_operator::controller::reconcile;
+use mock::{context, created, expect, expect_observe};
+use serde_json::json;
 
 #[tokio::test]
 async fn first_reconcile_creates_revision_configmap_deployment_and_service() {
@@ -78,7 +19,7 @@ async fn first_reconcile_creates_revision_configmap_deployment_and_service() {
     let ctx = context(client);
     let reconciler = tokio::spawn(reconcile(Arc::new(svc), ctx));
 
-    expect_observe(&mut handle, vec![], vec![], None).await;
+    expect_observe(&mut handle, vec![], vec![], vec![], None).await;
 
     let cr = expect(
         &mut handle,
@@ -182,7 +123,14 @@ async fn steady_state_reconcile_only_reads() {
     let reconciler = tokio::spawn(reconcile(Arc::new(svc), ctx));
 
     let cr = serde_json::to_value(cr).unwrap();
-    expect_observe(&mut handle, vec![cr], vec![deployment], Some(service)).await;
+    expect_observe(
+        &mut handle,
+        vec![cr],
+        vec![deployment],
+        vec![],
+        Some(service),
+    )
+    .await;
     // A write would wait forever for an answer; the reconcile must finish on reads alone.
     tokio::time::timeout(std::time::Duration::from_secs(5), reconciler)
         .await

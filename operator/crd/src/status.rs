@@ -66,6 +66,9 @@ pub struct ServiceStatus {
     /// changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted_revision: Option<i64>,
+    /// Why `abortedRevision` was rolled back (kept after the events expire).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_reason: Option<String>,
     /// The last `promote` token acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_promote: Option<String>,

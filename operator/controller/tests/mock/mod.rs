@@ -3,8 +3,13 @@
 // Shared by several test binaries; each uses a subset.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
+
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
+use kube::runtime::events::{Recorder, Reporter};
+use lockstep_operator::controller::Context;
+use lockstep_operator::metrics::Metrics;
 use serde_json::{Value, json};
 
 /// The test's end of the mocked connection.
@@ -63,4 +68,62 @@ pub fn created(mut body: Value) -> Value {
 
 pub fn list(kind: &str, items: &[Value]) -> Value {
     json!({"apiVersion": "v1", "kind": kind, "metadata": {}, "items": items})
+}
+
+/// The four reads every reconcile starts with, answered from the given cluster contents.
+pub async fn expect_observe(
+    handle: &mut Handle,
+    revisions: Vec<Value>,
+    deployments: Vec<Value>,
+    pods: Vec<Value>,
+    service: Option<Value>,
+) {
+    let ns = "/namespaces/shop";
+    let revisions = list("ControllerRevisionList", &revisions);
+    expect(
+        handle,
+        Method::GET,
+        &format!("/apis/apps/v1{ns}/controllerrevisions"),
+        StatusCode::OK,
+        |_| revisions,
+    )
+    .await;
+    let deployments = list("DeploymentList", &deployments);
+    expect(
+        handle,
+        Method::GET,
+        &format!("/apis/apps/v1{ns}/deployments"),
+        StatusCode::OK,
+        |_| deployments,
+    )
+    .await;
+    expect(
+        handle,
+        Method::GET,
+        &format!("/api/v1{ns}/pods"),
+        StatusCode::OK,
+        |_| list("PodList", &pods),
+    )
+    .await;
+    let path = format!("/api/v1{ns}/services/albums");
+    match service {
+        Some(service) => expect(handle, Method::GET, &path, StatusCode::OK, |_| service).await,
+        None => expect(handle, Method::GET, &path, StatusCode::NOT_FOUND, not_found).await,
+    };
+}
+
+pub fn context(client: kube::Client) -> Arc<Context> {
+    let registry = prometheus::Registry::new();
+    Arc::new(Context {
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "lockstep-operator".into(),
+                instance: None,
+            },
+        ),
+        client,
+        metrics: Arc::new(Metrics::register(&registry).unwrap()),
+        prometheus: None,
+    })
 }
