@@ -11,7 +11,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use lockstep_crd::AlbumService;
-use lockstep_operator::plan::{Cluster, apply_to_model, plan};
+use lockstep_operator::model::apply_to_model;
+use lockstep_operator::plan::{Cluster, plan};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

@@ -19,6 +19,7 @@ pub mod controller;
 pub mod error;
 pub mod leader;
 pub mod metrics;
+pub mod model;
 pub mod plan;
 pub mod resources;
 pub mod revision;

@@ -186,7 +186,7 @@ pub fn plan<S: LockstepService>(
             push(&mut plan, prev, status);
             return plan;
         };
-        match S::rollback_patch(rev) {
+        match svc.rollback_patch(rev) {
             Ok(patch) => {
                 plan.actions.push(Action::PatchSpec(patch));
                 plan.actions.push(Action::Event(Transition {
@@ -397,33 +397,4 @@ pub fn plan<S: LockstepService>(
     ];
     push(&mut plan, prev, status);
     plan
-}
-
-/// A model of the API server for benchmarks and tests: applies `action` to `svc` and `cluster`
-/// the way the cluster would, with every scaled Deployment's pods `ready` at once (or none).
-/// Spec patches and events have no effect on the model.
-pub fn apply_to_model<S: LockstepService>(
-    svc: &mut S,
-    cluster: &mut Cluster,
-    action: &Action,
-    ready: bool,
-) {
-    match action {
-        Action::CreateRevision(rev) => cluster.revisions.push(rev.clone()),
-        Action::ScaleRevision { revision, replicas } => {
-            let d = cluster.deployments.entry(revision.number).or_default();
-            d.replicas = *replicas;
-            d.template = crate::resources::fingerprint(&svc.name_any(), revision);
-            if ready {
-                d.ready = *replicas;
-            }
-        }
-        Action::DeleteDeployment(n) => {
-            cluster.deployments.remove(n);
-        }
-        Action::CreateService => cluster.service_exists = true,
-        Action::DeleteRevision(n) => cluster.revisions.retain(|r| r.number != *n),
-        Action::PatchStatus(status) => svc.set_status((**status).clone()),
-        Action::PatchSpec(_) | Action::Event(_) => {}
-    }
 }

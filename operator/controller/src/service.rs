@@ -48,8 +48,11 @@ pub trait LockstepService:
     fn status(&self) -> Option<&ServiceStatus>;
     /// Replaces the status (models and tests; the controller patches it through the API).
     fn set_status(&mut self, status: ServiceStatus);
-    /// The merge patch that rewrites the spec to revision `rev` (see [`rollback_patch`]).
-    fn rollback_patch(rev: &crate::revision::Revision) -> Result<serde_json::Value, ConfigError>;
+    /// The merge patch that rewrites this spec to revision `rev` (see [`rollback_patch`]).
+    fn rollback_patch(
+        &self,
+        rev: &crate::revision::Revision,
+    ) -> Result<serde_json::Value, ConfigError>;
 }
 
 macro_rules! impl_service {
@@ -91,9 +94,17 @@ macro_rules! impl_service {
             }
 
             fn rollback_patch(
+                &self,
                 rev: &crate::revision::Revision,
             ) -> Result<serde_json::Value, ConfigError> {
-                rollback_patch::<$config>(rev)
+                let value = |v: Result<serde_json::Value, serde_json::Error>| {
+                    v.unwrap_or(serde_json::Value::Null)
+                };
+                rollback_patch::<$config>(
+                    &value(serde_json::to_value(&self.spec.release)),
+                    &value(serde_json::to_value(&self.spec.pod)),
+                    rev,
+                )
             }
         }
     };
@@ -130,20 +141,50 @@ impl ServiceRef {
 
 /// The merge patch that makes `rev` the spec's release again (`spec.rollbackTo`): image, version,
 /// config and pod fields return together, and `rollbackTo` is cleared, so the spec tells the
-/// truth to GitOps tools and `kubectl get -o yaml`.
+/// truth to GitOps tools and `kubectl get -o yaml`. `current_release` and `current_pod` are the
+/// spec's present values: every field they have that `rev` lacks is nulled, because a merge
+/// patch otherwise keeps it (e.g. an env var or a CPU limit added after revision `rev`).
 pub fn rollback_patch<C: ServiceConfig>(
+    current_release: &serde_json::Value,
+    current_pod: &serde_json::Value,
     rev: &crate::revision::Revision,
 ) -> Result<serde_json::Value, ConfigError> {
     let config: C = C::from_yaml(&rev.content.config)?;
+    let release = serde_json::json!({
+        "version": rev.content.version,
+        "image": rev.content.image,
+        "config": config,
+    });
+    let pod = serde_json::to_value(&rev.content.pod).unwrap_or(serde_json::Value::Null);
     Ok(serde_json::json!({
         "spec": {
-            "release": {
-                "version": rev.content.version,
-                "image": rev.content.image,
-                "config": config,
-            },
-            "pod": rev.content.pod,
+            "release": merge_patch_to(current_release, &release),
+            "pod": merge_patch_to(current_pod, &pod),
             "rollbackTo": null,
         }
     }))
+}
+
+/// The RFC 7386 merge patch that turns `current` into exactly `target`.
+pub fn merge_patch_to(
+    current: &serde_json::Value,
+    target: &serde_json::Value,
+) -> serde_json::Value {
+    use serde_json::Value;
+    match (current, target) {
+        (Value::Object(c), Value::Object(t)) => {
+            let mut patch = serde_json::Map::new();
+            for (k, tv) in t {
+                patch.insert(
+                    k.clone(),
+                    merge_patch_to(c.get(k).unwrap_or(&Value::Null), tv),
+                );
+            }
+            for k in c.keys().filter(|k| !t.contains_key(*k)) {
+                patch.insert(k.clone(), Value::Null);
+            }
+            Value::Object(patch)
+        }
+        (_, t) => t.clone(),
+    }
 }

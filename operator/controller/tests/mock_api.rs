@@ -109,7 +109,7 @@ async fn steady_state_reconcile_only_reads() {
     for _ in 0..3 {
         let plan = lockstep_operator::plan::plan(&svc, &cluster, 1_800_000_000, None);
         for action in &plan.actions {
-            lockstep_operator::plan::apply_to_model(&mut svc, &mut cluster, action, true);
+            lockstep_operator::model::apply_to_model(&mut svc, &mut cluster, action, true);
         }
     }
     let sref = lockstep_operator::service::ServiceRef::of(&svc).unwrap();

@@ -6,7 +6,8 @@ mod common;
 use lockstep_crd::AlbumService;
 use lockstep_crd::spec::{Step, Strategy};
 use lockstep_crd::status::Phase;
-use lockstep_operator::plan::{Action, Cluster, apply_to_model, plan};
+use lockstep_operator::model::apply_to_model;
+use lockstep_operator::plan::{Action, Cluster, plan};
 
 const T0: i64 = 1_800_000_000;
 
@@ -208,8 +209,19 @@ fn rollback_to_rewrites_the_spec_and_reuses_the_revision() {
     sim.all_ready();
     sim.run();
     let v1 = sim.svc.spec.release.clone();
+    let pod1 = sim.svc.spec.pod.clone();
     sim.svc.spec.release.image = "ghcr.io/lockstep-dev/album-service:2.0.0".into();
     sim.svc.spec.release.config.log.level = "debug".into();
+    // Fields that revision 1 does not have at all: a merge patch must remove them.
+    sim.svc.spec.release.config.database.url_env = None;
+    sim.svc.spec.pod.env.push(
+        serde_json::from_value(
+            serde_json::json!({"name": "EXTRA", "secretKeyRef": {"name": "s", "key": "k"}}),
+        )
+        .unwrap(),
+    );
+    sim.svc.spec.pod.resources =
+        Some(serde_json::from_value(serde_json::json!({"limits": {"cpu": "2"}})).unwrap());
     sim.run();
     sim.all_ready();
     sim.run();
@@ -218,6 +230,7 @@ fn rollback_to_rewrites_the_spec_and_reuses_the_revision() {
     sim.svc.spec.rollback_to = Some(lockstep_crd::spec::RollbackTo { revision: 1 });
     assert_eq!(kinds(&sim.run()), ["PatchSpec", "Event(RollbackRequested)"]);
     assert_eq!(sim.svc.spec.release, v1, "image and config both return");
+    assert_eq!(sim.svc.spec.pod, pod1, "pod fields added later are removed");
     assert!(sim.svc.spec.rollback_to.is_none());
     let actions = kinds(&sim.run());
     assert!(

@@ -1,0 +1,320 @@
+//! The e2e suite's environment: a namespace per test, the operator, and polling helpers.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use lockstep_crd::AlbumService;
+use lockstep_crd::status::{Phase, ServiceStatus};
+use serde_json::{Value, json};
+
+/// How long a scenario may wait for one state (`LOCKSTEP_E2E_TIMEOUT` seconds, default 240).
+fn timeout() -> Duration {
+    let secs = std::env::var("LOCKSTEP_E2E_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(240);
+    Duration::from_secs(secs)
+}
+
+enum Operator {
+    /// `lockstep_operator::run::run` on a task of this test, watching its namespace only.
+    InProcess(tokio::task::JoinHandle<()>),
+    /// An installed operator (Helm chart) in this namespace.
+    Cluster(String),
+}
+
+/// One test's namespace and operator.
+pub struct Env {
+    pub client: Client,
+    pub ns: String,
+    operator: Operator,
+}
+
+fn start_operator(ns: &str) -> tokio::task::JoinHandle<()> {
+    let args = lockstep_operator::args::Args {
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        namespace: Some(ns.to_owned()),
+        leader_election: false,
+        lease_name: "unused".into(),
+        lease_namespace: None,
+        identity: Some(format!("e2e-{ns}")),
+        lease_seconds: 15,
+        prometheus_url: None,
+        concurrency: 4,
+        log_json: false,
+    };
+    tokio::spawn(async move {
+        if let Err(e) = lockstep_operator::run::run(args).await {
+            eprintln!("operator stopped: {e}");
+        }
+    })
+}
+
+async fn ensure_crds(client: &Client) {
+    let api = Api::<CustomResourceDefinition>::all(client.clone());
+    for crd in lockstep_crd::crds() {
+        let name = crd.name_any();
+        if api
+            .get_opt(&name)
+            .await
+            .expect("reach the cluster")
+            .is_none()
+        {
+            api.patch(
+                &name,
+                &PatchParams::apply("lockstep-e2e"),
+                &Patch::Apply(&crd),
+            )
+            .await
+            .expect("install the CRD");
+        }
+        for _ in 0..60 {
+            let established = api
+                .get(&name)
+                .await
+                .ok()
+                .and_then(|c| c.status)
+                .is_some_and(|s| {
+                    s.conditions
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                });
+            if established {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+impl Env {
+    /// A fresh namespace for `test` with the operator watching it.
+    pub async fn new(test: &str) -> Env {
+        let client = Client::try_default()
+            .await
+            .expect("the e2e suite needs a cluster: set KUBECONFIG (see operator/README.md)");
+        ensure_crds(&client).await;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let ns = format!("lockstep-e2e-{test}-{nanos:x}");
+        let namespace: Namespace = serde_json::from_value(json!({
+            "metadata": {"name": ns, "labels": {"lockstep.dev/e2e": "true"}}
+        }))
+        .unwrap();
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .expect("create the test namespace");
+        let operator = match std::env::var("LOCKSTEP_E2E_OPERATOR").as_deref() {
+            Ok("cluster") => Operator::Cluster(
+                std::env::var("LOCKSTEP_E2E_OPERATOR_NAMESPACE")
+                    .unwrap_or_else(|_| "lockstep".into()),
+            ),
+            _ => Operator::InProcess(start_operator(&ns)),
+        };
+        Env {
+            client,
+            ns,
+            operator,
+        }
+    }
+
+    fn api(&self) -> Api<AlbumService> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    pub async fn create(&self, svc: AlbumService) {
+        self.api()
+            .create(&PostParams::default(), &svc)
+            .await
+            .expect("create the AlbumService");
+    }
+
+    /// Merge-patches `spec` (what `kubectl lockstep` does).
+    pub async fn patch_spec(&self, name: &str, spec: Value) {
+        self.api()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": spec })),
+            )
+            .await
+            .expect("patch the spec");
+    }
+
+    pub async fn get(&self, name: &str) -> AlbumService {
+        self.api().get(name).await.expect("get the AlbumService")
+    }
+
+    pub async fn status(&self, name: &str) -> ServiceStatus {
+        self.get(name).await.status.unwrap_or_default()
+    }
+
+    pub async fn deployments(&self, name: &str) -> Vec<Deployment> {
+        Api::<Deployment>::namespaced(self.client.clone(), &self.ns)
+            .list(&ListParams::default().labels(&format!("lockstep.dev/service={name}")))
+            .await
+            .expect("list Deployments")
+            .items
+    }
+
+    /// Every Deployment of `name` mounts a ConfigMap whose config file contains `needle`.
+    pub async fn assert_serves_config(&self, name: &str, needle: &str) {
+        let cms = Api::<ConfigMap>::namespaced(self.client.clone(), &self.ns);
+        let deployments = self.deployments(name).await;
+        assert!(!deployments.is_empty(), "{name} runs no Deployment");
+        for d in deployments {
+            let volume = d
+                .spec
+                .and_then(|s| s.template.spec)
+                .and_then(|p| p.volumes)
+                .and_then(|v| v.into_iter().find(|v| v.name == "config"))
+                .and_then(|v| v.config_map)
+                .expect("a config volume");
+            let cm = cms
+                .get(&volume.name)
+                .await
+                .expect("the revision's ConfigMap");
+            let text = cm
+                .data
+                .unwrap_or_default()
+                .remove("config.yaml")
+                .unwrap_or_default();
+            assert!(
+                text.contains(needle),
+                "{} serves\n{text}\nwithout {needle:?}",
+                volume.name
+            );
+        }
+    }
+
+    /// Stops the operator and starts it again.
+    pub async fn restart_operator(&mut self) {
+        match &mut self.operator {
+            Operator::InProcess(task) => {
+                task.abort();
+                let _ = (&mut *task).await;
+                *task = start_operator(&self.ns);
+            }
+            Operator::Cluster(ns) => {
+                let pods = Api::<Pod>::namespaced(self.client.clone(), ns);
+                let selector =
+                    ListParams::default().labels("app.kubernetes.io/name=lockstep-operator");
+                pods.delete_collection(&DeleteParams::default(), &selector)
+                    .await
+                    .expect("delete the operator pods");
+                let deadline = tokio::time::Instant::now() + timeout();
+                loop {
+                    let ready = pods
+                        .list(&selector)
+                        .await
+                        .expect("list operator pods")
+                        .items
+                        .iter()
+                        .any(|p| {
+                            p.metadata.deletion_timestamp.is_none()
+                                && p.status
+                                    .as_ref()
+                                    .and_then(|s| s.conditions.as_ref())
+                                    .is_some_and(|c| {
+                                        c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                                    })
+                        });
+                    if ready {
+                        break;
+                    }
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "operator did not come back"
+                    );
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Stops the operator and deletes the namespace (kept when the test failed before this).
+    pub async fn teardown(self) {
+        if let Operator::InProcess(task) = &self.operator {
+            task.abort();
+        }
+        let _ = Api::<Namespace>::all(self.client.clone())
+            .delete(&self.ns, &DeleteParams::background())
+            .await;
+    }
+}
+
+/// The phase of a status.
+pub fn phase(s: &ServiceStatus) -> Option<Phase> {
+    s.phase
+}
+
+/// Polls `name` until `pred(status)`; fails with the last status and the events otherwise.
+pub async fn wait_for(
+    env: &Env,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&ServiceStatus) -> bool,
+) -> ServiceStatus {
+    let deadline = tokio::time::Instant::now() + timeout();
+    loop {
+        let status = env.status(name).await;
+        if pred(&status) {
+            return status;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let events =
+                Api::<k8s_openapi::api::events::v1::Event>::namespaced(env.client.clone(), &env.ns)
+                    .list(&ListParams::default())
+                    .await
+                    .map(|l| {
+                        l.items
+                            .iter()
+                            .map(|e| format!("{:?}: {:?}", e.reason, e.note))
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+            panic!(
+                "timed out waiting for {name}: {what}\nstatus: {}\nevents: {events:#?}",
+                serde_json::to_string_pretty(&status).unwrap()
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The example AlbumService, named `name`, running the e2e image on the embedded SQLite
+/// database, Canary with `steps` (Rolling when empty).
+pub fn album(name: &str, replicas: i32, steps: &[Value]) -> AlbumService {
+    let image = std::env::var("LOCKSTEP_E2E_IMAGE")
+        .expect("LOCKSTEP_E2E_IMAGE: the album-service image the cluster can run (kind load)");
+    album_with_image(name, replicas, steps, &image)
+}
+
+/// [`album`] with an explicit image.
+pub fn album_with_image(name: &str, replicas: i32, steps: &[Value], image: &str) -> AlbumService {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/album-service.yaml"
+    );
+    let mut doc: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["metadata"] = json!({ "name": name });
+    doc["spec"]["release"]["image"] = json!(image);
+    doc["spec"]["release"]["config"]["database"] = json!({"sqlite_path": "/tmp/albums.db"});
+    doc["spec"]["replicas"] = json!(replicas);
+    doc["spec"]["rollout"] = json!({
+        "strategy": if steps.is_empty() { "Rolling" } else { "Canary" },
+        "steps": steps,
+        "progressDeadlineSeconds": 120,
+    });
+    doc["spec"]["pod"]["env"] = json!([]);
+    serde_json::from_value(doc).expect("a valid AlbumService")
+}
