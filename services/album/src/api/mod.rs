@@ -1,0 +1,129 @@
+//! HTTP handlers: parse, call the store, map errors to stable codes.
+//!
+//! | route | |
+//! |---|---|
+//! | `POST /v1/albums` | create → 201 + `Location` |
+//! | `GET /v1/albums?artist=&after=&limit=` | list by id, keyset pagination |
+//! | `GET /v1/albums/{id}` | one |
+//! | `PATCH /v1/albums/{id}` | change some fields |
+//! | `DELETE /v1/albums/{id}` | 204 |
+
+pub mod dto;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use lockstep_service_config::Pagination;
+use lockstep_service_kit::{ApiError, ApiJson, ApiQuery};
+
+use crate::domain::{AlbumChanges, AlbumStore, DomainError, ListQuery, NewAlbum};
+use dto::{AlbumDto, CreateAlbum, ListParams, PageDto, UpdateAlbum};
+
+/// What the handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState<S> {
+    /// Storage.
+    pub store: S,
+    /// Page sizes.
+    pub pagination: Pagination,
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> ApiError {
+        match e {
+            DomainError::Invalid { field, message } => ApiError::invalid(field, &message),
+            DomainError::NotFound(id) => ApiError::not_found(format!("album {id} not found")),
+            DomainError::Storage(cause) => ApiError::unavailable(&cause),
+        }
+    }
+}
+
+/// Ids are positive integers; anything else is 400 `bad_id` (axum's own rejection is text).
+fn parse_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::bad_request("bad_id", format!("{raw:?} is not an album id")))
+}
+
+async fn create<S: AlbumStore>(
+    State(state): State<AppState<S>>,
+    ApiJson(body): ApiJson<CreateAlbum>,
+) -> Result<Response, ApiError> {
+    let album = state
+        .store
+        .create(NewAlbum::from(body).validated()?)
+        .await?;
+    let location = format!("/v1/albums/{}", album.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        ApiJson(AlbumDto::from(album)),
+    )
+        .into_response())
+}
+
+async fn get_one<S: AlbumStore>(
+    State(state): State<AppState<S>>,
+    Path(id): Path<String>,
+) -> Result<ApiJson<AlbumDto>, ApiError> {
+    let album = state.store.get(parse_id(&id)?).await?;
+    Ok(ApiJson(album.into()))
+}
+
+async fn list<S: AlbumStore>(
+    State(state): State<AppState<S>>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<ApiJson<PageDto>, ApiError> {
+    let limit = params.limit.unwrap_or(state.pagination.default_limit);
+    if limit == 0 || limit > state.pagination.max_limit {
+        return Err(ApiError::invalid(
+            "limit",
+            &format!("must be 1-{}", state.pagination.max_limit),
+        ));
+    }
+    let artist = params
+        .artist
+        .map(|a| crate::domain::clean_text("artist", &a))
+        .transpose()?;
+    let page = state
+        .store
+        .list(ListQuery {
+            artist,
+            after: params.after,
+            limit,
+        })
+        .await?;
+    Ok(ApiJson(page.into()))
+}
+
+async fn update<S: AlbumStore>(
+    State(state): State<AppState<S>>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateAlbum>,
+) -> Result<ApiJson<AlbumDto>, ApiError> {
+    let id = parse_id(&id)?;
+    let changes = AlbumChanges::from(body).validated()?;
+    Ok(ApiJson(state.store.update(id, changes).await?.into()))
+}
+
+async fn delete<S: AlbumStore>(
+    State(state): State<AppState<S>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.store.delete(parse_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The album routes.
+pub fn routes<S: AlbumStore>(state: AppState<S>) -> Router {
+    Router::new()
+        .route("/v1/albums", get(list::<S>).post(create::<S>))
+        .route(
+            "/v1/albums/{id}",
+            get(get_one::<S>).patch(update::<S>).delete(delete::<S>),
+        )
+        .with_state(state)
+}

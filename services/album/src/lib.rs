@@ -1,0 +1,61 @@
+//! # album-service
+//!
+//! Albums (title, artist, price DECIMAL(10,2), created_at) over HTTP. Kratos-style layers:
+//!
+//! ```text
+//!  api/     axum handlers + DTOs, errors → {code, message, request_id}
+//!    │  calls
+//!  domain/  Album, validation rules, the AlbumStore trait          (no axum, no SQL)
+//!    ▲  implements
+//!  store/   SeaORM: MySQL/TiDB through lockstep-tidb (retrying transactions) or SQLite
+//! ```
+//!
+//! [`app`] assembles the router (with the kit's ops endpoints and middleware); `main.rs` only
+//! parses arguments, loads the config, opens the store and serves.
+
+pub mod api;
+pub mod domain;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use lockstep_service_config::AlbumConfig;
+use lockstep_service_kit::http::{Ops, wrap};
+use lockstep_service_kit::metrics::HttpMetrics;
+
+use crate::api::AppState;
+use crate::domain::AlbumStore;
+
+/// The binary's version, reported by `/version` and `build_info`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The whole HTTP application over `store`, configured by `config` (whose hash `/version`
+/// reports).
+pub fn app<S: AlbumStore>(
+    store: S,
+    config: &AlbumConfig,
+    config_hash: &str,
+) -> Result<Router, prometheus::Error> {
+    let metrics = Arc::new(HttpMetrics::new(VERSION, config_hash)?);
+    let ready_store = store.clone();
+    let pool_store = store.clone();
+    let ops = Ops {
+        metrics,
+        version: VERSION,
+        config_hash: config_hash.to_owned(),
+        ready: Arc::new(move || {
+            let store = ready_store.clone();
+            Box::pin(async move { store.ping().await })
+        }),
+        pool: Some(Arc::new(move || pool_store.pool_state())),
+        request_timeout: Duration::from_millis(config.server.request_timeout_ms),
+        max_body_bytes: usize::try_from(config.server.max_body_bytes).unwrap_or(usize::MAX),
+    };
+    let routes = api::routes(AppState {
+        store,
+        pagination: config.pagination.clone(),
+    });
+    Ok(wrap(routes, ops))
+}

@@ -1,0 +1,67 @@
+//! `album-service`: serve, or check a config file.
+
+use std::process::ExitCode;
+
+use album_service::store::SeaStore;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use lockstep_service_config::AlbumConfig;
+use lockstep_service_kit::config::{Loaded, check_config, load_or_default};
+
+#[derive(Parser)]
+#[command(version, about = "Albums over HTTP")]
+struct Cli {
+    /// The config file (the operator mounts it at /etc/lockstep/config.yaml). Without one the
+    /// built-in defaults apply: port 8080, SQLite file data.db.
+    #[arg(long, env = "ALBUM_CONFIG", global = true)]
+    config: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Validate a config file: exit 0 if the service would start with it, 1 with the reason.
+    CheckConfig {
+        /// The file.
+        file: String,
+    },
+}
+
+async fn serve(loaded: Loaded<AlbumConfig>) -> anyhow::Result<()> {
+    let config = &loaded.config;
+    lockstep_service_kit::telemetry::init(&config.log);
+    let store = SeaStore::open(&config.database)
+        .await
+        .context("opening the database")?;
+    let app = album_service::app(store, config, &loaded.hash)?;
+    let addr = std::net::SocketAddr::from(([0, 0, 0, 0], config.server.port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(%addr, version = album_service::VERSION, config_hash = %loaded.hash, "serving");
+    let grace = std::time::Duration::from_secs(u64::from(config.server.shutdown_grace_seconds));
+    lockstep_service_kit::http::serve(
+        listener,
+        app,
+        lockstep_service_kit::http::shutdown_signal(),
+        grace,
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::CheckConfig { file } => Ok(check_config::<AlbumConfig>(&file)),
+        Command::Serve => {
+            let loaded = load_or_default::<AlbumConfig>(cli.config.as_deref())?;
+            serve(loaded).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

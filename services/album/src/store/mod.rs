@@ -1,0 +1,239 @@
+//! Albums in SQL through SeaORM: MySQL/TiDB through the Lockstep driver (writes in its retrying
+//! transactions), or an embedded SQLite file when the config names no database.
+
+pub mod entity;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use lockstep_service_config::DatabaseConfig;
+use lockstep_tidb::{Db, RetryPolicy, sea_transaction_with_retry};
+use sea_orm::sea_query::Index;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Schema, Set,
+};
+
+use crate::domain::{Album, AlbumChanges, AlbumStore, DomainError, ListQuery, NewAlbum, Page};
+use entity::{ActiveModel, Column, Entity, Model};
+
+/// Why the store could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// `database.url_env` names a variable that is not set.
+    #[error("database.url_env: environment variable {0} is not set")]
+    MissingUrl(String),
+    /// The MySQL/TiDB URL or connection failed.
+    #[error("database: {0}")]
+    Tidb(#[from] lockstep_tidb::Error),
+    /// SQLite or schema creation failed.
+    #[error("database: {0}")]
+    Sea(#[from] sea_orm::DbErr),
+}
+
+/// The SeaORM store.
+#[derive(Clone, Debug)]
+pub struct SeaStore {
+    conn: DatabaseConnection,
+    policy: Arc<RetryPolicy>,
+    /// The driver's handle when on MySQL/TiDB (health-checked endpoints, pool).
+    tidb: Option<Arc<Db>>,
+}
+
+fn storage(e: impl std::fmt::Display) -> DomainError {
+    DomainError::Storage(e.to_string())
+}
+
+/// A domain error raised inside a retried transaction travels as `Error::Work` (never retried).
+fn from_txn(e: lockstep_tidb::Error) -> DomainError {
+    match e {
+        lockstep_tidb::Error::Work(inner) => match inner.downcast::<DomainError>() {
+            Ok(domain) => *domain,
+            Err(other) => storage(other),
+        },
+        other => storage(other),
+    }
+}
+
+fn to_album(m: Model) -> Album {
+    Album {
+        id: m.id,
+        title: m.title,
+        artist: m.artist,
+        // SQLite hands DECIMAL back through f64; two places recover the stored value exactly.
+        price: m.price.round_dp(2),
+        created_at: m.created_at,
+    }
+}
+
+impl SeaStore {
+    /// Opens the database `config` names (SQLite when `url_env` is unset) and creates the table
+    /// if missing.
+    pub async fn open(config: &DatabaseConfig) -> Result<SeaStore, OpenError> {
+        let url = match &config.url_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| OpenError::MissingUrl(var.clone()))?),
+            None => None,
+        };
+        SeaStore::connect(url.as_deref(), &config.sqlite_path, config.max_connections).await
+    }
+
+    /// Opens a MySQL/TiDB `url`, or the SQLite file `sqlite_path` when `url` is `None`.
+    pub async fn connect(
+        url: Option<&str>,
+        sqlite_path: &str,
+        max_connections: u32,
+    ) -> Result<SeaStore, OpenError> {
+        let (conn, tidb) = match url {
+            Some(url) => {
+                let db = Db::connect(url).await?;
+                (db.sea_orm(), Some(Arc::new(db)))
+            }
+            None => {
+                let url = format!("sqlite://{sqlite_path}?mode=rwc");
+                let mut options = sea_orm::ConnectOptions::new(url);
+                options.max_connections(max_connections).sqlx_logging(false);
+                (sea_orm::Database::connect(options).await?, None)
+            }
+        };
+        let store = SeaStore {
+            conn,
+            policy: Arc::new(RetryPolicy::default()),
+            tidb,
+        };
+        store.create_schema().await?;
+        Ok(store)
+    }
+
+    async fn create_schema(&self) -> Result<(), sea_orm::DbErr> {
+        let backend = self.conn.get_database_backend();
+        let schema = Schema::new(backend);
+        let mut table = schema.create_table_from_entity(Entity);
+        self.conn.execute(table.if_not_exists()).await?;
+        let index = Index::create()
+            .if_not_exists()
+            .name("idx_albums_artist_id")
+            .table(Entity)
+            .col(Column::Artist)
+            .col(Column::Id)
+            .to_owned();
+        match self.conn.execute(&index).await {
+            Ok(_) => Ok(()),
+            // MySQL has no CREATE INDEX IF NOT EXISTS: 1061 is "duplicate key name".
+            Err(e) if e.to_string().contains("1061") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The SeaORM connection (tests, tools).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+}
+
+impl AlbumStore for SeaStore {
+    async fn create(&self, album: NewAlbum) -> Result<Album, DomainError> {
+        let row = sea_transaction_with_retry(&self.conn, &self.policy, |txn| {
+            let album = album.clone();
+            Box::pin(async move {
+                let model = ActiveModel {
+                    title: Set(album.title),
+                    artist: Set(album.artist),
+                    price: Set(album.price),
+                    created_at: Set(Utc::now()),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await?;
+                Ok(model)
+            })
+        })
+        .await
+        .map_err(from_txn)?;
+        Ok(to_album(row))
+    }
+
+    async fn get(&self, id: i64) -> Result<Album, DomainError> {
+        Entity::find_by_id(id)
+            .one(&self.conn)
+            .await
+            .map_err(storage)?
+            .map(to_album)
+            .ok_or(DomainError::NotFound(id))
+    }
+
+    async fn list(&self, query: ListQuery) -> Result<Page, DomainError> {
+        let mut select = Entity::find().order_by_asc(Column::Id);
+        if let Some(artist) = &query.artist {
+            select = select.filter(Column::Artist.eq(artist.as_str()));
+        }
+        if let Some(after) = query.after {
+            select = select.filter(Column::Id.gt(after));
+        }
+        let mut rows = select
+            .limit(u64::from(query.limit) + 1)
+            .all(&self.conn)
+            .await
+            .map_err(storage)?;
+        let more = rows.len() > query.limit as usize;
+        rows.truncate(query.limit as usize);
+        let next = more.then(|| rows.last().map(|r| r.id)).flatten();
+        Ok(Page {
+            items: rows.into_iter().map(to_album).collect(),
+            next,
+        })
+    }
+
+    async fn update(&self, id: i64, changes: AlbumChanges) -> Result<Album, DomainError> {
+        let row = sea_transaction_with_retry(&self.conn, &self.policy, |txn| {
+            let changes = changes.clone();
+            Box::pin(async move {
+                let Some(current) = Entity::find_by_id(id).lock_exclusive().one(txn).await? else {
+                    return Err(lockstep_tidb::Error::Work(Box::new(DomainError::NotFound(
+                        id,
+                    ))));
+                };
+                let mut model: ActiveModel = current.into();
+                if let Some(title) = changes.title {
+                    model.title = Set(title);
+                }
+                if let Some(artist) = changes.artist {
+                    model.artist = Set(artist);
+                }
+                if let Some(price) = changes.price {
+                    model.price = Set(price);
+                }
+                Ok(model.update(txn).await?)
+            })
+        })
+        .await
+        .map_err(from_txn)?;
+        Ok(to_album(row))
+    }
+
+    async fn delete(&self, id: i64) -> Result<(), DomainError> {
+        let result = sea_transaction_with_retry(&self.conn, &self.policy, |txn| {
+            Box::pin(async move { Ok(Entity::delete_by_id(id).exec(txn).await?) })
+        })
+        .await
+        .map_err(from_txn)?;
+        if result.rows_affected == 0 {
+            return Err(DomainError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), String> {
+        self.conn.ping().await.map_err(|e| e.to_string())
+    }
+
+    fn pool_state(&self) -> (i64, i64) {
+        let (open, idle) = match &self.tidb {
+            Some(db) => (db.pool().size(), db.pool().num_idle()),
+            None => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+        };
+        (i64::from(open), i64::try_from(idle).unwrap_or(i64::MAX))
+    }
+}

@@ -1,0 +1,95 @@
+//! Loading the config file the operator versions.
+
+use lockstep_service_config::{ConfigError, ServiceConfig};
+use sha2::{Digest, Sha256};
+
+/// Why a config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The path given.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// It does not parse or does not validate (the error names the field).
+    #[error("config file {path}: {source}")]
+    Invalid {
+        /// The path given.
+        path: String,
+        /// The cause.
+        #[source]
+        source: ConfigError,
+    },
+}
+
+/// A loaded config and the hash `/version` and `build_info` report.
+#[derive(Debug, Clone)]
+pub struct Loaded<C> {
+    /// The validated config.
+    pub config: C,
+    /// sha256 (hex) of the canonical text ([`ServiceConfig::to_yaml`]): equal configs hash
+    /// equally however the file was formatted.
+    pub hash: String,
+}
+
+/// Parses and validates `text`.
+pub fn parse<C: ServiceConfig>(path: &str, text: &str) -> Result<Loaded<C>, LoadError> {
+    let invalid = |source| LoadError::Invalid {
+        path: path.to_owned(),
+        source,
+    };
+    let config = C::from_yaml(text).map_err(invalid)?;
+    let canonical = config.to_yaml().map_err(invalid)?;
+    let hash = Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(Loaded { config, hash })
+}
+
+/// Reads, parses and validates the file at `path`.
+pub fn load<C: ServiceConfig>(path: &str) -> Result<Loaded<C>, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// The file at `path`, or the config's defaults when no path is given (a fresh checkout runs
+/// with `cargo run`).
+pub fn load_or_default<C: ServiceConfig + Default>(
+    path: Option<&str>,
+) -> Result<Loaded<C>, LoadError> {
+    match path {
+        Some(path) => load(path),
+        None => {
+            let text = C::default()
+                .to_yaml()
+                .map_err(|source| LoadError::Invalid {
+                    path: "<built-in defaults>".into(),
+                    source,
+                })?;
+            parse("<built-in defaults>", &text)
+        }
+    }
+}
+
+/// `check-config FILE`: prints `ok <hash>` and exits 0, or the reason (naming the field) and
+/// exits 1.
+pub fn check_config<C: ServiceConfig>(path: &str) -> std::process::ExitCode {
+    match load::<C>(path) {
+        Ok(loaded) => {
+            println!("ok {path} sha256:{}", loaded.hash);
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

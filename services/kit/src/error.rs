@@ -1,0 +1,72 @@
+//! The one error type handlers return.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// An API failure: HTTP status, a stable `code` clients can branch on, a human message.
+///
+/// Its response carries the error as an extension; [`crate::http::wrap`]'s middleware renders
+/// the JSON body `{code, message, request_id}` (it knows the request id, the handler does not).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable, snake_case.
+    pub code: &'static str,
+    /// For people.
+    pub message: String,
+}
+
+impl ApiError {
+    /// Any status and code.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with `code`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 422 `invalid_field`, naming the field.
+    pub fn invalid(field: &str, message: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("{field}: {message}"),
+        )
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+
+    /// 401 with `code`.
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    /// 503 `unavailable`: the database is down or busy. The cause is logged, not returned.
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "storage failure");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "storage is unavailable; retry later",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}

@@ -1,0 +1,207 @@
+//! The HTTP shell around a service's routes: ops endpoints, request ids, JSON errors, metrics,
+//! timeout, body limit, and a server that drains in-flight requests on SIGTERM.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tracing::Instrument;
+
+use crate::ApiError;
+use crate::metrics::HttpMetrics;
+
+/// The request-id header, read from the client (if sane) or generated, and echoed back.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// A readiness probe: `Ok` when the service can serve (its database answers).
+pub type ReadyCheck =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// What the ops endpoints and the middleware need.
+#[derive(Clone)]
+pub struct Ops {
+    /// Metrics (`/metrics`).
+    pub metrics: Arc<HttpMetrics>,
+    /// Binary version (`/version`).
+    pub version: &'static str,
+    /// Config hash (`/version`).
+    pub config_hash: String,
+    /// `/readyz`.
+    pub ready: ReadyCheck,
+    /// Pool gauges read at scrape time: `(open, idle)`.
+    pub pool: Option<Arc<dyn Fn() -> (i64, i64) + Send + Sync>>,
+    /// A request taking longer is answered 504 `timeout`.
+    pub request_timeout: Duration,
+    /// Larger bodies are answered 413 `body_too_large`.
+    pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for Ops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ops")
+            .field("version", &self.version)
+            .field("config_hash", &self.config_hash)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client-supplied id is kept if it is short and printable; otherwise a fresh one is made.
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| format!("{:032x}", rand::random::<u128>()), str::to_owned)
+}
+
+/// The JSON error body, with the request id.
+fn error_body(error: &ApiError, request_id: &str) -> Response {
+    let body = serde_json::json!({
+        "code": error.code,
+        "message": error.message,
+        "request_id": request_id,
+    });
+    (error.status, axum::Json(body)).into_response()
+}
+
+async fn middleware(State(ops): State<Ops>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = req.method().clone();
+    let span = tracing::info_span!("request", %method, %route, request_id = %id);
+    let run = tokio::time::timeout(ops.request_timeout, next.run(req)).instrument(span.clone());
+    let mut response = match run.await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            format!("no answer within {:?}", ops.request_timeout),
+        )
+        .into_response(),
+    };
+    if let Some(error) = response.extensions().get::<ApiError>().cloned() {
+        response = error_body(&error, &id);
+    }
+    let status = response.status();
+    let elapsed = started.elapsed();
+    ops.metrics.observe(
+        &route,
+        method.as_str(),
+        status.as_u16(),
+        elapsed.as_secs_f64(),
+    );
+    span.in_scope(|| {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), micros, "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), micros, "request");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+async fn readyz(State(ops): State<Ops>) -> Response {
+    match (ops.ready)().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(reason) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", reason).into_response()
+        }
+    }
+}
+
+async fn metrics(State(ops): State<Ops>) -> Response {
+    if let Some(pool) = &ops.pool {
+        let (open, idle) = pool();
+        ops.metrics.set_pool(open, idle);
+    }
+    match ops.metrics.render() {
+        Ok(body) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response(),
+        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "metrics", e.to_string())
+            .into_response(),
+    }
+}
+
+async fn version(State(ops): State<Ops>) -> Response {
+    axum::Json(serde_json::json!({
+        "version": ops.version,
+        "config_hash": ops.config_hash,
+    }))
+    .into_response()
+}
+
+/// `routes` plus `/healthz`, `/readyz`, `/metrics`, `/version`, all behind the middleware.
+pub fn wrap(routes: Router, ops: Ops) -> Router {
+    let ops_routes = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/version", get(version))
+        .with_state(ops.clone());
+    routes
+        .merge(ops_routes)
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(DefaultBodyLimit::max(ops.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(ops, middleware))
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no SIGTERM handler");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+/// Serves `router` until `shutdown` resolves, then stops accepting and lets in-flight requests
+/// finish for at most `grace`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight requests");
+        let _ = tx.send(true);
+    });
+    let deadline = async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served,
+        () = deadline => {
+            tracing::warn!(?grace, "requests still in flight after the grace period; exiting");
+            Ok(())
+        }
+    }
+}

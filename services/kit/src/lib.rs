@@ -1,0 +1,25 @@
+//! # lockstep-service-kit — what the album and note services share
+//!
+//! ```text
+//!  --config FILE ──► load::<C>() ──► (config, sha256 of its canonical text)
+//!  app routes ──► kit::http::wrap(routes, ops) ──► + /healthz /readyz /metrics /version
+//!                                                  + request id, JSON error bodies, per-route
+//!                                                    metrics, timeout, body limit, access log
+//!  kit::http::serve(listener, router, grace) ──► drains in-flight requests on SIGTERM
+//! ```
+//!
+//! Handlers return [`ApiError`] for every failure: a status, a stable machine-readable `code`
+//! and a message. The request-id middleware renders it as `{code, message, request_id}`, so a
+//! client can quote the id and an operator can find the request's log line.
+
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod json;
+pub mod metrics;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::ApiError;
+pub use json::{ApiJson, ApiQuery};

@@ -1,0 +1,116 @@
+//! Test helpers (feature `testing`): the services' HTTP suites run on SQLite always, and on a
+//! MySQL-protocol server given by URL — the same variables as the driver testbench.
+//!
+//! | variable | |
+//! |---|---|
+//! | `DRIVER_TESTS_MARIADB_URL`, `DRIVER_TESTS_MYSQL_URL`, `DRIVER_TESTS_TIDB_URL` | the first one set is used |
+//! | `DRIVER_TESTS_OPT_OUT=1` | skip the server-backed tests, and say so |
+//!
+//! With none set, [`fresh_database`] panics: a suite never passes by silently skipping.
+
+const VARS: [&str; 3] = [
+    "DRIVER_TESTS_MARIADB_URL",
+    "DRIVER_TESTS_MYSQL_URL",
+    "DRIVER_TESTS_TIDB_URL",
+];
+
+/// A database made for one test.
+#[derive(Debug)]
+pub struct FreshDatabase {
+    /// Its URL.
+    pub url: String,
+    server: String,
+    name: String,
+}
+
+impl FreshDatabase {
+    /// Drops it (call at the end of a passing test; a failing one leaves it to inspect).
+    ///
+    /// # Panics
+    /// When the server refuses.
+    pub async fn drop_database(self) {
+        use sqlx::Connection;
+        let mut conn = sqlx::MySqlConnection::connect(&self.server)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {}: {e}", redact(&self.server)));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE `{}`",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("DROP DATABASE {}: {e}", self.name));
+    }
+}
+
+/// A new, empty database named `<prefix>_<random>` on the configured server, or `None` when
+/// the user opted out.
+///
+/// # Panics
+/// When no server is configured (and no opt-out), or the database cannot be created.
+pub async fn fresh_database(prefix: &str) -> Option<FreshDatabase> {
+    use sqlx::Connection;
+    if std::env::var("DRIVER_TESTS_OPT_OUT").is_ok_and(|v| v.trim() == "1") {
+        eprintln!("DRIVER_TESTS_OPT_OUT=1: skipping the {prefix} tests on a MySQL server");
+        return None;
+    }
+    let Some(url) = VARS.iter().find_map(|v| std::env::var(v).ok()) else {
+        panic!(
+            "no MySQL-protocol server for the {prefix} tests: set DRIVER_TESTS_MARIADB_URL \
+             (e.g. mysql://root@127.0.0.1:3306/test), DRIVER_TESTS_MYSQL_URL or \
+             DRIVER_TESTS_TIDB_URL, or opt out with DRIVER_TESTS_OPT_OUT=1"
+        );
+    };
+    let name = format!("{prefix}_{:016x}", rand::random::<u64>());
+    let mut conn = sqlx::MySqlConnection::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {}: {e}", redact(&url)));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+    Some(FreshDatabase {
+        url: with_database(&url, &name),
+        server: url,
+        name,
+    })
+}
+
+/// `url` with its path (database) replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_end = base.find("://").map_or(0, |i| {
+        i + 3 + base[i + 3..].find('/').unwrap_or(base.len() - i - 3)
+    });
+    let mut out = format!("{}/{name}", &base[..authority_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_in_url() {
+        assert_eq!(
+            super::with_database("mysql://root@127.0.0.1:3306/test", "x"),
+            "mysql://root@127.0.0.1:3306/x"
+        );
+        assert_eq!(
+            super::with_database("mysql://u:p@h:1/test?ssl-mode=disabled", "x"),
+            "mysql://u:p@h:1/x?ssl-mode=disabled"
+        );
+        assert_eq!(super::with_database("mysql://h:1", "x"), "mysql://h:1/x");
+    }
+}
