@@ -13,6 +13,8 @@
 //! client can quote the id and an operator can find the request's log line.
 
 pub mod config;
+#[cfg(feature = "database")]
+pub mod database;
 pub mod error;
 pub mod http;
 pub mod json;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use lockstep_service_config::DatabaseConfig;
-use lockstep_tidb::{Db, RetryPolicy, sea_transaction_with_retry};
+use lockstep_service_kit::database::{Database, OpenError};
+use lockstep_tidb::{RetryPolicy, sea_transaction_with_retry};
 use sea_orm::sea_query::Index;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -17,27 +18,12 @@ use sea_orm::{
 use crate::domain::{Album, AlbumChanges, AlbumStore, DomainError, ListQuery, NewAlbum, Page};
 use entity::{ActiveModel, Column, Entity, Model};
 
-/// Why the store could not open.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    /// `database.url_env` names a variable that is not set.
-    #[error("database.url_env: environment variable {0} is not set")]
-    MissingUrl(String),
-    /// The MySQL/TiDB URL or connection failed.
-    #[error("database: {0}")]
-    Tidb(#[from] lockstep_tidb::Error),
-    /// SQLite or schema creation failed.
-    #[error("database: {0}")]
-    Sea(#[from] sea_orm::DbErr),
-}
-
 /// The SeaORM store.
 #[derive(Clone, Debug)]
 pub struct SeaStore {
+    db: Database,
     conn: DatabaseConnection,
     policy: Arc<RetryPolicy>,
-    /// The driver's handle when on MySQL/TiDB (health-checked endpoints, pool).
-    tidb: Option<Arc<Db>>,
 }
 
 fn storage(e: impl std::fmt::Display) -> DomainError {
@@ -70,11 +56,7 @@ impl SeaStore {
     /// Opens the database `config` names (SQLite when `url_env` is unset) and creates the table
     /// if missing.
     pub async fn open(config: &DatabaseConfig) -> Result<SeaStore, OpenError> {
-        let url = match &config.url_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| OpenError::MissingUrl(var.clone()))?),
-            None => None,
-        };
-        SeaStore::connect(url.as_deref(), &config.sqlite_path, config.max_connections).await
+        SeaStore::on(Database::open(config).await?).await
     }
 
     /// Opens a MySQL/TiDB `url`, or the SQLite file `sqlite_path` when `url` is `None`.
@@ -83,22 +65,14 @@ impl SeaStore {
         sqlite_path: &str,
         max_connections: u32,
     ) -> Result<SeaStore, OpenError> {
-        let (conn, tidb) = match url {
-            Some(url) => {
-                let db = Db::connect(url).await?;
-                (db.sea_orm(), Some(Arc::new(db)))
-            }
-            None => {
-                let url = format!("sqlite://{sqlite_path}?mode=rwc");
-                let mut options = sea_orm::ConnectOptions::new(url);
-                options.max_connections(max_connections).sqlx_logging(false);
-                (sea_orm::Database::connect(options).await?, None)
-            }
-        };
+        SeaStore::on(Database::connect(url, sqlite_path, max_connections).await?).await
+    }
+
+    async fn on(db: Database) -> Result<SeaStore, OpenError> {
         let store = SeaStore {
-            conn,
+            conn: db.conn.clone(),
+            db,
             policy: Arc::new(RetryPolicy::default()),
-            tidb,
         };
         store.create_schema().await?;
         Ok(store)
@@ -116,12 +90,7 @@ impl SeaStore {
             .col(Column::Artist)
             .col(Column::Id)
             .to_owned();
-        match self.conn.execute(&index).await {
-            Ok(_) => Ok(()),
-            // MySQL has no CREATE INDEX IF NOT EXISTS: 1061 is "duplicate key name".
-            Err(e) if e.to_string().contains("1061") => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.db.create_index(&index).await
     }
 
     /// The SeaORM connection (tests, tools).
@@ -223,17 +192,10 @@ impl AlbumStore for SeaStore {
     }
 
     async fn ping(&self) -> Result<(), String> {
-        self.conn.ping().await.map_err(|e| e.to_string())
+        self.db.ping().await
     }
 
     fn pool_state(&self) -> (i64, i64) {
-        let (open, idle) = match &self.tidb {
-            Some(db) => (db.pool().size(), db.pool().num_idle()),
-            None => {
-                let pool = self.conn.get_sqlite_connection_pool();
-                (pool.size(), pool.num_idle())
-            }
-        };
-        (i64::from(open), i64::try_from(idle).unwrap_or(i64::MAX))
+        self.db.pool_state()
     }
 }

@@ -1,0 +1,100 @@
+//! The services' database (feature `database`): a MySQL/TiDB URL goes through the Lockstep
+//! driver (health-checked endpoints, one pool, SeaORM over it); no URL means an embedded SQLite
+//! file, so a service runs on a fresh machine with nothing installed.
+
+use std::sync::Arc;
+
+use lockstep_service_config::DatabaseConfig;
+use lockstep_tidb::Db;
+use sea_orm::DatabaseConnection;
+
+/// Why the database could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// `database.url_env` names a variable that is not set.
+    #[error("database.url_env: environment variable {0} is not set")]
+    MissingUrl(String),
+    /// The MySQL/TiDB URL or connection failed.
+    #[error("database: {0}")]
+    Tidb(#[from] lockstep_tidb::Error),
+    /// SQLite or schema creation failed.
+    #[error("database: {0}")]
+    Sea(#[from] sea_orm::DbErr),
+}
+
+/// An open database.
+#[derive(Clone, Debug)]
+pub struct Database {
+    /// SeaORM over the pool.
+    pub conn: DatabaseConnection,
+    /// The driver's handle on MySQL/TiDB.
+    pub tidb: Option<Arc<Db>>,
+}
+
+impl Database {
+    /// Opens what `config` names (reading the URL from `config.url_env`).
+    pub async fn open(config: &DatabaseConfig) -> Result<Database, OpenError> {
+        let url = match &config.url_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| OpenError::MissingUrl(var.clone()))?),
+            None => None,
+        };
+        Database::connect(url.as_deref(), &config.sqlite_path, config.max_connections).await
+    }
+
+    /// Opens a MySQL/TiDB `url`, or the SQLite file `sqlite_path` when `url` is `None`.
+    pub async fn connect(
+        url: Option<&str>,
+        sqlite_path: &str,
+        max_connections: u32,
+    ) -> Result<Database, OpenError> {
+        Ok(match url {
+            Some(url) => {
+                let db = Db::connect(url).await?;
+                Database {
+                    conn: db.sea_orm(),
+                    tidb: Some(Arc::new(db)),
+                }
+            }
+            None => {
+                let url = format!("sqlite://{sqlite_path}?mode=rwc");
+                let mut options = sea_orm::ConnectOptions::new(url);
+                options.max_connections(max_connections).sqlx_logging(false);
+                Database {
+                    conn: sea_orm::Database::connect(options).await?,
+                    tidb: None,
+                }
+            }
+        })
+    }
+
+    /// `(open, idle)` pool connections.
+    pub fn pool_state(&self) -> (i64, i64) {
+        let (open, idle) = match &self.tidb {
+            Some(db) => (db.pool().size(), db.pool().num_idle()),
+            None => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+        };
+        (i64::from(open), i64::try_from(idle).unwrap_or(i64::MAX))
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), String> {
+        self.conn.ping().await.map_err(|e| e.to_string())
+    }
+
+    /// Runs a CREATE INDEX, treating "already exists" as done (MySQL has no IF NOT EXISTS for
+    /// indexes; its error 1061 is "duplicate key name").
+    pub async fn create_index(
+        &self,
+        index: &sea_orm::sea_query::IndexCreateStatement,
+    ) -> Result<(), sea_orm::DbErr> {
+        use sea_orm::ConnectionTrait;
+        match self.conn.execute(index).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains("1061") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
