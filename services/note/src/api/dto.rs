@@ -1,0 +1,99 @@
+//! JSON shapes of the note API; unknown fields are rejected.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{NewNote, Note, NoteChanges};
+
+/// `POST /v1/notes`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNote {
+    /// 1–200 characters.
+    pub title: String,
+    /// Up to 64 KiB.
+    #[serde(default)]
+    pub body: String,
+    /// Up to 20 tags of 1–40 characters.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+impl From<CreateNote> for NewNote {
+    fn from(c: CreateNote) -> NewNote {
+        NewNote {
+            title: c.title,
+            body: c.body,
+            tags: c.tags,
+        }
+    }
+}
+
+/// `PATCH /v1/notes/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateNote {
+    /// New title.
+    pub title: Option<String>,
+    /// New body.
+    pub body: Option<String>,
+    /// New tags.
+    pub tags: Option<Vec<String>>,
+}
+
+impl From<UpdateNote> for NoteChanges {
+    fn from(u: UpdateNote) -> NoteChanges {
+        NoteChanges {
+            title: u.title,
+            body: u.body,
+            tags: u.tags,
+        }
+    }
+}
+
+/// A note in responses.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NoteDto {
+    /// Id.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Note> for NoteDto {
+    fn from(n: Note) -> NoteDto {
+        NoteDto {
+            id: n.id,
+            title: n.title,
+            body: n.body,
+            tags: n.tags,
+            created_at: n.created_at,
+            updated_at: n.updated_at,
+        }
+    }
+}
+
+/// `GET /v1/notes?title=…` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// The exact title.
+    pub title: String,
+    /// At most this many (default 20, max 100).
+    pub limit: Option<u32>,
+}
+
+/// Search results.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NotesDto {
+    /// Matching notes, by id.
+    pub items: Vec<NoteDto>,
+}

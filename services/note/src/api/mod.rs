@@ -1,0 +1,175 @@
+//! HTTP handlers. Every route needs a verified token; the token's tenant scopes every query and
+//! selects the encryption key, and another tenant's note answers 404 exactly like a missing one.
+//!
+//! | route | |
+//! |---|---|
+//! | `POST /v1/notes` | create → 201 |
+//! | `GET /v1/notes?title=` | exact-title search (blind index) |
+//! | `GET /v1/notes/{id}`, `PATCH`, `DELETE` | one note |
+//! | `POST /v1/control/notes`, `GET /v1/control/notes/{id}` | plaintext twin for benchmarks (opt-in) |
+
+pub mod dto;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use lockstep_service_kit::{ApiError, ApiJson, ApiQuery};
+
+use crate::auth::{Tenant, Verifier};
+use crate::domain::{DomainError, NewNote, NoteChanges, NoteStore};
+use crate::store::SeaStore;
+use dto::{CreateNote, NoteDto, NotesDto, SearchParams, UpdateNote};
+
+/// What the handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState<S> {
+    /// Storage.
+    pub store: S,
+    /// Token verification.
+    pub verifier: Verifier,
+}
+
+impl<S> AsRef<Verifier> for AppState<S> {
+    fn as_ref(&self) -> &Verifier {
+        &self.verifier
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> ApiError {
+        match e {
+            DomainError::Invalid { field, message } => ApiError::invalid(field, &message),
+            DomainError::NotFound(id) => ApiError::not_found(format!("note {id} not found")),
+            DomainError::Keys(cause) => {
+                tracing::error!(error = %cause, "tenant keys unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "tenant_keys_unavailable",
+                    "this tenant's encryption keys are not available",
+                )
+            }
+            DomainError::Storage(cause) => ApiError::unavailable(&cause),
+        }
+    }
+}
+
+fn parse_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::bad_request("bad_id", format!("{raw:?} is not a note id")))
+}
+
+fn created(note: NoteDto, base: &str) -> Response {
+    let location = format!("{base}/{}", note.id);
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        ApiJson(note),
+    )
+        .into_response()
+}
+
+async fn create<S: NoteStore>(
+    State(state): State<AppState<S>>,
+    Tenant(tenant): Tenant,
+    ApiJson(body): ApiJson<CreateNote>,
+) -> Result<Response, ApiError> {
+    let note = state
+        .store
+        .create(&tenant, NewNote::from(body).validated()?)
+        .await?;
+    Ok(created(note.into(), "/v1/notes"))
+}
+
+async fn get_one<S: NoteStore>(
+    State(state): State<AppState<S>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<ApiJson<NoteDto>, ApiError> {
+    Ok(ApiJson(
+        state.store.get(&tenant, parse_id(&id)?).await?.into(),
+    ))
+}
+
+async fn search<S: NoteStore>(
+    State(state): State<AppState<S>>,
+    Tenant(tenant): Tenant,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<ApiJson<NotesDto>, ApiError> {
+    let limit = params.limit.unwrap_or(20);
+    if limit == 0 || limit > 100 {
+        return Err(ApiError::invalid("limit", "must be 1-100"));
+    }
+    let title = crate::domain::clean_title(&params.title)?;
+    let notes = state.store.find_by_title(&tenant, &title, limit).await?;
+    Ok(ApiJson(NotesDto {
+        items: notes.into_iter().map(NoteDto::from).collect(),
+    }))
+}
+
+async fn update<S: NoteStore>(
+    State(state): State<AppState<S>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateNote>,
+) -> Result<ApiJson<NoteDto>, ApiError> {
+    let id = parse_id(&id)?;
+    let changes = NoteChanges::from(body).validated()?;
+    Ok(ApiJson(
+        state.store.update(&tenant, id, changes).await?.into(),
+    ))
+}
+
+async fn delete<S: NoteStore>(
+    State(state): State<AppState<S>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.store.delete(&tenant, parse_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn create_plain(
+    State(state): State<AppState<SeaStore>>,
+    Tenant(tenant): Tenant,
+    ApiJson(body): ApiJson<CreateNote>,
+) -> Result<Response, ApiError> {
+    let note = state
+        .store
+        .create_plain(&tenant, NewNote::from(body).validated()?)
+        .await?;
+    Ok(created(note.into(), "/v1/control/notes"))
+}
+
+async fn get_plain(
+    State(state): State<AppState<SeaStore>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<ApiJson<NoteDto>, ApiError> {
+    Ok(ApiJson(
+        state.store.get_plain(&tenant, parse_id(&id)?).await?.into(),
+    ))
+}
+
+/// The note routes.
+pub fn routes<S: NoteStore>(state: AppState<S>) -> Router {
+    Router::new()
+        .route("/v1/notes", get(search::<S>).post(create::<S>))
+        .route(
+            "/v1/notes/{id}",
+            get(get_one::<S>).patch(update::<S>).delete(delete::<S>),
+        )
+        .with_state(state)
+}
+
+/// The plaintext control routes (benchmarks only: the same work as the note routes minus
+/// encryption, so the cost of encryption can be measured side by side).
+pub fn control_routes(state: AppState<SeaStore>) -> Router {
+    Router::new()
+        .route("/v1/control/notes", post(create_plain))
+        .route("/v1/control/notes/{id}", get(get_plain))
+        .with_state(state)
+}

@@ -1,0 +1,169 @@
+//! Tenants come from a verified JWT, never from a bare header: `Authorization: Bearer <token>`
+//! signed with HS256 (secret from an environment variable) or RS256 (public key file), with
+//! `iss`, `aud` and `exp` checked.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use lockstep_service_config::AuthConfig;
+use lockstep_service_kit::ApiError;
+use serde::{Deserialize, Serialize};
+
+/// The claims a note-service token carries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// The user.
+    pub sub: String,
+    /// The tenant whose notes and keys the request may use.
+    pub tenant: String,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Expiry (Unix seconds).
+    pub exp: u64,
+}
+
+/// Why auth could not be set up from the config.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    /// The secret's environment variable is unset or empty.
+    #[error("auth.hs256_secret_env: environment variable {0} is not set (or empty)")]
+    MissingSecret(String),
+    /// The public key file is unreadable or not a PEM RSA key.
+    #[error("auth.rs256_public_key_file: {0}")]
+    PublicKey(String),
+    /// Neither key source (the config validation normally prevents this).
+    #[error("auth: no key source configured")]
+    NoKey,
+}
+
+/// Verifies tokens.
+#[derive(Clone)]
+pub struct Verifier {
+    key: Arc<DecodingKey>,
+    validation: Arc<Validation>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").finish_non_exhaustive()
+    }
+}
+
+fn validation(config: &AuthConfig, algorithm: Algorithm) -> Validation {
+    let mut v = Validation::new(algorithm);
+    v.set_issuer(&[config.issuer.as_str()]);
+    v.set_audience(&[config.audience.as_str()]);
+    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    v.leeway = u64::from(config.leeway_seconds);
+    v
+}
+
+/// The HS256 secret named by the config.
+pub fn hs256_secret(env: &str) -> Result<Vec<u8>, AuthSetupError> {
+    std::env::var(env)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(String::into_bytes)
+        .ok_or_else(|| AuthSetupError::MissingSecret(env.to_owned()))
+}
+
+impl Verifier {
+    /// From the config (reading the secret or key file it names).
+    pub fn from_config(config: &AuthConfig) -> Result<Verifier, AuthSetupError> {
+        match (&config.hs256_secret_env, &config.rs256_public_key_file) {
+            (Some(env), _) => Ok(Verifier::hs256(config, &hs256_secret(env)?)),
+            (None, Some(file)) => {
+                let pem = std::fs::read(file)
+                    .map_err(|e| AuthSetupError::PublicKey(format!("{file}: {e}")))?;
+                let key = DecodingKey::from_rsa_pem(&pem)
+                    .map_err(|e| AuthSetupError::PublicKey(format!("{file}: {e}")))?;
+                Ok(Verifier {
+                    key: Arc::new(key),
+                    validation: Arc::new(validation(config, Algorithm::RS256)),
+                })
+            }
+            (None, None) => Err(AuthSetupError::NoKey),
+        }
+    }
+
+    /// An HS256 verifier with `secret`.
+    pub fn hs256(config: &AuthConfig, secret: &[u8]) -> Verifier {
+        Verifier {
+            key: Arc::new(DecodingKey::from_secret(secret)),
+            validation: Arc::new(validation(config, Algorithm::HS256)),
+        }
+    }
+
+    /// The tenant of a valid `token`.
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
+            |e| match e.kind() {
+                ErrorKind::ExpiredSignature => {
+                    ApiError::unauthorized("token_expired", "the token has expired")
+                }
+                _ => ApiError::unauthorized("invalid_token", format!("token rejected: {e}")),
+            },
+        )?;
+        if lockstep_field_encryption::keys::validate_tenant(&data.claims.tenant).is_err() {
+            return Err(ApiError::unauthorized(
+                "invalid_token",
+                "the token's tenant is not a valid tenant id",
+            ));
+        }
+        Ok(data.claims)
+    }
+}
+
+/// Signs an HS256 token (the `token` dev command and tests).
+pub fn mint_hs256(
+    config: &AuthConfig,
+    secret: &[u8],
+    sub: &str,
+    tenant: &str,
+    ttl_seconds: u64,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let claims = Claims {
+        sub: sub.to_owned(),
+        tenant: tenant.to_owned(),
+        iss: config.issuer.clone(),
+        aud: config.audience.clone(),
+        exp: now + ttl_seconds,
+    };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+}
+
+/// The verified tenant of a request (extractor). Missing or bad tokens are 401.
+#[derive(Debug, Clone)]
+pub struct Tenant(pub String);
+
+impl<S> FromRequestParts<S> for Tenant
+where
+    S: Send + Sync + AsRef<Verifier>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>")
+            })?;
+        Ok(Tenant(state.as_ref().verify(token.trim())?.tenant))
+    }
+}

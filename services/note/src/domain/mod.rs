@@ -1,0 +1,211 @@
+//! Notes as the business sees them. Every operation is scoped to one tenant; the storage
+//! contract makes a note of another tenant indistinguishable from a missing one.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+/// Longest title, in characters.
+pub const MAX_TITLE: usize = 200;
+/// Longest body, in bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Most tags on a note.
+pub const MAX_TAGS: usize = 20;
+/// Longest tag, in characters.
+pub const MAX_TAG: usize = 40;
+
+/// A stored note, decrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// Id.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A note to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNote {
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// Fields to change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NoteChanges {
+    /// New title.
+    pub title: Option<String>,
+    /// New body.
+    pub body: Option<String>,
+    /// New tags.
+    pub tags: Option<Vec<String>>,
+}
+
+/// What a note operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// Input breaks a rule; names the field.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// The rule.
+        message: String,
+    },
+    /// No note with this id for this tenant.
+    #[error("note {0} not found")]
+    NotFound(i64),
+    /// The tenant's keys could not be resolved.
+    #[error("tenant keys: {0}")]
+    Keys(String),
+    /// The database failed, or a stored value failed to decrypt.
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> DomainError {
+    DomainError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Trimmed title, 1..=[`MAX_TITLE`] characters.
+pub fn clean_title(title: &str) -> Result<String, DomainError> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(invalid("title", "must not be empty"));
+    }
+    if title.chars().count() > MAX_TITLE {
+        return Err(invalid("title", format!("at most {MAX_TITLE} characters")));
+    }
+    Ok(title.to_owned())
+}
+
+fn check_body(body: String) -> Result<String, DomainError> {
+    if body.len() > MAX_BODY {
+        return Err(invalid("body", format!("at most {MAX_BODY} bytes")));
+    }
+    Ok(body)
+}
+
+fn check_tags(tags: Vec<String>) -> Result<Vec<String>, DomainError> {
+    if tags.len() > MAX_TAGS {
+        return Err(invalid("tags", format!("at most {MAX_TAGS} tags")));
+    }
+    tags.into_iter()
+        .map(|t| {
+            let t = t.trim().to_owned();
+            if t.is_empty() || t.chars().count() > MAX_TAG {
+                Err(invalid(
+                    "tags",
+                    format!("each tag has 1-{MAX_TAG} characters"),
+                ))
+            } else {
+                Ok(t)
+            }
+        })
+        .collect()
+}
+
+impl NewNote {
+    /// Checked and trimmed.
+    pub fn validated(self) -> Result<NewNote, DomainError> {
+        Ok(NewNote {
+            title: clean_title(&self.title)?,
+            body: check_body(self.body)?,
+            tags: check_tags(self.tags)?,
+        })
+    }
+}
+
+impl NoteChanges {
+    /// Every given field checked.
+    pub fn validated(self) -> Result<NoteChanges, DomainError> {
+        Ok(NoteChanges {
+            title: self.title.as_deref().map(clean_title).transpose()?,
+            body: self.body.map(check_body).transpose()?,
+            tags: self.tags.map(check_tags).transpose()?,
+        })
+    }
+}
+
+/// Where notes live, per tenant.
+pub trait NoteStore: Clone + Send + Sync + 'static {
+    /// Stores a validated note for `tenant`.
+    fn create(
+        &self,
+        tenant: &str,
+        note: NewNote,
+    ) -> impl Future<Output = Result<Note, DomainError>> + Send;
+    /// One of `tenant`'s notes.
+    fn get(&self, tenant: &str, id: i64) -> impl Future<Output = Result<Note, DomainError>> + Send;
+    /// `tenant`'s notes whose title is exactly `title`.
+    fn find_by_title(
+        &self,
+        tenant: &str,
+        title: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Note>, DomainError>> + Send;
+    /// Applies validated changes.
+    fn update(
+        &self,
+        tenant: &str,
+        id: i64,
+        changes: NoteChanges,
+    ) -> impl Future<Output = Result<Note, DomainError>> + Send;
+    /// Deletes one of `tenant`'s notes.
+    fn delete(&self, tenant: &str, id: i64)
+    -> impl Future<Output = Result<(), DomainError>> + Send;
+    /// Whether the database answers.
+    fn ping(&self) -> impl Future<Output = Result<(), String>> + Send;
+    /// `(open, idle)` pool connections.
+    fn pool_state(&self) -> (i64, i64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules() {
+        let ok = NewNote {
+            title: " t ".into(),
+            body: "b".into(),
+            tags: vec![" x ".into()],
+        };
+        assert_eq!(ok.validated().unwrap().tags, ["x"]);
+        let big = NewNote {
+            title: "t".into(),
+            body: "b".repeat(MAX_BODY + 1),
+            tags: vec![],
+        };
+        assert!(matches!(
+            big.validated(),
+            Err(DomainError::Invalid { field: "body", .. })
+        ));
+        let tags = NewNote {
+            title: "t".into(),
+            body: String::new(),
+            tags: vec!["".into()],
+        };
+        assert!(matches!(
+            tags.validated(),
+            Err(DomainError::Invalid { field: "tags", .. })
+        ));
+        assert!(clean_title(&"é".repeat(MAX_TITLE)).is_ok());
+        assert!(clean_title(&"é".repeat(MAX_TITLE + 1)).is_err());
+    }
+}

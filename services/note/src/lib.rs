@@ -1,0 +1,65 @@
+//! # note-service
+//!
+//! Per-tenant notes (title, body, tags) over HTTP. The tenant comes from a verified JWT; titles
+//! and bodies are sealed with AES-256-GCM under that tenant's key (lockstep-field-encryption),
+//! and exact-title search goes through a blind index.
+//!
+//! ```text
+//!  api/     axum handlers + DTOs; auth.rs: Bearer token → Tenant (401 otherwise)
+//!    │
+//!  domain/  Note, validation, the NoteStore trait (tenant-scoped)   (no axum, no SQL)
+//!    ▲
+//!  store/   SeaORM + Encrypted<String, notes.title|notes.body> + BlindIndex, inside with_tenant
+//! ```
+
+pub mod api;
+pub mod auth;
+pub mod domain;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use lockstep_service_config::NoteConfig;
+use lockstep_service_kit::http::{Ops, wrap};
+use lockstep_service_kit::metrics::HttpMetrics;
+
+use crate::api::AppState;
+use crate::auth::Verifier;
+use crate::store::SeaStore;
+
+/// The binary's version, reported by `/version` and `build_info`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The whole HTTP application. `control_routes` adds the plaintext benchmark twin.
+pub fn app(
+    store: SeaStore,
+    verifier: Verifier,
+    config: &NoteConfig,
+    config_hash: &str,
+    control_routes: bool,
+) -> Result<Router, prometheus::Error> {
+    use crate::domain::NoteStore;
+    let metrics = Arc::new(HttpMetrics::new(VERSION, config_hash)?);
+    let ready_store = store.clone();
+    let pool_store = store.clone();
+    let ops = Ops {
+        metrics,
+        version: VERSION,
+        config_hash: config_hash.to_owned(),
+        ready: Arc::new(move || {
+            let store = ready_store.clone();
+            Box::pin(async move { store.ping().await })
+        }),
+        pool: Some(Arc::new(move || pool_store.pool_state())),
+        request_timeout: Duration::from_millis(config.server.request_timeout_ms),
+        max_body_bytes: usize::try_from(config.server.max_body_bytes).unwrap_or(usize::MAX),
+    };
+    let state = AppState { store, verifier };
+    let mut routes = api::routes(state.clone());
+    if control_routes {
+        routes = routes.merge(api::control_routes(state));
+    }
+    Ok(wrap(routes, ops))
+}

@@ -1,0 +1,105 @@
+//! `note-service`: serve, check a config file, or mint a development token.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use lockstep_field_encryption::{FileKeys, Keyring};
+use lockstep_service_config::NoteConfig;
+use lockstep_service_kit::config::{Loaded, check_config, load_or_default};
+use note_service::auth::{Verifier, hs256_secret, mint_hs256};
+use note_service::store::SeaStore;
+
+#[derive(Parser)]
+#[command(version, about = "Per-tenant encrypted notes over HTTP")]
+struct Cli {
+    /// The config file (mounted at /etc/lockstep/config.yaml by the operator); built-in
+    /// defaults without one.
+    #[arg(long, env = "NOTE_CONFIG", global = true)]
+    config: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (the default).
+    Serve {
+        /// Also serve the plaintext control routes under /v1/control (benchmarks only).
+        #[arg(long, env = "NOTE_CONTROL_ROUTES")]
+        control_routes: bool,
+    },
+    /// Validate a config file: exit 0, or 1 with the reason.
+    CheckConfig {
+        /// The file.
+        file: String,
+    },
+    /// Print an HS256 token for local use (signed with the secret the config names).
+    Token {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The user.
+        #[arg(long, default_value = "dev")]
+        sub: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+}
+
+async fn serve(loaded: Loaded<NoteConfig>, control_routes: bool) -> anyhow::Result<()> {
+    let config = &loaded.config;
+    lockstep_service_kit::telemetry::init(&config.log);
+    let verifier = Verifier::from_config(&config.auth)?;
+    let keyring = Keyring::new(FileKeys::new(&config.encryption.keys_dir)).with_ttl(
+        Duration::from_secs(u64::from(config.encryption.cache_ttl_seconds)),
+    );
+    let store = SeaStore::open(&config.database, keyring)
+        .await
+        .context("opening the database")?;
+    let app = note_service::app(store, verifier, config, &loaded.hash, control_routes)?;
+    let addr = std::net::SocketAddr::from(([0, 0, 0, 0], config.server.port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(%addr, version = note_service::VERSION, config_hash = %loaded.hash, "serving");
+    let grace = Duration::from_secs(u64::from(config.server.shutdown_grace_seconds));
+    lockstep_service_kit::http::serve(
+        listener,
+        app,
+        lockstep_service_kit::http::shutdown_signal(),
+        grace,
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve {
+        control_routes: false,
+    }) {
+        Command::CheckConfig { file } => Ok(check_config::<NoteConfig>(&file)),
+        Command::Token { tenant, sub, ttl } => {
+            let loaded = load_or_default::<NoteConfig>(cli.config.as_deref())?;
+            let auth = &loaded.config.auth;
+            let env = auth
+                .hs256_secret_env
+                .as_deref()
+                .context("the config verifies RS256 tokens; mint them with your issuer")?;
+            println!(
+                "{}",
+                mint_hs256(auth, &hs256_secret(env)?, &sub, &tenant, ttl)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { control_routes } => {
+            let loaded = load_or_default::<NoteConfig>(cli.config.as_deref())?;
+            serve(loaded, control_routes).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The `notes` table (encrypted) and its plaintext twin `plain_notes` (benchmark control).
+
+use lockstep_field_encryption::encrypted_column;
+
+encrypted_column!(pub NoteTitle, "notes.title");
+encrypted_column!(pub NoteBody, "notes.body");
+
+/// Encrypted notes.
+pub mod note {
+    use lockstep_field_encryption::{BlindIndex, Encrypted};
+    use sea_orm::entity::prelude::*;
+
+    use super::{NoteBody, NoteTitle};
+
+    /// One row.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notes")]
+    pub struct Model {
+        /// Primary key.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// Owner (plaintext: every query filters on it).
+        pub tenant: String,
+        /// Sealed under the tenant's key, bound to `notes.title`.
+        pub title: Encrypted<String, NoteTitle>,
+        /// Keyed hash of the title for exact search.
+        pub title_idx: BlindIndex<NoteTitle>,
+        /// Sealed under the tenant's key, bound to `notes.body`.
+        pub body: Encrypted<String, NoteBody>,
+        /// JSON array of tags (plaintext).
+        pub tags: String,
+        /// Created.
+        pub created_at: ChronoDateTimeUtc,
+        /// Last changed.
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The same shape in plaintext: the control the encrypted GET is measured against.
+pub mod plain {
+    use sea_orm::entity::prelude::*;
+
+    /// One row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plain_notes")]
+    pub struct Model {
+        /// Primary key.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// Owner.
+        pub tenant: String,
+        /// Title.
+        pub title: String,
+        /// Body.
+        pub body: String,
+        /// JSON array of tags.
+        pub tags: String,
+        /// Created.
+        pub created_at: ChronoDateTimeUtc,
+        /// Last changed.
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,329 @@
+//! Notes in SQL: titles and bodies sealed with the tenant's key (lockstep-field-encryption) inside
+//! a tenant scope, exact-title search through the blind index, every query filtered by tenant.
+
+pub mod entity;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lockstep_field_encryption::{BlindIndex, Encrypted, Keyring, seal_indexed, with_tenant};
+use lockstep_service_config::DatabaseConfig;
+use lockstep_service_kit::database::{Database, OpenError};
+use lockstep_tidb::{RetryPolicy, sea_transaction_with_retry};
+use sea_orm::sea_query::Index;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+
+use crate::domain::{DomainError, NewNote, Note, NoteChanges, NoteStore};
+use entity::{NoteTitle, note, plain};
+
+/// The SeaORM store with the tenant keyring.
+#[derive(Clone)]
+pub struct SeaStore {
+    db: Database,
+    keyring: Arc<Keyring>,
+    policy: Arc<RetryPolicy>,
+}
+
+impl std::fmt::Debug for SeaStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeaStore")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
+}
+
+fn storage(e: impl std::fmt::Display) -> DomainError {
+    DomainError::Storage(e.to_string())
+}
+
+fn from_txn(e: lockstep_tidb::Error) -> DomainError {
+    match e {
+        lockstep_tidb::Error::Work(inner) => match inner.downcast::<DomainError>() {
+            Ok(domain) => *domain,
+            Err(other) => storage(other),
+        },
+        other => storage(other),
+    }
+}
+
+fn tags_json(tags: &[String]) -> String {
+    serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
+}
+
+fn parse_tags(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn to_note(m: note::Model) -> Note {
+    Note {
+        id: m.id,
+        title: m.title.into_inner(),
+        body: m.body.into_inner(),
+        tags: parse_tags(&m.tags),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+/// Runs `fut` with `tenant`'s keys in scope.
+async fn scoped<T>(
+    keyring: &Keyring,
+    tenant: &str,
+    fut: impl std::future::Future<Output = Result<T, DomainError>>,
+) -> Result<T, DomainError> {
+    with_tenant(keyring, tenant, fut)
+        .await
+        .map_err(|e| DomainError::Keys(e.to_string()))?
+}
+
+impl SeaStore {
+    /// Opens the database `config` names and creates the tables if missing.
+    pub async fn open(config: &DatabaseConfig, keyring: Keyring) -> Result<SeaStore, OpenError> {
+        SeaStore::on(Database::open(config).await?, keyring).await
+    }
+
+    /// Opens a MySQL/TiDB `url`, or the SQLite file `sqlite_path` when `url` is `None`.
+    pub async fn connect(
+        url: Option<&str>,
+        sqlite_path: &str,
+        keyring: Keyring,
+    ) -> Result<SeaStore, OpenError> {
+        SeaStore::on(Database::connect(url, sqlite_path, 8).await?, keyring).await
+    }
+
+    async fn on(db: Database, keyring: Keyring) -> Result<SeaStore, OpenError> {
+        let store = SeaStore {
+            db,
+            keyring: Arc::new(keyring),
+            policy: Arc::new(RetryPolicy::default()),
+        };
+        store.create_schema().await?;
+        Ok(store)
+    }
+
+    async fn create_schema(&self) -> Result<(), sea_orm::DbErr> {
+        let conn = &self.db.conn;
+        let (id, blob, time) = match conn.get_database_backend() {
+            DatabaseBackend::Sqlite => ("id INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB", "TEXT"),
+            _ => (
+                "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
+                "BLOB",
+                "DATETIME(6)",
+            ),
+        };
+        conn.execute_unprepared(&format!(
+            "CREATE TABLE IF NOT EXISTS notes ({id}, tenant VARCHAR(64) NOT NULL, \
+             title {blob} NOT NULL, title_idx BINARY(16) NOT NULL, body {blob} NOT NULL, \
+             tags TEXT NOT NULL, created_at {time} NOT NULL, updated_at {time} NOT NULL)"
+        ))
+        .await?;
+        conn.execute_unprepared(&format!(
+            "CREATE TABLE IF NOT EXISTS plain_notes ({id}, tenant VARCHAR(64) NOT NULL, \
+             title VARCHAR(255) NOT NULL, body TEXT NOT NULL, tags TEXT NOT NULL, \
+             created_at {time} NOT NULL, updated_at {time} NOT NULL)"
+        ))
+        .await?;
+        for (name, table, cols) in [
+            ("notes_tenant_title", "notes", ["tenant", "title_idx"]),
+            ("notes_tenant_id", "notes", ["tenant", "id"]),
+            ("plain_notes_tenant_id", "plain_notes", ["tenant", "id"]),
+        ] {
+            let mut index = Index::create();
+            index
+                .if_not_exists()
+                .name(name)
+                .table(sea_orm::sea_query::Alias::new(table));
+            for col in cols {
+                index.col(sea_orm::sea_query::Alias::new(col));
+            }
+            self.db.create_index(&index).await?;
+        }
+        Ok(())
+    }
+
+    /// The connection (tests look at the stored bytes).
+    pub fn connection(&self) -> &sea_orm::DatabaseConnection {
+        &self.db.conn
+    }
+
+    async fn find(&self, tenant: &str, id: i64) -> Result<note::Model, DomainError> {
+        note::Entity::find_by_id(id)
+            .filter(note::Column::Tenant.eq(tenant))
+            .one(&self.db.conn)
+            .await
+            .map_err(storage)?
+            .ok_or(DomainError::NotFound(id))
+    }
+
+    /// Plaintext control: insert.
+    pub async fn create_plain(&self, tenant: &str, n: NewNote) -> Result<Note, DomainError> {
+        let now = Utc::now();
+        let m = plain::ActiveModel {
+            tenant: Set(tenant.to_owned()),
+            title: Set(n.title),
+            body: Set(n.body),
+            tags: Set(tags_json(&n.tags)),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&self.db.conn)
+        .await
+        .map_err(storage)?;
+        Ok(plain_note(m))
+    }
+
+    /// Plaintext control: read (same filters as [`NoteStore::get`], no decryption).
+    pub async fn get_plain(&self, tenant: &str, id: i64) -> Result<Note, DomainError> {
+        plain::Entity::find_by_id(id)
+            .filter(plain::Column::Tenant.eq(tenant))
+            .one(&self.db.conn)
+            .await
+            .map_err(storage)?
+            .map(plain_note)
+            .ok_or(DomainError::NotFound(id))
+    }
+}
+
+fn plain_note(m: plain::Model) -> Note {
+    Note {
+        id: m.id,
+        title: m.title,
+        body: m.body,
+        tags: parse_tags(&m.tags),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+fn stamp() -> DateTime<Utc> {
+    Utc::now()
+}
+
+impl NoteStore for SeaStore {
+    async fn create(&self, tenant: &str, n: NewNote) -> Result<Note, DomainError> {
+        scoped(&self.keyring, tenant, async {
+            let (title, title_idx) =
+                seal_indexed::<String, NoteTitle>(n.title.clone()).map_err(storage)?;
+            let now = stamp();
+            let m = note::ActiveModel {
+                tenant: Set(tenant.to_owned()),
+                title: Set(title),
+                title_idx: Set(title_idx),
+                body: Set(Encrypted::new(n.body.clone()).map_err(storage)?),
+                tags: Set(tags_json(&n.tags)),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&self.db.conn)
+            .await
+            .map_err(storage)?;
+            Ok(to_note(m))
+        })
+        .await
+    }
+
+    async fn get(&self, tenant: &str, id: i64) -> Result<Note, DomainError> {
+        scoped(&self.keyring, tenant, async {
+            Ok(to_note(self.find(tenant, id).await?))
+        })
+        .await
+    }
+
+    async fn find_by_title(
+        &self,
+        tenant: &str,
+        title: &str,
+        limit: u32,
+    ) -> Result<Vec<Note>, DomainError> {
+        scoped(&self.keyring, tenant, async {
+            let idx = BlindIndex::<NoteTitle>::of(&title.to_owned()).map_err(storage)?;
+            let rows = note::Entity::find()
+                .filter(note::Column::Tenant.eq(tenant))
+                .filter(note::Column::TitleIdx.eq(idx))
+                .order_by_asc(note::Column::Id)
+                .limit(u64::from(limit))
+                .all(&self.db.conn)
+                .await
+                .map_err(storage)?;
+            // The index is 16 bytes of a keyed hash: confirm against the decrypted title.
+            Ok(rows
+                .into_iter()
+                .map(to_note)
+                .filter(|n| n.title == title)
+                .collect())
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        tenant: &str,
+        id: i64,
+        changes: NoteChanges,
+    ) -> Result<Note, DomainError> {
+        scoped(&self.keyring, tenant, async {
+            let m = sea_transaction_with_retry(&self.db.conn, &self.policy, |txn| {
+                let changes = changes.clone();
+                let tenant = tenant.to_owned();
+                Box::pin(async move {
+                    let current = note::Entity::find_by_id(id)
+                        .filter(note::Column::Tenant.eq(tenant.as_str()))
+                        .lock_exclusive()
+                        .one(txn)
+                        .await?
+                        .ok_or_else(|| {
+                            lockstep_tidb::Error::Work(Box::new(DomainError::NotFound(id)))
+                        })?;
+                    let work = |e: lockstep_field_encryption::Error| {
+                        lockstep_tidb::Error::Work(Box::new(e))
+                    };
+                    let mut model: note::ActiveModel = current.into();
+                    if let Some(title) = changes.title {
+                        let (title, idx) =
+                            seal_indexed::<String, NoteTitle>(title).map_err(work)?;
+                        model.title = Set(title);
+                        model.title_idx = Set(idx);
+                    }
+                    if let Some(body) = changes.body {
+                        model.body = Set(Encrypted::new(body).map_err(work)?);
+                    }
+                    if let Some(tags) = changes.tags {
+                        model.tags = Set(tags_json(&tags));
+                    }
+                    model.updated_at = Set(stamp());
+                    Ok(model.update(txn).await?)
+                })
+            })
+            .await
+            .map_err(from_txn)?;
+            Ok(to_note(m))
+        })
+        .await
+    }
+
+    async fn delete(&self, tenant: &str, id: i64) -> Result<(), DomainError> {
+        let result = note::Entity::delete_many()
+            .filter(note::Column::Id.eq(id))
+            .filter(note::Column::Tenant.eq(tenant))
+            .exec(&self.db.conn)
+            .await
+            .map_err(storage)?;
+        if result.rows_affected == 0 {
+            return Err(DomainError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), String> {
+        self.db.ping().await
+    }
+
+    fn pool_state(&self) -> (i64, i64) {
+        self.db.pool_state()
+    }
+}

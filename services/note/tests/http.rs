@@ -1,0 +1,369 @@
+//! The note API through `app()` (tower `oneshot`), on SQLite and on the MySQL-protocol server
+//! of `DRIVER_TESTS_MARIADB_URL`: tokens, tenant isolation, encryption at rest, bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use lockstep_field_encryption::{KeyMaterial, Keyring, StaticKeys};
+use lockstep_service_config::NoteConfig;
+use note_service::auth::{Verifier, mint_hs256};
+use note_service::store::SeaStore;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const SECRET: &[u8] = b"test-secret-that-is-long-enough-for-hs256";
+
+fn config() -> NoteConfig {
+    let mut c = NoteConfig::default();
+    c.server.max_body_bytes = 128 * 1024;
+    c
+}
+
+fn token(tenant: &str) -> String {
+    mint_hs256(&config().auth, SECRET, "u1", tenant, 600).unwrap()
+}
+
+fn keyring() -> Keyring {
+    Keyring::new(
+        StaticKeys::new()
+            .with_tenant(
+                "acme",
+                1,
+                vec![(1, KeyMaterial::new([1; 32]))],
+                Some(KeyMaterial::new([11; 32])),
+            )
+            .with_tenant(
+                "globex",
+                1,
+                vec![(1, KeyMaterial::new([2; 32]))],
+                Some(KeyMaterial::new([12; 32])),
+            ),
+    )
+}
+
+struct Api {
+    app: Router,
+    store: SeaStore,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            request = request.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+            .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+async fn api(url: Option<&str>, dir: &tempfile::TempDir) -> Api {
+    let path = dir.path().join("notes.db");
+    let store = SeaStore::connect(url, path.to_str().unwrap(), keyring())
+        .await
+        .unwrap();
+    let verifier = Verifier::hs256(&config().auth, SECRET);
+    let app = note_service::app(store.clone(), verifier, &config(), "hash", true).unwrap();
+    Api { app, store }
+}
+
+async fn tokens_are_required_and_checked(api: &Api) {
+    let mut other_audience = config().auth;
+    other_audience.audience = "someone-else".into();
+    let wrong_aud = mint_hs256(&other_audience, SECRET, "u1", "acme", 600).unwrap();
+    let wrong_key = mint_hs256(
+        &config().auth,
+        b"another-secret-another-secret-another",
+        "u1",
+        "acme",
+        600,
+    )
+    .unwrap();
+    let bad_tenant = mint_hs256(&config().auth, SECRET, "u1", "../etc", 600).unwrap();
+    // `exp` = now is within the default 30 s leeway; one well in the past is not.
+    let long_expired = {
+        let mut c = config().auth;
+        c.leeway_seconds = 0;
+        let t = mint_hs256(&c, SECRET, "u1", "acme", 0).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        (t, c)
+    };
+    let strict = Verifier::hs256(&long_expired.1, SECRET);
+    let err = strict.verify(&long_expired.0).unwrap_err();
+    assert_eq!(err.code, "token_expired");
+    for (token, code) in [
+        (None, "missing_token"),
+        (Some("not-a-jwt"), "invalid_token"),
+        (Some(wrong_aud.as_str()), "invalid_token"),
+        (Some(wrong_key.as_str()), "invalid_token"),
+        (Some(bad_tenant.as_str()), "invalid_token"),
+    ] {
+        let (status, body) = api.call("GET", "/v1/notes/1", token, None).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some(code)),
+            "{token:?}"
+        );
+        let (status, _) = api
+            .call("POST", "/v1/notes", token, Some(r#"{"title":"x"}"#))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (_, body) = api
+        .call("GET", "/v1/notes?title=x", Some(&token("acme")), None)
+        .await;
+    assert_eq!(
+        body["items"],
+        json!([]),
+        "no request without a valid token wrote anything"
+    );
+}
+
+async fn tenants_are_isolated_and_data_is_encrypted(api: &Api) {
+    let (acme, globex) = (token("acme"), token("globex"));
+    let body = json!({"title": "Groceries", "body": "milk, eggs, secret-sauce", "tags": ["home"]})
+        .to_string();
+    let (status, note) = api
+        .call("POST", "/v1/notes", Some(&acme), Some(&body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{note}");
+    let id = note["id"].as_i64().unwrap();
+    let uri = format!("/v1/notes/{id}");
+
+    let (status, got) = api.call("GET", &uri, Some(&acme), None).await;
+    assert_eq!(
+        (status, got["body"].as_str()),
+        (StatusCode::OK, Some("milk, eggs, secret-sauce"))
+    );
+    for (method, body) in [
+        ("GET", None),
+        ("PATCH", Some(r#"{"body":"mine now"}"#)),
+        ("DELETE", None),
+    ] {
+        let (status, v) = api.call(method, &uri, Some(&globex), body).await;
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "globex {method}"
+        );
+    }
+    let (_, found) = api
+        .call("GET", "/v1/notes?title=Groceries", Some(&globex), None)
+        .await;
+    assert_eq!(found["items"], json!([]), "globex cannot find acme's title");
+    let (_, found) = api
+        .call("GET", "/v1/notes?title=Groceries", Some(&acme), None)
+        .await;
+    assert_eq!(found["items"][0]["id"], id);
+    let (_, found) = api
+        .call("GET", "/v1/notes?title=groceries", Some(&acme), None)
+        .await;
+    assert_eq!(found["items"], json!([]), "exact match only");
+    let (_, after) = api.call("GET", &uri, Some(&acme), None).await;
+    assert_eq!(
+        after["body"], "milk, eggs, secret-sauce",
+        "globex's PATCH changed nothing"
+    );
+
+    let sql = format!("SELECT title, body FROM notes WHERE id = {id}");
+    let conn = api.store.connection();
+    let row = conn
+        .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    for col in ["title", "body"] {
+        let bytes: Vec<u8> = row.try_get("", col).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("Groceries") && !text.contains("secret-sauce"),
+            "{col} stored in clear"
+        );
+    }
+
+    let (status, changed) = api
+        .call(
+            "PATCH",
+            &uri,
+            Some(&acme),
+            Some(r#"{"title":"Errands","tags":["a","b"]}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(
+        (changed["title"].as_str(), changed["tags"].clone()),
+        (Some("Errands"), json!(["a", "b"]))
+    );
+    let (_, found) = api
+        .call("GET", "/v1/notes?title=Errands", Some(&acme), None)
+        .await;
+    assert_eq!(
+        found["items"][0]["id"], id,
+        "the blind index follows the new title"
+    );
+    let (status, _) = api.call("DELETE", &uri, Some(&acme), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = api.call("GET", &uri, Some(&acme), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, plain) = api
+        .call("POST", "/v1/control/notes", Some(&acme), Some(&body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let control = format!("/v1/control/notes/{}", plain["id"]);
+    assert_eq!(
+        api.call("GET", &control, Some(&acme), None).await.1["body"],
+        "milk, eggs, secret-sauce"
+    );
+    assert_eq!(
+        api.call("GET", &control, Some(&globex), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn bad_input_is_4xx(api: &Api) {
+    let acme = token("acme");
+    let big = "b".repeat(64 * 1024 + 1);
+    let tags: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+    for (body, status, code) in [
+        (
+            r#"{"title":"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+        ),
+        (
+            r#"{"body":"no title"}"#.to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            r#"{"title":"t","owner":"globex"}"#.to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            r#"{"title":"   "}"#.to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            json!({"title": "t", "body": big}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            json!({"title": "t", "tags": tags}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+    ] {
+        let (got, v) = api
+            .call("POST", "/v1/notes", Some(&acme), Some(&body))
+            .await;
+        assert_eq!(
+            (got, v["code"].as_str()),
+            (status, Some(code)),
+            "{}",
+            &body[..body.len().min(60)]
+        );
+    }
+    for (uri, status, code) in [
+        ("/v1/notes/x", StatusCode::BAD_REQUEST, "bad_id"),
+        (
+            "/v1/notes?title=t&limit=101",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        ("/v1/notes", StatusCode::BAD_REQUEST, "bad_query"),
+    ] {
+        let (got, v) = api.call("GET", uri, Some(&acme), None).await;
+        assert_eq!((got, v["code"].as_str()), (status, Some(code)), "{uri}");
+    }
+    let conn = api.store.connection();
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM notes",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.try_get::<i64>("", "n").unwrap(),
+        0,
+        "nothing half-written"
+    );
+}
+
+async fn unknown_tenant_keys_are_503_not_plaintext(api: &Api) {
+    let stranger = token("initech");
+    let (status, v) = api
+        .call(
+            "POST",
+            "/v1/notes",
+            Some(&stranger),
+            Some(r#"{"title":"t","body":"b"}"#),
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("tenant_keys_unavailable")
+        )
+    );
+}
+
+async fn all(url: Option<&str>) {
+    for scenario in 0..4 {
+        let dir = tempfile::tempdir().unwrap();
+        let api = api(url, &dir).await;
+        if url.is_some() {
+            api.store
+                .connection()
+                .execute_unprepared("DELETE FROM notes")
+                .await
+                .unwrap();
+        }
+        match scenario {
+            0 => tokens_are_required_and_checked(&api).await,
+            1 => tenants_are_isolated_and_data_is_encrypted(&api).await,
+            2 => bad_input_is_4xx(&api).await,
+            _ => unknown_tenant_keys_are_503_not_plaintext(&api).await,
+        }
+    }
+}
+
+#[tokio::test]
+async fn sqlite() {
+    all(None).await;
+}
+
+#[tokio::test]
+async fn mysql_server() {
+    let Some(db) = lockstep_service_kit::testing::fresh_database("note_http").await else {
+        return;
+    };
+    all(Some(&db.url)).await;
+    db.drop_database().await;
+}
