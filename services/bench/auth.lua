@@ -1,0 +1,2 @@
+-- wrk: GET with the bearer token from the environment.
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
