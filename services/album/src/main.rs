@@ -37,19 +37,8 @@ async fn serve(loaded: Loaded<AlbumConfig>) -> anyhow::Result<()> {
         .await
         .context("opening the database")?;
     let app = album_service::app(store, config, &loaded.hash)?;
-    let addr = std::net::SocketAddr::from(([0, 0, 0, 0], config.server.port));
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(%addr, version = album_service::VERSION, config_hash = %loaded.hash, "serving");
-    let grace = std::time::Duration::from_secs(u64::from(config.server.shutdown_grace_seconds));
-    lockstep_service_kit::http::serve(
-        listener,
-        app,
-        lockstep_service_kit::http::shutdown_signal(),
-        grace,
-    )
-    .await?;
+    lockstep_service_kit::http::run(app, &config.server, album_service::VERSION, &loaded.hash)
+        .await?;
     Ok(())
 }
 

@@ -14,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tracing::Instrument;
 
+use lockstep_service_config::ServerConfig;
+
 use crate::ApiError;
 use crate::metrics::HttpMetrics;
 
@@ -41,6 +43,39 @@ pub struct Ops {
     pub request_timeout: Duration,
     /// Larger bodies are answered 413 `body_too_large`.
     pub max_body_bytes: usize,
+}
+
+/// What the ops endpoints ask a service's storage.
+pub trait Probe: Clone + Send + Sync + 'static {
+    /// Whether the database answers (`/readyz`).
+    fn ping(&self) -> impl Future<Output = Result<(), String>> + Send;
+    /// `(open, idle)` pool connections (`db_pool_connections`).
+    fn pool_state(&self) -> (i64, i64);
+}
+
+impl Ops {
+    /// Ops for a service at `version` with config hash `config_hash`, limits from `server`,
+    /// readiness and pool gauges from `probe`.
+    pub fn new(
+        version: &'static str,
+        config_hash: &str,
+        server: &ServerConfig,
+        probe: impl Probe,
+    ) -> Result<Ops, prometheus::Error> {
+        let ready_probe = probe.clone();
+        Ok(Ops {
+            metrics: Arc::new(HttpMetrics::new(version, config_hash)?),
+            version,
+            config_hash: config_hash.to_owned(),
+            ready: Arc::new(move || {
+                let probe = ready_probe.clone();
+                Box::pin(async move { probe.ping().await })
+            }),
+            pool: Some(Arc::new(move || probe.pool_state())),
+            request_timeout: Duration::from_millis(server.request_timeout_ms),
+            max_body_bytes: usize::try_from(server.max_body_bytes).unwrap_or(usize::MAX),
+        })
+    }
 }
 
 impl std::fmt::Debug for Ops {
@@ -204,4 +239,21 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// Binds `0.0.0.0:<server.port>` and serves `app` until SIGTERM/SIGINT, draining for at most
+/// `server.shutdown_grace_seconds`.
+pub async fn run(
+    app: Router,
+    server: &ServerConfig,
+    version: &str,
+    config_hash: &str,
+) -> std::io::Result<()> {
+    let addr = std::net::SocketAddr::from(([0, 0, 0, 0], server.port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("binding {addr}: {e}")))?;
+    tracing::info!(%addr, version, config_hash, "serving");
+    let grace = Duration::from_secs(u64::from(server.shutdown_grace_seconds));
+    serve(listener, app, shutdown_signal(), grace).await
 }

@@ -17,13 +17,9 @@ pub mod auth;
 pub mod domain;
 pub mod store;
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::Router;
 use lockstep_service_config::NoteConfig;
 use lockstep_service_kit::http::{Ops, wrap};
-use lockstep_service_kit::metrics::HttpMetrics;
 
 use crate::api::AppState;
 use crate::auth::Verifier;
@@ -40,22 +36,7 @@ pub fn app(
     config_hash: &str,
     control_routes: bool,
 ) -> Result<Router, prometheus::Error> {
-    use crate::domain::NoteStore;
-    let metrics = Arc::new(HttpMetrics::new(VERSION, config_hash)?);
-    let ready_store = store.clone();
-    let pool_store = store.clone();
-    let ops = Ops {
-        metrics,
-        version: VERSION,
-        config_hash: config_hash.to_owned(),
-        ready: Arc::new(move || {
-            let store = ready_store.clone();
-            Box::pin(async move { store.ping().await })
-        }),
-        pool: Some(Arc::new(move || pool_store.pool_state())),
-        request_timeout: Duration::from_millis(config.server.request_timeout_ms),
-        max_body_bytes: usize::try_from(config.server.max_body_bytes).unwrap_or(usize::MAX),
-    };
+    let ops = Ops::new(VERSION, config_hash, &config.server, store.clone())?;
     let state = AppState { store, verifier };
     let mut routes = api::routes(state.clone());
     if control_routes {

@@ -60,19 +60,8 @@ async fn serve(loaded: Loaded<NoteConfig>, control_routes: bool) -> anyhow::Resu
         .await
         .context("opening the database")?;
     let app = note_service::app(store, verifier, config, &loaded.hash, control_routes)?;
-    let addr = std::net::SocketAddr::from(([0, 0, 0, 0], config.server.port));
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(%addr, version = note_service::VERSION, config_hash = %loaded.hash, "serving");
-    let grace = Duration::from_secs(u64::from(config.server.shutdown_grace_seconds));
-    lockstep_service_kit::http::serve(
-        listener,
-        app,
-        lockstep_service_kit::http::shutdown_signal(),
-        grace,
-    )
-    .await?;
+    lockstep_service_kit::http::run(app, &config.server, note_service::VERSION, &loaded.hash)
+        .await?;
     Ok(())
 }
 

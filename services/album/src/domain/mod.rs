@@ -143,7 +143,7 @@ impl AlbumChanges {
 }
 
 /// Where albums live. Implementations make every write atomic: a failed call changes nothing.
-pub trait AlbumStore: Clone + Send + Sync + 'static {
+pub trait AlbumStore: lockstep_service_kit::http::Probe {
     /// Stores a validated album.
     fn create(&self, album: NewAlbum) -> impl Future<Output = Result<Album, DomainError>> + Send;
     /// One album.
@@ -158,10 +158,6 @@ pub trait AlbumStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Album, DomainError>> + Send;
     /// Deletes one album.
     fn delete(&self, id: i64) -> impl Future<Output = Result<(), DomainError>> + Send;
-    /// Whether the database answers (`/readyz`).
-    fn ping(&self) -> impl Future<Output = Result<(), String>> + Send;
-    /// `(open, idle)` pool connections, for metrics.
-    fn pool_state(&self) -> (i64, i64);
 }
 
 #[cfg(test)]

@@ -190,7 +190,9 @@ impl AlbumStore for SeaStore {
         }
         Ok(())
     }
+}
 
+impl lockstep_service_kit::http::Probe for SeaStore {
     async fn ping(&self) -> Result<(), String> {
         self.db.ping().await
     }

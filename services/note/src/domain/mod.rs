@@ -143,7 +143,7 @@ impl NoteChanges {
 }
 
 /// Where notes live, per tenant.
-pub trait NoteStore: Clone + Send + Sync + 'static {
+pub trait NoteStore: lockstep_service_kit::http::Probe {
     /// Stores a validated note for `tenant`.
     fn create(
         &self,
@@ -169,10 +169,6 @@ pub trait NoteStore: Clone + Send + Sync + 'static {
     /// Deletes one of `tenant`'s notes.
     fn delete(&self, tenant: &str, id: i64)
     -> impl Future<Output = Result<(), DomainError>> + Send;
-    /// Whether the database answers.
-    fn ping(&self) -> impl Future<Output = Result<(), String>> + Send;
-    /// `(open, idle)` pool connections.
-    fn pool_state(&self) -> (i64, i64);
 }
 
 #[cfg(test)]

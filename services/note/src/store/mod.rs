@@ -318,7 +318,9 @@ impl NoteStore for SeaStore {
         }
         Ok(())
     }
+}
 
+impl lockstep_service_kit::http::Probe for SeaStore {
     async fn ping(&self) -> Result<(), String> {
         self.db.ping().await
     }
