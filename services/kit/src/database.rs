@@ -98,3 +98,17 @@ impl Database {
         }
     }
 }
+
+/// The caller's own error `E` carried out of a retried transaction as `Error::Work` (the driver
+/// never retries those), or the driver's error when it is something else.
+pub fn work_error<E: std::error::Error + Send + Sync + 'static>(
+    e: lockstep_tidb::Error,
+) -> Result<E, lockstep_tidb::Error> {
+    match e {
+        lockstep_tidb::Error::Work(inner) => match inner.downcast::<E>() {
+            Ok(own) => Ok(*own),
+            Err(other) => Err(lockstep_tidb::Error::Work(other)),
+        },
+        other => Err(other),
+    }
+}

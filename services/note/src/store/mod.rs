@@ -40,13 +40,7 @@ fn storage(e: impl std::fmt::Display) -> DomainError {
 }
 
 fn from_txn(e: lockstep_tidb::Error) -> DomainError {
-    match e {
-        lockstep_tidb::Error::Work(inner) => match inner.downcast::<DomainError>() {
-            Ok(domain) => *domain,
-            Err(other) => storage(other),
-        },
-        other => storage(other),
-    }
+    lockstep_service_kit::database::work_error::<DomainError>(e).unwrap_or_else(storage)
 }
 
 fn tags_json(tags: &[String]) -> String {
