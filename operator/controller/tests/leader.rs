@@ -101,26 +101,31 @@ fn elector(client: kube::Client) -> Elector {
     )
 }
 
-#[tokio::test]
-async fn creates_a_missing_lease() {
-    let (client, mut handle) = mock::client("lockstep");
-    let attempt = tokio::spawn(async move { elector(client).try_acquire_or_renew().await });
+/// The Lease is missing (GET 404), so the candidate creates it (POST); returns the body sent.
+async fn expect_create(handle: &mut mock::Handle) -> Value {
     mock::expect(
-        &mut handle,
+        handle,
         Method::GET,
         LEASE,
         StatusCode::NOT_FOUND,
         mock::not_found,
     )
     .await;
-    let body = mock::expect(
-        &mut handle,
+    mock::expect(
+        handle,
         Method::POST,
         "/apis/coordination.k8s.io/v1/namespaces/lockstep/leases",
         StatusCode::CREATED,
         mock::created,
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn creates_a_missing_lease() {
+    let (client, mut handle) = mock::client("lockstep");
+    let attempt = tokio::spawn(async move { elector(client).try_acquire_or_renew().await });
+    let body = expect_create(&mut handle).await;
     assert_eq!(body["spec"]["holderIdentity"], "pod-a");
     assert_eq!(body["spec"]["leaseDurationSeconds"], 15);
     assert!(attempt.await.unwrap().unwrap(), "now the leader");
@@ -203,22 +208,7 @@ async fn a_leader_that_loses_the_lease_stops_its_work() {
             .to_string()
     });
     // Acquire.
-    mock::expect(
-        &mut handle,
-        Method::GET,
-        LEASE,
-        StatusCode::NOT_FOUND,
-        mock::not_found,
-    )
-    .await;
-    mock::expect(
-        &mut handle,
-        Method::POST,
-        "/apis/coordination.k8s.io/v1/namespaces/lockstep/leases",
-        StatusCode::CREATED,
-        mock::created,
-    )
-    .await;
+    expect_create(&mut handle).await;
     // First renewal: another candidate holds it now (say our renewals were partitioned away).
     let theirs = lease(&held("pod-b", Timestamp::now().as_second(), 15));
     mock::expect(&mut handle, Method::GET, LEASE, StatusCode::OK, |_| theirs).await;
@@ -230,22 +220,7 @@ async fn a_leader_that_loses_the_lease_stops_its_work() {
 async fn finished_work_releases_the_lease() {
     let (client, mut handle) = mock::client("lockstep");
     let task = tokio::spawn(async move { elector(client).lead(async { 7 }).await.unwrap() });
-    mock::expect(
-        &mut handle,
-        Method::GET,
-        LEASE,
-        StatusCode::NOT_FOUND,
-        mock::not_found,
-    )
-    .await;
-    let created = mock::expect(
-        &mut handle,
-        Method::POST,
-        "/apis/coordination.k8s.io/v1/namespaces/lockstep/leases",
-        StatusCode::CREATED,
-        mock::created,
-    )
-    .await;
+    let created = expect_create(&mut handle).await;
     let mut ours = created.clone();
     ours["metadata"]["resourceVersion"] = json!("43");
     mock::expect(&mut handle, Method::GET, LEASE, StatusCode::OK, |_| ours).await;
