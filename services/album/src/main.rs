@@ -32,14 +32,21 @@ enum Command {
 
 async fn serve(loaded: Loaded<AlbumConfig>) -> anyhow::Result<()> {
     let config = &loaded.config;
-    lockstep_service_kit::telemetry::init(&config.log);
-    let store = SeaStore::open(&config.database)
-        .await
-        .context("opening the database")?;
-    let app = album_service::app(store, config, &loaded.hash)?;
-    lockstep_service_kit::http::run(app, &config.server, album_service::VERSION, &loaded.hash)
-        .await?;
-    Ok(())
+    let version = album_service::VERSION;
+    lockstep_service_kit::telemetry::traced(
+        &config.log,
+        "album-service",
+        version,
+        Box::pin(async {
+            let store = SeaStore::open(&config.database)
+                .await
+                .context("opening the database")?;
+            let app = album_service::app(store, config, &loaded.hash)?;
+            lockstep_service_kit::http::run(app, &config.server, version, &loaded.hash).await?;
+            Ok(())
+        }),
+    )
+    .await
 }
 
 #[tokio::main]

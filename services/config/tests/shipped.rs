@@ -13,3 +13,15 @@ fn compose_stack_configs_are_valid() {
     AlbumConfig::from_yaml(&read("compose/stack/album.yaml")).expect("compose/stack/album.yaml");
     NoteConfig::from_yaml(&read("compose/stack/note.yaml")).expect("compose/stack/note.yaml");
 }
+
+#[test]
+fn compose_stack_services_send_traces_to_its_jaeger() {
+    let stack: serde_yaml::Value = serde_yaml::from_str(&read("compose/stack.yml")).unwrap();
+    let services = &stack["services"];
+    let jaeger_ports = services["jaeger"]["ports"].as_sequence().expect("jaeger");
+    assert!(jaeger_ports.iter().any(|p| p.as_str() == Some("4318:4318")));
+    for name in ["album", "note"] {
+        let endpoint = &services[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"];
+        assert_eq!(endpoint.as_str(), Some("http://jaeger:4318"), "{name}");
+    }
+}

@@ -106,6 +106,17 @@ fn error_body(error: &ApiError, request_id: &str) -> Response {
     (error.status, axum::Json(body)).into_response()
 }
 
+/// Makes the request span a child of the caller's span when the request carries a W3C
+/// `traceparent`, so a trace crosses services. Without trace export this does nothing.
+fn join_callers_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    use opentelemetry::propagation::TextMapPropagator;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new()
+        .extract(&opentelemetry_http::HeaderExtractor(headers));
+    // Fails only when no OpenTelemetry layer is installed: nothing to join then.
+    let _ = span.set_parent(parent);
+}
+
 async fn middleware(State(ops): State<Ops>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
@@ -116,6 +127,7 @@ async fn middleware(State(ops): State<Ops>, req: Request, next: Next) -> Respons
         .to_owned();
     let method = req.method().clone();
     let span = tracing::info_span!("request", %method, %route, request_id = %id);
+    join_callers_trace(&span, req.headers());
     let run = tokio::time::timeout(ops.request_timeout, next.run(req)).instrument(span.clone());
     let mut response = match run.await {
         Ok(response) => response,

@@ -6,6 +6,8 @@
 //!                                                  + request id, JSON error bodies, per-route
 //!                                                    metrics, timeout, body limit, access log
 //!  kit::http::serve(listener, router, grace) ──► drains in-flight requests on SIGTERM
+//!  kit::telemetry::traced(log, name, version, work) ──► JSON logs + OTLP spans (when
+//!                                                  OTEL_EXPORTER_OTLP_ENDPOINT is set), flushed at exit
 //! ```
 //!
 //! Handlers return [`ApiError`] for every failure: a status, a stable machine-readable `code`

@@ -51,18 +51,25 @@ enum Command {
 
 async fn serve(loaded: Loaded<NoteConfig>, control_routes: bool) -> anyhow::Result<()> {
     let config = &loaded.config;
-    lockstep_service_kit::telemetry::init(&config.log);
-    let verifier = Verifier::from_config(&config.auth)?;
-    let keyring = Keyring::new(FileKeys::new(&config.encryption.keys_dir)).with_ttl(
-        Duration::from_secs(u64::from(config.encryption.cache_ttl_seconds)),
-    );
-    let store = SeaStore::open(&config.database, keyring)
-        .await
-        .context("opening the database")?;
-    let app = note_service::app(store, verifier, config, &loaded.hash, control_routes)?;
-    lockstep_service_kit::http::run(app, &config.server, note_service::VERSION, &loaded.hash)
-        .await?;
-    Ok(())
+    let version = note_service::VERSION;
+    lockstep_service_kit::telemetry::traced(
+        &config.log,
+        "note-service",
+        version,
+        Box::pin(async {
+            let verifier = Verifier::from_config(&config.auth)?;
+            let keyring = Keyring::new(FileKeys::new(&config.encryption.keys_dir)).with_ttl(
+                Duration::from_secs(u64::from(config.encryption.cache_ttl_seconds)),
+            );
+            let store = SeaStore::open(&config.database, keyring)
+                .await
+                .context("opening the database")?;
+            let app = note_service::app(store, verifier, config, &loaded.hash, control_routes)?;
+            lockstep_service_kit::http::run(app, &config.server, version, &loaded.hash).await?;
+            Ok(())
+        }),
+    )
+    .await
 }
 
 #[tokio::main]
