@@ -21,6 +21,7 @@ pub mod leader;
 pub mod metrics;
 pub mod model;
 pub mod plan;
+pub mod rbac;
 pub mod resources;
 pub mod revision;
 pub mod rollout;

@@ -30,6 +30,7 @@ pub struct Metrics {
     rollouts: IntCounterVec,
     analysis: IntCounterVec,
     phases: IntGaugeVec,
+    leader: prometheus::IntGauge,
 }
 
 impl Metrics {
@@ -76,6 +77,11 @@ impl Metrics {
             ),
             &["kind", "phase"],
         )?;
+        let leader = prometheus::IntGauge::new(
+            "lockstep_leader",
+            "1 while this replica holds the leader Lease and runs the controllers",
+        )?;
+        registry.register(Box::new(leader.clone()))?;
         registry.register(Box::new(rollouts.clone()))?;
         registry.register(Box::new(analysis.clone()))?;
         registry.register(Box::new(phases.clone()))?;
@@ -91,7 +97,13 @@ impl Metrics {
             rollouts,
             analysis,
             phases,
+            leader,
         })
+    }
+
+    /// Marks whether this replica is running the controllers.
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     /// Counts a reconcile and times it until the returned guard drops.
@@ -138,5 +150,29 @@ impl Metrics {
         for ((_, label), count) in PHASES.iter().zip(counts) {
             self.phases.with_label_values(&[kind, label]).set(count);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leader_value(registry: &Registry) -> Option<i64> {
+        registry
+            .gather()
+            .iter()
+            .find(|f| f.name() == "lockstep_leader")
+            .map(|f| f.get_metric()[0].get_gauge().get_value() as i64)
+    }
+
+    #[test]
+    fn the_leader_gauge_follows_leadership() {
+        let registry = Registry::new();
+        let metrics = Metrics::register(&registry).unwrap();
+        assert_eq!(leader_value(&registry), Some(0), "a standby starts at 0");
+        metrics.set_leader(true);
+        assert_eq!(leader_value(&registry), Some(1));
+        metrics.set_leader(false);
+        assert_eq!(leader_value(&registry), Some(0));
     }
 }

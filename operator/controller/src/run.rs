@@ -219,12 +219,17 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     let albums = controller::<AlbumService>(&client, ns, args.concurrency, shutdown.clone());
     let notes = controller::<NoteService>(&client, ns, args.concurrency, shutdown.clone());
     let phases = Phases {
-        metrics,
+        metrics: metrics.clone(),
         albums: albums.store(),
         notes: notes.store(),
     };
     tracing::info!(namespace = ?args.namespace, addr = %args.http_addr, %identity, "starting");
-    let work = futures::future::join(control(albums, ctx.clone()), control(notes, ctx));
+    let work = async move {
+        // Polled only while leading (see leader::Elector::lead).
+        metrics.set_leader(true);
+        futures::future::join(control(albums, ctx.clone()), control(notes, ctx)).await;
+        metrics.set_leader(false);
+    };
     let led = async {
         if !args.leader_election {
             work.await;

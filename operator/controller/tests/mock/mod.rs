@@ -40,6 +40,17 @@ pub async fn expect(
         request.method(),
         request.uri()
     );
+    let watch = request
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "watch=true"));
+    let call =
+        lockstep_operator::rbac::call_of(request.method().as_str(), request.uri().path(), watch)
+            .expect("a resource call");
+    assert!(
+        lockstep_operator::rbac::allows(&call),
+        "{call:?} is not in rbac::PERMISSIONS, so the chart's role would refuse it"
+    );
     let bytes = request.into_body().collect_bytes().await.unwrap();
     let body: Value = if bytes.is_empty() {
         Value::Null

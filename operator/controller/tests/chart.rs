@@ -1,0 +1,264 @@
+//! The Helm chart `charts/lockstep`, rendered by a real helm: lint, schema, the manifests it
+//! produces, and its RBAC against the operator's own list of calls (`rbac::PERMISSIONS`).
+//!
+//! helm comes from `HELM`, else `target/tools/helm` (`scripts/fetch-helm.sh` puts one there),
+//! else `PATH`. Without one these tests fail and say so; `LOCKSTEP_HELM_OPT_OUT=1` skips them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+use lockstep_crd::AlbumService;
+use lockstep_operator::rbac::{PERMISSIONS, Scope};
+use serde::Deserialize;
+use serde_yaml::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The helm binary, or `None` when the user opted out.
+fn helm() -> Option<PathBuf> {
+    if std::env::var("LOCKSTEP_HELM_OPT_OUT").is_ok_and(|v| v == "1") {
+        eprintln!("LOCKSTEP_HELM_OPT_OUT=1: chart tests skipped");
+        return None;
+    }
+    let candidates = std::env::var_os("HELM")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([root().join("target/tools/helm"), PathBuf::from("helm")]);
+    for candidate in candidates {
+        if Command::new(&candidate)
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return Some(candidate);
+        }
+    }
+    panic!(
+        "no helm found (HELM, target/tools/helm, PATH): run scripts/fetch-helm.sh, \
+         or set LOCKSTEP_HELM_OPT_OUT=1 to skip the chart tests"
+    );
+}
+
+/// Runs helm with `args` on the chart; `Ok(stdout)` or `Err(stderr)`.
+fn run(helm: &PathBuf, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(helm)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8(out.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// `helm template` with `--set` pairs, as parsed documents.
+fn render(helm: &PathBuf, sets: &[&str]) -> Vec<Value> {
+    let mut args = vec![
+        "template",
+        "lockstep",
+        "charts/lockstep",
+        "--namespace",
+        "lockstep-system",
+    ];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    let text = run(helm, &args).unwrap_or_else(|e| panic!("helm template {sets:?}: {e}"));
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).unwrap())
+        .filter(|doc| !doc.is_null())
+        .collect()
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+}
+
+/// `(group, resource, verb)` triples granted by a Role/ClusterRole.
+fn granted(role: &Value) -> BTreeSet<(String, String, String)> {
+    let mut out = BTreeSet::new();
+    for rule in role["rules"].as_sequence().unwrap() {
+        for group in rule["apiGroups"].as_sequence().unwrap() {
+            for resource in rule["resources"].as_sequence().unwrap() {
+                for verb in rule["verbs"].as_sequence().unwrap() {
+                    out.insert((
+                        group.as_str().unwrap().to_owned(),
+                        resource.as_str().unwrap().to_owned(),
+                        verb.as_str().unwrap().to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn needed(scope: Scope) -> BTreeSet<(String, String, String)> {
+    PERMISSIONS
+        .iter()
+        .filter(|p| p.scope == scope)
+        .flat_map(|p| {
+            p.verbs
+                .iter()
+                .map(|v| (p.group.to_owned(), p.resource.to_owned(), (*v).to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_chart_lints_with_every_option() {
+    let Some(helm) = helm() else { return };
+    for sets in [
+        "",
+        "watchNamespace=team-a,examples.enabled=true,metrics.serviceMonitor.enabled=true",
+        "replicaCount=1,leaderElection.enabled=false,prometheusUrl=http://prometheus:9090",
+    ] {
+        let mut args = vec!["lint", "charts/lockstep", "--strict"];
+        if !sets.is_empty() {
+            args.extend(["--set", sets]);
+        }
+        run(&helm, &args).unwrap_or_else(|e| panic!("helm lint {sets}: {e}"));
+    }
+}
+
+#[test]
+fn the_schema_refuses_bad_values() {
+    let Some(helm) = helm() else { return };
+    for (set, complaint) in [
+        ("replicaCount=0", "replicaCount"),
+        ("leaderElection.leaseSeconds=1", "leaseSeconds"),
+        ("watchNamespace=Team_A", "watchNamespace"),
+        ("prometheusUrl=prometheus:9090", "prometheusUrl"),
+        ("replicas=3", "replicas"),
+    ] {
+        let error = run(&helm, &["template", "x", "charts/lockstep", "--set", set]).expect_err(set);
+        assert!(error.contains(complaint), "{set}: {error}");
+    }
+}
+
+#[test]
+fn the_operator_deployment_is_hardened_and_elects_a_leader() {
+    let Some(helm) = helm() else { return };
+    let docs = render(&helm, &[]);
+    for doc in &docs {
+        assert!(
+            doc["apiVersion"].is_string() && doc["kind"].is_string(),
+            "{doc:?}"
+        );
+        assert!(doc["metadata"]["name"].is_string(), "{doc:?}");
+    }
+    let deployment = find(&docs, "Deployment", "lockstep").expect("the operator Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    assert_eq!(pod["serviceAccountName"], "lockstep");
+    let container = &pod["containers"][0];
+    let sc = &container["securityContext"];
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["capabilities"]["drop"][0], "ALL");
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert!(container["resources"]["limits"]["memory"].is_string());
+    let env: Vec<&str> = container["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    for var in ["POD_NAME", "POD_NAMESPACE", "LOCKSTEP_LEADER_ELECTION"] {
+        assert!(env.contains(&var), "{var} in {env:?}");
+    }
+    assert!(
+        !env.contains(&"WATCH_NAMESPACE"),
+        "all namespaces by default"
+    );
+    // The variables are the operator's own flags.
+    let known = ["POD_NAME", "POD_NAMESPACE", "RUST_LOG"];
+    let help = lockstep_operator_help();
+    for var in env.iter().filter(|v| !known.contains(v)) {
+        assert!(
+            help.contains(var),
+            "{var} is not an operator flag's variable"
+        );
+    }
+    assert!(find(&docs, "PodDisruptionBudget", "lockstep").is_some());
+    assert!(find(&docs, "Service", "lockstep-metrics").is_some());
+    assert!(docs.iter().all(|d| d["kind"] != "ServiceMonitor"), "opt-in");
+}
+
+/// The operator's `--help`, which lists each flag's environment variable.
+fn lockstep_operator_help() -> String {
+    use clap::CommandFactory;
+    lockstep_operator::args::Args::command()
+        .render_long_help()
+        .to_string()
+}
+
+#[test]
+fn cluster_rbac_grants_exactly_the_operators_calls() {
+    let Some(helm) = helm() else { return };
+    let docs = render(&helm, &[]);
+    let cluster = find(&docs, "ClusterRole", "lockstep").expect("a ClusterRole");
+    assert_eq!(granted(cluster), needed(Scope::Watched));
+    let lease = find(&docs, "Role", "lockstep-leader-election").expect("the Lease Role");
+    assert_eq!(lease["metadata"]["namespace"], "lockstep-system");
+    assert_eq!(granted(lease), needed(Scope::Own));
+    let binding = find(&docs, "ClusterRoleBinding", "lockstep").unwrap();
+    assert_eq!(binding["subjects"][0]["name"], "lockstep");
+    assert_eq!(binding["subjects"][0]["namespace"], "lockstep-system");
+}
+
+#[test]
+fn a_namespaced_install_has_no_cluster_wide_grant() {
+    let Some(helm) = helm() else { return };
+    let docs = render(&helm, &["watchNamespace=team-a"]);
+    assert!(
+        docs.iter()
+            .all(|d| d["kind"] != "ClusterRole" && d["kind"] != "ClusterRoleBinding")
+    );
+    let role = find(&docs, "Role", "lockstep").expect("a Role in the watched namespace");
+    assert_eq!(role["metadata"]["namespace"], "team-a");
+    assert_eq!(granted(role), needed(Scope::Watched));
+    let deployment = find(&docs, "Deployment", "lockstep").unwrap();
+    let env = &deployment["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        env.as_sequence()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "WATCH_NAMESPACE" && e["value"] == "team-a")
+    );
+}
+
+#[test]
+fn the_example_is_a_valid_album_service() {
+    let Some(helm) = helm() else { return };
+    let docs = render(&helm, &["examples.enabled=true"]);
+    let example = find(&docs, "AlbumService", "albums").expect("the example");
+    let parsed: AlbumService = serde_yaml::from_value(example.clone()).unwrap();
+    lockstep_service_config::ServiceConfig::validate(&parsed.spec.release.config).unwrap();
+}
+
+#[test]
+fn the_chart_ships_both_crds() {
+    let Some(helm) = helm() else { return };
+    let text = run(
+        &helm,
+        &["template", "x", "charts/lockstep", "--include-crds"],
+    )
+    .unwrap();
+    for crd in ["albumservices.lockstep.dev", "noteservices.lockstep.dev"] {
+        assert!(text.contains(&format!("name: {crd}")), "{crd}");
+    }
+}
