@@ -1,0 +1,42 @@
+//! The spec patches behind each action (RFC 7386 merge patches). They are the whole interface
+//! to the operator: `kubectl patch … --type merge -p '<the same JSON>'` is equivalent.
+
+use serde_json::{Value, json};
+
+/// `promote`: a new token each time (the operator acts on a token it has not seen). A token
+/// starting with `full` skips the remaining steps.
+pub fn promote(now: &str, full: bool) -> Value {
+    let token = if full {
+        format!("full-{now}")
+    } else {
+        now.to_owned()
+    };
+    json!({"spec": {"promote": token}})
+}
+
+/// `pause`.
+pub fn pause() -> Value {
+    json!({"spec": {"paused": true}})
+}
+
+/// `resume`.
+pub fn resume() -> Value {
+    json!({"spec": {"paused": false}})
+}
+
+/// `abort`: a new token each time.
+pub fn abort(now: &str) -> Value {
+    json!({"spec": {"abort": now}})
+}
+
+/// `undo`: make `revision` the target again (the operator rewrites the release to it).
+pub fn undo(revision: i64) -> Value {
+    json!({"spec": {"rollbackTo": {"revision": revision}}})
+}
+
+/// The revision `undo` without `--to-revision` goes back to: the newest kept revision older
+/// than the current one. `None` when there is none.
+pub fn previous_revision(kept: &[i64], current: Option<i64>) -> Option<i64> {
+    let current = current.or_else(|| kept.iter().copied().max())?;
+    kept.iter().copied().filter(|&n| n < current).max()
+}

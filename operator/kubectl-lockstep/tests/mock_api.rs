@@ -1,0 +1,305 @@
+//! The plugin against a scripted API server (tower-test): the exact calls per verb, and the
+//! one-line errors for a missing service, an unknown revision and RBAC refusal.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use clap::Parser;
+use http::{Method, Request, Response, StatusCode};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::client::Body;
+use kubectl_lockstep::Error;
+use kubectl_lockstep::cli::Cli;
+use lockstep_operator::resources::controller_revision;
+use lockstep_operator::revision::{Revision, RevisionContent};
+use lockstep_operator::service::ServiceRef;
+use serde_json::{Value, json};
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+const ALBUMS: &str = "/apis/lockstep.dev/v1alpha1/namespaces/shop/albumservices/albums";
+const NOTES: &str = "/apis/lockstep.dev/v1alpha1/namespaces/shop/noteservices/albums";
+
+fn album() -> Value {
+    json!({
+        "apiVersion": "lockstep.dev/v1alpha1", "kind": "AlbumService",
+        "metadata": {"name": "albums", "namespace": "shop", "uid": "u1"},
+        "spec": {"release": {"version": "2", "image": "album:2", "config": {}}, "replicas": 2},
+        "status": {"phase": "Healthy", "currentRevision": 2, "stableRevision": 2}
+    })
+}
+
+/// Revision `n` exactly as the operator records it.
+fn record(n: i64) -> Value {
+    let svc = ServiceRef {
+        name: "albums".into(),
+        namespace: "shop".into(),
+        component: "album",
+        owner: OwnerReference::default(),
+    };
+    let rev = Revision {
+        number: n,
+        hash: format!("{n:0>64}"),
+        content: RevisionContent {
+            version: n.to_string(),
+            image: format!("album:{n}"),
+            config: format!("log:\n  level: info{n}\n"),
+            pod: Default::default(),
+        },
+        cause: "spec change".into(),
+        created: "2026-11-22T10:00:00Z".into(),
+    };
+    serde_json::to_value(controller_revision(&svc, &rev)).unwrap()
+}
+
+fn list(items: &[Value]) -> Value {
+    json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items})
+}
+
+fn status(code: u16, reason: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "reason": reason, "code": code, "message": format!("{reason} by the test server")})
+}
+
+/// Answers the next call, which must be `method path`; returns its JSON body.
+async fn answer(
+    handle: &mut Handle,
+    method: Method,
+    path: &str,
+    code: StatusCode,
+    reply: Value,
+) -> Value {
+    let (request, send) = handle.next_request().await.expect("a further call");
+    assert_eq!((request.method(), request.uri().path()), (&method, path));
+    if method == Method::PATCH {
+        assert_eq!(
+            request.headers()["content-type"],
+            "application/merge-patch+json"
+        );
+    }
+    let bytes = request.into_body().collect_bytes().await.unwrap();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    send.send_response(
+        Response::builder()
+            .status(code)
+            .body(Body::from(serde_json::to_vec(&reply).unwrap()))
+            .unwrap(),
+    );
+    body
+}
+
+/// Runs the plugin with `args` against the script in `server`.
+async fn plugin<F>(args: &[&str], server: impl FnOnce(Handle) -> F) -> (Result<bool, Error>, String)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(service, "shop");
+    let cli = Cli::try_parse_from(std::iter::once("kubectl-lockstep").chain(args.iter().copied()))
+        .unwrap();
+    let script = tokio::spawn(server(handle));
+    let mut out = Vec::new();
+    let result = kubectl_lockstep::run_with(&client, "shop", &cli, &mut out).await;
+    drop(client);
+    script.await.unwrap();
+    (result, String::from_utf8(out).unwrap())
+}
+
+#[tokio::test]
+async fn promote_full_sends_one_merge_patch() {
+    let (result, out) = plugin(
+        &["promote", "albumservice/albums", "--full"],
+        |mut h| async move {
+            answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, album()).await;
+            let patch = answer(&mut h, Method::PATCH, ALBUMS, StatusCode::OK, album()).await;
+            let token = patch["spec"]["promote"].as_str().unwrap();
+            assert!(token.starts_with("full-"), "{patch}");
+            assert_eq!(patch.as_object().unwrap().len(), 1, "only spec: {patch}");
+            assert_eq!(
+                patch["spec"].as_object().unwrap().len(),
+                1,
+                "only promote: {patch}"
+            );
+            assert!(h.next_request().await.is_none(), "nothing more");
+        },
+    )
+    .await;
+    assert!(result.unwrap());
+    assert_eq!(out, "albumservice/albums promoted to 100 %\n");
+}
+
+#[tokio::test]
+async fn undo_goes_back_one_revision_read_from_the_operators_records() {
+    let (result, out) = plugin(&["undo", "albums"], |mut h| async move {
+        // A bare name: both kinds are looked up.
+        answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, album()).await;
+        answer(
+            &mut h,
+            Method::GET,
+            NOTES,
+            StatusCode::NOT_FOUND,
+            status(404, "NotFound"),
+        )
+        .await;
+        answer(
+            &mut h,
+            Method::GET,
+            "/apis/apps/v1/namespaces/shop/controllerrevisions",
+            StatusCode::OK,
+            list(&[record(1), record(2)]),
+        )
+        .await;
+        answer(
+            &mut h,
+            Method::GET,
+            "/api/v1/namespaces/shop/pods",
+            StatusCode::OK,
+            list(&[]),
+        )
+        .await;
+        answer(
+            &mut h,
+            Method::GET,
+            "/api/v1/namespaces/shop/events",
+            StatusCode::OK,
+            list(&[]),
+        )
+        .await;
+        let patch = answer(&mut h, Method::PATCH, ALBUMS, StatusCode::OK, album()).await;
+        assert_eq!(patch, json!({"spec": {"rollbackTo": {"revision": 1}}}));
+    })
+    .await;
+    assert!(result.unwrap());
+    assert_eq!(
+        out,
+        "albumservice/albums rolling back to revision 1 (image and config)\n"
+    );
+}
+
+#[tokio::test]
+async fn undo_to_a_revision_that_is_not_kept_writes_nothing() {
+    let (result, _) = plugin(
+        &["undo", "albumservice/albums", "--to-revision", "9"],
+        |mut h| async move {
+            answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, album()).await;
+            answer(
+                &mut h,
+                Method::GET,
+                "/apis/apps/v1/namespaces/shop/controllerrevisions",
+                StatusCode::OK,
+                list(&[record(1), record(2)]),
+            )
+            .await;
+            answer(
+                &mut h,
+                Method::GET,
+                "/api/v1/namespaces/shop/pods",
+                StatusCode::OK,
+                list(&[]),
+            )
+            .await;
+            answer(
+                &mut h,
+                Method::GET,
+                "/api/v1/namespaces/shop/events",
+                StatusCode::OK,
+                list(&[]),
+            )
+            .await;
+            assert!(h.next_request().await.is_none(), "no patch");
+        },
+    )
+    .await;
+    let error = result.unwrap_err();
+    assert!(matches!(error, Error::NoSuchRevision(9)), "{error}");
+    assert_eq!(
+        error.to_string(),
+        "revision 9 is not kept (kubectl lockstep history lists the kept ones)"
+    );
+}
+
+#[tokio::test]
+async fn diff_reads_both_configs_from_the_records() {
+    let (result, out) = plugin(
+        &["diff", "albumservice/albums", "1", "2"],
+        |mut h| async move {
+            answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, album()).await;
+            answer(
+                &mut h,
+                Method::GET,
+                "/apis/apps/v1/namespaces/shop/controllerrevisions",
+                StatusCode::OK,
+                list(&[record(1), record(2)]),
+            )
+            .await;
+            answer(
+                &mut h,
+                Method::GET,
+                "/api/v1/namespaces/shop/pods",
+                StatusCode::OK,
+                list(&[]),
+            )
+            .await;
+            answer(
+                &mut h,
+                Method::GET,
+                "/api/v1/namespaces/shop/events",
+                StatusCode::OK,
+                list(&[]),
+            )
+            .await;
+        },
+    )
+    .await;
+    assert!(result.unwrap());
+    assert!(out.starts_with("image: album:1 -> album:2\n"), "{out}");
+    assert!(out.contains("-  level: info1\n+  level: info2\n"), "{out}");
+}
+
+#[tokio::test]
+async fn a_missing_service_is_one_line_naming_it() {
+    let (result, _) = plugin(&["pause", "albums"], |mut h| async move {
+        answer(
+            &mut h,
+            Method::GET,
+            ALBUMS,
+            StatusCode::NOT_FOUND,
+            status(404, "NotFound"),
+        )
+        .await;
+        answer(
+            &mut h,
+            Method::GET,
+            NOTES,
+            StatusCode::NOT_FOUND,
+            status(404, "NotFound"),
+        )
+        .await;
+    })
+    .await;
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "AlbumService or NoteService albums not found in namespace shop"
+    );
+}
+
+#[tokio::test]
+async fn rbac_refusal_is_reported_as_forbidden() {
+    let (result, _) = plugin(&["abort", "albumservice/albums"], |mut h| async move {
+        answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, album()).await;
+        answer(
+            &mut h,
+            Method::PATCH,
+            ALBUMS,
+            StatusCode::FORBIDDEN,
+            status(403, "Forbidden"),
+        )
+        .await;
+    })
+    .await;
+    let error = result.unwrap_err();
+    assert!(matches!(error, Error::Forbidden(_)), "{error}");
+    assert!(error.to_string().starts_with("forbidden: "), "{error}");
+}
