@@ -169,7 +169,7 @@ where
                 created.push(rev.clone());
             }
             Action::ScaleRevision { revision, replicas } => {
-                let d = resources::deployment(&sref, revision, *replicas);
+                let d = resources::deployment(&sref, revision, *replicas, svc.common().restart_at);
                 let deployment_name = resources::revision_name(&sref, revision);
                 Api::<Deployment>::namespaced(client.clone(), &ns)
                     .patch(&deployment_name, &apply, &Patch::Apply(&d))

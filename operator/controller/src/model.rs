@@ -20,7 +20,9 @@ pub fn apply_to_model<S: LockstepService>(
         Action::ScaleRevision { revision, replicas } => {
             let d = cluster.deployments.entry(revision.number).or_default();
             d.replicas = *replicas;
-            d.template = crate::resources::fingerprint(&svc.name_any(), revision);
+            let restart_at = svc.common().restart_at.map(str::to_owned);
+            d.template =
+                crate::resources::fingerprint(&svc.name_any(), revision, restart_at.as_deref());
             if ready {
                 d.ready = *replicas;
             }

@@ -40,6 +40,8 @@ pub struct TemplateFingerprint {
     pub config_map: Option<String>,
     /// The renderer version annotation ([`crate::resources::RENDER_VERSION`]).
     pub render: Option<String>,
+    /// The pod template's restart annotation (`spec.restartAt`).
+    pub restarted_at: Option<String>,
 }
 
 /// What the cluster holds for one service.
@@ -315,10 +317,24 @@ pub fn plan<S: LockstepService>(
         let Some(rev) = revisions.iter().find(|r| r.number == *number) else {
             continue;
         };
-        let drifted = current
-            .is_some_and(|d| d.template != crate::resources::fingerprint(&svc.name_any(), rev));
+        let wanted = crate::resources::fingerprint(&svc.name_any(), rev, spec.restart_at);
+        let drifted = current.is_some_and(|d| d.template != wanted);
+        // A new spec.restartAt alone is a restart, not drift.
+        let restart = drifted
+            && current.is_some_and(|d| {
+                TemplateFingerprint {
+                    restarted_at: wanted.restarted_at.clone(),
+                    ..d.template.clone()
+                } == wanted
+            });
         if current.map(|d| d.replicas) != Some(*replicas) || drifted {
-            if drifted {
+            if restart {
+                plan.actions.push(Action::Event(Transition {
+                    reason: "Restarted",
+                    message: format!("pods of revision {number} restart (spec.restartAt)"),
+                    warning: false,
+                }));
+            } else if drifted {
                 plan.actions.push(Action::Event(Transition {
                     reason: "DriftRepaired",
                     message: format!(

@@ -43,6 +43,8 @@ pub const CONFIG_FILE: &str = "config.yaml";
 pub const ANNOTATION_RENDER: &str = "lockstep.dev/render";
 /// See [`ANNOTATION_RENDER`].
 pub const RENDER_VERSION: &str = "1";
+/// Pod template annotation carrying `spec.restartAt`: a new value rolls the pods.
+pub const ANNOTATION_RESTARTED_AT: &str = "lockstep.dev/restartedAt";
 /// Label carrying the component (`album`, `note`); the app container has this name.
 const LABEL_COMPONENT: &str = "app.kubernetes.io/name";
 
@@ -133,7 +135,14 @@ fn http_probe(path: &str, period: i32) -> Probe {
 }
 
 /// The Deployment of one revision with `replicas` pods.
-pub fn deployment(svc: &ServiceRef, rev: &Revision, replicas: i32) -> Deployment {
+/// `restart_at` (`spec.restartAt`) becomes a pod template annotation, so changing it rolls the
+/// pods without touching the revision.
+pub fn deployment(
+    svc: &ServiceRef,
+    rev: &Revision,
+    replicas: i32,
+    restart_at: Option<&str>,
+) -> Deployment {
     let pod_labels = labels(svc, Some(rev));
     let selector = BTreeMap::from([
         (LABEL_SERVICE.to_owned(), svc.name.clone()),
@@ -213,6 +222,9 @@ pub fn deployment(svc: &ServiceRef, rev: &Revision, replicas: i32) -> Deployment
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(pod_labels),
+                    annotations: restart_at.map(|at| {
+                        BTreeMap::from([(ANNOTATION_RESTARTED_AT.to_owned(), at.to_owned())])
+                    }),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
@@ -254,11 +266,12 @@ pub fn deployment(svc: &ServiceRef, rev: &Revision, replicas: i32) -> Deployment
 
 /// What [`deployment`] renders for revision `rev` of the service named `service`, as compared
 /// with [`observed_fingerprint`] to detect drift.
-pub fn fingerprint(service: &str, rev: &Revision) -> TemplateFingerprint {
+pub fn fingerprint(service: &str, rev: &Revision, restart_at: Option<&str>) -> TemplateFingerprint {
     TemplateFingerprint {
         image: Some(rev.content.image.clone()),
         config_map: Some(format!("{service}-cfg-{}", rev.short_hash())),
         render: Some(RENDER_VERSION.to_owned()),
+        restarted_at: restart_at.map(str::to_owned),
     }
 }
 
@@ -284,10 +297,18 @@ pub fn observed_fingerprint(d: &Deployment) -> TemplateFingerprint {
         .as_ref()
         .and_then(|a| a.get(ANNOTATION_RENDER))
         .cloned();
+    let restarted_at = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get(ANNOTATION_RESTARTED_AT))
+        .cloned();
     TemplateFingerprint {
         image,
         config_map,
         render,
+        restarted_at,
     }
 }
 

@@ -26,7 +26,7 @@ async fn plugin(env: &Env, args: &[&str]) -> (Result<bool, Error>, String) {
 
 #[tokio::test]
 #[ignore = "needs a cluster: LOCKSTEP_E2E_IMAGE=… cargo test --test e2e_plugin -- --ignored"]
-async fn the_plugin_drives_a_canary_and_an_undo() {
+async fn the_plugin_drives_a_canary_an_undo_and_a_restart() {
     let env = Env::new("plugin").await;
     env.create(album(
         "albums",
@@ -84,6 +84,30 @@ async fn the_plugin_drives_a_canary_and_an_undo() {
     })
     .await;
     env.assert_serves_config("albums", "level: info").await;
+    // restart: the pods roll under the same revision.
+    let (ok, _) = plugin(&env, &["restart", "albums"]).await;
+    assert!(ok.unwrap());
+    let annotated = |d: &k8s_openapi::api::apps::v1::Deployment| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .is_some_and(|a| a.contains_key(lockstep_operator::resources::ANNOTATION_RESTARTED_AT))
+    };
+    let mut waited = 0;
+    while !env.deployments("albums").await.iter().all(annotated) {
+        assert!(
+            waited < 120,
+            "the Deployments never got the restart annotation"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        waited += 1;
+    }
+    let s = wait_for(&env, "albums", "healthy after the restart", |s| {
+        phase(s) == Some(Phase::Healthy) && s.current_revision == Some(1)
+    })
+    .await;
+    assert_eq!(s.stable_revision, Some(1), "no new revision");
     // -w returns at once on a healthy service, with success.
     let (ok, _) = plugin(&env, &["status", "albums", "-w"]).await;
     assert!(ok.unwrap());

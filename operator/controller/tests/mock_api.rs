@@ -115,8 +115,10 @@ async fn steady_state_reconcile_only_reads() {
     let sref = lockstep_operator::service::ServiceRef::of(&svc).unwrap();
     let rev = cluster.revisions[0].clone();
     let cr = lockstep_operator::resources::controller_revision(&sref, &rev);
-    let mut deployment =
-        serde_json::to_value(lockstep_operator::resources::deployment(&sref, &rev, 4)).unwrap();
+    let mut deployment = serde_json::to_value(lockstep_operator::resources::deployment(
+        &sref, &rev, 4, None,
+    ))
+    .unwrap();
     deployment["status"] = json!({"replicas": 4, "readyReplicas": 4});
     let service = serde_json::to_value(lockstep_operator::resources::service(&sref, 8080)).unwrap();
     let ctx = context(client);

@@ -44,7 +44,7 @@ fn rendered(svc: &AlbumService, cluster: &Cluster) -> (Vec<Value>, Vec<Value>, V
         .map(|(n, d)| {
             let rev = cluster.revisions.iter().find(|r| r.number == *n).unwrap();
             let mut v =
-                serde_json::to_value(resources::deployment(&sref, rev, d.replicas)).unwrap();
+                serde_json::to_value(resources::deployment(&sref, rev, d.replicas, None)).unwrap();
             v["status"] = json!({"replicas": d.replicas, "readyReplicas": d.ready});
             v
         })

@@ -309,3 +309,28 @@ fn a_deployment_edited_outside_lockstep_is_reapplied() {
         "a Deployment written by another renderer version is re-applied once"
     );
 }
+
+#[test]
+fn restart_at_rolls_the_pods_of_every_revision_without_a_new_one() {
+    let mut sim = Sim::new();
+    sim.run();
+    sim.all_ready();
+    sim.run();
+    let revisions = sim.cluster.revisions.len();
+    sim.svc.spec.restart_at = Some("2026-11-22T09:00:00Z".into());
+    assert_eq!(
+        kinds(&sim.run()),
+        ["Event(Restarted)", "Scale(1=4)"],
+        "a restart, not drift"
+    );
+    assert_eq!(sim.cluster.revisions.len(), revisions, "no new revision");
+    assert_eq!(
+        sim.cluster.deployments[&1].template.restarted_at.as_deref(),
+        Some("2026-11-22T09:00:00Z")
+    );
+    assert_eq!(kinds(&sim.run()), Vec::<String>::new(), "once");
+    // A hand edit on top of a restart is still drift.
+    let d = sim.cluster.deployments.get_mut(&1).unwrap();
+    d.template.image = Some("registry.example/album:hotfix".into());
+    assert_eq!(kinds(&sim.run()), ["Event(DriftRepaired)", "Scale(1=4)"]);
+}

@@ -81,7 +81,7 @@ fn deployment_runs_the_revision_with_its_config() {
     let svc = album();
     let r = ServiceRef::of(&svc).unwrap();
     let rev = revision(&svc, 2);
-    let d = resources::deployment(&r, &rev, 3);
+    let d = resources::deployment(&r, &rev, 3, None);
     let spec = d.spec.unwrap();
     assert_eq!(spec.replicas, Some(3));
     let selector = spec.selector.match_labels.unwrap();
@@ -187,4 +187,32 @@ fn an_invalid_config_never_becomes_a_revision() {
         album().content().unwrap().hash(),
         changed.content().unwrap().hash()
     );
+}
+
+#[test]
+fn restart_at_is_a_pod_annotation_read_back_by_the_fingerprint() {
+    let svc = album();
+    let r = ServiceRef::of(&svc).unwrap();
+    let rev = revision(&svc, 1);
+    let d = resources::deployment(&r, &rev, 3, Some("2026-11-22T09:00:00Z"));
+    let annotations = d
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .annotations
+        .clone();
+    assert_eq!(
+        annotations.unwrap()[resources::ANNOTATION_RESTARTED_AT],
+        "2026-11-22T09:00:00Z"
+    );
+    assert_eq!(
+        resources::observed_fingerprint(&d),
+        resources::fingerprint(&r.name, &rev, Some("2026-11-22T09:00:00Z"))
+    );
+    let plain = resources::deployment(&r, &rev, 3, None);
+    assert_eq!(resources::observed_fingerprint(&plain).restarted_at, None);
 }

@@ -66,6 +66,11 @@ macro_rules! service_kind {
             /// A new value aborts the rollout and returns to the stable revision.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub abort: Option<String>,
+            /// A new value restarts every pod of the service (rolling, as each Deployment's
+            /// strategy allows) without a new revision: image and config stay
+            /// (`kubectl lockstep restart`).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub restart_at: Option<String>,
             /// Make an earlier revision the target again (image and config together).
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub rollback_to: Option<RollbackTo>,

@@ -113,6 +113,11 @@ pub enum Command {
         /// `albumservice/NAME`, `noteservice/NAME` or `NAME`.
         target: String,
     },
+    /// Restart every pod of the service (rolling); image, config and revision stay.
+    Restart {
+        /// `albumservice/NAME`, `noteservice/NAME` or `NAME`.
+        target: String,
+    },
     /// Roll back to the previous revision, or to `--to-revision N` (image and config).
     Undo {
         /// `albumservice/NAME`, `noteservice/NAME` or `NAME`.
@@ -134,6 +139,7 @@ impl Command {
             | Command::Pause { target }
             | Command::Resume { target }
             | Command::Abort { target }
+            | Command::Restart { target }
             | Command::Undo { target, .. } => target,
         }
     }

@@ -1,6 +1,6 @@
 //! # kubectl-lockstep — drive Lockstep rollouts from kubectl
 //!
-//! `kubectl lockstep status|history|diff|promote|pause|resume|abort|undo TARGET`.
+//! `kubectl lockstep status|history|diff|promote|pause|resume|abort|undo|restart TARGET`.
 //!
 //! Every action is one merge patch of the service's spec ([`patch`]); the operator does the
 //! rest and reports in `status`. So the plugin holds no state and needs no more than `get`,
@@ -174,6 +174,10 @@ pub async fn run_with(
         Command::Abort { .. } => {
             cluster::patch(&client, &ns, kind, name, &patch::abort(&now())).await?;
             said(out, "aborted: returning to the stable revision")?;
+        }
+        Command::Restart { .. } => {
+            cluster::patch(&client, &ns, kind, name, &patch::restart(&now())).await?;
+            said(out, "restarting: every pod is replaced, the revision stays")?;
         }
         Command::Undo { to_revision, .. } => {
             let view = cluster::load(&client, &ns, kind, &obj).await?;

@@ -29,6 +29,11 @@ pub fn abort(now: &str) -> Value {
     json!({"spec": {"abort": now}})
 }
 
+/// `restart`: a new value rolls every pod of the service; no new revision.
+pub fn restart(now: &str) -> Value {
+    json!({"spec": {"restartAt": now}})
+}
+
 /// `undo`: make `revision` the target again (the operator rewrites the release to it).
 pub fn undo(revision: i64) -> Value {
     json!({"spec": {"rollbackTo": {"revision": revision}}})

@@ -129,6 +129,7 @@ fn each_verb_is_one_merge_patch_of_the_spec() {
         patch::undo(3),
         json!({"spec": {"rollbackTo": {"revision": 3}}})
     );
+    assert_eq!(patch::restart(now), json!({"spec": {"restartAt": now}}));
 }
 
 #[test]

@@ -259,6 +259,26 @@ async fn diff_reads_both_configs_from_the_records() {
 }
 
 #[tokio::test]
+async fn restart_patches_restart_at_only() {
+    let (result, out) = plugin(&["restart", "noteservice/albums"], |mut h| async move {
+        answer(&mut h, Method::GET, NOTES, StatusCode::OK, album()).await;
+        let patch = answer(&mut h, Method::PATCH, NOTES, StatusCode::OK, album()).await;
+        let at = patch["spec"]["restartAt"].as_str().unwrap();
+        assert!(
+            at.ends_with('Z') && at.len() == 20,
+            "RFC 3339 seconds: {patch}"
+        );
+        assert_eq!(patch["spec"].as_object().unwrap().len(), 1, "{patch}");
+    })
+    .await;
+    assert!(result.unwrap());
+    assert_eq!(
+        out,
+        "noteservice/albums restarting: every pod is replaced, the revision stays\n"
+    );
+}
+
+#[tokio::test]
 async fn a_missing_service_is_one_line_naming_it() {
     let (result, _) = plugin(&["pause", "albums"], |mut h| async move {
         answer(
