@@ -119,12 +119,18 @@ pub async fn run_with(
             let mut view = cluster::load(&client, &ns, kind, &obj).await?;
             loop {
                 emit(out, cli.output, &view, &view::render_status(&view))?;
-                let finished = view::finished(&view.status);
-                if !watch || finished.is_some() {
-                    return Ok(finished.unwrap_or(true));
+                if !watch {
+                    return Ok(true);
+                }
+                if let Some(healthy) = view::finished(&view.status) {
+                    return Ok(healthy);
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
-                let (_, obj) = cluster::resolve(&client, &ns, &target).await?;
+                let found = cli::Target {
+                    kind: Some(kind),
+                    name: target.name.clone(),
+                };
+                let (_, obj) = cluster::resolve(&client, &ns, &found).await?;
                 view = cluster::load(&client, &ns, kind, &obj).await?;
                 if cli.output == Output::Table {
                     writeln!(out, "---").map_err(|e| Error::Output(e.to_string()))?;

@@ -323,3 +323,51 @@ async fn rbac_refusal_is_reported_as_forbidden() {
     assert!(matches!(error, Error::Forbidden(_)), "{error}");
     assert!(error.to_string().starts_with("forbidden: "), "{error}");
 }
+
+#[tokio::test]
+async fn status_succeeds_but_watch_fails_on_a_rolled_back_service() {
+    let rolled_back = || {
+        let mut svc = album();
+        svc["status"] = json!({"phase": "RolledBack", "currentRevision": 1, "stableRevision": 1,
+                               "abortedRevision": 2, "abortReason": "CrashLoopBackOff"});
+        svc
+    };
+    for (args, healthy) in [
+        (&["status", "albumservice/albums"][..], true),
+        (&["status", "albumservice/albums", "-w"][..], false),
+    ] {
+        let (result, out) = plugin(args, move |mut h| async move {
+            answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, rolled_back()).await;
+            answer(
+                &mut h,
+                Method::GET,
+                "/apis/apps/v1/namespaces/shop/controllerrevisions",
+                StatusCode::OK,
+                list(&[record(1), record(2)]),
+            )
+            .await;
+            answer(
+                &mut h,
+                Method::GET,
+                "/api/v1/namespaces/shop/pods",
+                StatusCode::OK,
+                list(&[]),
+            )
+            .await;
+            answer(
+                &mut h,
+                Method::GET,
+                "/api/v1/namespaces/shop/events",
+                StatusCode::OK,
+                list(&[]),
+            )
+            .await;
+        })
+        .await;
+        assert_eq!(result.unwrap(), healthy, "{args:?}");
+        assert!(
+            out.contains("Phase:     RolledBack") && out.contains("(CrashLoopBackOff)"),
+            "{out}"
+        );
+    }
+}
