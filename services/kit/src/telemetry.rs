@@ -162,14 +162,13 @@ impl Telemetry {
     }
 }
 
-/// Installs the global subscriber: logs per `log`, plus OTLP trace export when the environment
-/// names a collector (see the module docs). Call once, from `main`, inside the runtime.
-pub fn init(log: &LogConfig, service: &str, version: &str) -> Result<Telemetry, TelemetryError> {
-    let endpoint = traces_endpoint(|name| std::env::var(name).ok());
-    let provider = match &endpoint {
-        Some(endpoint) => Some(tracer_provider(endpoint, service, version)?),
-        None => None,
-    };
+/// The subscriber [`init`] installs: logs filtered by `log.level` (or `RUST_LOG`), and, with a
+/// provider, request spans at `info` and above exported whatever the log level. The filters are
+/// per layer: a service logging at `warn` still exports its request spans.
+pub fn subscriber(
+    log: &LogConfig,
+    provider: Option<&SdkTracerProvider>,
+) -> impl tracing::Subscriber + Send + Sync + 'static {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stdout);
@@ -177,15 +176,27 @@ pub fn init(log: &LogConfig, service: &str, version: &str) -> Result<Telemetry, 
         LogFormat::Json => fmt.json().with_current_span(true).boxed(),
         LogFormat::Text => fmt.boxed(),
     };
-    let traces = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("lockstep-service-kit")));
-    // A second init (tests) is not an error worth stopping for: the first subscriber stays.
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
+    let traces = provider.map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("lockstep-service-kit"))
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+    });
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
         .with(traces)
-        .try_init();
+}
+
+/// Installs the global subscriber ([`subscriber`]): logs per `log`, plus OTLP trace export when
+/// the environment names a collector (see the module docs). Call once, from `main`, inside the
+/// runtime.
+pub fn init(log: &LogConfig, service: &str, version: &str) -> Result<Telemetry, TelemetryError> {
+    let endpoint = traces_endpoint(|name| std::env::var(name).ok());
+    let provider = match &endpoint {
+        Some(endpoint) => Some(tracer_provider(endpoint, service, version)?),
+        None => None,
+    };
+    // A second init (tests) is not an error worth stopping for: the first subscriber stays.
+    let _ = subscriber(log, provider.as_ref()).try_init();
     match endpoint {
         Some(endpoint) => tracing::info!(%endpoint, "exporting traces over OTLP/HTTP"),
         None => tracing::info!("trace export off (OTEL_EXPORTER_OTLP_ENDPOINT is unset)"),

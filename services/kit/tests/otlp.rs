@@ -9,9 +9,10 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::Request;
 use axum::routing::{get, post};
+use lockstep_service_config::LogConfig;
 use lockstep_service_kit::http::{Ops, wrap};
 use lockstep_service_kit::metrics::HttpMetrics;
-use lockstep_service_kit::telemetry::tracer_provider;
+use lockstep_service_kit::telemetry::{self, tracer_provider};
 use opentelemetry::trace::TracerProvider as _;
 use tower::ServiceExt;
 use tracing_subscriber::layer::SubscriberExt;
@@ -70,8 +71,12 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 async fn request_spans_reach_the_collector_inside_the_callers_trace() {
     let (endpoint, bodies) = collector().await;
     let provider = tracer_provider(&endpoint, "kit-test", "1.2.3").unwrap();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    // The services' own subscriber, logging at warn: request spans (info) are exported anyway.
+    let log = LogConfig {
+        level: "warn".into(),
+        ..LogConfig::default()
+    };
+    let subscriber = telemetry::subscriber(&log, Some(&provider));
     let response = {
         // The request future is polled on this thread (the runtime's block_on thread).
         let _guard = tracing::subscriber::set_default(subscriber);
