@@ -6,7 +6,6 @@
 //! planned.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
@@ -18,86 +17,8 @@ use crate::revision::{Revision, find_by_hash, next_number, prune};
 use crate::rollout::{AnalysisOutcome, Observed, RevisionHealth, RolloutState, Transition, decide};
 use crate::service::LockstepService;
 
-/// One revision's Deployment as observed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ObservedDeployment {
-    /// `spec.replicas`.
-    pub replicas: i32,
-    /// `status.readyReplicas`.
-    pub ready: i32,
-    /// What its pod template runs, to repair drift (someone edited the Deployment).
-    pub template: TemplateFingerprint,
-}
-
-/// The fields of a Deployment's pod template that make it *this* revision. If any differs from
-/// what the revision renders, the Deployment is re-applied (server-side apply with force puts
-/// every field the operator owns back).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TemplateFingerprint {
-    /// The app container's image.
-    pub image: Option<String>,
-    /// The ConfigMap mounted as the config volume.
-    pub config_map: Option<String>,
-    /// The renderer version annotation ([`crate::resources::RENDER_VERSION`]).
-    pub render: Option<String>,
-    /// The pod template's restart annotation (`spec.restartAt`).
-    pub restarted_at: Option<String>,
-}
-
-/// What the cluster holds for one service.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Cluster {
-    /// Kept revisions (parsed ControllerRevisions).
-    pub revisions: Vec<Revision>,
-    /// Deployments by revision number.
-    pub deployments: BTreeMap<i64, ObservedDeployment>,
-    /// Pod failures that will not heal (`CrashLoopBackOff`, …) by revision number.
-    pub failures: BTreeMap<i64, String>,
-    /// Whether the Service exists.
-    pub service_exists: bool,
-}
-
-/// One API call.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Create the ControllerRevision and then its immutable ConfigMap.
-    CreateRevision(Revision),
-    /// Apply the revision's Deployment with this many replicas.
-    ScaleRevision {
-        /// The revision.
-        revision: Revision,
-        /// Desired pods.
-        replicas: i32,
-    },
-    /// Delete the Deployment of a revision that should run no pods.
-    DeleteDeployment(i64),
-    /// Apply the Service.
-    CreateService,
-    /// Delete a revision beyond the history limit (its ConfigMap goes with it).
-    DeleteRevision(i64),
-    /// Merge-patch the spec (rollbackTo rewrites the release).
-    PatchSpec(serde_json::Value),
-    /// Replace the status.
-    PatchStatus(Box<ServiceStatus>),
-    /// Record an event.
-    Event(Transition),
-}
-
-/// The outcome of planning.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Plan {
-    /// Calls to make, in order.
-    pub actions: Vec<Action>,
-    /// Reconcile again after this long.
-    pub requeue_after: Option<Duration>,
-    /// Query the analysis and plan again with its outcome.
-    pub analysis_needed: bool,
-    /// The revision the spec asks for (the canary while a rollout runs); `None` when the plan
-    /// stopped before choosing one (invalid config, rollbackTo).
-    pub target: Option<i64>,
-    /// The phase this plan leaves the service in.
-    pub phase: Option<Phase>,
-}
+mod types;
+pub use types::{Action, Cluster, ObservedDeployment, Plan, TemplateFingerprint};
 
 fn seconds(t: &Time) -> i64 {
     t.0.as_second()
