@@ -15,7 +15,8 @@ use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, DeploymentSpec}
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
     EnvVar, EnvVarSource, HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    SeccompProfile, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    SeccompProfile, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
@@ -177,21 +178,31 @@ pub fn deployment(
         resources: pod.resources.clone(),
         readiness_probe: Some(http_probe("/readyz", 5)),
         liveness_probe: Some(http_probe("/healthz", 10)),
-        volume_mounts: Some(vec![
-            VolumeMount {
-                name: "config".into(),
-                mount_path: CONFIG_DIR.into(),
+        volume_mounts: Some(
+            [
+                VolumeMount {
+                    name: "config".into(),
+                    mount_path: CONFIG_DIR.into(),
+                    read_only: Some(true),
+                    ..VolumeMount::default()
+                },
+                // The root filesystem is read-only; /tmp is the one writable scratch directory
+                // (the embedded SQLite file of a service without a database URL lives there).
+                VolumeMount {
+                    name: "tmp".into(),
+                    mount_path: "/tmp".into(),
+                    ..VolumeMount::default()
+                },
+            ]
+            .into_iter()
+            .chain(pod.secret_volumes.iter().map(|v| VolumeMount {
+                name: format!("secret-{}", v.name),
+                mount_path: v.mount_path.clone(),
                 read_only: Some(true),
                 ..VolumeMount::default()
-            },
-            // The root filesystem is read-only; /tmp is the one writable scratch directory
-            // (the embedded SQLite file of a service without a database URL lives there).
-            VolumeMount {
-                name: "tmp".into(),
-                mount_path: "/tmp".into(),
-                ..VolumeMount::default()
-            },
-        ]),
+            }))
+            .collect(),
+        ),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
@@ -229,24 +240,7 @@ pub fn deployment(
                 }),
                 spec: Some(PodSpec {
                     containers: vec![container],
-                    volumes: Some(vec![
-                        Volume {
-                            name: "config".into(),
-                            config_map: Some(ConfigMapVolumeSource {
-                                name: config_map_name(svc, rev),
-                                ..ConfigMapVolumeSource::default()
-                            }),
-                            ..Volume::default()
-                        },
-                        Volume {
-                            name: "tmp".into(),
-                            empty_dir: Some(EmptyDirVolumeSource {
-                                size_limit: Some(Quantity("256Mi".into())),
-                                ..EmptyDirVolumeSource::default()
-                            }),
-                            ..Volume::default()
-                        },
-                    ]),
+                    volumes: Some(volumes(svc, rev)),
                     security_context: Some(PodSecurityContext {
                         run_as_non_root: Some(true),
                         seccomp_profile: Some(SeccompProfile {
@@ -262,6 +256,37 @@ pub fn deployment(
         }),
         ..Deployment::default()
     }
+}
+
+/// The pod's volumes: the revision's config, `/tmp`, and the spec's Secrets.
+fn volumes(svc: &ServiceRef, rev: &Revision) -> Vec<Volume> {
+    let fixed = [
+        Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: config_map_name(svc, rev),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        Volume {
+            name: "tmp".into(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: Some(Quantity("256Mi".into())),
+                ..EmptyDirVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+    ];
+    let secrets = rev.content.pod.secret_volumes.iter().map(|v| Volume {
+        name: format!("secret-{}", v.name),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(v.secret_name.clone()),
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    });
+    fixed.into_iter().chain(secrets).collect()
 }
 
 /// What [`deployment`] renders for revision `rev` of the service named `service`, as compared

@@ -2,7 +2,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::{Resource, ResourceExt};
-use lockstep_crd::spec::{PodTemplate, RollbackTo, RolloutSpec};
+use lockstep_crd::spec::{PodTemplate, RollbackTo, RolloutSpec, SecretVolume};
 use lockstep_crd::status::ServiceStatus;
 use lockstep_crd::{AlbumService, NoteService};
 use lockstep_service_config::{ConfigError, ServiceConfig};
@@ -80,6 +80,7 @@ macro_rules! impl_service {
             fn content(&self) -> Result<RevisionContent, ConfigError> {
                 let release = &self.spec.release;
                 release.config.validate()?;
+                check_secret_volumes(&self.spec.pod.secret_volumes)?;
                 Ok(RevisionContent {
                     version: release.version.clone(),
                     image: release.image.clone(),
@@ -190,4 +191,56 @@ pub fn merge_patch_to(
         }
         (_, t) => t.clone(),
     }
+}
+
+/// The rules for `pod.secretVolumes` that the schema does not state: DNS-1123 names short enough
+/// for the `secret-` prefix, absolute mount paths clear of the config directory and `/tmp`, no
+/// name or path twice. Broken rules read like config errors (`ConfigValid=False`, no pods
+/// touched).
+pub fn check_secret_volumes(volumes: &[SecretVolume]) -> Result<(), ConfigError> {
+    let bad = |reason: String| ConfigError::Invalid {
+        field: "pod.secretVolumes",
+        reason,
+    };
+    let label = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for v in volumes {
+        if !label(&v.name) || v.name.len() > 56 {
+            return Err(bad(format!(
+                "name `{}`: lowercase letters, digits and '-', at most 56",
+                v.name
+            )));
+        }
+        if v.secret_name.is_empty() || v.secret_name.len() > 253 {
+            return Err(bad(format!(
+                "{}: secretName must be a Secret's name",
+                v.name
+            )));
+        }
+        let path = v.mount_path.trim_end_matches('/');
+        let under = |dir: &str| path == dir || path.starts_with(&format!("{dir}/"));
+        if !path.starts_with('/') || path.split('/').any(|p| p == "..") || path.is_empty() {
+            return Err(bad(format!(
+                "{}: mountPath `{}` must be an absolute path",
+                v.name, v.mount_path
+            )));
+        }
+        let config_dir = crate::resources::CONFIG_DIR;
+        if under(config_dir) || under("/tmp") || config_dir.starts_with(&format!("{path}/")) {
+            return Err(bad(format!(
+                "{}: mountPath `{}` overlaps {config_dir} or /tmp",
+                v.name, v.mount_path
+            )));
+        }
+        if !seen.insert(v.name.as_str()) || !seen.insert(path) {
+            return Err(bad(format!("{}: name or mountPath used twice", v.name)));
+        }
+    }
+    Ok(())
 }

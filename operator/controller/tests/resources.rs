@@ -216,3 +216,82 @@ fn restart_at_is_a_pod_annotation_read_back_by_the_fingerprint() {
     let plain = resources::deployment(&r, &rev, 3, None);
     assert_eq!(resources::observed_fingerprint(&plain).restarted_at, None);
 }
+
+fn secret_volume(name: &str, mount_path: &str) -> lockstep_crd::spec::SecretVolume {
+    lockstep_crd::spec::SecretVolume {
+        name: name.into(),
+        secret_name: "note-tenant-keys".into(),
+        mount_path: mount_path.into(),
+    }
+}
+
+#[test]
+fn secret_volumes_are_mounted_read_only_and_are_part_of_the_revision() {
+    let mut svc = album();
+    let before = svc.content().unwrap().hash();
+    svc.spec.pod.secret_volumes = vec![secret_volume(
+        "keys",
+        "/var/run/secrets/lockstep/tenant-keys",
+    )];
+    let content = svc.content().unwrap();
+    assert_ne!(
+        content.hash(),
+        before,
+        "mounting a Secret is a new revision"
+    );
+    let r = ServiceRef::of(&svc).unwrap();
+    let rev = Revision {
+        content,
+        ..revision(&svc, 2)
+    };
+    let pod = resources::deployment(&r, &rev, 1, None)
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    let volume = pod
+        .volumes
+        .unwrap()
+        .into_iter()
+        .find(|v| v.name == "secret-keys")
+        .unwrap();
+    assert_eq!(
+        volume.secret.unwrap().secret_name.as_deref(),
+        Some("note-tenant-keys")
+    );
+    let mount = pod.containers[0]
+        .volume_mounts
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|m| m.name == "secret-keys")
+        .cloned()
+        .unwrap();
+    assert_eq!(mount.mount_path, "/var/run/secrets/lockstep/tenant-keys");
+    assert_eq!(mount.read_only, Some(true));
+}
+
+#[test]
+fn bad_secret_volumes_are_config_errors_naming_the_field() {
+    for volumes in [
+        vec![secret_volume("Keys", "/keys")],
+        vec![secret_volume("keys", "relative/keys")],
+        vec![secret_volume("keys", "/etc/lockstep/keys")],
+        vec![secret_volume("keys", "/etc")],
+        vec![secret_volume("keys", "/tmp")],
+        vec![secret_volume("keys", "/a/../etc/lockstep")],
+        vec![secret_volume("keys", "/a"), secret_volume("keys", "/b")],
+        vec![secret_volume("a", "/keys"), secret_volume("b", "/keys/")],
+        vec![secret_volume(&"k".repeat(57), "/keys")],
+    ] {
+        let mut svc = album();
+        svc.spec.pod.secret_volumes = volumes.clone();
+        match svc.content() {
+            Err(lockstep_service_config::ConfigError::Invalid { field, .. }) => {
+                assert_eq!(field, "pod.secretVolumes", "{volumes:?}");
+            }
+            other => panic!("{volumes:?} accepted: {other:?}"),
+        }
+    }
+}

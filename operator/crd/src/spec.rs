@@ -149,6 +149,19 @@ pub struct SecretEnv {
     pub secret_key_ref: SecretKeySelector,
 }
 
+/// A Secret mounted read-only as files (e.g. the note service's tenant keys). Secrets are
+/// referenced, never copied; the operator checks the paths (see `lockstep-operator`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretVolume {
+    /// Volume name: a DNS-1123 label of at most 56 characters (`secret-` is prepended).
+    pub name: String,
+    /// The Secret in the service's namespace.
+    pub secret_name: String,
+    /// Absolute directory in the container (not under `/etc/lockstep` or `/tmp`).
+    pub mount_path: String,
+}
+
 /// Pod-shaping knobs. They are part of the revision's identity.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -163,6 +176,9 @@ pub struct PodTemplate {
     /// Variables from Secrets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<SecretEnv>,
+    /// Secrets mounted as files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_volumes: Vec<SecretVolume>,
 }
 
 fn default_port() -> u16 {
@@ -175,6 +191,7 @@ impl Default for PodTemplate {
             port: default_port(),
             resources: None,
             env: Vec::new(),
+            secret_volumes: Vec::new(),
         }
     }
 }
