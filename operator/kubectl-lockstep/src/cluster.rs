@@ -117,7 +117,8 @@ pub async fn load(
     let mut revisions: Vec<RevisionView> = records
         .items
         .iter()
-        .filter_map(|r| serde_json::from_value(r.data.as_ref()?.0.clone()).ok())
+        .filter_map(|r| serde_json::from_value::<RevisionView>(r.data.as_ref()?.0.clone()).ok())
+        .map(RevisionView::with_config_hash)
         .collect();
     for rev in &mut revisions {
         let label = rev.number.to_string();

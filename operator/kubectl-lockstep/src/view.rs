@@ -47,6 +47,22 @@ pub struct RevisionView {
     /// `(ready, total)` pods of this revision now.
     #[serde(default)]
     pub pods: (u32, u32),
+    /// sha256 of the config file: what the revision's pods report as `config_hash` in
+    /// `/version` and `build_info` (set by [`RevisionView::with_config_hash`]).
+    #[serde(default)]
+    pub config_hash: String,
+}
+
+impl RevisionView {
+    /// Fills [`RevisionView::config_hash`] from the config text.
+    pub fn with_config_hash(mut self) -> RevisionView {
+        use sha2::Digest;
+        self.config_hash = sha2::Sha256::digest(self.content.config.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        self
+    }
 }
 
 /// The parts of a revision the plugin shows.
@@ -58,6 +74,9 @@ pub struct RevisionContent {
     pub image: String,
     /// The config file, as the pods read it.
     pub config: String,
+    /// Pod fields (port, resources, Secrets), part of the revision too.
+    #[serde(default)]
+    pub pod: serde_json::Value,
 }
 
 /// An event about the service.
@@ -215,7 +234,7 @@ pub fn render_history(view: &ServiceView) -> String {
                 r.number.to_string(),
                 r.content.version.clone(),
                 r.content.image.clone(),
-                r.hash.chars().take(12).collect(),
+                r.config_hash.chars().take(12).collect(),
                 r.created.clone(),
                 r.cause.clone(),
                 role(view, r.number),
@@ -230,27 +249,36 @@ pub fn render_history(view: &ServiceView) -> String {
     )
 }
 
-/// `kubectl lockstep diff`: the image change, then a unified diff of the config files.
+/// `kubectl lockstep diff`: the image change, then unified diffs of the config files and, when
+/// they differ, of the pod fields.
 pub fn render_diff(a: &RevisionView, b: &RevisionView) -> String {
     let mut out = if a.content.image == b.content.image {
         format!("image: unchanged ({})\n", a.content.image)
     } else {
         format!("image: {} -> {}\n", a.content.image, b.content.image)
     };
-    if a.content.config == b.content.config {
-        out.push_str("config: unchanged\n");
-        return out;
-    }
-    let diff = similar::TextDiff::from_lines(&a.content.config, &b.content.config);
-    out.push_str(
-        &diff
+    let unified = |what: &str, old: &str, new: &str| {
+        similar::TextDiff::from_lines(old, new)
             .unified_diff()
             .context_radius(3)
             .header(
-                &format!("revision {} ({})", a.number, a.content.version),
-                &format!("revision {} ({})", b.number, b.content.version),
+                &format!("revision {} {what} ({})", a.number, a.content.version),
+                &format!("revision {} {what} ({})", b.number, b.content.version),
             )
-            .to_string(),
-    );
+            .to_string()
+    };
+    if a.content.config == b.content.config {
+        out.push_str("config: unchanged\n");
+    } else {
+        out.push_str(&unified("config", &a.content.config, &b.content.config));
+    }
+    if a.content.pod != b.content.pod {
+        let yaml = |v: &serde_json::Value| serde_yaml::to_string(v).unwrap_or_default();
+        out.push_str(&unified(
+            "pod",
+            &yaml(&a.content.pod),
+            &yaml(&b.content.pod),
+        ));
+    }
     out
 }

@@ -11,6 +11,7 @@ use kubectl_lockstep::cli::Cli;
 use lockstep_operator::resources::controller_revision;
 use lockstep_operator::revision::{Revision, RevisionContent};
 use lockstep_operator::service::ServiceRef;
+use lockstep_service_config::{AlbumConfig, ServiceConfig};
 use serde_json::{Value, json};
 
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
@@ -27,6 +28,13 @@ fn album() -> Value {
     })
 }
 
+/// Revision `n`'s config file, rendered as the operator renders it.
+fn config(n: i64) -> String {
+    let mut config = AlbumConfig::default();
+    config.pagination.default_limit = 20 + u32::try_from(n).unwrap();
+    config.to_yaml().unwrap()
+}
+
 /// Revision `n` exactly as the operator records it.
 fn record(n: i64) -> Value {
     let svc = ServiceRef {
@@ -41,7 +49,7 @@ fn record(n: i64) -> Value {
         content: RevisionContent {
             version: n.to_string(),
             image: format!("album:{n}"),
-            config: format!("log:\n  level: info{n}\n"),
+            config: config(n),
             pod: Default::default(),
         },
         cause: "spec change".into(),
@@ -255,7 +263,11 @@ async fn diff_reads_both_configs_from_the_records() {
     .await;
     assert!(result.unwrap());
     assert!(out.starts_with("image: album:1 -> album:2\n"), "{out}");
-    assert!(out.contains("-  level: info1\n+  level: info2\n"), "{out}");
+    assert!(
+        out.contains("-  default_limit: 21\n+  default_limit: 22\n"),
+        "{out}"
+    );
+    assert!(!out.contains(" pod ("), "pod fields unchanged: {out}");
 }
 
 #[tokio::test]
@@ -370,4 +382,47 @@ async fn status_succeeds_but_watch_fails_on_a_rolled_back_service() {
             "{out}"
         );
     }
+}
+
+#[tokio::test]
+async fn history_shows_the_config_hash_the_pods_report() {
+    let (result, out) = plugin(&["history", "albumservice/albums"], |mut h| async move {
+        answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, album()).await;
+        answer(
+            &mut h,
+            Method::GET,
+            "/apis/apps/v1/namespaces/shop/controllerrevisions",
+            StatusCode::OK,
+            list(&[record(1), record(2)]),
+        )
+        .await;
+        answer(
+            &mut h,
+            Method::GET,
+            "/api/v1/namespaces/shop/pods",
+            StatusCode::OK,
+            list(&[]),
+        )
+        .await;
+        answer(
+            &mut h,
+            Method::GET,
+            "/api/v1/namespaces/shop/events",
+            StatusCode::OK,
+            list(&[]),
+        )
+        .await;
+    })
+    .await;
+    assert!(result.unwrap());
+    // The hash a service computes from its mounted file (`/version`, `build_info`).
+    let served = lockstep_service_kit::config::parse::<AlbumConfig>("config.yaml", &config(2))
+        .unwrap()
+        .hash;
+    let line = out.lines().find(|l| l.starts_with("2 ")).unwrap();
+    assert!(
+        line.contains(&served[..12]),
+        "{line} lacks {}",
+        &served[..12]
+    );
 }

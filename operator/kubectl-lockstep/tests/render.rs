@@ -29,6 +29,7 @@ fn revision(
             version: version.into(),
             image: image.into(),
             config: config.into(),
+            pod: serde_json::json!({"port": 8080}),
         },
         cause: if number == 1 {
             "created".into()
@@ -37,7 +38,9 @@ fn revision(
         },
         created: format!("2026-11-2{number}T10:00:00Z"),
         pods,
+        config_hash: String::new(),
     }
+    .with_config_hash()
 }
 
 const CONFIG_2: &str = "server:\n  port: 8080\ndatabase:\n  url_env: ALBUM_DATABASE_URL\n  max_connections: 20\npagination:\n  default_limit: 25\n  max_limit: 200\nlog:\n  level: info\n";
@@ -156,6 +159,18 @@ fn diff_shows_the_image_change_and_the_config_lines() {
         same.starts_with("image: ghcr.io/lockstep-dev/album-service:1.4.0 -> "),
         "{same}"
     );
+}
+
+#[test]
+fn diff_shows_pod_changes_too() {
+    let v = canary();
+    let mut b = v.revisions[0].clone();
+    b.content.pod = serde_json::json!({"port": 8080, "secretVolumes": [
+        {"name": "keys", "secretName": "k", "mountPath": "/keys"}]});
+    let out = view::render_diff(&v.revisions[0], &b);
+    assert!(out.contains("config: unchanged"), "{out}");
+    assert!(out.contains("+++ revision 3 pod (1.4.2)"), "{out}");
+    assert!(out.contains("+secretVolumes:"), "{out}");
 }
 
 #[test]
