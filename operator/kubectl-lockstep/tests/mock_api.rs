@@ -98,6 +98,35 @@ async fn answer(
     body
 }
 
+/// The reads behind status, history, diff and undo: revisions 1 and 2, no pods, no events.
+async fn answer_reads(h: &mut Handle) {
+    let revisions = list(&[record(1), record(2)]);
+    answer(
+        h,
+        Method::GET,
+        "/apis/apps/v1/namespaces/shop/controllerrevisions",
+        StatusCode::OK,
+        revisions,
+    )
+    .await;
+    answer(
+        h,
+        Method::GET,
+        "/api/v1/namespaces/shop/pods",
+        StatusCode::OK,
+        list(&[]),
+    )
+    .await;
+    answer(
+        h,
+        Method::GET,
+        "/api/v1/namespaces/shop/events",
+        StatusCode::OK,
+        list(&[]),
+    )
+    .await;
+}
+
 /// Runs the plugin with `args` against the script in `server`.
 async fn plugin<F>(args: &[&str], server: impl FnOnce(Handle) -> F) -> (Result<bool, Error>, String)
 where
@@ -151,30 +180,7 @@ async fn undo_goes_back_one_revision_read_from_the_operators_records() {
             status(404, "NotFound"),
         )
         .await;
-        answer(
-            &mut h,
-            Method::GET,
-            "/apis/apps/v1/namespaces/shop/controllerrevisions",
-            StatusCode::OK,
-            list(&[record(1), record(2)]),
-        )
-        .await;
-        answer(
-            &mut h,
-            Method::GET,
-            "/api/v1/namespaces/shop/pods",
-            StatusCode::OK,
-            list(&[]),
-        )
-        .await;
-        answer(
-            &mut h,
-            Method::GET,
-            "/api/v1/namespaces/shop/events",
-            StatusCode::OK,
-            list(&[]),
-        )
-        .await;
+        answer_reads(&mut h).await;
         let patch = answer(&mut h, Method::PATCH, ALBUMS, StatusCode::OK, album()).await;
         assert_eq!(patch, json!({"spec": {"rollbackTo": {"revision": 1}}}));
     })
@@ -192,30 +198,7 @@ async fn undo_to_a_revision_that_is_not_kept_writes_nothing() {
         &["undo", "albumservice/albums", "--to-revision", "9"],
         |mut h| async move {
             answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, album()).await;
-            answer(
-                &mut h,
-                Method::GET,
-                "/apis/apps/v1/namespaces/shop/controllerrevisions",
-                StatusCode::OK,
-                list(&[record(1), record(2)]),
-            )
-            .await;
-            answer(
-                &mut h,
-                Method::GET,
-                "/api/v1/namespaces/shop/pods",
-                StatusCode::OK,
-                list(&[]),
-            )
-            .await;
-            answer(
-                &mut h,
-                Method::GET,
-                "/api/v1/namespaces/shop/events",
-                StatusCode::OK,
-                list(&[]),
-            )
-            .await;
+            answer_reads(&mut h).await;
             assert!(h.next_request().await.is_none(), "no patch");
         },
     )
@@ -234,30 +217,7 @@ async fn diff_reads_both_configs_from_the_records() {
         &["diff", "albumservice/albums", "1", "2"],
         |mut h| async move {
             answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, album()).await;
-            answer(
-                &mut h,
-                Method::GET,
-                "/apis/apps/v1/namespaces/shop/controllerrevisions",
-                StatusCode::OK,
-                list(&[record(1), record(2)]),
-            )
-            .await;
-            answer(
-                &mut h,
-                Method::GET,
-                "/api/v1/namespaces/shop/pods",
-                StatusCode::OK,
-                list(&[]),
-            )
-            .await;
-            answer(
-                &mut h,
-                Method::GET,
-                "/api/v1/namespaces/shop/events",
-                StatusCode::OK,
-                list(&[]),
-            )
-            .await;
+            answer_reads(&mut h).await;
         },
     )
     .await;
@@ -350,30 +310,7 @@ async fn status_succeeds_but_watch_fails_on_a_rolled_back_service() {
     ] {
         let (result, out) = plugin(args, move |mut h| async move {
             answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, rolled_back()).await;
-            answer(
-                &mut h,
-                Method::GET,
-                "/apis/apps/v1/namespaces/shop/controllerrevisions",
-                StatusCode::OK,
-                list(&[record(1), record(2)]),
-            )
-            .await;
-            answer(
-                &mut h,
-                Method::GET,
-                "/api/v1/namespaces/shop/pods",
-                StatusCode::OK,
-                list(&[]),
-            )
-            .await;
-            answer(
-                &mut h,
-                Method::GET,
-                "/api/v1/namespaces/shop/events",
-                StatusCode::OK,
-                list(&[]),
-            )
-            .await;
+            answer_reads(&mut h).await;
         })
         .await;
         assert_eq!(result.unwrap(), healthy, "{args:?}");
@@ -388,30 +325,7 @@ async fn status_succeeds_but_watch_fails_on_a_rolled_back_service() {
 async fn history_shows_the_config_hash_the_pods_report() {
     let (result, out) = plugin(&["history", "albumservice/albums"], |mut h| async move {
         answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, album()).await;
-        answer(
-            &mut h,
-            Method::GET,
-            "/apis/apps/v1/namespaces/shop/controllerrevisions",
-            StatusCode::OK,
-            list(&[record(1), record(2)]),
-        )
-        .await;
-        answer(
-            &mut h,
-            Method::GET,
-            "/api/v1/namespaces/shop/pods",
-            StatusCode::OK,
-            list(&[]),
-        )
-        .await;
-        answer(
-            &mut h,
-            Method::GET,
-            "/api/v1/namespaces/shop/events",
-            StatusCode::OK,
-            list(&[]),
-        )
-        .await;
+        answer_reads(&mut h).await;
     })
     .await;
     assert!(result.unwrap());
