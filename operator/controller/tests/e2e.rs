@@ -15,7 +15,7 @@
 
 mod e2e_support;
 
-use e2e_support::{Env, album, album_with_image, phase, wait_for};
+use e2e_support::{Env, album, album_with_image, paused_canary, phase, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::ListParams;
@@ -82,25 +82,7 @@ async fn canary_rolls_a_new_config_to_100_percent() {
 #[ignore = "needs a cluster: LOCKSTEP_E2E_IMAGE=… cargo test --test e2e -- --ignored"]
 async fn pause_waits_for_promote() {
     let env = Env::new("pause").await;
-    env.create(album(
-        "albums",
-        2,
-        &[json!({"setWeight": 50}), json!({"pause": {}})],
-    ))
-    .await;
-    wait_for(&env, "albums", "first deploy healthy", |s| {
-        phase(s) == Some(Phase::Healthy)
-    })
-    .await;
-    env.patch_spec(
-        "albums",
-        json!({"release": {"version": "1.0.1", "config": {"log": {"level": "debug"}}}}),
-    )
-    .await;
-    let s = wait_for(&env, "albums", "paused at 50 %", |s| {
-        phase(s) == Some(Phase::Paused)
-    })
-    .await;
+    let s = paused_canary(&env, "albums").await;
     let step = s.step;
     tokio::time::sleep(std::time::Duration::from_secs(10)).await;
     let still = env.status("albums").await;

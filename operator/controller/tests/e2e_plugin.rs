@@ -9,11 +9,11 @@
 mod e2e_support;
 
 use clap::Parser;
-use e2e_support::{Env, album, phase, wait_for};
+use e2e_support::{Env, paused_canary, phase, wait_for};
 use kubectl_lockstep::Error;
 use kubectl_lockstep::cli::Cli;
 use lockstep_crd::status::Phase;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Runs `kubectl lockstep <args>` in the test's namespace; the result and what it printed.
 async fn plugin(env: &Env, args: &[&str]) -> (Result<bool, Error>, String) {
@@ -28,25 +28,7 @@ async fn plugin(env: &Env, args: &[&str]) -> (Result<bool, Error>, String) {
 #[ignore = "needs a cluster: LOCKSTEP_E2E_IMAGE=… cargo test --test e2e_plugin -- --ignored"]
 async fn the_plugin_drives_a_canary_an_undo_and_a_restart() {
     let env = Env::new("plugin").await;
-    env.create(album(
-        "albums",
-        2,
-        &[json!({"setWeight": 50}), json!({"pause": {}})],
-    ))
-    .await;
-    wait_for(&env, "albums", "first deploy healthy", |s| {
-        phase(s) == Some(Phase::Healthy)
-    })
-    .await;
-    env.patch_spec(
-        "albums",
-        json!({"release": {"version": "1.0.1", "config": {"log": {"level": "debug"}}}}),
-    )
-    .await;
-    wait_for(&env, "albums", "paused at 50 %", |s| {
-        phase(s) == Some(Phase::Paused)
-    })
-    .await;
+    paused_canary(&env, "albums").await;
 
     let (ok, out) = plugin(&env, &["status", "albums", "-o", "json"]).await;
     assert!(ok.unwrap());

@@ -291,6 +291,30 @@ pub async fn wait_for(
     }
 }
 
+/// A canary waiting for promote: `name` (2 pods, steps 50 % then pause) deployed healthy as
+/// revision 1, then a new version and config (log level debug) rolled out to the pause.
+pub async fn paused_canary(env: &Env, name: &str) -> ServiceStatus {
+    env.create(album(
+        name,
+        2,
+        &[json!({"setWeight": 50}), json!({"pause": {}})],
+    ))
+    .await;
+    wait_for(env, name, "first deploy healthy", |s| {
+        s.phase == Some(Phase::Healthy)
+    })
+    .await;
+    env.patch_spec(
+        name,
+        json!({"release": {"version": "1.0.1", "config": {"log": {"level": "debug"}}}}),
+    )
+    .await;
+    wait_for(env, name, "paused at 50 %", |s| {
+        s.phase == Some(Phase::Paused)
+    })
+    .await
+}
+
 /// The example AlbumService, named `name`, running the e2e image on the embedded SQLite
 /// database, Canary with `steps` (Rolling when empty).
 pub fn album(name: &str, replicas: i32, steps: &[Value]) -> AlbumService {
