@@ -10,9 +10,10 @@
 //!
 //! The header is authenticated through the AAD, and so are the tenant and the column: a value
 //! copied to another tenant's row, another column or another table fails to open. Nonces are
-//! random, drawn from the thread-local CSPRNG (seeded once per thread from the OS, no syscall per
-//! field; drawn 64 nonces at a time); at 2^32 values per key the collision risk reaches NIST's bound, so rotate keys well
-//! before that.
+//! random, drawn from the operating system's RNG 64 nonces at a time per thread; the pool is
+//! discarded when the process id changes, so a forked child never repeats its parent's nonces.
+//! Random 96-bit nonces keep the collision risk under NIST SP 800-38D's 2^-32 bound for up to
+//! 2^32 values per key: rotate keys well before that ([`TenantKeys::seals`] counts them).
 
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Nonce, Tag};
@@ -122,26 +123,52 @@ impl Aad {
     }
 }
 
-thread_local! {
-    /// Random bytes for nonces, refilled from the thread's CSPRNG 64 nonces at a time.
-    static NONCE_POOL: std::cell::RefCell<([u8; 12 * 64], usize)> = const { std::cell::RefCell::new(([0; 12 * 64], 12 * 64)) };
+/// Nonces handed out per refill of a thread's pool.
+const POOL_NONCES: usize = 64;
+
+/// A thread's stock of random nonce bytes and the process that drew them.
+///
+/// `fork()` copies the pool into the child, and rand's thread RNG does not reseed on fork, so a
+/// parent and child would hand out the same nonces under the same key — keystream reuse and
+/// forgeable tags with GCM. The pool therefore remembers the pid it was filled in and is thrown
+/// away when the pid differs, and it is filled from the operating system's RNG (`getrandom`),
+/// never from a user-space generator whose state a fork or a VM snapshot copies.
+struct NoncePool {
+    pid: u32,
+    bytes: [u8; 12 * POOL_NONCES],
+    used: usize,
 }
 
-/// A fresh 96-bit nonce from the thread-local CSPRNG (seeded from the OS once per thread).
-fn next_nonce() -> [u8; 12] {
+thread_local! {
+    static NONCE_POOL: std::cell::RefCell<NoncePool> = const {
+        std::cell::RefCell::new(NoncePool { pid: 0, bytes: [0; 12 * POOL_NONCES], used: 12 * POOL_NONCES })
+    };
+}
+
+/// A fresh 96-bit nonce from the OS RNG, drawn `POOL_NONCES` at a time per thread and process.
+fn next_nonce(column: &str) -> Result<[u8; 12]> {
+    let pid = std::process::id();
     NONCE_POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
-        let (bytes, used) = &mut *pool;
-        if *used == bytes.len() {
-            rand::fill(&mut bytes[..]);
-            *used = 0;
+        if pool.pid != pid || pool.used == pool.bytes.len() {
+            // Forget whatever the pool held before drawing anew, so a failed draw leaves nothing
+            // that could be handed out twice.
+            pool.bytes.fill(0);
+            pool.used = pool.bytes.len();
+            getrandom::fill(&mut pool.bytes).map_err(|e| Error::Random {
+                column: column.to_owned(),
+                reason: e.to_string(),
+            })?;
+            pool.pid = pid;
+            pool.used = 0;
         }
+        let at = pool.used;
         let mut nonce = [0u8; 12];
-        nonce.copy_from_slice(&bytes[*used..*used + 12]);
+        nonce.copy_from_slice(&pool.bytes[at..at + 12]);
         // Never hand out the same bytes twice.
-        bytes[*used..*used + 12].fill(0);
-        *used += 12;
-        nonce
+        pool.bytes[at..at + 12].fill(0);
+        pool.used += 12;
+        Ok(nonce)
     })
 }
 
@@ -159,7 +186,7 @@ pub fn seal(keys: &TenantKeys, column: &str, plaintext: &[u8]) -> Result<Vec<u8>
         key_id,
         place: place(keys, column),
     })?;
-    let nonce = next_nonce();
+    let nonce = next_nonce(column)?;
     let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
     out.extend_from_slice(&Header::prefix(key_id));
     out.extend_from_slice(&nonce);
@@ -172,6 +199,7 @@ pub fn seal(keys: &TenantKeys, column: &str, plaintext: &[u8]) -> Result<Vec<u8>
             reason: "plaintext too long for AES-GCM".into(),
         })?;
     out.extend_from_slice(&tag);
+    keys.count_seal();
     Ok(out)
 }
 

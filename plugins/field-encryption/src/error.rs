@@ -78,6 +78,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// The operating system's RNG gave no nonce; nothing was sealed or written.
+    #[error("no random nonce for column `{column}`: {reason}")]
+    Random {
+        /// `table.column`.
+        column: String,
+        /// What the OS said.
+        reason: String,
+    },
+
     /// A tenant id is empty, too long or has characters outside `[A-Za-z0-9_.-]`.
     #[error("invalid tenant id `{0}`")]
     InvalidTenant(String),
@@ -106,6 +115,7 @@ impl Error {
             Error::MalformedEnvelope { .. } => "malformed_envelope",
             Error::Encode { .. } => "encode",
             Error::Decode { .. } => "decode",
+            Error::Random { .. } => "random",
             Error::InvalidTenant(_) => "invalid_tenant",
             Error::KeyProvider { .. } => "key_provider",
             Error::Db(_) => "db",

@@ -21,10 +21,14 @@ impl KeyMaterial {
         KeyMaterial(bytes)
     }
 
-    /// A fresh random key from the thread's CSPRNG.
+    /// A fresh random key from the operating system's RNG (not a user-space generator whose
+    /// state a `fork()` would copy into the child).
+    ///
+    /// # Panics
+    /// When the OS has no randomness to give (`getrandom` fails), which no usable system does.
     pub fn generate() -> Self {
         let mut bytes = [0u8; 32];
-        rand::fill(&mut bytes);
+        getrandom::fill(&mut bytes).expect("the operating system's RNG failed");
         KeyMaterial(bytes)
     }
 
@@ -91,6 +95,9 @@ pub struct TenantKeys {
     /// A tenant has a handful of key ids: a linear scan beats hashing on the per-field path.
     ciphers: Vec<(u32, Aes256Gcm)>,
     blind: Option<KeyMaterial>,
+    /// Values sealed under `current` through this set: random 96-bit nonces are safe for 2^32
+    /// values per key, so operators watch this and rotate long before.
+    seals: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for TenantKeys {
@@ -132,6 +139,7 @@ impl TenantKeys {
             current,
             ciphers,
             blind,
+            seals: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -143,6 +151,16 @@ impl TenantKeys {
     /// The key id new writes use.
     pub fn current_key_id(&self) -> u32 {
         self.current
+    }
+
+    /// How many values this set has sealed under its current key in this process.
+    pub fn seals(&self) -> u64 {
+        self.seals.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_seal(&self) {
+        self.seals
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether the set holds `key_id`.
