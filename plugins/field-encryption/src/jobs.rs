@@ -5,8 +5,14 @@
 //! compare-and-set (`UPDATE … WHERE pk = ? AND col = <old value>`), so a row changed by the
 //! application in the meantime is left alone rather than overwritten. They are idempotent and
 //! can be stopped at any point: run again (or pass `resume_after`) and they continue.
+//!
+//! Every comparison the jobs make — the tenant, the compare-and-set, the key-id prefix — is byte
+//! for byte on every backend. MySQL, MariaDB and TiDB compare text under the column's collation,
+//! usually case-insensitive and PAD SPACE: there `'Hello' = 'hello '` holds, so a compare-and-set
+//! would overwrite a concurrent case-only edit, `'AQEAAAAB' <> 'AQEAAAAb'` (key 1 vs key 27 in
+//! base64) would be false, and tenant `ACME`'s rows would be read as `acme`'s.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};
 
 use crate::context::require;
 use crate::envelope::{self, Header};
@@ -54,6 +60,42 @@ fn ident(name: &str) -> Result<&str> {
     }
 }
 
+/// `expr` as the backend compares bytes: MySQL-family servers compare text under the column's
+/// collation, so there it is cast to a binary string (`CAST … AS BINARY`, not the deprecated
+/// `BINARY` operator). SQLite's default collation and PostgreSQL's deterministic ones already
+/// compare bytes.
+fn exact(backend: DatabaseBackend, expr: &str) -> String {
+    match backend {
+        DatabaseBackend::MySql => format!("CAST({expr} AS BINARY)"),
+        _ => expr.to_owned(),
+    }
+}
+
+/// The compare-and-set a job writes a row with: `new` where the column still holds exactly
+/// `old`, byte for byte. Zero rows affected means the row changed meanwhile.
+pub(crate) fn compare_and_set(
+    backend: DatabaseBackend,
+    target: Target<'_>,
+    pk_value: i64,
+    new: Value,
+    old: Value,
+) -> Result<Statement> {
+    let (t, pk, col) = (
+        ident(target.table)?,
+        ident(target.pk)?,
+        ident(target.column)?,
+    );
+    let sql = format!(
+        "UPDATE {t} SET {col} = ? WHERE {pk} = ? AND {} = ?",
+        exact(backend, col)
+    );
+    Ok(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [new, pk_value.into(), old],
+    ))
+}
+
 fn stored_value<C: ColumnBinding>(envelope: &[u8]) -> Value {
     match C::STORAGE {
         Storage::Binary => Value::Bytes(Some(envelope.to_vec())),
@@ -92,19 +134,24 @@ async fn walk(
         ident(target.tenant_column)?,
         ident(target.column)?,
     );
+    let backend = db.get_database_backend();
+    // `{tc} = ?` lets an index on the tenant column narrow the scan; the exact comparison then
+    // drops case and trailing-space variants of the tenant id that the collation let through.
     let select = format!(
-        "SELECT {pk}, {col} FROM {t} WHERE {tc} = ? AND {pk} > ? AND {col} IS NOT NULL{filter} ORDER BY {pk} LIMIT {}",
+        "SELECT {pk}, {col} FROM {t} WHERE {tc} = ? AND {} = ? AND {pk} > ? AND {col} IS NOT NULL{filter} ORDER BY {pk} LIMIT {}",
+        exact(backend, tc),
         target.batch.max(1)
     );
-    let update = format!("UPDATE {t} SET {col} = ? WHERE {pk} = ? AND {col} = ?");
-    let backend = db.get_database_backend();
     let mut progress = Progress {
         last_pk: resume_after,
         ..Progress::default()
     };
     loop {
-        let mut values: Vec<Value> =
-            vec![tenant.into(), progress.last_pk.unwrap_or(i64::MIN).into()];
+        let mut values: Vec<Value> = vec![
+            tenant.into(),
+            tenant.into(),
+            progress.last_pk.unwrap_or(i64::MIN).into(),
+        ];
         values.extend(filter_value.clone());
         let rows = db
             .query_all_raw(Statement::from_sql_and_values(backend, &select, values))
@@ -120,11 +167,7 @@ async fn walk(
                 continue;
             };
             let done = db
-                .execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    &update,
-                    [new, id.into(), old],
-                ))
+                .execute_raw(compare_and_set(backend, target, id, new, old)?)
                 .await?;
             if done.rows_affected() == 1 {
                 progress.written += 1;
@@ -152,7 +195,8 @@ pub async fn rewrap<C: ColumnBinding>(
         Storage::Binary => (6, Value::Bytes(Some(prefix.to_vec()))),
         Storage::Base64 => (8, Value::String(Some(envelope::to_base64(&prefix)))),
     };
-    let filter = format!(" AND SUBSTR({}, 1, {head_len}) <> ?", ident(target.column)?);
+    let head = format!("SUBSTR({}, 1, {head_len})", ident(target.column)?);
+    let filter = format!(" AND {} <> ?", exact(db.get_database_backend(), &head));
     let mut rewrite = |row: &sea_orm::QueryResult| -> Result<Option<(Value, Value)>> {
         let old = stored_bytes::<C>(row)?;
         let plain = envelope::open(keys, C::NAME, &old)?;

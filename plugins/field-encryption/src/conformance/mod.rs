@@ -6,6 +6,7 @@
 //! `driver-tests` testbench runs it on MariaDB, MySQL and TiDB. Each scenario expects an empty
 //! database and creates what it uses with [`create_schema`].
 
+mod exact;
 mod lifecycle;
 mod paths;
 mod scenarios;

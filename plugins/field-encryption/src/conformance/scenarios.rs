@@ -2,7 +2,7 @@
 //! failure; `paths` covers the SeaORM read/write paths and isolation, `lifecycle` keys over time.
 
 use super::Scenario;
-use super::{lifecycle, paths};
+use super::{exact, lifecycle, paths};
 
 macro_rules! scenario {
     ($module:ident :: $f:ident) => {
@@ -28,5 +28,8 @@ pub fn all() -> Vec<Scenario> {
         scenario!(lifecycle::base64_text_column),
         scenario!(lifecycle::wrapped_keys_in_the_database),
         scenario!(lifecycle::plaintext_migration),
+        scenario!(exact::compare_and_set_is_byte_exact),
+        scenario!(exact::jobs_select_the_exact_tenant),
+        scenario!(exact::base64_rewrap_between_case_variant_key_ids),
     ]
 }
