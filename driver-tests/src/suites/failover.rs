@@ -18,20 +18,20 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-const FAST: HealthCheck = HealthCheck {
+pub(crate) const FAST: HealthCheck = HealthCheck {
     interval: Duration::from_millis(100),
     timeout: Duration::from_secs(1),
 };
 
 /// `url` with its host list replaced by `hosts`.
-fn with_hosts(url: &str, hosts: &[String]) -> anyhow::Result<String> {
+pub(crate) fn with_hosts(url: &str, hosts: &[String]) -> anyhow::Result<String> {
     let (scheme, rest) = url.split_once("://").context("url scheme")?;
     let (userinfo, after) = rest.split_once('@').context("url user")?;
     let path = &after[after.find('/').context("url path")?..];
     Ok(format!("{scheme}://{userinfo}@{}{path}", hosts.join(",")))
 }
 
-fn real_endpoint(ctx: &Ctx) -> anyhow::Result<String> {
+pub(crate) fn real_endpoint(ctx: &Ctx) -> anyhow::Result<String> {
     let options: ConnectOptions = ctx.url.parse()?;
     Ok(options.endpoint_names().remove(0))
 }

@@ -5,6 +5,7 @@ pub mod concurrency;
 pub mod crud;
 pub mod encryption;
 pub mod failover;
+pub mod outcome;
 pub mod retry;
 pub mod tx;
 pub mod types;
@@ -20,6 +21,7 @@ pub fn all() -> Vec<Case> {
         retry::cases(),
         concurrency::cases(),
         failover::cases(),
+        outcome::cases(),
         batch::cases(),
         encryption::cases(),
     ]

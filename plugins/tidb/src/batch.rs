@@ -3,12 +3,12 @@
 //! TiDB rejects a single key-value entry over `txn-entry-size-limit` (6 MiB by default, error
 //! 8025) and a transaction over `txn-total-size-limit` (error 8004); MySQL-protocol servers also
 //! cap a statement at `max_allowed_packet` and 65,535 placeholders. [`plan_chunks`] cuts a list of
-//! rows into statements that stay under all of these, and [`insert_chunked`] sends each chunk as
+//! rows into statements that stay under all of these, and [`BulkInsert::execute`] sends each chunk as
 //! its own auto-committed statement, retried on TiDB's retryable errors.
 
 use std::ops::Range;
 
-use sqlx::mysql::{MySql, MySqlPool};
+use sqlx::mysql::{MySql, MySqlConnection, MySqlPool};
 use sqlx::query_builder::Separated;
 use sqlx::{AssertSqlSafe, QueryBuilder};
 
@@ -93,9 +93,14 @@ impl BulkInsert<'_> {
     /// retried under `policy`. Returns the number of rows inserted.
     ///
     /// `size_of` estimates a row's encoded size in bytes; `bind` pushes the row's values in the
-    /// order of `columns`. A failure part-way leaves earlier chunks committed; callers needing
-    /// all-or-nothing wrap the call in their own transaction (and then stay under TiDB's total
-    /// transaction size themselves).
+    /// order of `columns`.
+    ///
+    /// Each chunk is its own commit. A chunk whose connection broke after it was sent is retried
+    /// only when `policy.idempotent` (e.g. `INSERT IGNORE` on a unique key); otherwise the call
+    /// stops with [`Error::OutcomeUnknown`] for that chunk. Any failure part-way is returned as
+    /// [`Error::BatchIncomplete`] saying how many chunks and rows are committed. For
+    /// all-or-nothing, run [`BulkInsert::execute_on`] inside
+    /// [`crate::retry::transaction_with_retry`] (and stay under TiDB's total transaction size).
     pub async fn execute<R>(
         &self,
         pool: &MySqlPool,
@@ -107,9 +112,17 @@ impl BulkInsert<'_> {
         let head = insert_head(self.table, self.columns)?;
         let chunks = plan_chunks(rows.iter().map(&size_of), self.columns.len(), self.limits)?;
         let mut inserted = 0;
-        for chunk in chunks {
-            let slice = &rows[chunk];
-            inserted += run_with_retry(policy, |_| async {
+        for (index, chunk) in chunks.iter().enumerate() {
+            let slice = &rows[chunk.clone()];
+            let what = format!(
+                "INSERT chunk {} of {} (rows {}..{}) into `{}`",
+                index + 1,
+                chunks.len(),
+                chunk.start,
+                chunk.end,
+                self.table
+            );
+            let done = run_with_retry(policy, |_| async {
                 let mut builder = QueryBuilder::<MySql>::new(head.clone());
                 builder.push_values(slice, |mut sep, row| bind(&mut sep, row));
                 builder
@@ -117,9 +130,41 @@ impl BulkInsert<'_> {
                     .execute(pool)
                     .await
                     .map(|done| done.rows_affected())
-                    .map_err(|e| AttemptError::from(Error::from(e)))
+                    .map_err(|e| AttemptError::in_doubt(Error::from(e), what.clone()))
             })
-            .await?;
+            .await;
+            match done {
+                Ok(n) => inserted += n,
+                Err(source) => {
+                    return Err(Error::BatchIncomplete {
+                        failed_chunk: index,
+                        chunks: chunks.len(),
+                        committed_rows: inserted,
+                        source: Box::new(source),
+                    });
+                }
+            }
+        }
+        Ok(inserted)
+    }
+
+    /// Inserts `rows` chunk by chunk on the caller's connection or open transaction, without
+    /// retrying: inside [`crate::retry::transaction_with_retry`] the whole transaction is the
+    /// unit that is retried, so the batch is all-or-nothing.
+    pub async fn execute_on<R>(
+        &self,
+        conn: &mut MySqlConnection,
+        rows: &[R],
+        size_of: impl Fn(&R) -> usize,
+        bind: impl Fn(&mut Separated<'_, MySql, &'static str>, &R),
+    ) -> Result<u64> {
+        let head = insert_head(self.table, self.columns)?;
+        let chunks = plan_chunks(rows.iter().map(&size_of), self.columns.len(), self.limits)?;
+        let mut inserted = 0;
+        for chunk in chunks {
+            let mut builder = QueryBuilder::<MySql>::new(head.clone());
+            builder.push_values(&rows[chunk], |mut sep, row| bind(&mut sep, row));
+            inserted += builder.build().execute(&mut *conn).await?.rows_affected();
         }
         Ok(inserted)
     }
@@ -127,6 +172,11 @@ impl BulkInsert<'_> {
 
 /// Deletes the rows matching `condition` in chunks of `chunk_rows` until none are left, so no
 /// single transaction grows past TiDB's limits. Returns the number of rows deleted.
+///
+/// Each chunk is its own commit; a chunk in doubt is retried only under an idempotent policy
+/// (deleting "the next N matching rows" again is harmless, but the count is then a lower bound).
+/// A failure is [`Error::BatchIncomplete`] with the rows deleted before it (`chunks` there is
+/// the number of chunks attempted: the total is not known in advance).
 ///
 /// `condition` is SQL written by the programmer (never user input): it is spliced as is.
 /// On TiDB 6.1+ [`crate::sql::batch_dml`] does the same server-side.
@@ -147,15 +197,24 @@ pub async fn delete_in_chunks(
         quote_ident(table)?
     );
     let mut deleted = 0;
+    let mut chunk = 0usize;
     loop {
+        let what = format!("DELETE chunk {} from `{table}`", chunk + 1);
         let affected = run_with_retry(policy, |_| async {
             sqlx::query(AssertSqlSafe(sql.clone()))
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())
-                .map_err(|e| AttemptError::from(Error::from(e)))
+                .map_err(|e| AttemptError::in_doubt(Error::from(e), what.clone()))
         })
-        .await?;
+        .await
+        .map_err(|source| Error::BatchIncomplete {
+            failed_chunk: chunk,
+            chunks: chunk + 1,
+            committed_rows: deleted,
+            source: Box::new(source),
+        })?;
+        chunk += 1;
         deleted += affected;
         if affected < u64::from(chunk_rows) {
             return Ok(deleted);

@@ -62,6 +62,8 @@ pub fn classify_error(err: &crate::Error) -> ErrorClass {
         crate::Error::Sqlx(e) => classify_sqlx(e),
         crate::Error::SeaOrm(e) => classify_db_err(e),
         crate::Error::NoEndpointReachable { .. } => ErrorClass::Connection,
+        // Already decided: retrying would guess.
+        crate::Error::OutcomeUnknown { .. } => ErrorClass::Never,
         _ => ErrorClass::Never,
     }
 }
@@ -97,12 +99,13 @@ impl ErrorClass {
     /// Whether the retry loop may run the work again.
     ///
     /// `idempotent`: the caller promised that running the work twice is harmless.
-    /// `commit_sent`: the failure happened while `COMMIT` was in flight, so the outcome is unknown.
-    pub fn retryable(self, idempotent: bool, commit_sent: bool) -> bool {
+    /// `in_doubt`: the link broke after work that commits as it runs (`COMMIT`, an autocommit
+    /// statement) was sent, so whether it took effect is unknown.
+    pub fn retryable(self, idempotent: bool, in_doubt: bool) -> bool {
         match self {
             ErrorClass::RetryTransaction | ErrorClass::RetryWrite => true,
             ErrorClass::TransientIfIdempotent => idempotent,
-            ErrorClass::Connection => idempotent || !commit_sent,
+            ErrorClass::Connection => idempotent || !in_doubt,
             ErrorClass::Never => false,
         }
     }
@@ -153,7 +156,7 @@ mod tests {
     #[test]
     fn retry_decision_respects_idempotence_and_commit_state() {
         use ErrorClass::*;
-        // (class, idempotent, commit_sent, expected)
+        // (class, idempotent, in_doubt, expected)
         let table = [
             (RetryTransaction, false, true, true),
             (RetryWrite, false, false, true),

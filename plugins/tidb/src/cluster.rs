@@ -43,12 +43,21 @@ pub struct EndpointStatus {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug)]
 struct Endpoint {
     name: String,
     options: MySqlConnectOptions,
     healthy: AtomicBool,
     last_error: std::sync::Mutex<Option<String>>,
+}
+
+/// Names and health only: the options hold the password.
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("name", &self.name)
+            .field("healthy", &self.healthy.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -113,14 +122,23 @@ impl Default for HealthCheck {
 }
 
 /// A connection handle to a TiDB (or MySQL/MariaDB) deployment. Cheap to share behind an `Arc`;
-/// dropping it stops the health checker.
-#[derive(Debug)]
+/// dropping it stops the health checker. `Debug` names the server and endpoints, never the
+/// password.
 pub struct Db {
     pool: MySqlPool,
     server: ServerInfo,
     endpoints: Arc<Endpoints>,
     metrics: Arc<RetryMetrics>,
     health_task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("server", &self.server)
+            .field("endpoints", &self.endpoints.list)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for Db {
@@ -264,6 +282,16 @@ impl Db {
             Error::Sqlx(sqlx::Error::PoolTimedOut) if all_down => {
                 unreachable_error(&self.endpoints)
             }
+            // The budget ran out waiting for connections: say why, per endpoint.
+            Error::RetriesExhausted {
+                attempts,
+                elapsed,
+                last,
+            } => Error::RetriesExhausted {
+                attempts,
+                elapsed,
+                last: Box::new(self.explain_timeout(*last)),
+            },
             other => other,
         }
     }

@@ -68,6 +68,37 @@ pub enum Error {
         last: Box<Error>,
     },
 
+    /// The link broke after work that commits as it runs was sent — a `COMMIT`, an autocommit
+    /// statement or a batch chunk — so it may or may not have taken effect. The driver did not
+    /// retry it (the policy does not declare the work idempotent): check before running it again.
+    #[error(
+        "outcome unknown: {what} was sent and the connection broke before the reply; it may or may not have taken effect: {source}"
+    )]
+    OutcomeUnknown {
+        /// The statement, chunk or `COMMIT` in doubt.
+        what: String,
+        /// The connection failure.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A batch stopped part-way: the chunks before `failed_chunk` are committed, the rest were
+    /// not sent (or, with an [`Error::OutcomeUnknown`] source, the failed one is in doubt).
+    #[error(
+        "batch stopped at chunk {failed_chunk} of {chunks}: {committed_rows} rows in {failed_chunk} chunks were committed before it: {source}"
+    )]
+    BatchIncomplete {
+        /// 0-based index of the chunk that failed = the number of committed chunks.
+        failed_chunk: usize,
+        /// Chunks the batch was split into.
+        chunks: usize,
+        /// Rows committed by the earlier chunks.
+        committed_rows: u64,
+        /// Why the chunk failed.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// One row is larger than the batch byte limit, so it can never be sent in a batch.
     #[error("row {index} needs {bytes} bytes, over the batch limit of {limit} bytes")]
     RowTooLarge {
@@ -105,6 +136,8 @@ impl Error {
             Error::NoEndpointReachable { .. } => "no_endpoint",
             Error::Server { .. } => "server",
             Error::RetriesExhausted { .. } => "retries_exhausted",
+            Error::OutcomeUnknown { .. } => "outcome_unknown",
+            Error::BatchIncomplete { .. } => "batch_incomplete",
             Error::RowTooLarge { .. } => "row_too_large",
             Error::InvalidArgument(_) => "invalid_argument",
             Error::Work(_) => "work",
@@ -118,6 +151,9 @@ impl Error {
         match self {
             Error::Server { code, .. } => Some(*code),
             Error::RetriesExhausted { last, .. } => last.server_code(),
+            Error::OutcomeUnknown { source, .. } | Error::BatchIncomplete { source, .. } => {
+                source.server_code()
+            }
             Error::SeaOrm(e) => {
                 crate::classify::sqlx_in_db_err(e).and_then(crate::classify::server_code_of)
             }

@@ -74,8 +74,9 @@ impl Default for PoolSettings {
     }
 }
 
-/// A parsed connection URL.
-#[derive(Debug, Clone)]
+/// A parsed connection URL. `Debug` shows endpoints, user and database, never the password
+/// (sqlx's own options derive `Debug` with it).
+#[derive(Clone)]
 pub struct ConnectOptions {
     /// One sqlx option set per endpoint, in URL order.
     pub endpoints: Vec<MySqlConnectOptions>,
@@ -88,6 +89,21 @@ impl FromStr for ConnectOptions {
 
     fn from_str(url: &str) -> Result<Self> {
         parse(url)
+    }
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let first = self.endpoints.first();
+        f.debug_struct("ConnectOptions")
+            .field("endpoints", &self.endpoint_names())
+            .field("user", &first.map(MySqlConnectOptions::get_username))
+            .field(
+                "database",
+                &first.and_then(MySqlConnectOptions::get_database),
+            )
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
     }
 }
 
@@ -329,6 +345,19 @@ mod tests {
         "tidb://abc.root@gateway01.prod.aws.tidbcloud.com/db?ssl-mode=VERIFY_IDENTITY"
             .parse::<ConnectOptions>()
             .unwrap();
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let options: ConnectOptions = "tidb://app:s3cr3t-pw@tidb-0:4000,tidb-1:4000/shop"
+            .parse()
+            .unwrap();
+        let shown = format!("{options:?} {options:#?}");
+        assert!(!shown.contains("s3cr3t"), "password in Debug: {shown}");
+        assert!(
+            shown.contains("tidb-1:4000") && shown.contains("shop") && shown.contains("app"),
+            "{shown}"
+        );
     }
 
     #[test]

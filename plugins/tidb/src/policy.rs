@@ -139,21 +139,57 @@ impl RetryPolicy {
 }
 
 /// What one attempt reports when it fails.
+///
+/// `in_doubt` says whether the work may already have taken effect when it failed: a `COMMIT`
+/// whose reply was lost, or an autocommit statement (its own commit) that was sent before the
+/// link broke. Such a failure is retried only when the policy says the work is idempotent;
+/// otherwise it becomes [`Error::OutcomeUnknown`], never a guess.
 #[derive(Debug)]
 pub struct AttemptError {
     /// The failure.
     pub error: Error,
-    /// Whether it happened while `COMMIT` was in flight (outcome unknown).
-    pub commit_sent: bool,
+    /// `Some(what)` when the outcome is unknown if the connection broke; `what` names the
+    /// statement, chunk or `COMMIT` for the error message.
+    pub in_doubt: Option<String>,
 }
 
-impl From<Error> for AttemptError {
-    fn from(error: Error) -> Self {
+impl AttemptError {
+    /// A failure inside an open transaction before `COMMIT` was sent: the server discards the
+    /// transaction, so running the work again from `BEGIN` cannot apply it twice.
+    pub fn before_commit(error: Error) -> Self {
         AttemptError {
             error,
-            commit_sent: false,
+            in_doubt: None,
         }
     }
+
+    /// A failure of work that commits as it runs (`COMMIT`, an autocommit statement): if the
+    /// connection broke after it was sent, whether it took effect is unknown.
+    pub fn in_doubt(error: Error, what: impl Into<String>) -> Self {
+        AttemptError {
+            error,
+            in_doubt: Some(what.into()),
+        }
+    }
+}
+
+/// The conservative reading: an error from work the driver knows nothing about may have been
+/// an autocommit write that reached the server. Transactions use [`AttemptError::before_commit`].
+impl From<Error> for AttemptError {
+    fn from(error: Error) -> Self {
+        AttemptError::in_doubt(error, "the statement")
+    }
+}
+
+/// Whether a failure can have happened after the work reached the server. Failing to get a
+/// connection at all means nothing was sent.
+fn may_have_reached_server(error: &Error) -> bool {
+    !matches!(
+        error,
+        Error::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+            | Error::SeaOrm(sea_orm::DbErr::ConnectionAcquire(_))
+            | Error::NoEndpointReachable { .. }
+    )
 }
 
 /// The state of one unit of retried work; drives loops that cannot be written as a closure
@@ -199,9 +235,19 @@ impl<'p> Retry<'p> {
     pub async fn failed(&mut self, failure: AttemptError) -> Result<()> {
         let (policy, metrics, n) = (self.policy, &self.policy.metrics, self.attempts);
         let class = classify_error(&failure.error);
-        if !class.retryable(policy.idempotent, failure.commit_sent) {
+        // Only a broken link leaves the outcome open: a server error is a definite "no".
+        let in_doubt = failure
+            .in_doubt
+            .filter(|_| class == ErrorClass::Connection && may_have_reached_server(&failure.error));
+        if !class.retryable(policy.idempotent, in_doubt.is_some()) {
             metrics.failed.fetch_add(1, Ordering::Relaxed);
-            return Err(failure.error);
+            return Err(match in_doubt {
+                Some(what) => Error::OutcomeUnknown {
+                    what,
+                    source: Box::new(failure.error),
+                },
+                None => failure.error,
+            });
         }
         let sleep = policy.backoff(n, rand::random::<f64>());
         let elapsed = self.started.elapsed();
@@ -335,20 +381,79 @@ mod tests {
         assert_eq!(out, "done");
     }
 
+    fn io() -> Error {
+        Error::Sqlx(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()))
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn a_broken_commit_is_not_retried_unless_idempotent() {
+    async fn a_broken_commit_is_outcome_unknown_unless_idempotent() {
         let policy = RetryPolicy::default();
-        let io = || Error::Sqlx(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()));
         let err = run_with_retry(&policy, |_| async move {
-            Err::<(), _>(AttemptError {
-                error: io(),
-                commit_sent: true,
-            })
+            Err::<(), _>(AttemptError::in_doubt(io(), "COMMIT"))
         })
         .await
         .unwrap_err();
-        assert!(matches!(err, Error::Sqlx(_)));
+        match &err {
+            Error::OutcomeUnknown { what, source } => {
+                assert_eq!(what, "COMMIT");
+                assert!(matches!(**source, Error::Sqlx(sqlx::Error::Io(_))));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(err.to_string().contains("may or may not"), "{err}");
         assert_eq!(policy.metrics.snapshot().attempts, 1);
+        let idempotent = RetryPolicy {
+            idempotent: true,
+            ..RetryPolicy::default()
+        };
+        let out = run_with_retry(&idempotent, |n| async move {
+            if n == 1 {
+                Err(AttemptError::in_doubt(io(), "COMMIT"))
+            } else {
+                Ok(n)
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(out, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unknown_work_is_in_doubt_but_a_connection_never_obtained_is_retried() {
+        let policy = RetryPolicy::default();
+        // `?` on a plain error: the driver cannot know the statement was not an autocommit write.
+        let err = run_with_retry(&policy, |_| async { Err::<(), _>(io().into()) })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
+        let out = run_with_retry(&policy, |n| async move {
+            if n == 1 {
+                Err(Error::Sqlx(sqlx::Error::PoolTimedOut).into())
+            } else {
+                Ok(n)
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(out, 2);
+        // Inside a transaction before COMMIT, a broken link is safe to retry.
+        let out = run_with_retry(&policy, |n| async move {
+            if n == 1 {
+                Err(AttemptError::before_commit(io()))
+            } else {
+                Ok(n)
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(out, 2);
+        // A server error is a definite answer, never "unknown".
+        let err = run_with_retry(&policy, |_| async {
+            Err::<(), _>(AttemptError::in_doubt(server_error(1062), "INSERT"))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.server_code(), Some(1062));
     }
 
     #[tokio::test(start_paused = true)]

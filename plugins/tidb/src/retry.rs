@@ -4,7 +4,7 @@
 //!  attempt n: BEGIN [PESSIMISTIC|OPTIMISTIC] ─► work(&mut conn) ─► COMMIT ─► Ok
 //!                    │ error                      │ error              │ error
 //!                    ▼                            ▼                    ▼
-//!               ROLLBACK (if open) ◄──────────────┘        commit_sent = true
+//!               ROLLBACK (if open) ◄──────────────┘        in doubt: OutcomeUnknown unless idempotent
 //!                    │
 //!      classify ─► retryable? ─► sleep ((1.5^n)+rand)*100ms ─► attempt n+1
 //! ```
@@ -41,17 +41,16 @@ where
         let mut tx = match pool.begin_with(begin).await {
             Ok(tx) => tx,
             Err(e) => {
-                retry.failed(Error::from(e).into()).await?;
+                retry
+                    .failed(AttemptError::before_commit(Error::from(e)))
+                    .await?;
                 continue;
             }
         };
         let failure = match work(&mut tx).await {
             Ok(value) => match tx.commit().await {
                 Ok(()) => return Ok(value),
-                Err(e) => AttemptError {
-                    error: e.into(),
-                    commit_sent: true,
-                },
+                Err(e) => AttemptError::in_doubt(e.into(), "COMMIT"),
             },
             Err(error) => {
                 // A broken connection cannot roll back; the server discards the transaction
@@ -59,7 +58,7 @@ where
                 if let Err(rollback) = tx.rollback().await {
                     tracing::debug!(%rollback, "rollback after failed attempt");
                 }
-                AttemptError::from(error)
+                AttemptError::before_commit(error)
             }
         };
         retry.failed(failure).await?;
@@ -83,23 +82,22 @@ where
         let txn = match db.begin().await {
             Ok(txn) => txn,
             Err(e) => {
-                retry.failed(Error::from(e).into()).await?;
+                retry
+                    .failed(AttemptError::before_commit(Error::from(e)))
+                    .await?;
                 continue;
             }
         };
         let failure = match work(&txn).await {
             Ok(value) => match txn.commit().await {
                 Ok(()) => return Ok(value),
-                Err(e) => AttemptError {
-                    error: e.into(),
-                    commit_sent: true,
-                },
+                Err(e) => AttemptError::in_doubt(e.into(), "COMMIT"),
             },
             Err(error) => {
                 if let Err(rollback) = txn.rollback().await {
                     tracing::debug!(%rollback, "rollback after failed attempt");
                 }
-                AttemptError::from(error)
+                AttemptError::before_commit(error)
             }
         };
         retry.failed(failure).await?;
