@@ -102,6 +102,38 @@ async fn crud(app: &Router) {
     assert_eq!(page2["items"].as_array().unwrap().len(), 1);
     assert!(page2.get("next").is_none(), "last page: {page2}");
 
+    // "Exact" means exact on every backend: no case or emoji folding.
+    for artist in ["🎵", "joni mitchell"] {
+        let body = json!({"title": "x", "artist": artist, "price": "1.00"}).to_string();
+        assert_eq!(
+            call(app, "POST", "/v1/albums", Some(&body)).await.0,
+            StatusCode::CREATED
+        );
+    }
+    for (query, want) in [
+        ("Joni%20Mitchell", 3),
+        ("joni%20mitchell", 1),
+        ("JONI%20MITCHELL", 0),
+        // The filter is trimmed like the stored text, on every backend.
+        ("Joni%20Mitchell%20", 3),
+        ("%F0%9F%8E%B8", 0),
+        ("%F0%9F%8E%B5", 1),
+    ] {
+        let (status, page) = call(
+            app,
+            "GET",
+            &format!("/v1/albums?artist={query}&limit=10"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(
+            page["items"].as_array().unwrap().len(),
+            want,
+            "artist={query}: {page}"
+        );
+    }
+
     let (status, _) = call(app, "DELETE", &format!("/v1/albums/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, gone) = call(app, "GET", &format!("/v1/albums/{id}"), None).await;
@@ -243,6 +275,29 @@ async fn ops(app: &Router, hash: &str) {
         "{text}"
     );
     assert!(text.contains("db_pool_connections"), "{text}");
+    // Invented methods from unauthenticated clients share one label: the series stay bounded.
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("http_requests_total{"))
+            .count()
+    };
+    let before = series(text);
+    for i in 0..40 {
+        call(app, &format!("INVENTED{i}"), "/v1/albums", None).await;
+        call(app, &format!("PROBE{i}"), &format!("/nowhere/{i}"), None).await;
+    }
+    let (_, metrics) = call(app, "GET", "/metrics", None).await;
+    let text = metrics.as_str().unwrap();
+    assert!(
+        series(text) <= before + 3,
+        "series grew from {before} to {}: {text}",
+        series(text)
+    );
+    assert!(
+        !text.contains("INVENTED") && !text.contains("/nowhere"),
+        "{text}"
+    );
+    assert!(text.contains(r#"method="other""#), "{text}");
     let request = Request::builder()
         .uri("/v1/albums/778")
         .header("x-request-id", "trace-abc")

@@ -22,10 +22,24 @@ pub struct Claims {
     pub tenant: String,
     /// Issuer.
     pub iss: String,
-    /// Audience.
-    pub aud: String,
+    /// Audience: one string or an array of strings (RFC 7519 section 4.1.3); the validation
+    /// requires ours among them.
+    pub aud: Audience,
     /// Expiry (Unix seconds).
     pub exp: u64,
+    /// Not before (Unix seconds), enforced when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+}
+
+/// The `aud` claim in either of its RFC 7519 forms.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Audience {
+    /// `"aud": "notes"`.
+    One(String),
+    /// `"aud": ["notes", "other"]`.
+    Many(Vec<String>),
 }
 
 /// Why auth could not be set up from the config.
@@ -61,6 +75,8 @@ fn validation(config: &AuthConfig, algorithm: Algorithm) -> Validation {
     v.set_audience(&[config.audience.as_str()]);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     v.leeway = u64::from(config.leeway_seconds);
+    // jsonwebtoken skips `nbf` unless asked: a token must not work before its time.
+    v.validate_nbf = true;
     v
 }
 
@@ -135,8 +151,9 @@ pub fn mint_hs256(
         sub: sub.to_owned(),
         tenant: tenant.to_owned(),
         iss: config.issuer.clone(),
-        aud: config.audience.clone(),
+        aud: Audience::One(config.audience.clone()),
         exp: now + ttl_seconds,
+        nbf: Some(now),
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -160,10 +177,19 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(bearer_token)
             .ok_or_else(|| {
                 ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>")
             })?;
         Ok(Tenant(state.as_ref().verify(token.trim())?.tenant))
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
+/// (RFC 9110 section 11.1), so `bearer` and `BEARER` are accepted too.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }

@@ -1,9 +1,10 @@
-//! RS256 verification from a public key file, and algorithm confusion is refused.
+//! RS256 verification from a public key file, algorithm confusion refused, and the JWT
+//! interop cases: `nbf` enforced, `aud` as a string or an array, the scheme case-insensitive.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lockstep_service_config::AuthConfig;
-use note_service::auth::{Claims, Verifier};
+use note_service::auth::{Audience, Claims, Verifier, bearer_token};
 
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -26,8 +27,9 @@ fn claims(tenant: &str) -> Claims {
         sub: "u1".into(),
         tenant: tenant.into(),
         iss: "lockstep".into(),
-        aud: "note-service".into(),
+        aud: Audience::One("note-service".into()),
         exp: now + 300,
+        nbf: None,
     }
 }
 
@@ -63,4 +65,52 @@ fn a_missing_key_file_is_a_setup_error_naming_the_field() {
     c.rs256_public_key_file = Some("/nonexistent.pem".into());
     let err = Verifier::from_config(&c).unwrap_err().to_string();
     assert!(err.contains("auth.rs256_public_key_file"), "{err}");
+}
+
+fn sign(claims: &Claims) -> String {
+    let private = std::fs::read(fixture("rs256-test-private.pem")).unwrap();
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::RS256),
+        claims,
+        &EncodingKey::from_rsa_pem(&private).unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_token_is_refused_before_its_nbf() {
+    let verifier = Verifier::from_config(&config()).unwrap();
+    let mut early = claims("acme");
+    // Beyond the default 30 s leeway.
+    early.nbf = Some(early.exp - 300 + 3600);
+    early.exp += 7200;
+    let err = verifier.verify(&sign(&early)).unwrap_err();
+    assert_eq!(err.code, "invalid_token");
+    assert!(err.message.contains("ImmatureSignature"), "{}", err.message);
+    let mut due = claims("acme");
+    due.nbf = Some(due.exp - 300);
+    assert_eq!(verifier.verify(&sign(&due)).unwrap().tenant, "acme");
+}
+
+#[test]
+fn aud_may_be_an_array_that_contains_ours() {
+    let verifier = Verifier::from_config(&config()).unwrap();
+    let mut many = claims("acme");
+    many.aud = Audience::Many(vec!["other".into(), "note-service".into()]);
+    assert_eq!(verifier.verify(&sign(&many)).unwrap().tenant, "acme");
+    many.aud = Audience::Many(vec!["other".into()]);
+    assert_eq!(
+        verifier.verify(&sign(&many)).unwrap_err().code,
+        "invalid_token"
+    );
+}
+
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    for value in ["Bearer abc", "bearer abc", "BEARER abc", "  Bearer   abc "] {
+        assert_eq!(bearer_token(value), Some("abc"), "{value:?}");
+    }
+    for value in ["Basic abc", "Bearerabc", "abc", ""] {
+        assert_eq!(bearer_token(value), None, "{value:?}");
+    }
 }

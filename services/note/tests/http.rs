@@ -40,6 +40,13 @@ fn keyring() -> Keyring {
                 1,
                 vec![(1, KeyMaterial::new([2; 32]))],
                 Some(KeyMaterial::new([12; 32])),
+            )
+            // A distinct tenant whose id differs from acme's by case only.
+            .with_tenant(
+                "ACME",
+                1,
+                vec![(1, KeyMaterial::new([3; 32]))],
+                Some(KeyMaterial::new([13; 32])),
             ),
     )
 }
@@ -334,8 +341,45 @@ async fn unknown_tenant_keys_are_503_not_plaintext(api: &Api) {
     );
 }
 
+/// Tenant ids are case-sensitive: `ACME` is not `acme`. On MySQL-family servers a
+/// case-insensitive `tenant` column made `ACME`'s DELETE remove `acme`'s note.
+async fn case_variant_tenants_are_isolated(api: &Api) {
+    for (owner_id, other) in [("acme", "ACME"), ("ACME", "acme")] {
+        let (owner, other) = (token(owner_id), token(other));
+        let title = format!("Case of {owner_id}");
+        let body = json!({"title": title, "body": "owned"}).to_string();
+        let (status, note) = api
+            .call("POST", "/v1/notes", Some(&owner), Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{note}");
+        let uri = format!("/v1/notes/{}", note["id"].as_i64().unwrap());
+        for (method, body) in [
+            ("GET", None),
+            ("PATCH", Some(r#"{"body":"taken"}"#)),
+            ("DELETE", None),
+        ] {
+            let (status, v) = api.call(method, &uri, Some(&other), body).await;
+            assert_eq!(
+                (status, v["code"].as_str()),
+                (StatusCode::NOT_FOUND, Some("not_found")),
+                "{method} by the case-variant tenant"
+            );
+        }
+        let search = format!("/v1/notes?title=Case%20of%20{owner_id}");
+        let (_, found) = api.call("GET", &search, Some(&other), None).await;
+        assert_eq!(found["items"], json!([]), "search across case variants");
+        let (_, found) = api.call("GET", &search, Some(&owner), None).await;
+        assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{found}");
+        let (status, still) = api.call("GET", &uri, Some(&owner), None).await;
+        assert_eq!(
+            (status, still["body"].as_str()),
+            (StatusCode::OK, Some("owned"))
+        );
+    }
+}
+
 async fn all(url: Option<&str>) {
-    for scenario in 0..4 {
+    for scenario in 0..5 {
         let dir = tempfile::tempdir().unwrap();
         let api = api(url, &dir).await;
         if url.is_some() {
@@ -349,6 +393,7 @@ async fn all(url: Option<&str>) {
             0 => tokens_are_required_and_checked(&api).await,
             1 => tenants_are_isolated_and_data_is_encrypted(&api).await,
             2 => bad_input_is_4xx(&api).await,
+            3 => case_variant_tenants_are_isolated(&api).await,
             _ => unknown_tenant_keys_are_503_not_plaintext(&api).await,
         }
     }

@@ -128,6 +128,15 @@ impl AlbumStore for SeaStore {
         let mut select = Entity::find().order_by_asc(Column::Id);
         if let Some(artist) = &query.artist {
             select = select.filter(Column::Artist.eq(artist.as_str()));
+            // The filter is exact on every backend. MySQL-family collations are case- and
+            // trailing-space-insensitive (and utf8mb4_general_ci weighs all emoji alike): the
+            // indexed `=` narrows, the binary comparison decides.
+            if self.conn.get_database_backend() == sea_orm::DatabaseBackend::MySql {
+                select = select.filter(sea_orm::sea_query::Expr::cust_with_values(
+                    "CAST(artist AS BINARY) = ?",
+                    [artist.as_str()],
+                ));
+            }
         }
         if let Some(after) = query.after {
             select = select.filter(Column::Id.gt(after));

@@ -13,7 +13,7 @@ use lockstep_tidb::{RetryPolicy, sea_transaction_with_retry};
 use sea_orm::sea_query::Index;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 
 use crate::domain::{DomainError, NewNote, Note, NoteChanges, NoteStore};
@@ -62,6 +62,43 @@ fn to_note(m: note::Model) -> Note {
     }
 }
 
+/// The tenant column on MySQL-family servers: tenant ids are ASCII (`[A-Za-z0-9_.-]`, checked
+/// at the token boundary), compared byte for byte.
+const TENANT_MYSQL: &str = "VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin";
+
+/// Moves a `tenant` column created by an earlier version (the server's default, usually
+/// case-insensitive collation) to [`TENANT_MYSQL`]. Idempotent: a column already binary is left
+/// alone.
+async fn binary_tenant_column(
+    conn: &sea_orm::DatabaseConnection,
+    table: &str,
+) -> Result<(), sea_orm::DbErr> {
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DatabaseBackend::MySql,
+            "SELECT COLLATION_NAME FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = 'tenant'",
+            [table.into()],
+        ))
+        .await?;
+    let collation: Option<String> = match row {
+        Some(row) => row.try_get_by(0)?,
+        None => return Ok(()),
+    };
+    if collation.as_deref() != Some("ascii_bin") {
+        tracing::warn!(
+            table,
+            ?collation,
+            "making the tenant column byte-exact (ascii_bin)"
+        );
+        conn.execute_unprepared(&format!(
+            "ALTER TABLE {table} MODIFY tenant {TENANT_MYSQL} NOT NULL"
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Runs `fut` with `tenant`'s keys in scope.
 async fn scoped<T>(
     keyring: &Keyring,
@@ -100,26 +137,40 @@ impl SeaStore {
 
     async fn create_schema(&self) -> Result<(), sea_orm::DbErr> {
         let conn = &self.db.conn;
-        let (id, blob, time) = match conn.get_database_backend() {
-            DatabaseBackend::Sqlite => ("id INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB", "TEXT"),
+        let backend = conn.get_database_backend();
+        // Tenant ids compare byte for byte on every backend: MySQL-family servers default to
+        // case-insensitive collations, under which tenant `ACME` would match `acme`'s rows.
+        let (id, blob, time, tenant) = match backend {
+            DatabaseBackend::Sqlite => (
+                "id INTEGER PRIMARY KEY AUTOINCREMENT",
+                "BLOB",
+                "TEXT",
+                "VARCHAR(64)",
+            ),
             _ => (
                 "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
                 "BLOB",
                 "DATETIME(6)",
+                TENANT_MYSQL,
             ),
         };
         conn.execute_unprepared(&format!(
-            "CREATE TABLE IF NOT EXISTS notes ({id}, tenant VARCHAR(64) NOT NULL, \
+            "CREATE TABLE IF NOT EXISTS notes ({id}, tenant {tenant} NOT NULL, \
              title {blob} NOT NULL, title_idx BINARY(16) NOT NULL, body {blob} NOT NULL, \
              tags TEXT NOT NULL, created_at {time} NOT NULL, updated_at {time} NOT NULL)"
         ))
         .await?;
         conn.execute_unprepared(&format!(
-            "CREATE TABLE IF NOT EXISTS plain_notes ({id}, tenant VARCHAR(64) NOT NULL, \
+            "CREATE TABLE IF NOT EXISTS plain_notes ({id}, tenant {tenant} NOT NULL, \
              title VARCHAR(255) NOT NULL, body TEXT NOT NULL, tags TEXT NOT NULL, \
              created_at {time} NOT NULL, updated_at {time} NOT NULL)"
         ))
         .await?;
+        if backend == DatabaseBackend::MySql {
+            for table in ["notes", "plain_notes"] {
+                binary_tenant_column(conn, table).await?;
+            }
+        }
         for (name, table, cols) in [
             ("notes_tenant_title", "notes", ["tenant", "title_idx"]),
             ("notes_tenant_id", "notes", ["tenant", "id"]),
