@@ -206,8 +206,8 @@ where
                     .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
                     .await?;
             }
-            Action::PatchStatus(status) => {
-                let patch = serde_json::json!({ "status": status });
+            Action::PatchStatus { patch, .. } => {
+                let patch = serde_json::json!({ "status": patch });
                 Api::<S>::namespaced(client.clone(), &ns)
                     .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
                     .await?;

@@ -259,7 +259,21 @@ impl Elector {
         let mut renewed = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(period).await;
-            match self.try_acquire_or_renew().await {
+            // kube-client has no read timeout of its own: a half-open connection would leave
+            // this renewal waiting while the Lease expires and a standby takes over. No attempt
+            // may outlast what is left of the lease.
+            let budget = deadline
+                .saturating_sub(renewed.elapsed())
+                .max(Duration::from_millis(50));
+            let attempt = tokio::time::timeout(budget, self.try_acquire_or_renew())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(LeaderError::Lost {
+                        lease: self.name.clone(),
+                        reason: format!("renewal got no answer within {budget:?}"),
+                    })
+                });
+            match attempt {
                 Ok(true) => renewed = tokio::time::Instant::now(),
                 Ok(false) => {
                     return LeaderError::Lost {
@@ -289,6 +303,17 @@ impl Elector {
         F: std::future::Future<Output = T>,
     {
         self.acquire().await?;
+        self.while_leading(work).await
+    }
+
+    /// The second half of [`Elector::lead`], for a caller that acquired the Lease itself (for
+    /// example to stop standing by on shutdown): runs `work` beside the renewals and releases
+    /// the Lease when `work` ends. Shutdown must end `work`, not drop this future, or the
+    /// release never runs and a standby waits for the lease to expire.
+    pub async fn while_leading<F, T>(&self, work: F) -> Result<T, LeaderError>
+    where
+        F: std::future::Future<Output = T>,
+    {
         tokio::select! {
             out = work => {
                 if let Err(e) = self.release().await {

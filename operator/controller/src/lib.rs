@@ -18,6 +18,7 @@ pub mod args;
 pub mod controller;
 pub mod error;
 pub mod leader;
+pub mod merge;
 pub mod metrics;
 pub mod model;
 pub mod plan;

@@ -1,5 +1,6 @@
 //! A model of the API server for benchmarks and tests: what the cluster would hold after a
-//! plan's actions, without a cluster.
+//! plan's actions, without a cluster. Status patches are applied with RFC 7386 semantics, as
+//! the API server applies them (not replaced).
 
 use kube::ResourceExt;
 
@@ -32,7 +33,19 @@ pub fn apply_to_model<S: LockstepService>(
         }
         Action::CreateService => cluster.service_exists = true,
         Action::DeleteRevision(n) => cluster.revisions.retain(|r| r.number != *n),
-        Action::PatchStatus(status) => svc.set_status((**status).clone()),
+        // What the API server does with a merge patch: only the named fields change, so a
+        // patch that forgets a `null` leaves the old value here too.
+        Action::PatchStatus { patch, .. } => {
+            let mut doc = svc
+                .status()
+                .and_then(|s| serde_json::to_value(s).ok())
+                .unwrap_or_else(|| serde_json::json!({}));
+            crate::merge::apply(&mut doc, patch);
+            match serde_json::from_value(doc) {
+                Ok(status) => svc.set_status(status),
+                Err(e) => panic!("status patch produced an undecodable status: {e}"),
+            }
+        }
         Action::PatchSpec(_) | Action::Event(_) => {}
     }
 }

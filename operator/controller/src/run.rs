@@ -245,11 +245,14 @@ pub async fn run(args: Args) -> Result<(), RunError> {
             &identity,
             Duration::from_secs(args.lease_seconds),
         );
-        // Standing by must also end on shutdown.
+        // Standing by ends on shutdown. Leading does not end by being dropped: shutdown ends
+        // `work` (the controllers' graceful shutdown), then `while_leading` releases the Lease
+        // so the standby takes over at once instead of at expiry.
         tokio::select! {
-            led = elector.lead(work) => led.map(|_| ()),
-            () = shutdown.clone().requested() => Ok(()),
+            acquired = elector.acquire() => acquired?,
+            () = shutdown.clone().requested() => return Ok(()),
         }
+        elector.while_leading(work).await.map(|_| ())
     };
     let server = serve(args.http_addr, registry, phases, shutdown.clone());
     tokio::pin!(led, server);

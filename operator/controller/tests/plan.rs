@@ -36,7 +36,7 @@ impl Sim {
         for action in &p.actions {
             if let Action::PatchSpec(patch) = action {
                 let mut doc = serde_json::to_value(&self.svc).unwrap();
-                merge(&mut doc, patch);
+                lockstep_operator::merge::apply(&mut doc, patch);
                 self.svc = serde_json::from_value(doc).unwrap();
                 self.svc.metadata.generation = self.svc.metadata.generation.map(|g| g + 1);
             } else {
@@ -58,22 +58,6 @@ impl Sim {
     }
 }
 
-/// RFC 7386 JSON merge patch.
-fn merge(doc: &mut serde_json::Value, patch: &serde_json::Value) {
-    match (doc, patch) {
-        (serde_json::Value::Object(d), serde_json::Value::Object(p)) => {
-            for (k, v) in p {
-                if v.is_null() {
-                    d.remove(k);
-                } else {
-                    merge(d.entry(k.clone()).or_insert(serde_json::Value::Null), v);
-                }
-            }
-        }
-        (d, p) => *d = p.clone(),
-    }
-}
-
 fn kinds(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
@@ -86,7 +70,7 @@ fn kinds(actions: &[Action]) -> Vec<String> {
             Action::CreateService => "CreateService".into(),
             Action::DeleteRevision(n) => format!("DeleteRevision({n})"),
             Action::PatchSpec(_) => "PatchSpec".into(),
-            Action::PatchStatus(_) => "PatchStatus".into(),
+            Action::PatchStatus { .. } => "PatchStatus".into(),
             Action::Event(t) => format!("Event({})", t.reason),
         })
         .collect()
@@ -163,6 +147,63 @@ fn a_config_change_makes_a_new_revision_and_scaling_does_not() {
     assert_eq!(kinds(&sim.run()), ["PatchStatus"]);
     assert_eq!(kinds(&sim.run()), Vec::<String>::new());
     assert_eq!(sim.svc.status.as_ref().unwrap().stable_revision, Some(2));
+}
+
+/// On a real API server a status merge patch only removes what it names with `null`: the
+/// rollout's step fields must be cleared explicitly when it completes, and then nothing is
+/// written again (the STEP column once showed 4 on a Healthy service, with a PATCH every
+/// reconcile).
+#[test]
+fn a_completed_canary_clears_its_step_fields_and_then_writes_nothing() {
+    let mut sim = Sim::new();
+    sim.run();
+    sim.all_ready();
+    sim.run();
+    sim.svc.spec.rollout.strategy = Strategy::Canary;
+    sim.svc.spec.rollout.steps = vec![Step {
+        set_weight: Some(50),
+        pause: None,
+    }];
+    sim.svc.spec.release.image = "ghcr.io/lockstep-dev/album-service:1.5.0".into();
+    sim.run();
+    let mid = sim.svc.status.clone().unwrap();
+    assert!(
+        mid.step.is_some() && mid.step_started_at.is_some(),
+        "{mid:?}"
+    );
+    let mut patches = Vec::new();
+    for _ in 0..6 {
+        sim.all_ready();
+        sim.now += 30;
+        for action in sim.run() {
+            if let Action::PatchStatus { patch, .. } = action {
+                patches.push(serde_json::to_string(&patch).unwrap());
+            }
+        }
+    }
+    let status = sim.svc.status.clone().unwrap();
+    assert_eq!(sim.phase(), Some(Phase::Healthy), "{status:?}");
+    assert_eq!(
+        (
+            status.step,
+            status.step_started_at.as_ref(),
+            status.analysis_passes
+        ),
+        (None, None, None),
+        "step fields left on a Healthy service"
+    );
+    assert!(
+        patches.iter().any(|p| p.contains(r#""step":null"#)),
+        "no patch cleared the step: {patches:?}"
+    );
+    for _ in 0..10 {
+        sim.now += 300;
+        assert_eq!(
+            kinds(&sim.run()),
+            Vec::<String>::new(),
+            "steady state wrote"
+        );
+    }
 }
 
 #[test]

@@ -76,7 +76,15 @@ fn condition(
 
 fn push(plan: &mut Plan, prev: Option<&ServiceStatus>, status: ServiceStatus) {
     if prev != Some(&status) {
-        plan.actions.push(Action::PatchStatus(Box::new(status)));
+        let to_json = |s: Option<&ServiceStatus>| {
+            s.and_then(|s| serde_json::to_value(s).ok())
+                .unwrap_or_else(|| serde_json::json!({}))
+        };
+        let patch = crate::merge::diff(&to_json(prev), &to_json(Some(&status)));
+        plan.actions.push(Action::PatchStatus {
+            status: Box::new(status),
+            patch,
+        });
     }
 }
 

@@ -67,8 +67,14 @@ pub enum Action {
     DeleteRevision(i64),
     /// Merge-patch the spec (rollbackTo rewrites the release).
     PatchSpec(serde_json::Value),
-    /// Replace the status.
-    PatchStatus(Box<ServiceStatus>),
+    /// Bring the status to `status` with `patch`, the exact RFC 7386 merge patch from the
+    /// observed status (`null` for every field that is cleared).
+    PatchStatus {
+        /// The status the server holds afterwards.
+        status: Box<ServiceStatus>,
+        /// What is sent: `{"status": patch}`.
+        patch: serde_json::Value,
+    },
     /// Record an event.
     Event(Transition),
 }
