@@ -43,7 +43,11 @@ pub const CONFIG_FILE: &str = "config.yaml";
 /// renderer changes what it writes, so that existing Deployments are re-applied once.
 pub const ANNOTATION_RENDER: &str = "lockstep.dev/render";
 /// See [`ANNOTATION_RENDER`].
-pub const RENDER_VERSION: &str = "1";
+pub const RENDER_VERSION: &str = "2";
+/// The uid and gid the services' images run as (distroless `nonroot`, numeric in
+/// `services/Dockerfile`). A kubelet refuses `runAsNonRoot` for an image whose `USER` is a name
+/// unless the pod says which uid it runs as ("cannot verify user is non-root").
+pub const RUN_AS_ID: i64 = 65532;
 /// Pod template annotation carrying `spec.restartAt`: a new value rolls the pods.
 pub const ANNOTATION_RESTARTED_AT: &str = "lockstep.dev/restartedAt";
 /// Label carrying the component (`album`, `note`); the app container has this name.
@@ -243,6 +247,8 @@ pub fn deployment(
                     volumes: Some(volumes(svc, rev)),
                     security_context: Some(PodSecurityContext {
                         run_as_non_root: Some(true),
+                        run_as_user: Some(RUN_AS_ID),
+                        run_as_group: Some(RUN_AS_ID),
                         seccomp_profile: Some(SeccompProfile {
                             type_: "RuntimeDefault".into(),
                             ..SeccompProfile::default()

