@@ -18,7 +18,8 @@ pub mod args;
 pub mod controller;
 pub mod error;
 pub mod leader;
-pub mod merge;
+/// RFC 7386 merge patches (in `lockstep-crd`, shared with the plugin and the test API server).
+pub use lockstep_crd::merge;
 pub mod metrics;
 pub mod model;
 pub mod plan;

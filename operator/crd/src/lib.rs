@@ -12,6 +12,9 @@
 //!  status ── phase, conditions, current/stable revision, step, stepStartedAt, replicas, ready
 //! ```
 //!
+//! [`merge`] is RFC 7386 (the patch format of every intent and of status), shared by the
+//! operator, the plugin and the test API server.
+//!
 //! [`crds`] / [`crds_yaml`] generate the CustomResourceDefinitions; `charts/lockstep/crds/` holds
 //! the same YAML (the `crdgen` binary writes it, a test fails on drift).
 
@@ -19,6 +22,7 @@
 // module, which the workspace's unreachable_pub lint reports against these public types.
 #![allow(unreachable_pub)]
 
+pub mod merge;
 pub mod spec;
 pub mod status;
 
