@@ -29,3 +29,4 @@ pub mod revision;
 pub mod rollout;
 pub mod run;
 pub mod service;
+pub mod watch;

@@ -124,6 +124,13 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts an object of `kind` that could not be decoded (it is not reconciled).
+    pub fn count_undecodable(&self, kind: &str) {
+        self.failures
+            .with_label_values(&[kind, "undecodable"])
+            .inc();
+    }
+
     /// Counts the rollout transitions among the event reasons of one reconcile.
     pub fn count_transitions<'a>(&self, kind: &str, reasons: impl IntoIterator<Item = &'a str>) {
         for reason in reasons {

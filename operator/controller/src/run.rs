@@ -89,19 +89,16 @@ impl Shutdown {
     }
 }
 
-fn api<S: LockstepService>(client: &Client, namespace: Option<&str>) -> Api<S> {
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
-/// The controller for one kind: watches the services and the Deployments they own.
-fn controller<S>(
+/// The controller for one kind: watches the services (decoded per object, see
+/// [`crate::watch`]) and the Deployments they own, and stops gracefully when `shutdown`
+/// resolves. Undecodable services get a Warning event from `recorder` and are counted.
+pub fn controller<S>(
     client: &Client,
     namespace: Option<&str>,
     concurrency: u16,
-    shutdown: Shutdown,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+    recorder: Recorder,
+    metrics: Arc<Metrics>,
 ) -> Controller<S>
 where
     S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
@@ -110,16 +107,56 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    Controller::new(api::<S>(client, namespace), watcher::Config::default())
+    let writer = kube::runtime::reflector::store::Writer::<S>::new(());
+    let reader = writer.as_reader();
+    let resource = kube::api::ApiResource::erase::<S>(&());
+    let on_bad = move |bad: crate::watch::Undecodable| {
+        tracing::warn!(kind = S::COMPONENT, name = ?bad.metadata.name, namespace = ?bad.metadata.namespace,
+            error = %bad.error, "object cannot be decoded; it is not reconciled");
+        metrics.count_undecodable(S::COMPONENT);
+        let reference = k8s_openapi::api::core::v1::ObjectReference {
+            api_version: Some(resource.api_version.clone()),
+            kind: Some(resource.kind.clone()),
+            name: bad.metadata.name.clone(),
+            namespace: bad.metadata.namespace.clone(),
+            uid: bad.metadata.uid.clone(),
+            resource_version: bad.metadata.resource_version.clone(),
+            field_path: None,
+        };
+        let event = kube::runtime::events::Event {
+            type_: kube::runtime::events::EventType::Warning,
+            reason: "Undecodable".into(),
+            note: Some(format!(
+                "the operator cannot read this object, so it is not reconciled: {}",
+                bad.error
+            )),
+            action: "Decode".into(),
+            secondary: None,
+        };
+        let recorder = recorder.clone();
+        tokio::spawn(async move {
+            if let Err(e) = recorder.publish(&event, &reference).await {
+                tracing::warn!(error = %e, "event not recorded");
+            }
+        });
+    };
+    let services = crate::watch::services(
+        crate::watch::raw_api::<S>(client, namespace),
+        watcher::Config::default(),
+        writer,
+        on_bad,
+    );
+    Controller::for_stream(services, reader)
         .owns(
             deployments,
             watcher::Config::default().labels(crate::resources::LABEL_SERVICE),
         )
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
-        .graceful_shutdown_on(shutdown.requested())
+        .graceful_shutdown_on(shutdown)
 }
 
-async fn control<S>(controller: Controller<S>, ctx: Arc<Context>)
+/// Runs `controller` with the operator's reconcile and error policy until it stops.
+pub async fn control<S>(controller: Controller<S>, ctx: Arc<Context>)
 where
     S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
 {
@@ -216,8 +253,22 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     });
     let shutdown = Shutdown::on_signal();
     let ns = args.namespace.as_deref();
-    let albums = controller::<AlbumService>(&client, ns, args.concurrency, shutdown.clone());
-    let notes = controller::<NoteService>(&client, ns, args.concurrency, shutdown.clone());
+    let albums = controller::<AlbumService>(
+        &client,
+        ns,
+        args.concurrency,
+        shutdown.clone().requested(),
+        ctx.recorder.clone(),
+        metrics.clone(),
+    );
+    let notes = controller::<NoteService>(
+        &client,
+        ns,
+        args.concurrency,
+        shutdown.clone().requested(),
+        ctx.recorder.clone(),
+        metrics.clone(),
+    );
     let phases = Phases {
         metrics: metrics.clone(),
         albums: albums.store(),

@@ -1,0 +1,246 @@
+//! The real controllers (watchers, reflectors, reconciles, events) against the faithful fake
+//! API server of `lockstep-fake-api`: what happens on a real API server, where status is merged,
+//! objects the operator cannot decode exist, and restarts relist everything.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::events::{Recorder, Reporter};
+use lockstep_crd::AlbumService;
+use lockstep_crd::spec::{Step, Strategy};
+use lockstep_crd::status::Phase;
+use lockstep_fake_api::{Collection, FakeApi, Store};
+use lockstep_operator::controller::Context;
+use lockstep_operator::metrics::Metrics;
+use lockstep_operator::run::{control, controller};
+use serde_json::json;
+
+/// A running operator (album controller only) that stops when dropped.
+struct Operator {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Operator {
+    fn start(fake: &FakeApi) -> Operator {
+        let client = fake.client();
+        let registry = prometheus::Registry::new();
+        let metrics = Arc::new(Metrics::register(&registry).unwrap());
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "lockstep-operator".into(),
+                instance: Some("test".into()),
+            },
+        );
+        let ctx = Arc::new(Context {
+            client: client.clone(),
+            recorder: recorder.clone(),
+            metrics: metrics.clone(),
+            prometheus: None,
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let albums = controller::<AlbumService>(
+            &client,
+            None,
+            4,
+            async move {
+                let _ = stopped.await;
+            },
+            recorder,
+            metrics,
+        );
+        let task = tokio::spawn(control(albums, ctx));
+        Operator {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+    }
+}
+
+async fn fake() -> FakeApi {
+    let mut store = Store::default();
+    store.deployments_ready = true;
+    FakeApi::start_with(store, Duration::from_millis(500))
+        .await
+        .unwrap()
+}
+
+fn albums() -> Collection {
+    Collection {
+        prefix: "/apis/lockstep.dev/v1alpha1".into(),
+        resource: "albumservices".into(),
+    }
+}
+
+/// A Rolling service named `name` in `ns`, as a user would create it.
+fn rolling(name: &str, ns: &str) -> AlbumService {
+    let mut svc = common::album();
+    svc.metadata = kube::api::ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(ns.into()),
+        ..Default::default()
+    };
+    svc.spec.rollout.strategy = Strategy::Rolling;
+    svc.spec.rollout.steps.clear();
+    svc
+}
+
+async fn wait_for_phase(api: &Api<AlbumService>, name: &str, phase: Phase) -> AlbumService {
+    for _ in 0..300 {
+        if let Some(svc) = api.get_opt(name).await.unwrap()
+            && svc.status.as_ref().and_then(|s| s.phase) == Some(phase)
+        {
+            return svc;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let now = api.get_opt(name).await.unwrap();
+    panic!(
+        "{name} never reached {phase:?}: {:?}",
+        now.and_then(|s| s.status)
+    );
+}
+
+/// One AlbumService the API server accepted but the operator cannot decode (a pause duration
+/// "soon") must not stop the others, in its namespace or any other, from being reconciled; it
+/// gets a Warning event.
+#[tokio::test]
+async fn an_undecodable_service_does_not_stop_the_others() {
+    let fake = fake().await;
+    let mut bad = serde_json::to_value(rolling("broken", "shop")).unwrap();
+    bad["spec"]["rollout"] = json!({"strategy": "Canary",
+        "steps": [{"setWeight": 50}, {"pause": {"duration": "soon"}}]});
+    assert!(
+        serde_json::from_value::<AlbumService>(bad.clone()).is_err(),
+        "the premise: this object does not decode"
+    );
+    fake.insert_raw(&albums(), "shop", bad);
+    let client = fake.client();
+    for (name, ns) in [("albums-a", "shop"), ("albums-b", "other")] {
+        Api::<AlbumService>::namespaced(client.clone(), ns)
+            .create(&PostParams::default(), &rolling(name, ns))
+            .await
+            .unwrap();
+    }
+    let operator = Operator::start(&fake);
+    wait_for_phase(
+        &Api::namespaced(client.clone(), "shop"),
+        "albums-a",
+        Phase::Healthy,
+    )
+    .await;
+    wait_for_phase(
+        &Api::namespaced(client.clone(), "other"),
+        "albums-b",
+        Phase::Healthy,
+    )
+    .await;
+    let events: Api<Event> = Api::namespaced(client.clone(), "shop");
+    let mut warned = false;
+    for _ in 0..50 {
+        warned = events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("Undecodable")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("broken")
+            });
+        if warned {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(warned, "no Undecodable warning event on the broken service");
+    operator.stop().await;
+}
+
+/// A Healthy service after a completed canary: a restarted operator (which relists and
+/// reconciles everything) and a metadata-only edit make zero writes — on a server that merges
+/// status patches, so a cleared field left behind would be re-sent every time.
+#[tokio::test]
+async fn a_healthy_service_gets_zero_writes_after_a_restart_and_an_annotation() {
+    let fake = fake().await;
+    let client = fake.client();
+    let api: Api<AlbumService> = Api::namespaced(client.clone(), "shop");
+    let mut svc = rolling("albums", "shop");
+    svc.spec.rollout.strategy = Strategy::Canary;
+    svc.spec.rollout.steps = vec![Step {
+        set_weight: Some(50),
+        pause: None,
+    }];
+    api.create(&PostParams::default(), &svc).await.unwrap();
+    let operator = Operator::start(&fake);
+    wait_for_phase(&api, "albums", Phase::Healthy).await;
+    // A config change: revision 2 walks the canary step, then completes.
+    api.patch(
+        "albums",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"spec": {"release": {"config": {"pagination": {"default_limit": 33}}}}}),
+        ),
+    )
+    .await
+    .unwrap();
+    for _ in 0..300 {
+        let now = api.get("albums").await.unwrap();
+        let status = now.status.unwrap_or_default();
+        if status.stable_revision == Some(2) && status.phase == Some(Phase::Healthy) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let healthy = wait_for_phase(&api, "albums", Phase::Healthy).await;
+    let status = healthy.status.unwrap();
+    assert_eq!(status.stable_revision, Some(2), "{status:?}");
+    assert_eq!(
+        (status.step, status.step_started_at, status.analysis_passes),
+        (None, None, None),
+        "the server still holds the finished canary's step fields"
+    );
+    operator.stop().await;
+
+    fake.reset_counters();
+    let operator = Operator::start(&fake);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after_restart = fake.counters();
+    api.patch(
+        "albums",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"team": "catalogue"}}})),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let total = fake.counters();
+    operator.stop().await;
+    assert_eq!(
+        after_restart.writes(),
+        0,
+        "writes after the restart: {after_restart:?}"
+    );
+    assert_eq!(
+        total.writes(),
+        1,
+        "only the test's own annotation may write: {total:?}"
+    );
+    assert!(
+        total.by_verb.keys().any(|(verb, _)| verb == "watch"),
+        "the operator was not watching: {total:?}"
+    );
+}
