@@ -1,8 +1,8 @@
 //! The IO around [`crate::plan`]: read what the cluster holds for one service, plan, execute.
 //!
 //! ```text
-//!  reconcile(svc) ─► observe: LIST ControllerRevisions, Deployments, Pods (by lockstep.dev/service)
-//!                 │           GET Service
+//!  reconcile(svc) ─► observe: LIST ControllerRevisions, Deployments, Pods, ConfigMaps (metadata)
+//!                 │           (by lockstep.dev/service), GET Service
 //!                 ├─► plan(svc, cluster, now)            (pure; zero actions in steady state)
 //!                 └─► execute: create revision (+ its ConfigMap, owned by it), apply Deployments
 //!                     and the Service (server-side apply, one field manager), delete, patch spec
@@ -54,6 +54,9 @@ pub async fn observe(client: &Client, ns: &str, name: &str) -> Result<Cluster> {
     let pods = Api::<Pod>::namespaced(client.clone(), ns)
         .list(&selector)
         .await?;
+    let config_maps = Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .list_metadata(&selector)
+        .await?;
     let service = Api::<Service>::namespaced(client.clone(), ns)
         .get_opt(name)
         .await?;
@@ -63,7 +66,14 @@ pub async fn observe(client: &Client, ns: &str, name: &str) -> Result<Cluster> {
             .iter()
             .filter_map(resources::parse_revision)
             .collect(),
-        service_exists: service.is_some(),
+        service_current: service
+            .as_ref()
+            .is_some_and(|s| resources::service_is_current(s, name)),
+        config_maps: config_maps
+            .items
+            .into_iter()
+            .filter_map(|m| m.metadata.name)
+            .collect(),
         ..Cluster::default()
     };
     cluster.revisions.sort_by_key(|r| r.number);
@@ -124,6 +134,33 @@ fn find<'a>(cluster: &'a Cluster, created: &'a [Revision], number: i64) -> Resul
         .ok_or(Error::RevisionVanished(number))
 }
 
+/// Creates `rev`'s immutable ConfigMap owned by its ControllerRevision `cr`. One that exists
+/// already is right: the name carries the content hash and the data cannot change.
+async fn create_config_map(
+    client: &Client,
+    sref: &ServiceRef,
+    rev: &Revision,
+    cr: &ControllerRevision,
+) -> Result<()> {
+    let owner = OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: "ControllerRevision".into(),
+        name: cr.name_any(),
+        uid: cr.uid().ok_or(Error::MissingObjectKey("uid"))?,
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    };
+    let cm = resources::config_map(sref, rev, owner);
+    match Api::<ConfigMap>::namespaced(client.clone(), &sref.namespace)
+        .create(&PostParams::default(), &cm)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Executes `plan` for `svc`.
 pub async fn execute<S>(
     client: &Client,
@@ -148,25 +185,14 @@ where
                         &resources::controller_revision(&sref, rev),
                     )
                     .await?;
-                let owner = OwnerReference {
-                    api_version: "apps/v1".into(),
-                    kind: "ControllerRevision".into(),
-                    name: cr.name_any(),
-                    uid: cr.uid().ok_or(Error::MissingObjectKey("uid"))?,
-                    controller: Some(true),
-                    block_owner_deletion: Some(true),
-                };
-                let cm = resources::config_map(&sref, rev, owner);
-                match Api::<ConfigMap>::namespaced(client.clone(), &ns)
-                    .create(&PostParams::default(), &cm)
-                    .await
-                {
-                    Ok(_) => {}
-                    // An earlier reconcile created it and then failed: it is immutable, so it is right.
-                    Err(kube::Error::Api(e)) if e.code == 409 => {}
-                    Err(e) => return Err(e.into()),
-                }
+                create_config_map(client, &sref, rev, &cr).await?;
                 created.push(rev.clone());
+            }
+            Action::CreateConfigMap(rev) => {
+                let cr = Api::<ControllerRevision>::namespaced(client.clone(), &ns)
+                    .get(&resources::revision_name(&sref, rev))
+                    .await?;
+                create_config_map(client, &sref, rev, &cr).await?;
             }
             Action::ScaleRevision { revision, replicas } => {
                 let d = resources::deployment(&sref, revision, *replicas, svc.common().restart_at);
@@ -183,13 +209,8 @@ where
                     .await?;
             }
             Action::CreateService => {
-                let port = svc.common().pod.port;
                 Api::<Service>::namespaced(client.clone(), &ns)
-                    .patch(
-                        &name,
-                        &apply,
-                        &Patch::Apply(&resources::service(&sref, port)),
-                    )
+                    .patch(&name, &apply, &Patch::Apply(&resources::service(&sref)))
                     .await?;
             }
             Action::DeleteRevision(number) => {
@@ -245,6 +266,8 @@ pub struct Context {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Where canary analysis queries go; without it every analysis is inconclusive.
     pub prometheus: Option<crate::analysis::Prometheus>,
+    /// Retry delays after failed reconciles, per object.
+    pub backoff: crate::failure::Backoff,
 }
 
 /// One reconcile of one service: observe, plan, execute, and say when to look again.
@@ -280,7 +303,11 @@ where
             _ => None,
         }),
     );
-    execute(&ctx.client, &ctx.recorder, &*svc, &cluster, &plan).await?;
+    if let Err(e) = execute(&ctx.client, &ctx.recorder, &*svc, &cluster, &plan).await {
+        crate::failure::report(&ctx, &*svc, &e).await;
+        return Err(e);
+    }
+    ctx.backoff.succeeded(&backoff_key(&*svc));
     Ok(match plan.requeue_after {
         Some(after) => kube::runtime::controller::Action::requeue(
             after.max(std::time::Duration::from_millis(200)),
@@ -326,14 +353,24 @@ impl std::fmt::Debug for Context {
     }
 }
 
-/// Failed reconciles are retried after a short pause and counted.
+fn backoff_key<S: LockstepService>(svc: &S) -> String {
+    format!(
+        "{}/{}/{}",
+        S::COMPONENT,
+        svc.namespace().unwrap_or_default(),
+        svc.name_any()
+    )
+}
+
+/// Failed reconciles are counted and retried with a per-object exponential backoff.
 #[allow(clippy::needless_pass_by_value)] // the signature kube-runtime's Controller::run expects
 pub fn error_policy<S: LockstepService>(
-    _svc: std::sync::Arc<S>,
+    svc: std::sync::Arc<S>,
     error: &Error,
     ctx: std::sync::Arc<Context>,
 ) -> kube::runtime::controller::Action {
-    tracing::warn!(%error, kind = S::COMPONENT, "reconcile failed");
+    let delay = ctx.backoff.failed(&backoff_key(&*svc));
+    tracing::warn!(%error, kind = S::COMPONENT, retry_in = ?delay, "reconcile failed");
     ctx.metrics.count_failure(S::COMPONENT, error);
-    kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(5))
+    kube::runtime::controller::Action::requeue(delay)
 }

@@ -7,6 +7,10 @@ use kube::ResourceExt;
 use crate::plan::{Action, Cluster};
 use crate::service::LockstepService;
 
+fn config_map<S: LockstepService>(svc: &S, rev: &crate::revision::Revision) -> String {
+    format!("{}-cfg-{}", svc.name_any(), rev.short_hash())
+}
+
 /// A model of the API server for benchmarks and tests: applies `action` to `svc` and `cluster`
 /// the way the cluster would, with every scaled Deployment's pods `ready` at once (or none).
 /// Spec patches and events have no effect on the model.
@@ -17,7 +21,13 @@ pub fn apply_to_model<S: LockstepService>(
     ready: bool,
 ) {
     match action {
-        Action::CreateRevision(rev) => cluster.revisions.push(rev.clone()),
+        Action::CreateRevision(rev) => {
+            cluster.revisions.push(rev.clone());
+            cluster.config_maps.insert(config_map(svc, rev));
+        }
+        Action::CreateConfigMap(rev) => {
+            cluster.config_maps.insert(config_map(svc, rev));
+        }
         Action::ScaleRevision { revision, replicas } => {
             let d = cluster.deployments.entry(revision.number).or_default();
             d.replicas = *replicas;
@@ -31,8 +41,20 @@ pub fn apply_to_model<S: LockstepService>(
         Action::DeleteDeployment(n) => {
             cluster.deployments.remove(n);
         }
-        Action::CreateService => cluster.service_exists = true,
-        Action::DeleteRevision(n) => cluster.revisions.retain(|r| r.number != *n),
+        Action::CreateService => cluster.service_current = true,
+        // The ConfigMap goes with its ControllerRevision (garbage collection).
+        Action::DeleteRevision(n) => {
+            let gone: Vec<String> = cluster
+                .revisions
+                .iter()
+                .filter(|r| r.number == *n)
+                .map(|r| config_map(svc, r))
+                .collect();
+            cluster.revisions.retain(|r| r.number != *n);
+            for name in gone {
+                cluster.config_maps.remove(&name);
+            }
+        }
         // What the API server does with a merge patch: only the named fields change, so a
         // patch that forgets a `null` leaves the old value here too.
         Action::PatchStatus { patch, .. } => {

@@ -40,9 +40,15 @@ pub const PERMISSIONS: &[Permission] = &[
         &["list", "watch", "create", "patch", "delete"],
     ),
     // Revision history, pruned beyond revisionHistoryLimit.
-    rule("apps", "controllerrevisions", &["list", "create", "delete"]),
-    // A revision's config file (immutable, owned by its ControllerRevision, collected with it).
-    rule("", "configmaps", &["create"]),
+    // (get: the owner's uid when a lost ConfigMap is recreated.)
+    rule(
+        "apps",
+        "controllerrevisions",
+        &["get", "list", "create", "delete"],
+    ),
+    // A revision's config file (immutable, owned by its ControllerRevision, collected with it;
+    // listed so that a missing one is recreated).
+    rule("", "configmaps", &["list", "create"]),
     // The stable Service in front of the revisions' pods.
     rule("", "services", &["get", "create", "patch"]),
     // Pod health for the gates (crash loops, image pull failures).

@@ -344,23 +344,47 @@ pub fn observed_fingerprint(d: &Deployment) -> TemplateFingerprint {
 }
 
 /// The one Service in front of every revision: traffic splits by ready pods, so the canary's
-/// weight is its share of replicas.
-pub fn service(svc: &ServiceRef, port: u16) -> Service {
+/// weight is its share of replicas. It targets the container port by name (`http`), so a
+/// revision that moves `pod.port` is reached on its own port while the previous revision's pods
+/// still serve on theirs.
+pub fn service(svc: &ServiceRef) -> Service {
     Service {
         metadata: meta(svc, svc.name.clone(), None, svc.owner.clone()),
-        spec: Some(ServiceSpec {
-            selector: Some(BTreeMap::from([(
-                LABEL_SERVICE.to_owned(),
-                svc.name.clone(),
-            )])),
-            ports: Some(vec![ServicePort {
-                name: Some("http".into()),
-                port: 80,
-                target_port: Some(IntOrString::Int(i32::from(port))),
-                ..ServicePort::default()
-            }]),
-            ..ServiceSpec::default()
-        }),
+        spec: Some(service_spec(&svc.name)),
         ..Service::default()
     }
+}
+
+fn service_spec(name: &str) -> ServiceSpec {
+    ServiceSpec {
+        selector: Some(BTreeMap::from([(
+            LABEL_SERVICE.to_owned(),
+            name.to_owned(),
+        )])),
+        ports: Some(vec![ServicePort {
+            name: Some("http".into()),
+            port: 80,
+            target_port: Some(IntOrString::String("http".into())),
+            ..ServicePort::default()
+        }]),
+        ..ServiceSpec::default()
+    }
+}
+
+/// Whether an observed Service of service `name` routes as [`service`] renders it: the same
+/// selector and ports (name, port, target). Fields the API server defaults (cluster IP,
+/// protocol, session affinity) are not compared.
+pub fn service_is_current(observed: &Service, name: &str) -> bool {
+    let wanted = service_spec(name);
+    let Some(spec) = observed.spec.as_ref() else {
+        return false;
+    };
+    let ports = |s: &ServiceSpec| {
+        s.ports
+            .iter()
+            .flatten()
+            .map(|p| (p.name.clone(), p.port, p.target_port.clone()))
+            .collect::<Vec<_>>()
+    };
+    spec.selector == wanted.selector && ports(spec) == ports(&wanted)
 }

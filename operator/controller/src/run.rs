@@ -250,6 +250,7 @@ pub async fn run(args: Args) -> Result<(), RunError> {
         client: client.clone(),
         metrics: metrics.clone(),
         prometheus,
+        backoff: crate::failure::Backoff::default(),
     });
     let shutdown = Shutdown::on_signal();
     let ns = args.namespace.as_deref();

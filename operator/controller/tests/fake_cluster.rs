@@ -14,8 +14,9 @@ use kube::runtime::events::{Recorder, Reporter};
 use lockstep_crd::AlbumService;
 use lockstep_crd::spec::{Step, Strategy};
 use lockstep_crd::status::Phase;
-use lockstep_fake_api::{Collection, FakeApi, Store};
+use lockstep_fake_api::{ApiError, Collection, FakeApi, Refusal, Store};
 use lockstep_operator::controller::Context;
+use lockstep_operator::failure::Backoff;
 use lockstep_operator::metrics::Metrics;
 use lockstep_operator::run::{control, controller};
 use serde_json::json;
@@ -43,6 +44,7 @@ impl Operator {
             recorder: recorder.clone(),
             metrics: metrics.clone(),
             prometheus: None,
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_millis(800)),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let albums = controller::<AlbumService>(
@@ -243,4 +245,67 @@ async fn a_healthy_service_gets_zero_writes_after_a_restart_and_an_annotation() 
         total.by_verb.keys().any(|(verb, _)| verb == "watch"),
         "the operator was not watching: {total:?}"
     );
+}
+
+/// A ConfigMap create refused by a quota, the way a ResourceQuota refuses it: the revision's
+/// ControllerRevision exists, its ConfigMap does not. The refusal is shown (Warning event and
+/// status message with the server's words), retried with backoff, and once the quota allows
+/// it the ConfigMap is created and the service becomes Healthy (before, the ConfigMap was never
+/// created again and the pods waited in ContainerCreating).
+#[tokio::test]
+async fn a_refused_config_map_is_reported_and_created_once_allowed() {
+    let fake = fake().await;
+    fake.refuse(Refusal {
+        verb: Some("create"),
+        resource: Some("configmaps".into()),
+        error: ApiError::new(
+            403,
+            "Forbidden",
+            "configmaps \"albums-cfg\" is forbidden: exceeded quota: team-quota, requested: configmaps=1, used: configmaps=10, limited: configmaps=10",
+        ),
+        times: 3,
+    });
+    let client = fake.client();
+    let api: Api<AlbumService> = Api::namespaced(client.clone(), "shop");
+    api.create(&PostParams::default(), &rolling("albums", "shop"))
+        .await
+        .unwrap();
+    let operator = Operator::start(&fake);
+    let mut reported = None;
+    for _ in 0..100 {
+        let message = api
+            .get("albums")
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.message)
+            .unwrap_or_default();
+        if message.contains("exceeded quota") {
+            reported = Some(message);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let reported = reported.expect("the status never named the refusal");
+    assert!(reported.contains("403 Forbidden"), "{reported}");
+    wait_for_phase(&api, "albums", Phase::Healthy).await;
+    let events: Api<Event> = Api::namespaced(client.clone(), "shop");
+    let refused = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|e| e.reason.as_deref() == Some("WriteRefused"));
+    let note = refused.and_then(|e| e.note).unwrap_or_default();
+    assert!(
+        note.contains("exceeded quota"),
+        "no WriteRefused event with the server's message: {note:?}"
+    );
+    let config_maps = fake.counters().by_verb[&("create".to_owned(), "configmaps".to_owned())];
+    assert_eq!(
+        config_maps, 4,
+        "three refused creates, then one that worked"
+    );
+    operator.stop().await;
 }

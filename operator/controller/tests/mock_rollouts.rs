@@ -49,7 +49,7 @@ fn rendered(svc: &AlbumService, cluster: &Cluster) -> (Vec<Value>, Vec<Value>, V
             v
         })
         .collect();
-    let service = serde_json::to_value(resources::service(&sref, 8080)).unwrap();
+    let service = serde_json::to_value(resources::service(&sref)).unwrap();
     (revisions, deployments, service)
 }
 

@@ -68,6 +68,7 @@ fn kinds(actions: &[Action]) -> Vec<String> {
             }
             Action::DeleteDeployment(n) => format!("DeleteDeployment({n})"),
             Action::CreateService => "CreateService".into(),
+            Action::CreateConfigMap(r) => format!("CreateConfigMap({})", r.number),
             Action::DeleteRevision(n) => format!("DeleteRevision({n})"),
             Action::PatchSpec(_) => "PatchSpec".into(),
             Action::PatchStatus { .. } => "PatchStatus".into(),
@@ -374,4 +375,29 @@ fn restart_at_rolls_the_pods_of_every_revision_without_a_new_one() {
     let d = sim.cluster.deployments.get_mut(&1).unwrap();
     d.template.image = Some("registry.example/album:hotfix".into());
     assert_eq!(kinds(&sim.run()), ["Event(DriftRepaired)", "Scale(1=4)"]);
+}
+
+/// A kept revision whose ConfigMap is gone (its create was refused, or it was deleted) gets it
+/// back; a Service that was edited or deleted is re-applied. Then all is quiet again.
+#[test]
+fn missing_config_maps_and_a_drifted_service_are_restored() {
+    let mut sim = Sim::new();
+    sim.run();
+    sim.all_ready();
+    sim.run();
+    assert_eq!(kinds(&sim.run()), Vec::<String>::new());
+    sim.cluster.config_maps.clear();
+    sim.cluster.service_current = false;
+    let actions = kinds(&sim.run());
+    assert!(
+        actions.contains(&"CreateConfigMap(1)".to_owned())
+            && actions.contains(&"Event(ConfigMapRestored)".to_owned())
+            && actions.contains(&"CreateService".to_owned()),
+        "{actions:?}"
+    );
+    assert_eq!(
+        kinds(&sim.run()),
+        Vec::<String>::new(),
+        "healed, then quiet"
+    );
 }

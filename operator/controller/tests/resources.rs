@@ -160,15 +160,32 @@ fn deployment_runs_the_revision_with_its_config() {
 fn one_service_selects_every_revision() {
     let svc = album();
     let r = ServiceRef::of(&svc).unwrap();
-    let s = resources::service(&r, 8080);
-    let spec = s.spec.unwrap();
+    let s = resources::service(&r);
+    assert!(resources::service_is_current(&s, "albums"));
+    let spec = s.spec.clone().unwrap();
     let selector = spec.selector.unwrap();
     assert_eq!(selector.len(), 1);
     assert_eq!(selector[LABEL_SERVICE], "albums");
+    // By name: a revision that moves pod.port is still reached (the old numeric targetPort
+    // kept sending traffic to the previous port).
     assert_eq!(
         spec.ports.unwrap()[0].target_port,
-        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8080))
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("http".into()))
     );
+    // Drift: a hand-edited targetPort or selector is not current, defaulted fields are.
+    let mut edited = s.clone();
+    edited.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].target_port =
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(9999));
+    assert!(!resources::service_is_current(&edited, "albums"));
+    let mut defaulted = s.clone();
+    let spec = defaulted.spec.as_mut().unwrap();
+    spec.cluster_ip = Some("10.0.0.7".into());
+    spec.ports.as_mut().unwrap()[0].protocol = Some("TCP".into());
+    assert!(resources::service_is_current(&defaulted, "albums"));
+    let mut other = s;
+    other.spec.as_mut().unwrap().selector =
+        Some([(LABEL_SERVICE.to_owned(), "x".to_owned())].into());
+    assert!(!resources::service_is_current(&other, "albums"));
 }
 
 #[test]

@@ -460,3 +460,31 @@ async fn refusals_and_counters() {
         "a number in ConfigMap data does not decode"
     );
 }
+
+/// The played kubelet (`Store::deployments_ready`): pods that mount a missing ConfigMap are not
+/// ready (they would wait in ContainerCreating); creating the ConfigMap makes them ready.
+#[tokio::test]
+async fn played_kubelet_waits_for_mounted_config_maps() {
+    let mut store = lockstep_fake_api::Store::default();
+    store.deployments_ready = true;
+    let fake = FakeApi::start_with(store, Duration::from_millis(100))
+        .await
+        .unwrap();
+    let client = fake.client();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "shop");
+    let deps: Api<Deployment> = Api::namespaced(client, "shop");
+    let mut d = deployment("d", 3);
+    let spec = d.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+    spec.volumes = Some(vec![
+        serde_json::from_value(json!({"name": "config", "configMap": {"name": "cfg"}})).unwrap(),
+    ]);
+    let made = deps.create(&PostParams::default(), &d).await.unwrap();
+    assert_eq!(made.status.unwrap().ready_replicas, Some(0));
+    cms.create(&PostParams::default(), &cm("cfg", json!({}), json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        deps.get("d").await.unwrap().status.unwrap().ready_replicas,
+        Some(3)
+    );
+}

@@ -285,13 +285,34 @@ pub fn plan<S: LockstepService>(
     {
         plan.actions.push(Action::DeleteDeployment(*number));
     }
-    if !cluster.service_exists {
+    if !cluster.service_current {
         plan.actions.push(Action::CreateService);
     }
     let mut keep: Vec<i64> = decision.scale.keys().copied().collect();
     keep.extend(decision.state.stable);
     keep.push(target);
-    for number in prune(&revisions, spec.revision_history_limit, &keep) {
+    let pruned = prune(&revisions, spec.revision_history_limit, &keep);
+    // Every kept revision has its ConfigMap: a lost one is recreated, or its pods would wait
+    // in ContainerCreating and a rollback to it would fail.
+    for rev in cluster
+        .revisions
+        .iter()
+        .filter(|r| !pruned.contains(&r.number))
+    {
+        let name = format!("{}-cfg-{}", svc.name_any(), rev.short_hash());
+        if !cluster.config_maps.contains(&name) {
+            plan.actions.push(Action::Event(Transition {
+                reason: "ConfigMapRestored",
+                message: format!(
+                    "ConfigMap {name} of revision {} was missing; recreated",
+                    rev.number
+                ),
+                warning: true,
+            }));
+            plan.actions.push(Action::CreateConfigMap(rev.clone()));
+        }
+    }
+    for number in pruned {
         plan.actions.push(Action::DeleteRevision(number));
     }
     plan.actions

@@ -1,6 +1,6 @@
 //! The plan's vocabulary: what the cluster holds for a service, and the API calls to make.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use lockstep_crd::status::{Phase, ServiceStatus};
@@ -43,8 +43,10 @@ pub struct Cluster {
     pub deployments: BTreeMap<i64, ObservedDeployment>,
     /// Pod failures that will not heal (`CrashLoopBackOff`, …) by revision number.
     pub failures: BTreeMap<i64, String>,
-    /// Whether the Service exists.
-    pub service_exists: bool,
+    /// Whether the Service exists and routes as rendered (selector, ports, target port).
+    pub service_current: bool,
+    /// Names of the service's ConfigMaps that exist.
+    pub config_maps: BTreeSet<String>,
 }
 
 /// One API call.
@@ -61,8 +63,11 @@ pub enum Action {
     },
     /// Delete the Deployment of a revision that should run no pods.
     DeleteDeployment(i64),
-    /// Apply the Service.
+    /// Apply the Service (missing, or routing otherwise than rendered).
     CreateService,
+    /// Recreate a kept revision's ConfigMap that is missing (its create failed, or someone
+    /// deleted it): owned by the revision's ControllerRevision again.
+    CreateConfigMap(Revision),
     /// Delete a revision beyond the history limit (its ConfigMap goes with it).
     DeleteRevision(i64),
     /// Merge-patch the spec (rollbackTo rewrites the release).

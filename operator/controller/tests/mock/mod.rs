@@ -81,7 +81,8 @@ pub fn list(kind: &str, items: &[Value]) -> Value {
     json!({"apiVersion": "v1", "kind": kind, "metadata": {}, "items": items})
 }
 
-/// The four reads every reconcile starts with, answered from the given cluster contents.
+/// The five reads every reconcile starts with, answered from the given cluster contents (each
+/// revision's ConfigMap exists).
 pub async fn expect_observe(
     handle: &mut Handle,
     revisions: Vec<Value>,
@@ -90,13 +91,13 @@ pub async fn expect_observe(
     service: Option<Value>,
 ) {
     let ns = "/namespaces/shop";
-    let revisions = list("ControllerRevisionList", &revisions);
+    let revision_list = list("ControllerRevisionList", &revisions);
     expect(
         handle,
         Method::GET,
         &format!("/apis/apps/v1{ns}/controllerrevisions"),
         StatusCode::OK,
-        |_| revisions,
+        |_| revision_list,
     )
     .await;
     let deployments = list("DeploymentList", &deployments);
@@ -114,6 +115,22 @@ pub async fn expect_observe(
         &format!("/api/v1{ns}/pods"),
         StatusCode::OK,
         |_| list("PodList", &pods),
+    )
+    .await;
+    let config_maps: Vec<Value> = revisions
+        .iter()
+        .map(|r| {
+            let name = r["metadata"]["name"].as_str().unwrap();
+            let (service, hash) = name.rsplit_once('-').unwrap();
+            json!({"metadata": {"name": format!("{service}-cfg-{hash}")}})
+        })
+        .collect();
+    expect(
+        handle,
+        Method::GET,
+        &format!("/api/v1{ns}/configmaps"),
+        StatusCode::OK,
+        |_| list("PartialObjectMetadataList", &config_maps),
     )
     .await;
     let path = format!("/api/v1{ns}/services/albums");
@@ -136,5 +153,6 @@ pub fn context(client: kube::Client) -> Arc<Context> {
         client,
         metrics: Arc::new(Metrics::register(&registry).unwrap()),
         prometheus: None,
+        backoff: lockstep_operator::failure::Backoff::default(),
     })
 }

@@ -3,6 +3,7 @@
 //! `tests/conformance.rs` checks them through a real `kube::Client`. Reads live here, writes in
 //! [`write`].
 
+mod kubelet;
 mod write;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -90,8 +91,9 @@ pub struct Store {
     /// Resources whose status is a subresource: writes to the main resource leave status alone
     /// and `/status` writes change nothing else (`api-conventions.md`, "Spec and Status").
     pub status_subresource: HashSet<String>,
-    /// Play the Deployment controller and kubelet: every Deployment reports all its replicas
-    /// ready right after each write.
+    /// Play the Deployment controller and kubelet: a Deployment reports all its replicas ready
+    /// right after each write — unless a ConfigMap its pods mount is missing, when none is
+    /// (the pods would wait in ContainerCreating); creating the ConfigMap makes them ready.
     pub deployments_ready: bool,
 }
 

@@ -315,9 +315,7 @@ impl Store {
             }
         }
         if self.deployments_ready && key.collection.resource == "deployments" {
-            let replicas = new["spec"]["replicas"].as_i64().unwrap_or(1);
-            new["status"] = json!({"replicas": replicas, "readyReplicas": replicas, "updatedReplicas": replicas,
-                                   "availableReplicas": replicas, "observedGeneration": new["metadata"]["generation"]});
+            new["status"] = self.deployment_status(&key.namespace, &new);
         }
         if old == Some(&new) {
             if let Some(s) = self
@@ -347,6 +345,9 @@ impl Store {
                     managers,
                 },
             );
+        if self.deployments_ready && key.collection.resource == "configmaps" {
+            self.kubelet(&key.namespace);
+        }
         Ok(new)
     }
 }
