@@ -17,6 +17,7 @@ pub mod analysis;
 pub mod args;
 pub mod controller;
 pub mod error;
+pub mod events;
 pub mod failure;
 pub mod leader;
 /// RFC 7386 merge patches (in `lockstep-crd`, shared with the plugin and the test API server).

@@ -53,7 +53,7 @@ pub const PERMISSIONS: &[Permission] = &[
     rule("", "services", &["get", "create", "patch"]),
     // Pod health for the gates (crash loops, image pull failures).
     rule("", "pods", &["list"]),
-    // kube-runtime's Recorder: new events, and series counts on repeats.
+    // crate::events::Recorder: new events, and series counts on repeats.
     rule("events.k8s.io", "events", &["create", "patch"]),
     Permission {
         group: "coordination.k8s.io",

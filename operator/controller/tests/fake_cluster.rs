@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use lockstep_crd::AlbumService;
 use lockstep_crd::spec::{Step, Strategy};
 use lockstep_crd::status::Phase;
 use lockstep_fake_api::{ApiError, Collection, FakeApi, Refusal, Store};
 use lockstep_operator::controller::Context;
+use lockstep_operator::events::Recorder;
 use lockstep_operator::failure::Backoff;
 use lockstep_operator::metrics::Metrics;
 use lockstep_operator::run::{control, controller};
@@ -214,6 +215,27 @@ async fn a_healthy_service_gets_zero_writes_after_a_restart_and_an_annotation() 
         (status.step, status.step_started_at, status.analysis_passes),
         (None, None, None),
         "the server still holds the finished canary's step fields"
+    );
+    // Each completion has its own event with its own text (kube-runtime's Recorder showed the
+    // first completion's note for the second).
+    let events: Api<Event> = Api::namespaced(client.clone(), "shop");
+    let completed: Vec<String> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("RolloutCompleted"))
+        .filter_map(|e| e.note)
+        .collect();
+    assert!(
+        completed
+            .iter()
+            .any(|n| n.starts_with("revision 1 is stable"))
+            && completed
+                .iter()
+                .any(|n| n.starts_with("revision 2 is stable")),
+        "{completed:?}"
     );
     operator.stop().await;
 

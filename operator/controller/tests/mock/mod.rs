@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use lockstep_operator::controller::Context;
+use lockstep_operator::events::Recorder;
 use lockstep_operator::metrics::Metrics;
 use serde_json::{Value, json};
 
