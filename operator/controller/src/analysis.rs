@@ -140,11 +140,24 @@ pub struct Prometheus {
     timeout: Duration,
 }
 
+/// Debug names the server without credentials a URL may carry (`https://user:pass@host`).
 impl std::fmt::Debug for Prometheus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prometheus")
-            .field("base", &self.base)
+            .field("base", &redacted(&self.base))
             .finish_non_exhaustive()
+    }
+}
+
+/// `url` with any `user:password@` replaced by `***@`, for logs, errors and `Debug`.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }
 
@@ -152,7 +165,7 @@ impl Prometheus {
     /// A client for the Prometheus at `url` (e.g. `http://prometheus.monitoring:9090`).
     pub fn new(url: &str, timeout: Duration) -> Result<Prometheus, AnalysisError> {
         let bad = |reason: &str| AnalysisError::Url {
-            url: url.to_owned(),
+            url: redacted(url),
             reason: reason.to_owned(),
         };
         let uri: http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
@@ -180,7 +193,7 @@ impl Prometheus {
         let uri: http::Uri = format!("{}/api/v1/query?{query}", self.base)
             .parse()
             .map_err(|_| AnalysisError::Url {
-                url: self.base.clone(),
+                url: redacted(&self.base),
                 reason: "cannot append the query path".into(),
             })?;
         let call = async {

@@ -147,3 +147,25 @@ async fn an_unreachable_prometheus_is_an_error_not_a_value() {
         Err(AnalysisError::Unreachable(_))
     ));
 }
+
+#[test]
+fn credentials_in_the_url_never_show() {
+    let prometheus = Prometheus::new(
+        "https://reader:s3cr3t@prometheus.monitoring:9090/",
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let shown = format!("{prometheus:?}");
+    assert!(
+        !shown.contains("s3cr3t") && !shown.contains("reader"),
+        "{shown}"
+    );
+    assert!(shown.contains("prometheus.monitoring:9090"), "{shown}");
+    let err = Prometheus::new("ftp://reader:s3cr3t@host", Duration::from_secs(1)).unwrap_err();
+    assert!(!err.to_string().contains("s3cr3t"), "{err}");
+    assert_eq!(
+        lockstep_operator::analysis::redacted("http://host:9090/path@x"),
+        "http://host:9090/path@x",
+        "an @ in the path is not userinfo"
+    );
+}

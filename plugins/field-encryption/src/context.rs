@@ -78,6 +78,26 @@ pub(crate) fn require(column: &str) -> Result<TenantScope> {
     })
 }
 
+/// For `ActiveModelBehavior::before_save` of an entity with encrypted columns: refuses the write
+/// before anything is sent when no tenant is in scope.
+///
+/// Values sealed inside a scope can be written outside it; SeaORM then commits the row and fails
+/// on reading it back (the read needs the tenant's keys), so the caller sees an error for a
+/// committed write and a retry duplicates the row. With this guard the write fails first and
+/// nothing is committed:
+///
+/// ```ignore
+/// impl ActiveModelBehavior for ActiveModel {
+///     async fn before_save<C: ConnectionTrait>(self, _db: &C, _insert: bool) -> Result<Self, DbErr> {
+///         lockstep_field_encryption::require_tenant_for_write("notes")?;
+///         Ok(self)
+///     }
+/// }
+/// ```
+pub fn require_tenant_for_write(table: &str) -> std::result::Result<(), sea_orm::DbErr> {
+    require(table).map(|_| ()).map_err(Error::into_db_err)
+}
+
 /// `tokio::spawn` that carries the current tenant into the new task. Fails with
 /// [`Error::MissingTenant`] when called outside a tenant scope, so that work meant for a tenant
 /// cannot silently run without one.

@@ -48,7 +48,7 @@ pub mod value;
 pub mod wrapped;
 
 pub use blind::{BlindIndex, seal_indexed};
-pub use context::{TenantScope, current, spawn_in_tenant, with_tenant};
+pub use context::{TenantScope, current, require_tenant_for_write, spawn_in_tenant, with_tenant};
 pub use error::{Error, Result};
 pub use keys::{KeyMaterial, TenantKeys};
 pub use provider::{FileKeys, KeyProvider, Keyring, StaticKeys};

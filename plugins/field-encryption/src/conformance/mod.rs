@@ -51,7 +51,18 @@ pub mod note {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
-    impl ActiveModelBehavior for ActiveModel {}
+    /// Writes need the tenant in scope before anything is sent (see
+    /// [`crate::require_tenant_for_write`]).
+    #[async_trait::async_trait]
+    impl ActiveModelBehavior for ActiveModel {
+        async fn before_save<C>(self, _db: &C, _insert: bool) -> Result<Self, DbErr>
+        where
+            C: ConnectionTrait,
+        {
+            crate::require_tenant_for_write("notes")?;
+            Ok(self)
+        }
+    }
 }
 
 /// Creates `notes` (and `plain_notes`, the plaintext twin used by benchmarks) for the

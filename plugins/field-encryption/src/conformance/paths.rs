@@ -206,6 +206,27 @@ pub(crate) async fn missing_tenant_never_writes(db: &DatabaseConnection) -> Outc
         new_note("acme", "t", "b")?.insert(db).await
     })
     .await??;
+    // Sealed inside the scope, written outside it: refused before anything is sent (without the
+    // guard the row was committed and the read-back failed, so a retry duplicated it).
+    let sealed = with_tenant(&ring, "acme", async { new_note("acme", "t2", "b2") }).await??;
+    let err = sealed
+        .insert(db)
+        .await
+        .err()
+        .ok_or("a write outside the scope succeeded")?;
+    ensure!(
+        matches!(typed(&err), Some(Error::MissingTenant { .. })),
+        "{err}"
+    );
+    let rows = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM notes",
+        ))
+        .await?
+        .ok_or("count")?
+        .try_get_by::<i64, _>(0)?;
+    ensure!(rows == 1, "{rows} rows: the refused write was committed");
     let err = note::Entity::find()
         .all(db)
         .await

@@ -39,7 +39,18 @@ pub mod note {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
-    impl ActiveModelBehavior for ActiveModel {}
+    /// A write needs the tenant's scope before anything is sent: values sealed in a request's
+    /// scope and written outside it would commit and then fail the read-back.
+    #[async_trait::async_trait]
+    impl ActiveModelBehavior for ActiveModel {
+        async fn before_save<C>(self, _db: &C, _insert: bool) -> Result<Self, DbErr>
+        where
+            C: ConnectionTrait,
+        {
+            lockstep_field_encryption::require_tenant_for_write("notes")?;
+            Ok(self)
+        }
+    }
 }
 
 /// The same shape in plaintext: the control the encrypted GET is measured against.

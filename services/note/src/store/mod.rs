@@ -99,6 +99,31 @@ async fn binary_tenant_column(
     Ok(())
 }
 
+/// Widens a `notes.body` created as `BLOB` by an earlier version to `MEDIUMBLOB`, so a body at
+/// the documented limit fits sealed. Idempotent.
+async fn medium_blob_body(conn: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::MySql,
+            "SELECT DATA_TYPE FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'notes' AND COLUMN_NAME = 'body'",
+        ))
+        .await?;
+    let data_type: Option<String> = match row {
+        Some(row) => row.try_get_by(0)?,
+        None => return Ok(()),
+    };
+    if data_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("blob"))
+    {
+        tracing::warn!("widening notes.body to MEDIUMBLOB");
+        conn.execute_unprepared("ALTER TABLE notes MODIFY body MEDIUMBLOB NOT NULL")
+            .await?;
+    }
+    Ok(())
+}
+
 /// Runs `fut` with `tenant`'s keys in scope.
 async fn scoped<T>(
     keyring: &Keyring,
@@ -147,9 +172,11 @@ impl SeaStore {
                 "TEXT",
                 "VARCHAR(64)",
             ),
+            // BLOB holds 65,535 bytes: a 64 KiB body plus the 34-byte envelope does not fit
+            // (an error, or with a lax sql_mode a truncated, undecryptable value).
             _ => (
                 "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
-                "BLOB",
+                "MEDIUMBLOB",
                 "DATETIME(6)",
                 TENANT_MYSQL,
             ),
@@ -170,6 +197,7 @@ impl SeaStore {
             for table in ["notes", "plain_notes"] {
                 binary_tenant_column(conn, table).await?;
             }
+            medium_blob_body(conn).await?;
         }
         for (name, table, cols) in [
             ("notes_tenant_title", "notes", ["tenant", "title_idx"]),
