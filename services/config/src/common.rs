@@ -32,7 +32,7 @@ pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigE
 pub struct ServerConfig {
     /// Listening port (1–65535).
     pub port: u16,
-    /// Requests running longer are answered 503.
+    /// Requests running longer are answered 504 (408 while the body is still arriving).
     pub request_timeout_ms: u64,
     /// Largest accepted request body.
     pub max_body_bytes: u64,

@@ -69,7 +69,7 @@ impl Ops {
             config_hash: config_hash.to_owned(),
             ready: Arc::new(move || {
                 let probe = ready_probe.clone();
-                Box::pin(async move { probe.ping().await })
+                Box::pin(async move { probe.ping().await.map_err(|e| format!("database: {e}")) })
             }),
             pool: Some(Arc::new(move || probe.pool_state())),
             request_timeout: Duration::from_millis(server.request_timeout_ms),
@@ -145,15 +145,36 @@ async fn middleware(State(ops): State<Ops>, req: Request, next: Next) -> Respons
     let method = req.method().clone();
     let span = tracing::info_span!("request", %method, %route, request_id = %id);
     join_callers_trace(&span, req.headers());
-    let run = tokio::time::timeout(ops.request_timeout, next.run(req)).instrument(span.clone());
-    let mut response = match run.await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "timeout",
-            format!("no answer within {:?}", ops.request_timeout),
+    let too_large = crate::body::declared_too_large(&req, ops.max_body_bytes);
+    let (req, received) = crate::body::track_body(req);
+    let mut response = if too_large {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "request body exceeds server.max_body_bytes",
         )
-        .into_response(),
+        .into_response()
+    } else {
+        let run = tokio::time::timeout(ops.request_timeout, next.run(req)).instrument(span.clone());
+        match run.await {
+            Ok(response) => response,
+            // The body had not all arrived: the client is slow, not the service.
+            Err(_) if !received.load(std::sync::atomic::Ordering::Acquire) => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the request body did not arrive within {:?}",
+                    ops.request_timeout
+                ),
+            )
+            .into_response(),
+            Err(_) => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                format!("no answer within {:?}", ops.request_timeout),
+            )
+            .into_response(),
+        }
     };
     if let Some(error) = response.extensions().get::<ApiError>().cloned() {
         response = error_body(&error, &id);
@@ -180,8 +201,17 @@ async fn middleware(State(ops): State<Ops>, req: Request, next: Next) -> Respons
     response
 }
 
+/// How long `/readyz` waits for the database: a probe must answer well inside a kubelet's
+/// default 1 s timeout, and say what failed.
+pub const READY_TIMEOUT: Duration = Duration::from_millis(800);
+
 async fn readyz(State(ops): State<Ops>) -> Response {
-    match (ops.ready)().await {
+    // Inside the request timeout too, so the answer is this one, not a bare 504.
+    let limit = READY_TIMEOUT.min(ops.request_timeout * 3 / 4);
+    let outcome = tokio::time::timeout(limit, (ops.ready)())
+        .await
+        .unwrap_or_else(|_| Err(format!("database: no answer within {limit:?}")));
+    match outcome {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(reason) => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", reason).into_response()

@@ -14,6 +14,7 @@
 //! and a message. The request-id middleware renders it as `{code, message, request_id}`, so a
 //! client can quote the id and an operator can find the request's log line.
 
+pub mod body;
 pub mod config;
 #[cfg(feature = "database")]
 pub mod database;
