@@ -428,3 +428,40 @@ fn a_failing_first_deploy_is_degraded() {
     );
     assert_eq!(reasons(&d), ["RolloutStarted", "RolloutFailed"]);
 }
+
+/// `abort` and `promote --full` given while nothing rolls out are acknowledged and do nothing:
+/// the next rollout walks its steps (before, the stale abort rolled it back at once and the
+/// stale promote skipped every step).
+#[test]
+fn tokens_given_while_steady_never_touch_a_later_rollout() {
+    let mut run = Run::new(canary(vec![weight(25), pause(None)]), Some(1), 1);
+    run.ready(1, 4);
+    assert_eq!(run.step(None).phase, Phase::Healthy);
+    run.abort = Some("stale-abort".into());
+    run.promote = Some("full-stale".into());
+    let d = run.step(None);
+    assert_eq!((d.phase, reasons(&d)), (Phase::Healthy, vec![]));
+    run.target = 2;
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, reasons(&d)),
+        (Phase::Progressing, vec!["RolloutStarted"]),
+        "a stale token acted on the new rollout"
+    );
+    assert_eq!(
+        d.scale,
+        scale(&[(1, 3), (2, 1)]),
+        "the canary step was skipped"
+    );
+    run.ready(2, 1);
+    assert_eq!(reasons(&run.step(None)), ["StepCompleted"]);
+    let d = run.step(None);
+    assert_eq!(
+        d.phase,
+        Phase::Paused,
+        "waits for a person at the pause step"
+    );
+    // A fresh token acts on the rollout in progress.
+    run.promote = Some("full-now".into());
+    assert_eq!(reasons(&run.step(None)), ["Promoted"]);
+}

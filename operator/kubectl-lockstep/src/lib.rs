@@ -54,6 +54,26 @@ pub enum Error {
     /// Writing the output failed.
     #[error("writing output: {0}")]
     Output(String),
+    /// `promote` or `abort` while no rollout is in progress: they would do nothing.
+    #[error("nothing is rolling out ({0}): promote and abort act on a rollout in progress")]
+    NothingRollingOut(String),
+}
+
+/// `promote` and `abort` act on the rollout in progress (the operator acknowledges tokens seen
+/// while steady and ignores them), so the plugin refuses them up front when there is none,
+/// instead of printing "aborted" for a no-op.
+fn require_rollout(obj: &kube::api::DynamicObject) -> Result<(), Error> {
+    let status = &obj.data["status"];
+    let phase = status["phase"].as_str().unwrap_or("no status yet");
+    let (current, stable) = (
+        status["currentRevision"].as_i64(),
+        status["stableRevision"].as_i64(),
+    );
+    if matches!(phase, "Progressing" | "Paused") && current != stable {
+        return Ok(());
+    }
+    let revision = current.map_or_else(String::new, |c| format!(", revision {c}"));
+    Err(Error::NothingRollingOut(format!("phase {phase}{revision}")))
 }
 
 impl Error {
@@ -159,6 +179,7 @@ pub async fn run_with(
                 .map_err(|e| Error::Output(e.to_string()))?;
         }
         Command::Promote { full, .. } => {
+            require_rollout(&obj)?;
             cluster::patch(&client, &ns, kind, name, &patch::promote(&now(), *full)).await?;
             said(
                 out,
@@ -178,6 +199,7 @@ pub async fn run_with(
             said(out, "resumed")?;
         }
         Command::Abort { .. } => {
+            require_rollout(&obj)?;
             cluster::patch(&client, &ns, kind, name, &patch::abort(&now())).await?;
             said(out, "aborted: returning to the stable revision")?;
         }

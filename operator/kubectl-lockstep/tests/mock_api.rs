@@ -28,6 +28,14 @@ fn album() -> Value {
     })
 }
 
+/// The same service while revision 2 is rolled out as a paused canary over stable revision 1.
+fn rolling_out() -> Value {
+    let mut svc = album();
+    svc["status"] =
+        json!({"phase": "Paused", "currentRevision": 2, "stableRevision": 1, "step": 1});
+    svc
+}
+
 /// Revision `n`'s config file, rendered as the operator renders it.
 fn config(n: i64) -> String {
     let mut config = AlbumConfig::default();
@@ -149,7 +157,7 @@ async fn promote_full_sends_one_merge_patch() {
     let (result, out) = plugin(
         &["promote", "albumservice/albums", "--full"],
         |mut h| async move {
-            answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, album()).await;
+            answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, rolling_out()).await;
             let patch = answer(&mut h, Method::PATCH, ALBUMS, StatusCode::OK, album()).await;
             let token = patch["spec"]["promote"].as_str().unwrap();
             assert!(token.starts_with("full-"), "{patch}");
@@ -280,7 +288,7 @@ async fn a_missing_service_is_one_line_naming_it() {
 #[tokio::test]
 async fn rbac_refusal_is_reported_as_forbidden() {
     let (result, _) = plugin(&["abort", "albumservice/albums"], |mut h| async move {
-        answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, album()).await;
+        answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, rolling_out()).await;
         answer(
             &mut h,
             Method::PATCH,
@@ -339,4 +347,22 @@ async fn history_shows_the_config_hash_the_pods_report() {
         "{line} lacks {}",
         &served[..12]
     );
+}
+
+#[tokio::test]
+async fn promote_and_abort_are_refused_when_nothing_rolls_out() {
+    for verb in ["abort", "promote"] {
+        let (result, out) = plugin(&[verb, "albumservice/albums"], |mut h| async move {
+            answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, album()).await;
+            assert!(h.next_request().await.is_none(), "no patch for a no-op");
+        })
+        .await;
+        let error = result.unwrap_err();
+        assert!(matches!(error, Error::NothingRollingOut(_)), "{error}");
+        assert_eq!(
+            error.to_string(),
+            "nothing is rolling out (phase Healthy, revision 2): promote and abort act on a rollout in progress"
+        );
+        assert_eq!(out, "");
+    }
 }

@@ -60,10 +60,20 @@ pub fn decide(obs: &Observed<'_>, prev: &RolloutState) -> Decision {
     decision
 }
 
+/// `promote` and `abort` act on the rollout in progress when they are given. Seen while no
+/// rollout is in progress, they are acknowledged and do nothing, so a stale token never hits a
+/// later rollout (an `abort` given to a Healthy service used to roll back the next spec change
+/// at once, a `promote --full` to skip all its steps).
+fn acknowledge_tokens(obs: &Observed<'_>, s: &mut RolloutState) {
+    s.observed_promote = obs.promote.map(str::to_owned);
+    s.observed_abort = obs.abort.map(str::to_owned);
+}
+
 fn steady(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
     s.step = None;
     s.step_started = None;
     s.analysis_passes = 0;
+    acknowledge_tokens(obs, &mut s);
     let health = obs.health.get(&obs.target).cloned().unwrap_or_default();
     let (phase, message) = match &health.failure {
         Some(reason) => (
@@ -90,7 +100,8 @@ fn steady(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
     d
 }
 
-fn rolled_back(obs: &Observed<'_>, s: RolloutState) -> Decision {
+fn rolled_back(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
+    acknowledge_tokens(obs, &mut s);
     match s.stable {
         Some(stable) => {
             let message = format!(
