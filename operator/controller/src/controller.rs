@@ -32,10 +32,11 @@ use crate::service::{LockstepService, ServiceRef};
 pub const FIELD_MANAGER: &str = "lockstep-operator";
 
 /// Pod waiting reasons that will not heal by waiting.
-const FATAL_WAITING: [&str; 4] = [
+const FATAL_WAITING: [&str; 5] = [
     "CrashLoopBackOff",
     "ImagePullBackOff",
     "ErrImagePull",
+    "InvalidImageName",
     "CreateContainerConfigError",
 ];
 

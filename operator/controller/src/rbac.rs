@@ -51,8 +51,9 @@ pub const PERMISSIONS: &[Permission] = &[
     rule("", "configmaps", &["list", "create"]),
     // The stable Service in front of the revisions' pods.
     rule("", "services", &["get", "create", "patch"]),
-    // Pod health for the gates (crash loops, image pull failures).
-    rule("", "pods", &["list"]),
+    // Pod health for the gates (crash loops, image pull failures); watched so that a failing
+    // canary is seen in seconds, not at the next requeue.
+    rule("", "pods", &["list", "watch"]),
     // crate::events::Recorder: new events, and series counts on repeats.
     rule("events.k8s.io", "events", &["create", "patch"]),
     Permission {

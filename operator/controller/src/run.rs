@@ -147,13 +147,43 @@ where
         writer,
         on_bad,
     );
+    // The services' pods, so a crashing canary is reconciled (and rolled back) as soon as its
+    // status says so, not when the progress deadline's requeue comes.
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let pod_selector = format!(
+        "{},app.kubernetes.io/name={}",
+        crate::resources::LABEL_SERVICE,
+        S::COMPONENT
+    );
     Controller::for_stream(services, reader)
         .owns(
             deployments,
             watcher::Config::default().labels(crate::resources::LABEL_SERVICE),
         )
+        .watches(
+            pods,
+            watcher::Config::default().labels(&pod_selector),
+            pod_owner::<S>,
+        )
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown)
+}
+
+/// The service a pod belongs to, by its `lockstep.dev/service` label.
+#[allow(clippy::needless_pass_by_value)] // the mapper signature `Controller::watches` expects
+fn pod_owner<S: LockstepService>(
+    pod: k8s_openapi::api::core::v1::Pod,
+) -> Option<kube::runtime::reflector::ObjectRef<S>> {
+    let name = pod
+        .metadata
+        .labels
+        .as_ref()?
+        .get(crate::resources::LABEL_SERVICE)?;
+    let namespace = pod.metadata.namespace.as_deref()?;
+    Some(kube::runtime::reflector::ObjectRef::new(name).within(namespace))
 }
 
 /// Runs `controller` with the operator's reconcile and error policy until it stops.

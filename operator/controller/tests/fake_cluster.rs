@@ -6,7 +6,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -329,5 +329,81 @@ async fn a_refused_config_map_is_reported_and_created_once_allowed() {
         config_maps, 4,
         "three refused creates, then one that worked"
     );
+    operator.stop().await;
+}
+
+/// A canary whose pod crash-loops is rolled back as soon as the pod's status says so: the
+/// operator watches the services' pods. Before, pods were only read when something else caused
+/// a reconcile, so a canary paused at a step (no requeue) waited for the progress deadline.
+#[tokio::test]
+async fn a_crash_looping_canary_is_rolled_back_within_seconds() {
+    use k8s_openapi::api::core::v1::Pod;
+    let fake = fake().await;
+    let client = fake.client();
+    let api: Api<AlbumService> = Api::namespaced(client.clone(), "shop");
+    let mut svc = rolling("albums", "shop");
+    svc.spec.rollout.strategy = Strategy::Canary;
+    svc.spec.rollout.steps = vec![
+        Step {
+            set_weight: Some(50),
+            pause: None,
+        },
+        Step {
+            set_weight: None,
+            pause: Some(Default::default()),
+        },
+    ];
+    api.create(&PostParams::default(), &svc).await.unwrap();
+    let operator = Operator::start(&fake);
+    wait_for_phase(&api, "albums", Phase::Healthy).await;
+    api.patch(
+        "albums",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"spec": {"release": {"image": "ghcr.io/lockstep-dev/album-service:9.9.9"}}}),
+        ),
+    )
+    .await
+    .unwrap();
+    let paused = wait_for_phase(&api, "albums", Phase::Paused).await;
+    assert_eq!(paused.status.unwrap().current_revision, Some(2));
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
+    let pod: Pod = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "albums-canary-0", "labels": {"lockstep.dev/service": "albums",
+            "app.kubernetes.io/name": "album", "lockstep.dev/revision": "2"}},
+        "spec": {"containers": [{"name": "album", "image": "ghcr.io/lockstep-dev/album-service:9.9.9"}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let failing = Instant::now();
+    pods.patch_status(
+        "albums-canary-0",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"status": {"containerStatuses": [{"name": "album", "image": "x",
+            "imageID": "", "ready": false, "restartCount": 3,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}),
+        ),
+    )
+    .await
+    .unwrap();
+    let rolled_back = wait_for_phase(&api, "albums", Phase::RolledBack).await;
+    let took = failing.elapsed();
+    let status = rolled_back.status.unwrap();
+    assert_eq!(
+        (status.stable_revision, status.aborted_revision),
+        (Some(1), Some(2))
+    );
+    assert!(
+        status
+            .abort_reason
+            .unwrap_or_default()
+            .contains("CrashLoopBackOff"),
+        "reason"
+    );
+    assert!(
+        took <= Duration::from_secs(2),
+        "rolled back {took:?} after the pod failed"
+    );
+    println!("first failing pod status -> RolledBack: {took:?}");
     operator.stop().await;
 }

@@ -401,3 +401,34 @@ fn missing_config_maps_and_a_drifted_service_are_restored() {
         "healed, then quiet"
     );
 }
+
+/// `rollbackTo` a revision that is not kept is cleared from the spec (it used to stay there
+/// forever), with a Warning event listing the kept revisions; then the service is quiet again.
+#[test]
+fn rollback_to_a_revision_not_kept_is_cleared_with_a_warning() {
+    let mut sim = Sim::new();
+    sim.run();
+    sim.all_ready();
+    sim.run();
+    sim.svc.spec.rollback_to = Some(lockstep_crd::spec::RollbackTo { revision: 9 });
+    let actions = sim.run();
+    assert_eq!(
+        kinds(&actions),
+        ["PatchSpec", "Event(RollbackRefused)", "PatchStatus"]
+    );
+    let warning = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Event(t) => Some(t.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(warning.warning && warning.message.contains("revision 9 is not kept (kept: 1)"));
+    assert!(
+        sim.svc.spec.rollback_to.is_none(),
+        "the request stayed in the spec"
+    );
+    sim.run();
+    assert_eq!(kinds(&sim.run()), Vec::<String>::new());
+    assert_eq!(sim.phase(), Some(Phase::Healthy));
+}

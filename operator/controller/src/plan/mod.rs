@@ -110,10 +110,27 @@ pub fn plan<S: LockstepService>(
             .iter()
             .find(|r| r.number == rollback.revision)
         else {
-            status.message = Some(format!(
-                "rollbackTo: revision {} is not kept (see `kubectl lockstep history`)",
-                rollback.revision
+            // Cleared, so the request does not linger in the spec forever; the event says what
+            // can be asked for instead.
+            let kept: Vec<String> = cluster
+                .revisions
+                .iter()
+                .map(|r| r.number.to_string())
+                .collect();
+            let message = format!(
+                "rollbackTo: revision {} is not kept (kept: {}); the request was cleared",
+                rollback.revision,
+                kept.join(", ")
+            );
+            plan.actions.push(Action::PatchSpec(
+                serde_json::json!({"spec": {"rollbackTo": null}}),
             ));
+            plan.actions.push(Action::Event(Transition {
+                reason: "RollbackRefused",
+                message: message.clone(),
+                warning: true,
+            }));
+            status.message = Some(message);
             push(&mut plan, prev, status);
             return plan;
         };
