@@ -80,6 +80,16 @@ macro_rules! impl_service {
             fn content(&self) -> Result<RevisionContent, ConfigError> {
                 let release = &self.spec.release;
                 release.config.validate()?;
+                check_image(&release.image)?;
+                if release.config.server.port != self.spec.pod.port {
+                    return Err(ConfigError::Invalid {
+                        field: "pod.port",
+                        reason: format!(
+                            "{} but config.server.port is {}: probes and the Service would miss the process",
+                            self.spec.pod.port, release.config.server.port
+                        ),
+                    });
+                }
                 check_secret_volumes(&self.spec.pod.secret_volumes)?;
                 Ok(RevisionContent {
                     version: release.version.clone(),
@@ -191,6 +201,82 @@ pub fn merge_patch_to(
         }
         (_, t) => t.clone(),
     }
+}
+
+/// Checks `release.image` as a container image reference (`[host[:port]/]path[:tag][@sha256:…]`):
+/// the API server accepts any string there, and a Deployment with an empty or malformed image
+/// is refused (422) or never starts (`InvalidImageName`) — a config error instead, with no pods
+/// touched.
+pub fn check_image(image: &str) -> Result<(), ConfigError> {
+    let bad = |reason: &str| ConfigError::Invalid {
+        field: "release.image",
+        reason: format!("`{image}`: {reason}"),
+    };
+    if image.is_empty() {
+        return Err(bad("an image is required"));
+    }
+    let (named, digest) = match image.split_once('@') {
+        Some((named, digest)) => (named, Some(digest)),
+        None => (image, None),
+    };
+    if let Some(digest) = digest {
+        let hex = digest.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
+            return Err(bad(
+                "the digest must be sha256: and 64 lowercase hex digits",
+            ));
+        }
+    }
+    let last_slash = named.rfind('/').map_or(0, |i| i + 1);
+    let (path, tag) = match named[last_slash..].rfind(':') {
+        Some(i) => (&named[..last_slash + i], Some(&named[last_slash + i + 1..])),
+        None => (named, None),
+    };
+    if let Some(tag) = tag {
+        let ok = !tag.is_empty()
+            && tag.len() <= 128
+            && !tag.starts_with(['.', '-'])
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !ok {
+            return Err(bad(
+                "a tag is 1-128 of [A-Za-z0-9_.-], not starting with . or -",
+            ));
+        }
+    }
+    let mut components = path.split('/').peekable();
+    let host = components.next().filter(|first| {
+        path.contains('/') && (first.contains(['.', ':']) || *first == "localhost")
+    });
+    if let Some(host) = host {
+        let (name, port) = host.split_once(':').unwrap_or((host, "0"));
+        if name.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("the registry must be host[:port]"));
+        }
+    }
+    let repository: Vec<&str> = if host.is_some() {
+        components.collect()
+    } else {
+        path.split('/').collect()
+    };
+    let component_ok = |c: &str| {
+        !c.is_empty()
+            && c.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+            && c.ends_with(|ch: char| ch.is_ascii_alphanumeric())
+    };
+    if repository.is_empty() || !repository.iter().all(|c| component_ok(c)) {
+        return Err(bad(
+            "repository path components are lowercase letters, digits and . _ -",
+        ));
+    }
+    Ok(())
 }
 
 /// The rules for `pod.secretVolumes` that the schema does not state: DNS-1123 names short enough
