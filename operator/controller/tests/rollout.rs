@@ -465,3 +465,28 @@ fn tokens_given_while_steady_never_touch_a_later_rollout() {
     run.promote = Some("full-now".into());
     assert_eq!(reasons(&run.step(None)), ["Promoted"]);
 }
+
+/// Going back to an older revision (undo / rollbackTo) skips the canary steps: the e2e plugin
+/// scenario's undo used to stop at "Paused … waiting for promote at 50 %".
+#[test]
+fn a_rollback_to_an_older_revision_goes_straight_to_full_size() {
+    let mut run = Run::new(canary(vec![weight(50), pause(None)]), Some(2), 1);
+    run.ready(2, 4).ready(1, 0);
+    let d = run.step(None);
+    assert_eq!(reasons(&d), ["RolloutStarted"]);
+    assert_eq!(
+        d.scale[&1], 4,
+        "the older revision is scaled to full size at once: {d:?}"
+    );
+    run.ready(1, 4);
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, reasons(&d), d.scale.clone()),
+        (Phase::Healthy, vec!["RolloutCompleted"], scale(&[(1, 4)]))
+    );
+    // A newer revision still walks its steps.
+    run.target = 3;
+    run.ready(3, 0);
+    let d = run.step(None);
+    assert_eq!(d.scale, scale(&[(1, 2), (3, 2)]));
+}

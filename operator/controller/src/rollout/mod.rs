@@ -171,9 +171,12 @@ fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
     if let Some(reason) = &health.failure {
         return roll_back(obs, s, format!("revision {target} is failing: {reason}"));
     }
-    // A first deploy has nothing to compare a canary with: it goes straight to full size.
+    // A first deploy has nothing to compare a canary with: it goes straight to full size. So
+    // does a rollback — `undo`, `rollbackTo`, or a spec edited back to an older revision (revision
+    // numbers only grow, so a target older than the stable one is a way back): an incident
+    // rollback must not stop at a pause waiting for a person.
     let steps: &[Step] = match (obs.rollout.strategy, s.stable) {
-        (Strategy::Canary, Some(_)) => &obs.rollout.steps,
+        (Strategy::Canary, Some(stable)) if target > stable => &obs.rollout.steps,
         _ => &[],
     };
     let index = s.step.unwrap_or(0) as usize;
