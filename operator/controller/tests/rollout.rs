@@ -490,3 +490,56 @@ fn a_rollback_to_an_older_revision_goes_straight_to_full_size() {
     let d = run.step(None);
     assert_eq!(d.scale, scale(&[(1, 2), (3, 2)]));
 }
+
+/// As the controller does it: plan without a sample, take one only if asked, plan again.
+fn reconcile(run: &mut Run, value: f64, queries: &mut u32) -> Decision {
+    let d = run.step(None);
+    if !d.analysis_needed {
+        return d;
+    }
+    *queries += 1;
+    run.step(Some(AnalysisOutcome::Value(value)))
+}
+
+/// Samples follow `intervalSeconds` however often the operator reconciles (every status write
+/// and pod event triggers one): reconciling every second, `samples: 3, intervalSeconds: 30`
+/// takes 3 queries and 60 s per step — not 3 queries about a second apart.
+#[test]
+fn analysis_samples_keep_their_interval_whatever_triggers_a_reconcile() {
+    let mut rollout = canary(vec![weight(25), weight(50)]);
+    rollout.analysis = Some(Analysis {
+        query: "q".into(),
+        threshold: 0.05,
+        comparison: Comparison::LessThan,
+        interval_seconds: 30,
+        samples: 3,
+    });
+    let mut run = Run::new(rollout, Some(1), 2);
+    run.ready(1, 4).ready(2, 4);
+    let started = run.now;
+    let mut queries = 0;
+    let mut sample_times = Vec::new();
+    let mut completed_at = None;
+    for _ in 0..200 {
+        let before = queries;
+        let d = reconcile(&mut run, 0.01, &mut queries);
+        if queries > before {
+            sample_times.push(run.now - started);
+        }
+        if reasons(&d).contains(&"StepCompleted") {
+            completed_at = Some(run.now - started);
+            break;
+        }
+        run.now += 1;
+    }
+    assert_eq!(
+        sample_times,
+        [0, 30, 60],
+        "sample times (s after the step began)"
+    );
+    assert_eq!(completed_at, Some(60));
+    assert_eq!(queries, 3);
+    // The next step starts its own count: no pass carries over.
+    assert_eq!(run.state.analysis_passes, 0);
+    assert_eq!(run.state.step, Some(1));
+}

@@ -62,6 +62,10 @@ pub struct ServiceStatus {
     /// Passing analysis samples in the current step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis_passes: Option<u32>,
+    /// When the last analysis sample of this step was taken: samples follow
+    /// `analysis.intervalSeconds` whatever else makes the operator reconcile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sample_at: Option<Time>,
     /// A revision whose rollout failed or was aborted; it is not tried again until the spec
     /// changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

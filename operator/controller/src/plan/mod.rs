@@ -39,6 +39,7 @@ pub fn state_of(status: Option<&ServiceStatus>) -> RolloutState {
         step: s.step,
         step_started: s.step_started_at.as_ref().map(seconds),
         analysis_passes: s.analysis_passes.unwrap_or(0),
+        last_sample: s.last_sample_at.as_ref().map(seconds),
         observed_promote: s.observed_promote.clone(),
         observed_abort: s.observed_abort.clone(),
         aborted: s.aborted_revision,
@@ -346,6 +347,7 @@ pub fn plan<S: LockstepService>(
     status.step = s.step;
     status.step_started_at = s.step_started.and_then(time);
     status.analysis_passes = (s.analysis_passes > 0).then_some(s.analysis_passes);
+    status.last_sample_at = s.last_sample.and_then(time);
     status.observed_promote = s.observed_promote.clone();
     status.observed_abort = s.observed_abort.clone();
     status.aborted_revision = s.aborted;

@@ -38,6 +38,7 @@ pub fn decide(obs: &Observed<'_>, prev: &RolloutState) -> Decision {
         s.step = None;
         s.step_started = Some(obs.now);
         s.analysis_passes = 0;
+        s.last_sample = None;
         if s.stable != Some(target) && s.aborted != Some(target) {
             s.aborted = None;
             s.abort_reason = None;
@@ -73,6 +74,7 @@ fn steady(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
     s.step = None;
     s.step_started = None;
     s.analysis_passes = 0;
+    s.last_sample = None;
     acknowledge_tokens(obs, &mut s);
     let health = obs.health.get(&obs.target).cloned().unwrap_or_default();
     let (phase, message) = match &health.failure {
@@ -140,6 +142,7 @@ fn roll_back(obs: &Observed<'_>, mut s: RolloutState, reason: String) -> Decisio
     s.step = None;
     s.step_started = None;
     s.analysis_passes = 0;
+    s.last_sample = None;
     let to = s.stable;
     let d = rolled_back(obs, s);
     match to {
@@ -238,17 +241,27 @@ fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
         (Some(_), _) => match (&obs.rollout.analysis, obs.analysis) {
             _ if promoted => Some("promoted"),
             (None, _) => Some("healthy"),
-            (Some(_), None) => {
+            (Some(a), None) => {
+                // Samples keep their schedule: a reconcile caused by anything else (a status
+                // write, a pod event) before the interval is up takes none.
+                let due = s
+                    .last_sample
+                    .map_or(obs.now, |t| t + i64::from(a.interval_seconds));
                 let mut d = Decision::new(
                     s,
                     Phase::Progressing,
                     format!("step {index}: {weight} % healthy, analysing"),
                 );
-                d.analysis_needed = true;
                 scale_for(&mut d);
+                if obs.now < due {
+                    let wait = Duration::from_secs((due - obs.now) as u64);
+                    return d.requeue(wait.min(remaining));
+                }
+                d.analysis_needed = true;
                 return d.requeue(remaining);
             }
             (Some(a), Some(AnalysisOutcome::Value(v))) => {
+                s.last_sample = Some(obs.now);
                 if !passes(a, v) {
                     return roll_back(
                         obs,
@@ -262,7 +275,10 @@ fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
                 s.analysis_passes += 1;
                 (s.analysis_passes >= a.samples).then_some("analysis passed")
             }
-            (Some(_), Some(AnalysisOutcome::Inconclusive)) => None,
+            (Some(_), Some(AnalysisOutcome::Inconclusive)) => {
+                s.last_sample = Some(obs.now);
+                None
+            }
         },
         (None, Some(pause)) => match pause.duration {
             _ if promoted => Some("promoted"),
@@ -297,6 +313,7 @@ fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
             s.step = Some(index as u32 + 1);
             s.step_started = Some(obs.now);
             s.analysis_passes = 0;
+            s.last_sample = None;
             let mut d = Decision::new(s, Phase::Progressing, format!("step {index} done ({why})"));
             scale_for(&mut d);
             d.event(
@@ -318,7 +335,6 @@ fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
                     health.ready
                 ),
             );
-            d.analysis_needed = obs.rollout.analysis.is_some() && healthy;
             scale_for(&mut d);
             d.requeue(interval.min(remaining))
         }
@@ -334,6 +350,7 @@ fn finish(obs: &Observed<'_>, mut s: RolloutState, health: &RevisionHealth) -> D
         s.step = None;
         s.step_started = None;
         s.analysis_passes = 0;
+        s.last_sample = None;
         let mut d = Decision::new(
             s,
             Phase::Healthy,

@@ -60,6 +60,8 @@ pub struct RolloutState {
     pub step_started: Option<i64>,
     /// Passing analysis samples in this step.
     pub analysis_passes: u32,
+    /// Unix seconds of the last analysis sample in this step.
+    pub last_sample: Option<i64>,
     /// Last `promote` token acted on.
     pub observed_promote: Option<String>,
     /// Last `abort` token acted on.
