@@ -24,6 +24,8 @@ pub struct CommonSpec<'a> {
     pub promote: Option<&'a str>,
     /// `spec.abort`.
     pub abort: Option<&'a str>,
+    /// `spec.retry`.
+    pub retry: Option<&'a str>,
     /// `spec.restartAt`.
     pub restart_at: Option<&'a str>,
     /// `spec.rollbackTo`.
@@ -71,6 +73,7 @@ macro_rules! impl_service {
                     paused: s.paused,
                     promote: s.promote.as_deref(),
                     abort: s.abort.as_deref(),
+                    retry: s.retry.as_deref(),
                     restart_at: s.restart_at.as_deref(),
                     rollback_to: s.rollback_to.as_ref(),
                     pod: &s.pod,

@@ -43,6 +43,7 @@ struct Run {
     paused: bool,
     promote: Option<String>,
     abort: Option<String>,
+    retry: Option<String>,
     health: BTreeMap<i64, RevisionHealth>,
     state: RolloutState,
 }
@@ -62,6 +63,7 @@ impl Run {
             paused: false,
             promote: None,
             abort: None,
+            retry: None,
             health: BTreeMap::new(),
             state,
         }
@@ -82,6 +84,7 @@ impl Run {
             paused: self.paused,
             promote: self.promote.as_deref(),
             abort: self.abort.as_deref(),
+            retry: self.retry.as_deref(),
             target: self.target,
             health: &self.health,
             analysis,
@@ -542,4 +545,49 @@ fn analysis_samples_keep_their_interval_whatever_triggers_a_reconcile() {
     // The next step starts its own count: no pass carries over.
     assert_eq!(run.state.analysis_passes, 0);
     assert_eq!(run.state.step, Some(1));
+}
+
+/// `retry` rolls a rolled-back revision out again from its first step without a spec edit; a
+/// retry token seen at any other time does nothing, then or later.
+#[test]
+fn retry_rolls_a_rolled_back_revision_out_again() {
+    let mut run = Run::new(canary(vec![weight(25), pause(None)]), Some(1), 2);
+    run.ready(1, 4).ready(2, 1);
+    run.step(None);
+    run.failing(2, "CrashLoopBackOff");
+    assert_eq!(run.step(None).phase, Phase::RolledBack);
+    // Still rolled back on later reconciles: not retried by itself.
+    assert_eq!(run.step(None).phase, Phase::RolledBack);
+    run.health.remove(&2);
+    run.ready(2, 0);
+    run.retry = Some("r1".into());
+    let d = run.step(None);
+    assert_eq!(
+        (d.phase, reasons(&d)),
+        (Phase::Progressing, vec!["RolloutRetried"])
+    );
+    assert_eq!(
+        d.scale,
+        scale(&[(1, 3), (2, 1)]),
+        "from the first step again"
+    );
+    assert_eq!(run.state.aborted, None);
+    // The same token again does nothing more; a retry token while steady is ignored later.
+    run.ready(2, 1);
+    run.step(None);
+    run.step(None);
+    run.promote = Some("full-go".into());
+    run.ready(2, 4);
+    run.step(None);
+    assert_eq!(run.step(None).phase, Phase::Healthy);
+    run.retry = Some("r2-while-healthy".into());
+    assert_eq!(reasons(&run.step(None)), Vec::<&str>::new());
+    run.target = 3;
+    run.failing(3, "ErrImagePull");
+    assert_eq!(run.step(None).phase, Phase::RolledBack);
+    assert_eq!(
+        run.step(None).phase,
+        Phase::RolledBack,
+        "a stale retry token must not retry revision 3"
+    );
 }

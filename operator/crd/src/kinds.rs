@@ -66,6 +66,10 @@ macro_rules! service_kind {
             /// A new value aborts the rollout and returns to the stable revision.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub abort: Option<String>,
+            /// A new value rolls out a rolled-back revision again without editing the release
+            /// (`kubectl lockstep retry`).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub retry: Option<String>,
             /// A new value restarts every pod of the service (rolling, as each Deployment's
             /// strategy allows) without a new revision: image and config stay
             /// (`kubectl lockstep restart`).

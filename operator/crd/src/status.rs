@@ -79,6 +79,9 @@ pub struct ServiceStatus {
     /// The last `abort` token acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_abort: Option<String>,
+    /// The last `retry` token acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_retry: Option<String>,
     /// All pods of the service.
     #[serde(default)]
     pub replicas: i32,

@@ -113,6 +113,11 @@ pub enum Command {
         /// `albumservice/NAME`, `noteservice/NAME` or `NAME`.
         target: String,
     },
+    /// Roll out the rolled-back revision again, from its first step, without editing the spec.
+    Retry {
+        /// `albumservice/NAME`, `noteservice/NAME` or `NAME`.
+        target: String,
+    },
     /// Restart every pod of the service (rolling); image, config and revision stay.
     Restart {
         /// `albumservice/NAME`, `noteservice/NAME` or `NAME`.
@@ -139,6 +144,7 @@ impl Command {
             | Command::Pause { target }
             | Command::Resume { target }
             | Command::Abort { target }
+            | Command::Retry { target }
             | Command::Restart { target }
             | Command::Undo { target, .. } => target,
         }

@@ -54,6 +54,9 @@ pub enum Error {
     /// Writing the output failed.
     #[error("writing output: {0}")]
     Output(String),
+    /// `retry` while no revision is rolled back.
+    #[error("nothing to retry (phase {0}): retry rolls a RolledBack revision out again")]
+    NothingToRetry(String),
     /// `promote` or `abort` while no rollout is in progress: they would do nothing.
     #[error("nothing is rolling out ({0}): promote and abort act on a rollout in progress")]
     NothingRollingOut(String),
@@ -202,6 +205,22 @@ pub async fn run_with(
             require_rollout(&obj)?;
             cluster::patch(&client, &ns, kind, name, &patch::abort(&now())).await?;
             said(out, "aborted: returning to the stable revision")?;
+        }
+        Command::Retry { .. } => {
+            let status = &obj.data["status"];
+            if status["phase"].as_str() != Some("RolledBack") {
+                return Err(Error::NothingToRetry(
+                    status["phase"]
+                        .as_str()
+                        .unwrap_or("no status yet")
+                        .to_owned(),
+                ));
+            }
+            cluster::patch(&client, &ns, kind, name, &patch::retry(&now())).await?;
+            let revision = status["abortedRevision"]
+                .as_i64()
+                .map_or_else(String::new, |r| format!(" revision {r}"));
+            said(out, &format!("retrying{revision}: rolling it out again"))?;
         }
         Command::Restart { .. } => {
             cluster::patch(&client, &ns, kind, name, &patch::restart(&now())).await?;

@@ -29,6 +29,11 @@ pub fn abort(now: &str) -> Value {
     json!({"spec": {"abort": now}})
 }
 
+/// `retry`: a new value rolls the rolled-back revision out again.
+pub fn retry(now: &str) -> Value {
+    json!({"spec": {"retry": now}})
+}
+
 /// `restart`: a new value rolls every pod of the service; no new revision.
 pub fn restart(now: &str) -> Value {
     json!({"spec": {"restartAt": now}})

@@ -130,6 +130,7 @@ fn each_verb_is_one_merge_patch_of_the_spec() {
         json!({"spec": {"rollbackTo": {"revision": 3}}})
     );
     assert_eq!(patch::restart(now), json!({"spec": {"restartAt": now}}));
+    assert_eq!(patch::retry(now), json!({"spec": {"retry": now}}));
 }
 
 #[test]

@@ -366,3 +366,42 @@ async fn promote_and_abort_are_refused_when_nothing_rolls_out() {
         assert_eq!(out, "");
     }
 }
+
+#[tokio::test]
+async fn retry_patches_a_rolled_back_service_and_refuses_otherwise() {
+    let rolled_back = || {
+        let mut svc = album();
+        svc["status"] = json!({"phase": "RolledBack", "currentRevision": 2, "stableRevision": 1,
+                               "abortedRevision": 2, "abortReason": "CrashLoopBackOff"});
+        svc
+    };
+    let (result, out) = plugin(&["retry", "albums"], move |mut h| async move {
+        answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, rolled_back()).await;
+        answer(
+            &mut h,
+            Method::GET,
+            NOTES,
+            StatusCode::NOT_FOUND,
+            status(404, "NotFound"),
+        )
+        .await;
+        let patch = answer(&mut h, Method::PATCH, ALBUMS, StatusCode::OK, rolled_back()).await;
+        assert!(patch["spec"]["retry"].is_string(), "{patch}");
+        assert_eq!(patch["spec"].as_object().unwrap().len(), 1, "{patch}");
+    })
+    .await;
+    assert!(result.unwrap());
+    assert_eq!(
+        out,
+        "albumservice/albums retrying revision 2: rolling it out again\n"
+    );
+    let (result, _) = plugin(&["retry", "albumservice/albums"], |mut h| async move {
+        answer(&mut h, Method::GET, ALBUMS, StatusCode::OK, album()).await;
+        assert!(h.next_request().await.is_none(), "no patch");
+    })
+    .await;
+    assert!(
+        matches!(result, Err(Error::NothingToRetry(_))),
+        "{result:?}"
+    );
+}

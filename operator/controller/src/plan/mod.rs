@@ -42,6 +42,7 @@ pub fn state_of(status: Option<&ServiceStatus>) -> RolloutState {
         last_sample: s.last_sample_at.as_ref().map(seconds),
         observed_promote: s.observed_promote.clone(),
         observed_abort: s.observed_abort.clone(),
+        observed_retry: s.observed_retry.clone(),
         aborted: s.aborted_revision,
         abort_reason: s.abort_reason.clone(),
     }
@@ -249,6 +250,7 @@ pub fn plan<S: LockstepService>(
         paused: spec.paused,
         promote: spec.promote,
         abort: spec.abort,
+        retry: spec.retry,
         target,
         health: &health,
         analysis,
@@ -350,6 +352,7 @@ pub fn plan<S: LockstepService>(
     status.last_sample_at = s.last_sample.and_then(time);
     status.observed_promote = s.observed_promote.clone();
     status.observed_abort = s.observed_abort.clone();
+    status.observed_retry = s.observed_retry.clone();
     status.aborted_revision = s.aborted;
     status.abort_reason = s.abort_reason.clone();
     status.replicas = replicas;

@@ -49,6 +49,26 @@ pub fn decide(obs: &Observed<'_>, prev: &RolloutState) -> Decision {
             });
         }
     }
+    // `retry`: a new token given while the target is the rolled-back revision rolls it out again
+    // (from its first step), without a spec edit. Seen at any other time it is acknowledged.
+    let retry = obs.retry.is_some() && obs.retry.map(str::to_owned) != s.observed_retry;
+    if retry && s.aborted == Some(target) {
+        s.observed_retry = obs.retry.map(str::to_owned);
+        s.aborted = None;
+        s.abort_reason = None;
+        s.step = None;
+        s.step_started = Some(obs.now);
+        s.analysis_passes = 0;
+        s.last_sample = None;
+        // Tokens given before the retry belong to the failed attempt.
+        s.observed_promote = obs.promote.map(str::to_owned);
+        s.observed_abort = obs.abort.map(str::to_owned);
+        started.push(Transition {
+            reason: "RolloutRetried",
+            message: format!("rolling out revision {target} again (spec.retry)"),
+            warning: false,
+        });
+    }
     let mut decision = if s.aborted == Some(target) {
         rolled_back(obs, s)
     } else if s.stable == Some(target) {
@@ -68,6 +88,7 @@ pub fn decide(obs: &Observed<'_>, prev: &RolloutState) -> Decision {
 fn acknowledge_tokens(obs: &Observed<'_>, s: &mut RolloutState) {
     s.observed_promote = obs.promote.map(str::to_owned);
     s.observed_abort = obs.abort.map(str::to_owned);
+    s.observed_retry = obs.retry.map(str::to_owned);
 }
 
 fn steady(obs: &Observed<'_>, mut s: RolloutState) -> Decision {

@@ -39,6 +39,8 @@ pub struct Observed<'a> {
     pub promote: Option<&'a str>,
     /// `spec.abort` token.
     pub abort: Option<&'a str>,
+    /// `spec.retry` token.
+    pub retry: Option<&'a str>,
     /// Revision number the spec asks for.
     pub target: i64,
     /// Health of each revision's Deployment.
@@ -66,6 +68,8 @@ pub struct RolloutState {
     pub observed_promote: Option<String>,
     /// Last `abort` token acted on.
     pub observed_abort: Option<String>,
+    /// Last `retry` token acted on.
+    pub observed_retry: Option<String>,
     /// Failed or aborted target, not retried until the spec changes.
     pub aborted: Option<i64>,
     /// Why `aborted` was rolled back.
