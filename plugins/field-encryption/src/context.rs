@@ -86,7 +86,7 @@ pub(crate) fn require(column: &str) -> Result<TenantScope> {
 /// committed write and a retry duplicates the row. With this guard the write fails first and
 /// nothing is committed:
 ///
-/// ```ignore
+/// ```text
 /// impl ActiveModelBehavior for ActiveModel {
 ///     async fn before_save<C: ConnectionTrait>(self, _db: &C, _insert: bool) -> Result<Self, DbErr> {
 ///         lockstep_field_encryption::require_tenant_for_write("notes")?;
