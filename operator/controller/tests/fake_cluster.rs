@@ -88,6 +88,16 @@ fn albums() -> Collection {
     }
 }
 
+/// A Canary service with `steps`, created in `shop` as `albums`; returns its API.
+async fn create_canary(fake: &FakeApi, steps: Vec<Step>) -> Api<AlbumService> {
+    let api: Api<AlbumService> = Api::namespaced(fake.client(), "shop");
+    let mut svc = rolling("albums", "shop");
+    svc.spec.rollout.strategy = Strategy::Canary;
+    svc.spec.rollout.steps = steps;
+    api.create(&PostParams::default(), &svc).await.unwrap();
+    api
+}
+
 /// A Rolling service named `name` in `ns`, as a user would create it.
 fn rolling(name: &str, ns: &str) -> AlbumService {
     let mut svc = common::album();
@@ -180,14 +190,14 @@ async fn an_undecodable_service_does_not_stop_the_others() {
 async fn a_healthy_service_gets_zero_writes_after_a_restart_and_an_annotation() {
     let fake = fake().await;
     let client = fake.client();
-    let api: Api<AlbumService> = Api::namespaced(client.clone(), "shop");
-    let mut svc = rolling("albums", "shop");
-    svc.spec.rollout.strategy = Strategy::Canary;
-    svc.spec.rollout.steps = vec![Step {
-        set_weight: Some(50),
-        pause: None,
-    }];
-    api.create(&PostParams::default(), &svc).await.unwrap();
+    let api = create_canary(
+        &fake,
+        vec![Step {
+            set_weight: Some(50),
+            pause: None,
+        }],
+    )
+    .await;
     let operator = Operator::start(&fake);
     wait_for_phase(&api, "albums", Phase::Healthy).await;
     // A config change: revision 2 walks the canary step, then completes.
@@ -340,20 +350,20 @@ async fn a_crash_looping_canary_is_rolled_back_within_seconds() {
     use k8s_openapi::api::core::v1::Pod;
     let fake = fake().await;
     let client = fake.client();
-    let api: Api<AlbumService> = Api::namespaced(client.clone(), "shop");
-    let mut svc = rolling("albums", "shop");
-    svc.spec.rollout.strategy = Strategy::Canary;
-    svc.spec.rollout.steps = vec![
-        Step {
-            set_weight: Some(50),
-            pause: None,
-        },
-        Step {
-            set_weight: None,
-            pause: Some(Default::default()),
-        },
-    ];
-    api.create(&PostParams::default(), &svc).await.unwrap();
+    let api = create_canary(
+        &fake,
+        vec![
+            Step {
+                set_weight: Some(50),
+                pause: None,
+            },
+            Step {
+                set_weight: None,
+                pause: Some(Default::default()),
+            },
+        ],
+    )
+    .await;
     let operator = Operator::start(&fake);
     wait_for_phase(&api, "albums", Phase::Healthy).await;
     api.patch(

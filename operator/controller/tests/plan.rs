@@ -46,6 +46,15 @@ impl Sim {
         p.actions
     }
 
+    /// A service deployed once and Healthy (revision 1, all pods ready).
+    fn healthy() -> Sim {
+        let mut sim = Sim::new();
+        sim.run();
+        sim.all_ready();
+        sim.run();
+        sim
+    }
+
     /// Every deployment's pods become ready.
     fn all_ready(&mut self) {
         for d in self.cluster.deployments.values_mut() {
@@ -102,10 +111,7 @@ fn first_reconcile_creates_revision_deployment_and_service() {
 
 #[test]
 fn an_unchanged_service_makes_zero_writes() {
-    let mut sim = Sim::new();
-    sim.run();
-    sim.all_ready();
-    sim.run();
+    let mut sim = Sim::healthy();
     for _ in 0..3 {
         sim.now += 60;
         assert_eq!(
@@ -118,10 +124,7 @@ fn an_unchanged_service_makes_zero_writes() {
 
 #[test]
 fn a_config_change_makes_a_new_revision_and_scaling_does_not() {
-    let mut sim = Sim::new();
-    sim.run();
-    sim.all_ready();
-    sim.run();
+    let mut sim = Sim::healthy();
     sim.svc.spec.replicas = 6;
     let actions = kinds(&sim.run());
     assert_eq!(actions[0], "Scale(1=6)", "{actions:?}");
@@ -156,10 +159,7 @@ fn a_config_change_makes_a_new_revision_and_scaling_does_not() {
 /// reconcile).
 #[test]
 fn a_completed_canary_clears_its_step_fields_and_then_writes_nothing() {
-    let mut sim = Sim::new();
-    sim.run();
-    sim.all_ready();
-    sim.run();
+    let mut sim = Sim::healthy();
     sim.svc.spec.rollout.strategy = Strategy::Canary;
     sim.svc.spec.rollout.steps = vec![Step {
         set_weight: Some(50),
@@ -209,10 +209,7 @@ fn a_completed_canary_clears_its_step_fields_and_then_writes_nothing() {
 
 #[test]
 fn a_crash_looping_canary_rolls_back_to_stable() {
-    let mut sim = Sim::new();
-    sim.run();
-    sim.all_ready();
-    sim.run();
+    let mut sim = Sim::healthy();
     sim.svc.spec.rollout.strategy = Strategy::Canary;
     sim.svc.spec.rollout.steps = vec![Step {
         set_weight: Some(25),
@@ -246,10 +243,7 @@ fn a_crash_looping_canary_rolls_back_to_stable() {
 
 #[test]
 fn rollback_to_rewrites_the_spec_and_reuses_the_revision() {
-    let mut sim = Sim::new();
-    sim.run();
-    sim.all_ready();
-    sim.run();
+    let mut sim = Sim::healthy();
     let v1 = sim.svc.spec.release.clone();
     let pod1 = sim.svc.spec.pod.clone();
     sim.svc.spec.release.image = "ghcr.io/lockstep-dev/album-service:2.0.0".into();
@@ -287,10 +281,7 @@ fn rollback_to_rewrites_the_spec_and_reuses_the_revision() {
 
 #[test]
 fn an_invalid_config_touches_no_pods() {
-    let mut sim = Sim::new();
-    sim.run();
-    sim.all_ready();
-    sim.run();
+    let mut sim = Sim::healthy();
     sim.svc.spec.release.config.pagination.default_limit = 999;
     let actions = kinds(&sim.run());
     assert_eq!(actions, ["Event(InvalidConfig)", "PatchStatus"]);
@@ -330,10 +321,7 @@ fn history_is_pruned_but_never_the_stable_or_current_revision() {
 
 #[test]
 fn a_deployment_edited_outside_lockstep_is_reapplied() {
-    let mut sim = Sim::new();
-    sim.run();
-    sim.all_ready();
-    sim.run();
+    let mut sim = Sim::healthy();
     let d = sim.cluster.deployments.get_mut(&1).unwrap();
     d.template.image = Some("registry.example/album:hotfix".into());
     assert_eq!(
@@ -354,10 +342,7 @@ fn a_deployment_edited_outside_lockstep_is_reapplied() {
 
 #[test]
 fn restart_at_rolls_the_pods_of_every_revision_without_a_new_one() {
-    let mut sim = Sim::new();
-    sim.run();
-    sim.all_ready();
-    sim.run();
+    let mut sim = Sim::healthy();
     let revisions = sim.cluster.revisions.len();
     sim.svc.spec.restart_at = Some("2026-11-22T09:00:00Z".into());
     assert_eq!(
@@ -381,10 +366,7 @@ fn restart_at_rolls_the_pods_of_every_revision_without_a_new_one() {
 /// back; a Service that was edited or deleted is re-applied. Then all is quiet again.
 #[test]
 fn missing_config_maps_and_a_drifted_service_are_restored() {
-    let mut sim = Sim::new();
-    sim.run();
-    sim.all_ready();
-    sim.run();
+    let mut sim = Sim::healthy();
     assert_eq!(kinds(&sim.run()), Vec::<String>::new());
     sim.cluster.config_maps.clear();
     sim.cluster.service_current = false;
@@ -406,10 +388,7 @@ fn missing_config_maps_and_a_drifted_service_are_restored() {
 /// forever), with a Warning event listing the kept revisions; then the service is quiet again.
 #[test]
 fn rollback_to_a_revision_not_kept_is_cleared_with_a_warning() {
-    let mut sim = Sim::new();
-    sim.run();
-    sim.all_ready();
-    sim.run();
+    let mut sim = Sim::healthy();
     sim.svc.spec.rollback_to = Some(lockstep_crd::spec::RollbackTo { revision: 9 });
     let actions = sim.run();
     assert_eq!(

@@ -33,15 +33,7 @@ impl Store {
                 }
             }
         }
-        let name = body["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let key = Key {
-            collection: c.clone(),
-            namespace: namespace.to_owned(),
-            name,
-        };
+        let key = key_of(c, namespace, &body);
         if self.stored(&key).is_some() {
             return Err(ApiError::new(
                 409,
@@ -206,15 +198,7 @@ impl Store {
         if object["metadata"]["uid"].is_null() {
             object["metadata"]["uid"] = json!(format!("fake-uid-{}", self.uid));
         }
-        let name = object["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let key = Key {
-            collection: c.clone(),
-            namespace: namespace.to_owned(),
-            name,
-        };
+        let key = key_of(c, namespace, &object);
         let old = self.stored(&key).map(|s| s.object.clone());
         self.commit(&key, old.as_ref(), object, BTreeMap::new())
             .unwrap_or(Value::Null)
@@ -349,6 +333,18 @@ impl Store {
             self.kubelet(&key.namespace);
         }
         Ok(new)
+    }
+}
+
+/// Where `object` (by its `metadata.name`) lives in `c` and `namespace`.
+fn key_of(c: &Collection, namespace: &str, object: &Value) -> Key {
+    Key {
+        collection: c.clone(),
+        namespace: namespace.to_owned(),
+        name: object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
     }
 }
 
