@@ -91,7 +91,16 @@ pub enum Error {
     #[error("invalid tenant id `{0}`")]
     InvalidTenant(String),
 
-    /// The key provider could not supply keys for a tenant.
+    /// The provider has no keys at all for this tenant: it is not provisioned (a client's
+    /// token naming a tenant this deployment does not serve), not a failure of the provider.
+    #[error("no keys are provisioned for tenant `{tenant}`")]
+    NoKeys {
+        /// The tenant.
+        tenant: String,
+    },
+
+    /// The key provider failed for this tenant (unreadable or malformed key material, a
+    /// database error).
     #[error("key provider failed for tenant `{tenant}`: {reason}")]
     KeyProvider {
         /// Tenant id.
@@ -118,6 +127,7 @@ impl Error {
             Error::Random { .. } => "random",
             Error::InvalidTenant(_) => "invalid_tenant",
             Error::KeyProvider { .. } => "key_provider",
+            Error::NoKeys { .. } => "no_keys",
             Error::Db(_) => "db",
         }
     }

@@ -59,11 +59,9 @@ impl StaticKeys {
 impl KeyProvider for StaticKeys {
     fn keys<'a>(&'a self, tenant: &'a str) -> BoxFuture<'a, Result<TenantKeys>> {
         Box::pin(async move {
-            let (current, keys, blind) =
-                self.tenants.get(tenant).ok_or_else(|| Error::KeyProvider {
-                    tenant: tenant.into(),
-                    reason: "no keys for this tenant".into(),
-                })?;
+            let (current, keys, blind) = self.tenants.get(tenant).ok_or_else(|| Error::NoKeys {
+                tenant: tenant.into(),
+            })?;
             TenantKeys::new(tenant, *current, keys, blind.clone())
         })
     }
@@ -97,7 +95,7 @@ impl FileKeys {
         let entries = std::fs::read_dir(&self.dir)
             .map_err(|e| fail(format!("{}: {e}", self.dir.display())))?;
         let prefix = format!("{tenant}.");
-        let mut keys = Vec::new();
+        let mut keys: Vec<(u32, KeyMaterial)> = Vec::new();
         for entry in entries {
             let name = entry.map_err(|e| fail(e.to_string()))?.file_name();
             let Some(id) = name
@@ -107,10 +105,19 @@ impl FileKeys {
             else {
                 continue;
             };
-            let id: u32 = id.parse().map_err(|_| {
+            // Tenant ids may contain '.': `acme.eu.1.key` is tenant `acme.eu`'s, not `acme`'s.
+            if id.contains('.') {
+                continue;
+            }
+            let file = name.to_string_lossy().into_owned();
+            // Digits only, no leading zero, so one id has one file name (`acme.1.key` and
+            // `acme.01.key` both loaded as id 1).
+            let canonical = !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_digit())
+                && (id == "0" || !id.starts_with('0'));
+            let id: u32 = id.parse().ok().filter(|_| canonical).ok_or_else(|| {
                 fail(format!(
-                    "`{}`: key id is not a number",
-                    name.to_string_lossy()
+                    "`{file}`: the key id must be a number without leading zeros"
                 ))
             })?;
             let path = self.dir.join(&name);
@@ -122,10 +129,9 @@ impl FileKeys {
             ));
         }
         if keys.is_empty() {
-            return Err(fail(format!(
-                "no {prefix}<id>.key file in {}",
-                self.dir.display()
-            )));
+            return Err(Error::NoKeys {
+                tenant: tenant.into(),
+            });
         }
         let current_path = self.dir.join(format!("{tenant}.current"));
         let current = match std::fs::read_to_string(&current_path) {
@@ -265,16 +271,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("acme.1.key") && err.contains("acme"), "{err}");
-        let err = FileKeys::new(dir.path())
-            .keys("nobody")
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("no nobody.<id>.key"), "{err}");
+        let err = FileKeys::new(dir.path()).keys("nobody").await.unwrap_err();
+        assert!(
+            matches!(&err, Error::NoKeys { tenant } if tenant == "nobody"),
+            "{err}"
+        );
         assert!(matches!(
             FileKeys::new(dir.path()).keys("../etc").await,
             Err(Error::InvalidTenant(_))
         ));
+    }
+
+    /// Tenant ids may contain '.', so another tenant's files share the prefix; ids are
+    /// canonical numbers, so two files cannot both be one id.
+    #[tokio::test]
+    async fn file_names_are_unambiguous() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "acme.1.key", &[1u8; 32]);
+        write(dir.path(), "acme.eu.1.key", &[2u8; 32]);
+        write(dir.path(), "acme.eu.3.key", &[3u8; 32]);
+        let acme = FileKeys::new(dir.path()).keys("acme").await.unwrap();
+        assert!(
+            acme.has_key(1) && !acme.has_key(3),
+            "acme.eu's keys are not acme's"
+        );
+        let eu = FileKeys::new(dir.path()).keys("acme.eu").await.unwrap();
+        assert_eq!(eu.current_key_id(), 3);
+        write(dir.path(), "acme.01.key", &[4u8; 32]);
+        let err = FileKeys::new(dir.path())
+            .keys("acme")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("acme.01.key") && err.contains("leading zeros"),
+            "{err}"
+        );
+        std::fs::remove_file(dir.path().join("acme.01.key")).unwrap();
+        write(dir.path(), "acme.x.key", &[4u8; 32]);
+        let err = FileKeys::new(dir.path())
+            .keys("acme")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("acme.x.key"), "{err}");
     }
 
     #[tokio::test]

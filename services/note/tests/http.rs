@@ -322,7 +322,9 @@ async fn bad_input_is_4xx(api: &Api) {
     );
 }
 
-async fn unknown_tenant_keys_are_503_not_plaintext(api: &Api) {
+/// A token for a tenant this deployment has no keys for is the client's fault: 403, not a 503
+/// that lands in the 5xx series canary analysis reads — and never a plaintext write.
+async fn unknown_tenant_keys_are_403_not_plaintext(api: &Api) {
     let stranger = token("initech");
     let (status, v) = api
         .call(
@@ -334,11 +336,12 @@ async fn unknown_tenant_keys_are_503_not_plaintext(api: &Api) {
         .await;
     assert_eq!(
         (status, v["code"].as_str()),
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some("tenant_keys_unavailable")
-        )
+        (StatusCode::FORBIDDEN, Some("tenant_not_provisioned"))
     );
+    let (status, _) = api
+        .call("GET", "/v1/notes?title=t", Some(&stranger), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 /// A body at the documented limit (64 KiB) is stored sealed and read back on every backend
@@ -414,7 +417,7 @@ async fn all(url: Option<&str>) {
             2 => bad_input_is_4xx(&api).await,
             3 => case_variant_tenants_are_isolated(&api).await,
             4 => a_body_at_the_limit_fits(&api).await,
-            _ => unknown_tenant_keys_are_503_not_plaintext(&api).await,
+            _ => unknown_tenant_keys_are_403_not_plaintext(&api).await,
         }
     }
 }

@@ -42,6 +42,11 @@ impl From<DomainError> for ApiError {
         match e {
             DomainError::Invalid { field, message } => ApiError::invalid(field, &message),
             DomainError::NotFound(id) => ApiError::not_found(format!("note {id} not found")),
+            DomainError::UnknownTenant(tenant) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "tenant_not_provisioned",
+                format!("tenant {tenant} has no encryption keys in this deployment"),
+            ),
             DomainError::Keys(cause) => {
                 tracing::error!(error = %cause, "tenant keys unavailable");
                 ApiError::new(

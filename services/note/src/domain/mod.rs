@@ -67,6 +67,10 @@ pub enum DomainError {
     /// No note with this id for this tenant.
     #[error("note {0} not found")]
     NotFound(i64),
+    /// The tenant has no keys provisioned here: the token names a tenant this deployment does
+    /// not serve (a client fault, not an outage).
+    #[error("tenant {0} is not provisioned")]
+    UnknownTenant(String),
     /// The tenant's keys could not be resolved.
     #[error("tenant keys: {0}")]
     Keys(String),

@@ -132,7 +132,12 @@ async fn scoped<T>(
 ) -> Result<T, DomainError> {
     with_tenant(keyring, tenant, fut)
         .await
-        .map_err(|e| DomainError::Keys(e.to_string()))?
+        .map_err(|e| match e {
+            lockstep_field_encryption::Error::NoKeys { tenant } => {
+                DomainError::UnknownTenant(tenant)
+            }
+            other => DomainError::Keys(other.to_string()),
+        })?
 }
 
 impl SeaStore {
