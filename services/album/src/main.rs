@@ -6,7 +6,7 @@ use album_service::store::SeaStore;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lockstep_service_config::AlbumConfig;
-use lockstep_service_kit::config::{Loaded, check_config, load_or_default};
+use lockstep_service_kit::config::{Loaded, check_config_with, load_or_default};
 
 #[derive(Parser)]
 #[command(version, about = "Albums over HTTP")]
@@ -53,7 +53,9 @@ async fn serve(loaded: Loaded<AlbumConfig>) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
-        Command::CheckConfig { file } => Ok(check_config::<AlbumConfig>(&file)),
+        Command::CheckConfig { file } => Ok(check_config_with::<AlbumConfig>(&file, |c| {
+            lockstep_service_kit::config::writable_sqlite_path(&c.database)
+        })),
         Command::Serve => {
             let loaded = load_or_default::<AlbumConfig>(cli.config.as_deref())?;
             serve(loaded).await?;

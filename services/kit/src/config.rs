@@ -82,9 +82,21 @@ pub fn load_or_default<C: ServiceConfig + Default>(
 /// `check-config FILE`: prints `ok <hash>` and exits 0, or the reason (naming the field) and
 /// exits 1.
 pub fn check_config<C: ServiceConfig>(path: &str) -> std::process::ExitCode {
-    match load::<C>(path) {
-        Ok(loaded) => {
-            println!("ok {path} sha256:{}", loaded.hash);
+    check_config_with::<C>(path, |_| Ok(()))
+}
+
+/// [`check_config`] plus `preflight`: the files and paths the service will open, checked on
+/// this machine (a config can be valid and still name a key file that is not there).
+pub fn check_config_with<C: ServiceConfig>(
+    path: &str,
+    preflight: impl Fn(&C) -> Result<(), String>,
+) -> std::process::ExitCode {
+    let checked = load::<C>(path)
+        .map_err(|e| e.to_string())
+        .and_then(|loaded| preflight(&loaded.config).map(|()| loaded.hash));
+    match checked {
+        Ok(hash) => {
+            println!("ok {path} sha256:{hash}");
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
@@ -92,4 +104,32 @@ pub fn check_config<C: ServiceConfig>(path: &str) -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the embedded SQLite file can be created or opened for writing: its directory exists
+/// and takes a new file. Nothing to check when the database comes from `url_env`.
+pub fn writable_sqlite_path(
+    database: &lockstep_service_config::DatabaseConfig,
+) -> Result<(), String> {
+    if database.url_env.is_some() {
+        return Ok(());
+    }
+    let path = std::path::Path::new(&database.sqlite_path);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let probe = dir.join(format!(".lockstep-write-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| {
+            format!(
+                "database.sqlite_path: cannot write in {}: {e}",
+                dir.display()
+            )
+        })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }

@@ -44,3 +44,16 @@ pub fn app(
     }
     Ok(wrap(routes, ops))
 }
+
+/// What `check-config` checks beyond the file itself: the RS256 public key file is there and is a
+/// key, the tenant keys directory can be listed, and the SQLite file can be written. (A config
+/// can be valid and still name paths this machine does not have; the service would then fail at
+/// start.) The HS256 secret comes from the environment at run time and is not checked here.
+pub fn preflight(config: &NoteConfig) -> Result<(), String> {
+    if config.auth.rs256_public_key_file.is_some() {
+        Verifier::from_config(&config.auth).map_err(|e| e.to_string())?;
+    }
+    let keys = &config.encryption.keys_dir;
+    std::fs::read_dir(keys).map_err(|e| format!("encryption.keys_dir: {keys}: {e}"))?;
+    lockstep_service_kit::config::writable_sqlite_path(&config.database)
+}

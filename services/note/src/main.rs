@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lockstep_field_encryption::{FileKeys, Keyring};
 use lockstep_service_config::NoteConfig;
-use lockstep_service_kit::config::{Loaded, check_config, load_or_default};
+use lockstep_service_kit::config::{Loaded, check_config_with, load_or_default};
 use note_service::auth::{Verifier, hs256_secret, mint_hs256};
 use note_service::store::SeaStore;
 
@@ -78,7 +78,10 @@ async fn main() -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Serve {
         control_routes: false,
     }) {
-        Command::CheckConfig { file } => Ok(check_config::<NoteConfig>(&file)),
+        Command::CheckConfig { file } => Ok(check_config_with::<NoteConfig>(
+            &file,
+            note_service::preflight,
+        )),
         Command::Token { tenant, sub, ttl } => {
             let loaded = load_or_default::<NoteConfig>(cli.config.as_deref())?;
             let auth = &loaded.config.auth;

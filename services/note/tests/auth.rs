@@ -114,3 +114,33 @@ fn the_bearer_scheme_is_case_insensitive() {
         assert_eq!(bearer_token(value), None, "{value:?}");
     }
 }
+
+/// `check-config` checks what the service will open on this machine: a missing RS256 key file,
+/// a keys directory that is not there, an SQLite path that cannot be written.
+#[test]
+fn preflight_checks_the_files_and_paths_the_service_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut note = lockstep_service_config::NoteConfig {
+        auth: config(),
+        ..Default::default()
+    };
+    note.encryption.keys_dir = dir.path().to_string_lossy().into_owned();
+    note.database.url_env = None;
+    note.database.sqlite_path = dir.path().join("notes.db").to_string_lossy().into_owned();
+    note_service::preflight(&note).unwrap();
+
+    let mut missing_key = note.clone();
+    missing_key.auth.rs256_public_key_file = Some("/nonexistent.pem".into());
+    let err = note_service::preflight(&missing_key).unwrap_err();
+    assert!(err.contains("auth.rs256_public_key_file"), "{err}");
+
+    let mut no_keys = note.clone();
+    no_keys.encryption.keys_dir = "/nonexistent/keys".into();
+    let err = note_service::preflight(&no_keys).unwrap_err();
+    assert!(err.contains("encryption.keys_dir"), "{err}");
+
+    let mut unwritable = note;
+    unwritable.database.sqlite_path = "/proc/notes.db".into();
+    let err = note_service::preflight(&unwritable).unwrap_err();
+    assert!(err.contains("database.sqlite_path"), "{err}");
+}
