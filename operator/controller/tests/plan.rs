@@ -411,3 +411,25 @@ fn rollback_to_a_revision_not_kept_is_cleared_with_a_warning() {
     assert_eq!(kinds(&sim.run()), Vec::<String>::new());
     assert_eq!(sim.phase(), Some(Phase::Healthy));
 }
+
+/// The scale subresource's `status.replicas` (what an HPA sees) never counts more than
+/// `spec.replicas`, even while the new revision is at full size and the old one still shrinks.
+#[test]
+fn status_replicas_never_exceed_the_desired_count() {
+    let mut sim = Sim::healthy();
+    sim.svc.spec.release.image = "ghcr.io/lockstep-dev/album-service:2.0.0".into();
+    let mut max_seen = 0;
+    for _ in 0..8 {
+        sim.run();
+        let deployed: i32 = sim.cluster.deployments.values().map(|d| d.replicas).sum();
+        let status = sim.svc.status.clone().unwrap();
+        assert!(status.replicas <= sim.svc.spec.replicas, "{status:?}");
+        max_seen = max_seen.max(deployed);
+        sim.all_ready();
+    }
+    assert!(
+        max_seen > sim.svc.spec.replicas,
+        "the rollout never surged: {max_seen}"
+    );
+    assert_eq!(sim.phase(), Some(Phase::Healthy));
+}

@@ -82,7 +82,9 @@ pub struct ServiceStatus {
     /// The last `retry` token acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_retry: Option<String>,
-    /// All pods of the service.
+    /// Pods of the service, counted up to `spec.replicas`: the scale subresource reports it to
+    /// HPA, which must not mistake the canary's extra pods or a stable revision still shrinking
+    /// for load-driven replicas.
     #[serde(default)]
     pub replicas: i32,
     /// Ready pods of the service.

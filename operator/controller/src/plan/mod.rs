@@ -355,7 +355,9 @@ pub fn plan<S: LockstepService>(
     status.observed_retry = s.observed_retry.clone();
     status.aborted_revision = s.aborted;
     status.abort_reason = s.abort_reason.clone();
-    status.replicas = replicas;
+    // HPA reads this through the scale subresource: surge pods of the last stretch are not
+    // replicas it asked for.
+    status.replicas = replicas.min(spec.replicas);
     status.ready_replicas = ready;
     status.updated_replicas = updated;
     status.ready = Some(format!("{updated}/{}", spec.replicas));
