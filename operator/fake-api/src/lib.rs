@@ -2,7 +2,7 @@
 //!
 //! Served over loopback HTTP, so the code under test uses a real `kube::Client`, real
 //! reflectors and the real `Controller`. It follows the API conventions for the verbs Lockstep
-//! uses, and `tests/conformance.rs` checks each one on its own:
+//! uses, and `tests/conformance.rs` and `tests/conformance_watch.rs` check each one on its own:
 //!
 //! ```text
 //!  LIST  label selectors, resourceVersion          GET     404 NotFound

@@ -1,6 +1,6 @@
 //! The objects and the semantics of each verb, without HTTP. Each rule cites the convention it
 //! follows (Kubernetes "API Concepts", `api-conventions.md`, "Server-Side Apply", RFC 7386);
-//! `tests/conformance.rs` checks them through a real `kube::Client`. Reads live here, writes in
+//! `tests/conformance*.rs` check them through a real `kube::Client`. Reads live here, writes in
 //! [`write`].
 
 mod kubelet;
