@@ -123,9 +123,7 @@ impl BulkInsert<'_> {
                 self.table
             );
             let done = run_with_retry(policy, |_| async {
-                let mut builder = QueryBuilder::<MySql>::new(head.clone());
-                builder.push_values(slice, |mut sep, row| bind(&mut sep, row));
-                builder
+                chunk_insert(&head, slice, &bind)
                     .build()
                     .execute(pool)
                     .await
@@ -162,9 +160,11 @@ impl BulkInsert<'_> {
         let chunks = plan_chunks(rows.iter().map(&size_of), self.columns.len(), self.limits)?;
         let mut inserted = 0;
         for chunk in chunks {
-            let mut builder = QueryBuilder::<MySql>::new(head.clone());
-            builder.push_values(&rows[chunk], |mut sep, row| bind(&mut sep, row));
-            inserted += builder.build().execute(&mut *conn).await?.rows_affected();
+            inserted += chunk_insert(&head, &rows[chunk], &bind)
+                .build()
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
         }
         Ok(inserted)
     }
@@ -220,6 +220,17 @@ pub async fn delete_in_chunks(
             return Ok(deleted);
         }
     }
+}
+
+/// The `INSERT … VALUES (…), (…)` statement of one chunk.
+fn chunk_insert<R>(
+    head: &str,
+    rows: &[R],
+    bind: &impl Fn(&mut Separated<'_, MySql, &'static str>, &R),
+) -> QueryBuilder<MySql> {
+    let mut builder = QueryBuilder::<MySql>::new(head.to_owned());
+    builder.push_values(rows, |mut sep, row| bind(&mut sep, row));
+    builder
 }
 
 fn insert_head(table: &str, columns: &[&str]) -> Result<String> {
