@@ -1,5 +1,6 @@
 //! Rendering of status, history and diffs, checked against `tests/snapshots/*.txt`
-//! (`UPDATE_SNAPSHOTS=1` rewrites them; review the diff before committing).
+//! (`UPDATE_SNAPSHOTS=1` rewrites them; review the diff before committing). Under CI (`CI` set)
+//! a snapshot is never rewritten: a run that would accept its own output fails instead.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use kubectl_lockstep::view::{self, EventView, RevisionContent, RevisionView, ServiceView};
@@ -8,6 +9,10 @@ use lockstep_crd::status::{Phase, ServiceStatus};
 fn snapshot(name: &str, actual: &str) {
     let path = format!("{}/tests/snapshots/{name}.txt", env!("CARGO_MANIFEST_DIR"));
     if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "UPDATE_SNAPSHOTS=1 under CI: snapshots are reviewed and committed, never accepted by CI"
+        );
         std::fs::write(&path, actual).unwrap();
     }
     let expected = std::fs::read_to_string(&path)
