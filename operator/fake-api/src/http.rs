@@ -39,6 +39,9 @@ fn parse(path: &str) -> Option<Target> {
         ["namespaces", ns, resource] => (Some(*ns), *resource, None, None),
         ["namespaces", ns, resource, name] => (Some(*ns), *resource, Some(*name), None),
         ["namespaces", ns, resource, name, sub] => (Some(*ns), *resource, Some(*name), Some(*sub)),
+        // Cluster-scoped objects (CustomResourceDefinitions, Namespaces).
+        [resource, name] => (None, *resource, Some(*name), None),
+        [resource, name, sub] => (None, *resource, Some(*name), Some(*sub)),
         _ => return None,
     };
     if sub.is_some_and(|s| s != "status") {
@@ -341,6 +344,22 @@ mod tests {
         let all = parse("/api/v1/pods").unwrap();
         assert_eq!((all.namespace, all.name), (None, None));
         assert!(parse("/apis/apps/v1/namespaces/shop/deployments/x/scale").is_none());
+        let crd = parse(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/albumservices.lockstep.dev",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                crd.collection.resource.as_str(),
+                crd.namespace,
+                crd.name.as_deref()
+            ),
+            (
+                "customresourcedefinitions",
+                None,
+                Some("albumservices.lockstep.dev")
+            )
+        );
         assert!(parse("/healthz").is_none());
     }
 }

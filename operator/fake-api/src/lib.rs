@@ -20,7 +20,8 @@
 //! resource and user agent for the benchmarks.
 //!
 //! Not modelled (tests needing them belong in the kind e2e tier): CRD schema validation and CEL
-//! rules, admission, list merge keys in server-side apply (lists are atomic), pagination
+//! rules, admission, list merge keys from schemas (server-side apply knows the associative
+//! lists of `ssa::LIST_KEYS` by field name; other lists are atomic), pagination
 //! (`limit` returns everything), finalizers, field selectors.
 
 mod http;
@@ -229,6 +230,11 @@ impl FakeApi {
             let _ = axum::serve(listener, app).await;
         });
         Ok(FakeApi { shared, addr, task })
+    }
+
+    /// The server's base URL (`http://127.0.0.1:PORT`), for clients configured by hand.
+    pub fn client_url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// A `kube::Client` for this server (plain HTTP, default namespace `default`).

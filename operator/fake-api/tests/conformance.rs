@@ -250,6 +250,59 @@ async fn server_side_apply_ownership() {
     assert_eq!(kept.data.unwrap().keys().collect::<Vec<_>>(), ["w", "x"]);
 }
 
+/// Server-Side Apply, "Merge strategy": `containers` is a map keyed by `name`, so a container
+/// another manager added survives an apply that does not mention it, and each manager owns
+/// only the fields it sent.
+#[tokio::test]
+async fn server_side_apply_merges_associative_lists_by_key() {
+    let (_fake, _, deployments) = setup().await;
+    let with = |containers: Value| {
+        let mut d = serde_json::to_value(deployment("web", 1)).unwrap();
+        d["spec"]["template"]["spec"]["containers"] = containers;
+        Patch::Apply(d)
+    };
+    let a = PatchParams::apply("manager-a");
+    deployments
+        .patch("web", &a, &with(json!([{"name": "app", "image": "a:1"}])))
+        .await
+        .unwrap();
+    let b = PatchParams::apply("manager-b");
+    deployments
+        .patch("web", &b, &with(json!([{"name": "side", "image": "s:1"}])))
+        .await
+        .unwrap();
+    let names = |d: k8s_openapi::api::apps::v1::Deployment| -> Vec<(String, String)> {
+        d.spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap()
+            .containers
+            .into_iter()
+            .map(|c| (c.name, c.image.unwrap_or_default()))
+            .collect()
+    };
+    let both = deployments
+        .patch("web", &a, &with(json!([{"name": "app", "image": "a:2"}])))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(both),
+        [("app".into(), "a:2".into()), ("side".into(), "s:1".into())]
+    );
+    // manager-b stops sending its container: it goes; manager-a's stays.
+    let mut empty = serde_json::to_value(deployment("web", 1)).unwrap();
+    empty["spec"]["template"]["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("containers");
+    let one = deployments
+        .patch("web", &b, &Patch::Apply(empty))
+        .await
+        .unwrap();
+    assert_eq!(names(one), [("app".into(), "a:2".into())]);
+}
+
 /// ConfigMaps, "Immutable ConfigMaps": data cannot change once `immutable: true`.
 #[tokio::test]
 async fn immutable_config_maps_refuse_data_changes() {

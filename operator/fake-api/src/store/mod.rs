@@ -123,6 +123,7 @@ impl Default for Store {
                 "services",
                 "albumservices",
                 "noteservices",
+                "customresourcedefinitions",
             ]
             .into_iter()
             .map(str::to_owned)

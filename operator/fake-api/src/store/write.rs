@@ -47,7 +47,14 @@ impl Store {
             m.remove("status");
         }
         let meta = &mut body["metadata"];
-        meta["namespace"] = json!(namespace);
+        if namespace.is_empty() {
+            // Cluster-scoped: no namespace field at all, as a real server stores it.
+            if let Value::Object(m) = meta {
+                m.remove("namespace");
+            }
+        } else {
+            meta["namespace"] = json!(namespace);
+        }
         meta["uid"] = json!(format!("fake-uid-{}", self.uid));
         meta["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
         if self.status_subresource.contains(&c.resource) {
@@ -291,12 +298,21 @@ impl Store {
                 "name",
                 "namespace",
             ] {
-                new["metadata"][field] = old["metadata"][field].clone();
+                match (old["metadata"].get(field), &mut new["metadata"]) {
+                    (Some(value), meta) => meta[field] = value.clone(),
+                    (None, Value::Object(meta)) => {
+                        meta.remove(field);
+                    }
+                    (None, _) => {}
+                }
             }
             if spec_part(old) != spec_part(&new) && old["metadata"]["generation"].is_i64() {
                 new["metadata"]["generation"] =
                     json!(old["metadata"]["generation"].as_i64().unwrap_or(0) + 1);
             }
+        }
+        if key.collection.resource == "customresourcedefinitions" {
+            new["status"] = crd_status(&new);
         }
         if self.deployments_ready && key.collection.resource == "deployments" {
             new["status"] = self.deployment_status(&key.namespace, &new);
@@ -334,6 +350,29 @@ impl Store {
         }
         Ok(new)
     }
+}
+
+/// What the apiextensions controllers report for a CRD they accept: its names, and the
+/// `NamesAccepted` and `Established` conditions (asynchronous on a real server, at once here;
+/// no name conflicts are modelled).
+fn crd_status(crd: &Value) -> Value {
+    let condition = |type_: &str, reason: &str| {
+        json!({"type": type_, "status": "True", "reason": reason, "message": "",
+               "lastTransitionTime": "1970-01-01T00:00:00Z"})
+    };
+    let versions: Vec<Value> = crd["spec"]["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["storage"] == json!(true))
+        .map(|v| v["name"].clone())
+        .collect();
+    json!({
+        "acceptedNames": crd["spec"]["names"],
+        "conditions": [condition("NamesAccepted", "NoConflicts"),
+                       condition("Established", "InitialNamesAccepted")],
+        "storedVersions": versions,
+    })
 }
 
 /// Where `object` (by its `metadata.name`) lives in `c` and `namespace`.
