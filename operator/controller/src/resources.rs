@@ -35,8 +35,8 @@ pub const LABEL_REVISION: &str = "lockstep.dev/revision";
 pub const LABEL_CONFIG_HASH: &str = "lockstep.dev/config-hash";
 /// Label: the hashing recipe version.
 pub const LABEL_HASH_SCHEMA: &str = "lockstep.dev/hash-schema";
-/// Where pods find their config file.
-pub const CONFIG_DIR: &str = "/etc/lockstep";
+/// Where the config file is mounted (shared with the checks in `lockstep_crd::validate`).
+pub use lockstep_crd::validate::CONFIG_DIR;
 /// The config file's name in the ConfigMap and the mount.
 pub const CONFIG_FILE: &str = "config.yaml";
 /// Annotation on each Deployment: the version of [`deployment`]'s rendering. Bump it when the
