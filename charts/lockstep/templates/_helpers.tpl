@@ -27,3 +27,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The operator applies its own CRDs: asked for, and only on a cluster-wide install (a
+namespaced install must never need cluster-scoped write access). */}}
+{{- define "lockstep.manageCrds" -}}
+{{- if and .Values.crds.manage (not .Values.watchNamespace) -}}true{{- else -}}false{{- end -}}
+{{- end -}}

@@ -35,6 +35,11 @@ pub struct Args {
     /// services are reconciled together (start-up, operator upgrade).
     #[arg(long, env = "LOCKSTEP_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
+    /// Server-side apply the operator's own CustomResourceDefinitions at start and wait until
+    /// they are served, so a chart upgrade that changes them takes effect (Helm never upgrades
+    /// `crds/`). Needs RBAC on those two CRDs; off for namespaced installs.
+    #[arg(long, env = "LOCKSTEP_MANAGE_CRDS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub manage_crds: bool,
     /// Log as JSON lines (`--log-json=false` for text).
     #[arg(long, env = "LOCKSTEP_LOG_JSON", default_value_t = true, action = clap::ArgAction::Set)]
     pub log_json: bool,
@@ -60,6 +65,7 @@ mod tests {
         assert!(!args.log_json);
         assert_eq!(args.http_addr.port(), 8080);
         assert!(args.leader_election, "on by default");
+        assert!(!args.manage_crds, "needs cluster-wide RBAC: opt-in");
         assert_eq!(args.lease_seconds, 15);
         assert!(
             Args::try_parse_from(["lockstep-operator", "--lease-seconds", "1"]).is_err(),

@@ -16,6 +16,7 @@
 pub mod analysis;
 pub mod args;
 pub mod controller;
+pub mod crds;
 pub mod error;
 pub mod events;
 pub mod failure;

@@ -14,6 +14,8 @@ pub struct Permission {
     pub verbs: &'static [&'static str],
     /// Where the rule is needed.
     pub scope: Scope,
+    /// `resourceNames` the rule is limited to; empty: every object.
+    pub names: &'static [&'static str],
 }
 
 /// Where a permission applies.
@@ -23,6 +25,9 @@ pub enum Scope {
     Watched,
     /// In the operator's own namespace only (the leader Lease).
     Own,
+    /// Cluster-wide, only with `--manage-crds` (a cluster-wide install): the operator's own
+    /// CustomResourceDefinitions, by name.
+    Crds,
 }
 
 /// The operator's calls. Server-side apply of an object that does not exist yet creates it,
@@ -61,6 +66,16 @@ pub const PERMISSIONS: &[Permission] = &[
         resource: "leases",
         verbs: &["get", "create", "update"],
         scope: Scope::Own,
+        names: &[],
+    },
+    // crate::crds::ensure: read and replace the embedded CRDs, wait for Established. No
+    // create: RBAC cannot limit a create to a name.
+    Permission {
+        group: "apiextensions.k8s.io",
+        resource: "customresourcedefinitions",
+        verbs: &["get", "update"],
+        scope: Scope::Crds,
+        names: &["albumservices.lockstep.dev", "noteservices.lockstep.dev"],
     },
 ];
 
@@ -74,6 +89,7 @@ const fn rule(
         resource,
         verbs,
         scope: Scope::Watched,
+        names: &[],
     }
 }
 
@@ -166,6 +182,18 @@ mod tests {
             s("", "namespaces", "get")
         );
         assert_eq!(c("GET", "/version", false), None);
+    }
+
+    #[test]
+    fn crd_rules_name_exactly_the_embedded_crds() {
+        let mut embedded: Vec<String> = lockstep_crd::crds()
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .collect();
+        embedded.sort();
+        for p in PERMISSIONS.iter().filter(|p| p.scope == Scope::Crds) {
+            assert_eq!(p.names, embedded.as_slice());
+        }
     }
 
     #[test]

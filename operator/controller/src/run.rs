@@ -44,6 +44,9 @@ pub enum RunError {
     /// Leadership was lost or the Lease is not accessible.
     #[error(transparent)]
     Leader(#[from] LeaderError),
+    /// `--manage-crds`: the CRDs could not be applied or are not served.
+    #[error(transparent)]
+    Crds(#[from] crate::crds::CrdError),
     /// The HTTP server could not bind or failed.
     #[error("http server on {addr}: {source}")]
     Http {
@@ -260,6 +263,10 @@ async fn serve(
 /// Runs both controllers (while leader) and the HTTP server until SIGINT/SIGTERM.
 pub async fn run(args: Args) -> Result<(), RunError> {
     let client = Client::try_default().await?;
+    if args.manage_crds {
+        // Boxed: awaited once at start, it would otherwise grow the whole operator future.
+        Box::pin(crate::crds::ensure(&client, Duration::from_secs(60))).await?;
+    }
     let prometheus = args
         .prometheus_url
         .as_deref()

@@ -7,101 +7,14 @@
 //! `LOCKSTEP_HELM_OPT_OUT=1` skips them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::Command;
+mod helm;
 
+use std::collections::BTreeSet;
+
+use helm::{find, helm, render, root, run};
 use lockstep_crd::AlbumService;
 use lockstep_operator::rbac::{PERMISSIONS, Scope};
-use serde::Deserialize;
 use serde_yaml::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The helm binary, or `None` when the user opted out.
-fn helm() -> Option<PathBuf> {
-    if std::env::var("LOCKSTEP_HELM_OPT_OUT").is_ok_and(|v| v == "1") {
-        eprintln!("LOCKSTEP_HELM_OPT_OUT=1: chart tests skipped");
-        return None;
-    }
-    let answers = |candidate: &PathBuf| {
-        Command::new(candidate)
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let candidates = std::env::var_os("HELM")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([root().join("target/tools/helm"), PathBuf::from("helm")]);
-    for candidate in candidates {
-        if answers(&candidate) {
-            return Some(candidate);
-        }
-    }
-    // Once per test process; the other tests wait for it.
-    static FETCHED: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    let fetched = FETCHED.get_or_init(|| {
-        eprintln!("no helm found: running scripts/fetch-helm.sh");
-        let out = Command::new("bash")
-            .arg(root().join("scripts/fetch-helm.sh"))
-            .output()
-            .map_err(|e| e.to_string())?;
-        let helm = root().join("target/tools/helm");
-        if out.status.success() && answers(&helm) {
-            Ok(helm)
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    });
-    match fetched {
-        Ok(helm) => Some(helm.clone()),
-        Err(why) => panic!(
-            "no helm found (HELM, target/tools/helm, PATH) and scripts/fetch-helm.sh failed: \
-             {why}\nset HELM=/path/to/helm, or LOCKSTEP_HELM_OPT_OUT=1 to skip the chart tests"
-        ),
-    }
-}
-
-/// Runs helm with `args` on the chart; `Ok(stdout)` or `Err(stderr)`.
-fn run(helm: &PathBuf, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(helm)
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    if out.status.success() {
-        Ok(String::from_utf8(out.stdout).unwrap())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-/// `helm template` with `--set` pairs, as parsed documents.
-fn render(helm: &PathBuf, sets: &[&str]) -> Vec<Value> {
-    let mut args = vec![
-        "template",
-        "lockstep",
-        "charts/lockstep",
-        "--namespace",
-        "lockstep-system",
-    ];
-    for set in sets {
-        args.extend(["--set", set]);
-    }
-    let text = run(helm, &args).unwrap_or_else(|e| panic!("helm template {sets:?}: {e}"));
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|doc| Value::deserialize(doc).unwrap())
-        .filter(|doc| !doc.is_null())
-        .collect()
-}
-
-fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
-    docs.iter()
-        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
-}
 
 /// `(group, resource, verb)` triples granted by a Role/ClusterRole.
 fn granted(role: &Value) -> BTreeSet<(String, String, String)> {
@@ -240,6 +153,36 @@ fn cluster_rbac_grants_exactly_the_operators_calls() {
     let binding = find(&docs, "ClusterRoleBinding", "lockstep").unwrap();
     assert_eq!(binding["subjects"][0]["name"], "lockstep");
     assert_eq!(binding["subjects"][0]["namespace"], "lockstep-system");
+    // The operator keeps its CRDs current: write access to exactly those two, by name.
+    let crds = find(&docs, "ClusterRole", "lockstep-crds").expect("the CRD ClusterRole");
+    assert_eq!(granted(crds), needed(Scope::Crds));
+    let names: Vec<&str> = crds["rules"][0]["resourceNames"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    let wanted: Vec<&str> = PERMISSIONS
+        .iter()
+        .filter(|p| p.scope == Scope::Crds)
+        .flat_map(|p| p.names.iter().copied())
+        .collect();
+    assert_eq!(names, wanted);
+    assert!(find(&docs, "ClusterRoleBinding", "lockstep-crds").is_some());
+    assert_eq!(env_value(&docs, "LOCKSTEP_MANAGE_CRDS"), Some("true"));
+    // Opting out removes both.
+    let docs = render(&helm, &["crds.manage=false"]);
+    assert!(find(&docs, "ClusterRole", "lockstep-crds").is_none());
+    assert_eq!(env_value(&docs, "LOCKSTEP_MANAGE_CRDS"), Some("false"));
+}
+
+/// The value of the operator container's environment variable `name`.
+fn env_value<'a>(docs: &'a [Value], name: &str) -> Option<&'a str> {
+    find(docs, "Deployment", "lockstep")?["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_sequence()?
+        .iter()
+        .find(|e| e["name"] == name)?["value"]
+        .as_str()
 }
 
 #[test]
@@ -250,6 +193,13 @@ fn a_namespaced_install_has_no_cluster_wide_grant() {
         docs.iter()
             .all(|d| d["kind"] != "ClusterRole" && d["kind"] != "ClusterRoleBinding")
     );
+    assert!(
+        docs.iter().all(|d| !serde_yaml::to_string(d)
+            .unwrap()
+            .contains("customresourcedefinitions")),
+        "a namespaced install never needs CRD access"
+    );
+    assert_eq!(env_value(&docs, "LOCKSTEP_MANAGE_CRDS"), Some("false"));
     let role = find(&docs, "Role", "lockstep").expect("a Role in the watched namespace");
     assert_eq!(role["metadata"]["namespace"], "team-a");
     assert_eq!(granted(role), needed(Scope::Watched));

@@ -140,6 +140,7 @@ fn main() {
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(16),
                 log_json: false,
+                manage_crds: false,
             };
             runtime
                 .block_on(lockstep_operator::run::run(args))

@@ -47,6 +47,9 @@ fn start_operator(ns: &str) -> tokio::task::JoinHandle<()> {
         prometheus_url: None,
         concurrency: 4,
         log_json: false,
+        // On a real cluster the CRDs the suite installed are replaced by this build's own:
+        // the `--manage-crds` path, with concurrent operators racing on the same CRDs.
+        manage_crds: true,
     };
     tokio::spawn(async move {
         if let Err(e) = lockstep_operator::run::run(args).await {
