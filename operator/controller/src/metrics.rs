@@ -101,6 +101,30 @@ impl Metrics {
         })
     }
 
+    /// The name of every metric registered, with the kind of its samples (`counter`,
+    /// `gauge`, `histogram`): what dashboards and alerts may query (see
+    /// `charts/lockstep/dashboards/`, checked by `tests/dashboard.rs`).
+    pub fn names(&self) -> Vec<(String, &'static str)> {
+        use prometheus::core::Collector;
+        let of = |c: &dyn Collector, kind: &'static str| {
+            c.desc()
+                .into_iter()
+                .map(move |d| (d.fq_name.clone(), kind))
+                .collect::<Vec<_>>()
+        };
+        [
+            of(&self.reconciles, "counter"),
+            of(&self.failures, "counter"),
+            of(&self.writes, "counter"),
+            of(&self.rollouts, "counter"),
+            of(&self.analysis, "counter"),
+            of(&self.phases, "gauge"),
+            of(&self.leader, "gauge"),
+            of(&self.duration, "histogram"),
+        ]
+        .concat()
+    }
+
     /// Marks whether this replica is running the controllers.
     pub fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
