@@ -24,6 +24,10 @@ pub struct Cli {
     /// The service's kind, when TARGET is a bare name found under both kinds.
     #[arg(long, global = true, value_enum)]
     pub kind: Option<Kind>,
+    /// Give up on an API request after this long (`30s`, `1m`, `500ms`; `0`: never), like
+    /// kubectl's flag of the same name.
+    #[arg(long, global = true, value_parser = parse_timeout, default_value = "0")]
+    pub request_timeout: Timeout,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -64,9 +68,86 @@ impl Kind {
     pub const ALL: [Kind; 2] = [Kind::Album, Kind::Note];
 }
 
+/// `--request-timeout`: `None` waits as long as the server takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub Option<std::time::Duration>);
+
+/// kubectl's spelling: a number with `ms`, `s`, `m` or `h` (plain numbers are seconds); `0` is
+/// no timeout.
+pub fn parse_timeout(text: &str) -> Result<Timeout, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}`: a duration like 30s, 1m or 500ms"))?;
+    let millis = match unit {
+        "ms" => n,
+        "" | "s" => n.saturating_mul(1000),
+        "m" => n.saturating_mul(60_000),
+        "h" => n.saturating_mul(3_600_000),
+        _ => return Err(format!("`{text}`: the unit is one of ms, s, m, h")),
+    };
+    Ok(Timeout(
+        (millis > 0).then(|| std::time::Duration::from_millis(millis)),
+    ))
+}
+
+/// What `set` changes.
+#[derive(Debug, Subcommand)]
+pub enum SetCommand {
+    /// Roll out another image (a new revision with the same config); `--version` sets the
+    /// revision's version label too.
+    Image {
+        /// `albumservice/NAME`, `noteservice/NAME` or `NAME`.
+        target: String,
+        /// The image reference, e.g. `ghcr.io/acme/album-service:1.4.0`.
+        image: String,
+        /// The release's version label.
+        #[arg(long = "release-version")]
+        release_version: Option<String>,
+    },
+    /// Roll out another config file (a new revision with the same image). The file replaces
+    /// the config: keys it lacks are removed, not kept.
+    Config {
+        /// `albumservice/NAME`, `noteservice/NAME` or `NAME`.
+        target: String,
+        /// The service's config file (YAML), as the service itself reads it.
+        #[arg(long)]
+        from_file: String,
+    },
+}
+
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Every Lockstep service in the namespace (`-A`: in all namespaces): kind, version,
+    /// revision, stable revision, phase, ready pods.
+    List {
+        /// List across all namespaces.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+    },
+    /// Check manifests offline: the CRDs' schema and CEL rules, then the operator's own
+    /// release checks. Exit 1 with `FILE: Kind/name: field.path: message` per problem.
+    Lint {
+        /// Files to check (`-` for standard input); documents of other kinds are skipped.
+        #[arg(short = 'f', long = "filename", required = true)]
+        files: Vec<String>,
+    },
+    /// Change the image or the config file: one merge patch of the spec, checked like `lint`
+    /// before it is sent.
+    Set {
+        /// What to change.
+        #[command(subcommand)]
+        what: SetCommand,
+    },
+    /// Print a shell completion script (`source <(kubectl-lockstep completion bash)`).
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Phase, step, revisions, ready pods per revision and recent events.
     Status {
         /// `albumservice/NAME`, `noteservice/NAME` or `NAME`.
@@ -134,9 +215,15 @@ pub enum Command {
 }
 
 impl Command {
-    /// The TARGET argument of every verb.
-    pub fn target(&self) -> &str {
-        match self {
+    /// The TARGET argument of the verbs that act on one service.
+    pub fn target(&self) -> Option<&str> {
+        Some(match self {
+            Command::List { .. } | Command::Lint { .. } | Command::Completion { .. } => {
+                return None;
+            }
+            Command::Set {
+                what: SetCommand::Image { target, .. } | SetCommand::Config { target, .. },
+            } => target,
             Command::Status { target, .. }
             | Command::History { target }
             | Command::Diff { target, .. }
@@ -147,7 +234,7 @@ impl Command {
             | Command::Retry { target }
             | Command::Restart { target }
             | Command::Undo { target, .. } => target,
-        }
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use lockstep_crd::{AlbumService, NoteService};
 use serde_json::Value;
 
 use crate::Error;
-use crate::cli::{Cli, Kind, Target};
+use crate::cli::{Cli, Kind, Target, Timeout};
 use crate::view::{EventView, RevisionView, ServiceView};
 
 /// The operator's labels (see `lockstep_operator::resources`).
@@ -35,12 +35,40 @@ pub async fn connect(cli: &Cli) -> Result<(Client, String), Error> {
         None => Config::from_kubeconfig(&options).await,
     }
     .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+    let mut config = config;
+    with_timeout(&mut config, cli.request_timeout);
     let namespace = cli
         .namespace
         .clone()
         .unwrap_or_else(|| config.default_namespace.clone());
     let client = Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))?;
     Ok((client, namespace))
+}
+
+/// `--request-timeout`: bounds connecting, sending and each read of a response.
+pub fn with_timeout(config: &mut Config, timeout: Timeout) {
+    if let Timeout(Some(limit)) = timeout {
+        config.connect_timeout = Some(limit);
+        config.read_timeout = Some(limit);
+        config.write_timeout = Some(limit);
+    }
+}
+
+/// Every service of `kind` in `namespace`, or in all namespaces.
+pub async fn list(
+    client: &Client,
+    namespace: Option<&str>,
+    kind: Kind,
+) -> Result<Vec<DynamicObject>, Error> {
+    let api = match namespace {
+        Some(ns) => api(client, ns, kind),
+        None => Api::all_with(client.clone(), &resource(kind)),
+    };
+    Ok(api
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::from_kube)?
+        .items)
 }
 
 fn resource(kind: Kind) -> ApiResource {

@@ -1,23 +1,27 @@
 //! # kubectl-lockstep — drive Lockstep rollouts from kubectl
 //!
-//! `kubectl lockstep status|history|diff|promote|pause|resume|abort|undo|restart TARGET`.
+//! `kubectl lockstep status|history|diff|promote|pause|resume|abort|retry|undo|restart TARGET`,
+//! `set image|config TARGET …`, `list [-A]`, `lint -f FILE…`, `completion SHELL`.
 //!
 //! Every action is one merge patch of the service's spec ([`patch`]); the operator does the
 //! rest and reports in `status`. So the plugin holds no state and needs no more than `get`,
 //! `list` and `patch` on the services, `list` on controllerrevisions, pods and events.
 //!
 //! Layout: [`cli`] parses, [`patch`] builds patches and [`view`] renders (both pure, tested by
-//! snapshots), [`cluster`] talks to the API server, [`run`] ties them together.
+//! snapshots), [`lint`] checks manifests offline, [`verbs`] holds `list`, `set` and `lint`,
+//! [`cluster`] talks to the API server, [`run`] ties them together.
 
 pub mod cli;
 pub mod cluster;
+pub mod lint;
 pub mod patch;
+pub mod verbs;
 pub mod view;
 
 use std::io::Write;
 use std::time::Duration;
 
-use cli::{Cli, Command, Output};
+use cli::{Cli, Command, Output, SetCommand};
 use serde::Serialize;
 
 /// Why a command failed; `main` prints it on one line and exits 1.
@@ -92,7 +96,7 @@ impl Error {
     }
 }
 
-fn emit(
+pub(crate) fn emit(
     out: &mut dyn Write,
     format: Output,
     value: &impl Serialize,
@@ -116,8 +120,19 @@ fn now() -> String {
 /// Runs the command; `Ok(false)` when it ran but reports failure (`status -w` ending Degraded
 /// or RolledBack).
 pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<bool, Error> {
+    match &cli.command {
+        Command::Lint { files } => return verbs::lint_files(files, cli.output, out),
+        Command::Completion { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(*shell, &mut Cli::command(), "kubectl-lockstep", out);
+            return Ok(true);
+        }
+        _ => {}
+    }
     // Arguments first: a typo should not wait for the API server.
-    cli::parse_target(cli.command.target(), cli.kind)?;
+    if let Some(target) = cli.command.target() {
+        cli::parse_target(target, cli.kind)?;
+    }
     let (client, ns) = cluster::connect(&cli).await?;
     run_with(&client, &ns, &cli, out).await
 }
@@ -130,7 +145,16 @@ pub async fn run_with(
     out: &mut dyn Write,
 ) -> Result<bool, Error> {
     let (client, ns) = (client.clone(), ns.to_owned());
-    let target = cli::parse_target(cli.command.target(), cli.kind)?;
+    let target = match (&cli.command, cli.command.target()) {
+        (Command::List { all_namespaces }, _) => {
+            let namespace = (!all_namespaces).then_some(ns.as_str());
+            verbs::list(&client, namespace, cli.output, out).await?;
+            return Ok(true);
+        }
+        (Command::Lint { files }, _) => return verbs::lint_files(files, cli.output, out),
+        (_, Some(target)) => cli::parse_target(target, cli.kind)?,
+        (_, None) => return Err(Error::Usage("this verb needs no cluster".into())),
+    };
     let (kind, obj) = cluster::resolve(&client, &ns, &target).await?;
     let name = target.name.as_str();
     let said = |out: &mut dyn Write, what: &str| {
@@ -226,6 +250,31 @@ pub async fn run_with(
             cluster::patch(&client, &ns, kind, name, &patch::restart(&now())).await?;
             said(out, "restarting: every pod is replaced, the revision stays")?;
         }
+        Command::Set { what } => {
+            let release = match what {
+                SetCommand::Image {
+                    image,
+                    release_version,
+                    ..
+                } => verbs::image_release(image, release_version.as_deref()),
+                SetCommand::Config { from_file, .. } => {
+                    let text = std::fs::read_to_string(from_file)
+                        .map_err(|e| Error::Usage(format!("{from_file}: {e}")))?;
+                    verbs::config_release(&obj, &text)?
+                }
+            };
+            let patch = verbs::set_patch(kind, &obj, &release)?;
+            if lockstep_crd::merge::is_empty(&patch["spec"]["release"]) {
+                said(out, "unchanged: the release already is that")?;
+                return Ok(true);
+            }
+            cluster::patch(&client, &ns, kind, name, &patch).await?;
+            said(
+                out,
+                "release changed: the operator rolls out a new revision",
+            )?;
+        }
+        Command::List { .. } | Command::Lint { .. } | Command::Completion { .. } => {}
         Command::Undo { to_revision, .. } => {
             let view = cluster::load(&client, &ns, kind, &obj).await?;
             let kept: Vec<i64> = view.revisions.iter().map(|r| r.number).collect();

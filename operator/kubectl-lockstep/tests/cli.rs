@@ -142,3 +142,33 @@ fn undo_goes_to_the_newest_revision_before_the_current_one() {
     assert_eq!(patch::previous_revision(&[1], Some(1)), None);
     assert_eq!(patch::previous_revision(&[], None), None);
 }
+
+#[test]
+fn completion_scripts_name_every_verb_without_a_cluster() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let mut out = Vec::new();
+        let cli = parse(&["completion", shell]);
+        // No kubeconfig is read: `run` answers before connecting.
+        assert!(
+            runtime
+                .block_on(kubectl_lockstep::run(cli, &mut out))
+                .unwrap()
+        );
+        let script = String::from_utf8(out).unwrap();
+        for verb in ["status", "list", "lint", "set", "undo", "request-timeout"] {
+            assert!(script.contains(verb), "{shell}: {verb}");
+        }
+    }
+    assert!(
+        Cli::try_parse_from(["kubectl-lockstep", "completion", "tcsh"]).is_err(),
+        "unknown shell"
+    );
+    assert!(
+        Cli::try_parse_from(["kubectl-lockstep", "lint"]).is_err(),
+        "lint needs -f"
+    );
+    assert!(Cli::try_parse_from(["kubectl-lockstep", "--request-timeout", "5x", "list"]).is_err());
+}

@@ -1,0 +1,221 @@
+//! `kubectl lockstep lint -f FILE…`: what the API server and the operator would say of a
+//! manifest, said before it reaches a cluster (a CI step for GitOps repositories).
+//!
+//! Each AlbumService/NoteService document goes through the CRD's own schema and CEL rules
+//! ([`schema`], [`cel`], read from the CRDs this build generates) and then through the
+//! operator's release checks (`lockstep_crd::validate`, the code the operator runs). Documents
+//! of other kinds are left alone, so a whole directory of manifests can be linted.
+
+pub mod cel;
+pub mod schema;
+
+use lockstep_crd::{AlbumService, NoteService};
+use lockstep_service_config::ConfigError;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One problem inside an object: a field path (`spec.rollout.steps[1]`) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// Field path, kubectl style; empty for the whole object.
+    pub path: String,
+    /// What is wrong, as the API server or operator words it.
+    pub message: String,
+}
+
+/// A problem located in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The file (`-` for standard input).
+    pub source: String,
+    /// `Kind/name`, or `document N` when it has none.
+    pub object: String,
+    /// Field path.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}: {}: {}", self.source, self.object, self.message)
+        } else {
+            write!(
+                f,
+                "{}: {}: {}: {}",
+                self.source, self.object, self.path, self.message
+            )
+        }
+    }
+}
+
+/// The outcome over one or more files.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// Lockstep services checked.
+    pub checked: usize,
+    /// Everything wrong with them.
+    pub findings: Vec<Finding>,
+}
+
+/// Lints every YAML document in `text` (read from `source`) into `report`.
+pub fn lint_text(source: &str, text: &str, report: &mut Report) {
+    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let label = format!("document {}", index + 1);
+        let parsed = serde_yaml::Value::deserialize(document)
+            .map_err(|e| e.to_string())
+            .and_then(|yaml| serde_json::to_value(yaml).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(Value::Null) => {}
+            Ok(object) => lint_object(source, &label, object, report),
+            Err(e) => {
+                report.findings.push(Finding {
+                    source: source.to_owned(),
+                    object: label,
+                    path: String::new(),
+                    message: format!("not YAML: {e}"),
+                });
+                // The YAML stream cannot be resynchronised after a syntax error (the
+                // deserializer would repeat it forever).
+                break;
+            }
+        }
+    }
+}
+
+fn lint_object(source: &str, label: &str, object: Value, report: &mut Report) {
+    if object["kind"] == "List" {
+        for (i, item) in object["items"].as_array().into_iter().flatten().enumerate() {
+            lint_object(
+                source,
+                &format!("{label} item {}", i + 1),
+                item.clone(),
+                report,
+            );
+        }
+        return;
+    }
+    let api_version = object["apiVersion"].as_str().unwrap_or_default().to_owned();
+    if !api_version.starts_with(&format!("{}/", lockstep_crd::GROUP)) {
+        return;
+    }
+    let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+    let name = object["metadata"]["name"].as_str().map(str::to_owned);
+    let object_label = name
+        .as_ref()
+        .map_or_else(|| format!("{kind} ({label})"), |n| format!("{kind}/{n}"));
+    report.checked += 1;
+    let problems = problems(&kind, &api_version, object);
+    report
+        .findings
+        .extend(problems.into_iter().map(|p| Finding {
+            source: source.to_owned(),
+            object: object_label.clone(),
+            path: p.path,
+            message: p.message,
+        }));
+}
+
+/// Everything wrong with one object of the `lockstep.dev` group.
+pub fn problems(kind: &str, api_version: &str, mut object: Value) -> Vec<Problem> {
+    let at = |path: &str, message: String| Problem {
+        path: path.to_owned(),
+        message,
+    };
+    let want = format!("{}/{}", lockstep_crd::GROUP, lockstep_crd::VERSION);
+    if api_version != want {
+        return vec![at(
+            "apiVersion",
+            format!("Unsupported value: {api_version:?}: supported values: {want:?}"),
+        )];
+    }
+    let Some(crd) = lockstep_crd::crds()
+        .into_iter()
+        .find(|c| c.spec.names.kind == kind)
+    else {
+        return vec![at(
+            "kind",
+            format!(
+                "Unsupported value: {kind:?}: supported values: \"AlbumService\", \"NoteService\""
+            ),
+        )];
+    };
+    let mut out = Vec::new();
+    match object["metadata"]["name"].as_str() {
+        Some(name) if is_subdomain(name) => {}
+        Some(name) => out.push(at(
+            "metadata.name",
+            format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.'), at most 253"),
+        )),
+        None if object["metadata"]["generateName"].is_string() => {}
+        None => out.push(at("metadata.name", "Required value".into())),
+    }
+    for key in object.as_object().into_iter().flat_map(|m| m.keys()) {
+        if !["apiVersion", "kind", "metadata", "spec", "status"].contains(&key.as_str()) {
+            out.push(at(key, "unknown field".into()));
+        }
+    }
+    let Some(spec_schema) = crd.spec.versions.first().and_then(|v| {
+        v.schema
+            .as_ref()?
+            .open_api_v3_schema
+            .as_ref()?
+            .properties
+            .as_ref()?
+            .get("spec")
+            .cloned()
+    }) else {
+        return vec![at("", "the CRD has no spec schema".into())];
+    };
+    let Some(spec) = object.get_mut("spec") else {
+        out.push(at("spec", "Required value".into()));
+        return out;
+    };
+    schema::default(spec, &spec_schema);
+    out.extend(schema::validate(
+        spec,
+        &spec_schema,
+        "spec",
+        &mut cel::check,
+    ));
+    if !out.is_empty() {
+        return out;
+    }
+    // What the operator refuses (ConfigValid=False) although the API server accepts it.
+    let checked = match kind {
+        "AlbumService" => serde_json::from_value::<AlbumService>(object)
+            .map(|s| s.spec.check())
+            .map_err(|e| e.to_string()),
+        _ => serde_json::from_value::<NoteService>(object)
+            .map(|s| s.spec.check())
+            .map_err(|e| e.to_string()),
+    };
+    match checked {
+        Err(decode) => vec![at("spec", format!("the operator cannot read it: {decode}"))],
+        Ok(Err(ConfigError::Invalid { field, reason })) => {
+            let path = if field.starts_with("pod.") || field.starts_with("release.") {
+                format!("spec.{field}")
+            } else {
+                format!("spec.release.config.{field}")
+            };
+            vec![at(&path, format!("refused by the operator: {reason}"))]
+        }
+        Ok(Err(other)) => vec![at(
+            "spec.release.config",
+            format!("refused by the operator: {other}"),
+        )],
+        Ok(Ok(())) => Vec::new(),
+    }
+}
+
+fn is_subdomain(name: &str) -> bool {
+    let edge = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && edge(name.bytes().next())
+        && edge(name.bytes().last())
+}
