@@ -247,6 +247,12 @@ async fn bad_input_is_4xx_and_writes_nothing(app: &Router) {
             "{uri} → {value}"
         );
     }
+    let (status, value) = call(app, "PUT", "/v1/albums", None).await;
+    assert_eq!(
+        (status, value["code"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")),
+        "a 405 is JSON too: {value}"
+    );
     let (status, value) = call(app, "PATCH", "/v1/albums/424242", Some(r#"{"title":"t"}"#)).await;
     assert_eq!(
         (status, value["code"].as_str()),

@@ -250,6 +250,14 @@ pub fn wrap(routes: Router, ops: Ops) -> Router {
     routes
         .merge(ops_routes)
         .fallback(|| async { ApiError::not_found("no such route") })
+        // Like every other error, a 405 is JSON with a code (axum keeps the `Allow` header).
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "the route exists but not with this method (see the Allow header)",
+            )
+        })
         .layer(DefaultBodyLimit::max(ops.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(ops, middleware))
 }
