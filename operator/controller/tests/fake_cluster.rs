@@ -76,9 +76,12 @@ impl Operator {
 async fn fake() -> FakeApi {
     let mut store = Store::default();
     store.deployments_ready = true;
-    FakeApi::start_with(store, Duration::from_millis(500))
+    let fake = FakeApi::start_with(store, Duration::from_millis(500))
         .await
-        .unwrap()
+        .unwrap();
+    // As on a cluster: every write of a service (status included) is admitted by the CRD.
+    fake.install_crds(&lockstep_crd::crds());
+    fake
 }
 
 fn albums() -> Collection {

@@ -25,6 +25,7 @@
 pub mod merge;
 pub mod spec;
 pub mod status;
+pub mod structural;
 pub mod validate;
 
 mod kinds;

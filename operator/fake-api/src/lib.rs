@@ -19,8 +19,11 @@
 //! 422), add latency, stall every request, compact the watch history; request counters by verb,
 //! resource and user agent for the benchmarks.
 //!
-//! Not modelled (tests needing them belong in the kind e2e tier): CRD schema validation and CEL
-//! rules, admission, list merge keys from schemas (server-side apply knows the associative
+//! Custom resources are admitted by their CRD when it is installed (`install_crds`): unknown
+//! fields pruned, defaults filled, structural schema and CEL rules checked (422 Invalid).
+//!
+//! Not modelled (tests needing them belong in the kind e2e tier): admission webhooks, CRD
+//! validation ratcheting, list merge keys from schemas (server-side apply knows the associative
 //! lists of `ssa::LIST_KEYS` by field name; other lists are atomic), pagination
 //! (`limit` returns everything), finalizers, field selectors.
 
@@ -261,6 +264,29 @@ impl FakeApi {
             let _ = self.shared.changes.send(change);
         }
         stored
+    }
+
+    /// Stores `crds` as an installed chart would, so that writes of their custom resources are
+    /// admitted by schema and CEL rules (see `store/admission.rs`).
+    pub fn install_crds(
+        &self,
+        crds: &[k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition],
+    ) {
+        let collection = Collection {
+            prefix: "/apis/apiextensions.k8s.io/v1".into(),
+            resource: "customresourcedefinitions".into(),
+        };
+        for crd in crds {
+            let object = serde_json::to_value(crd).unwrap_or(Value::Null);
+            let mut store = self.shared.lock();
+            let before = store.resource_version();
+            if let Err(e) = store.create(&collection, "", object, "test") {
+                panic!("installing a CRD in the fake API server: {}", e.message);
+            }
+            for change in store.changes_since(before).unwrap_or_default() {
+                let _ = self.shared.changes.send(change);
+            }
+        }
     }
 
     /// Refuses matching requests with `refusal.error`, `refusal.times` times.

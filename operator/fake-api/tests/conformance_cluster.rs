@@ -62,3 +62,87 @@ async fn a_crd_is_cluster_scoped_and_established_once_accepted() {
     assert!(!changed.spec.versions[0].served);
     assert_eq!(crds.list(&Default::default()).await.unwrap().items.len(), 1);
 }
+
+/// "Validation", "Defaulting", "Pruning" and "Validation rules" of CustomResourceDefinitions:
+/// with the CRD installed, a custom resource is pruned, defaulted and checked on every write
+/// (create, merge patch, status); a refusal is 422 and changes nothing.
+#[tokio::test]
+async fn custom_resources_are_admitted_by_their_installed_crd() {
+    use kube::api::PostParams;
+    use lockstep_crd::AlbumService;
+    use serde_json::{Value, json};
+
+    let fake = lockstep_fake_api::FakeApi::start().await.unwrap();
+    fake.install_crds(&lockstep_crd::crds());
+    let albums: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        fake.client(),
+        "shop",
+        &kube::api::ApiResource::erase::<AlbumService>(&()),
+    );
+    let example = || -> Value {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/album-service.yaml"
+        );
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let create = |body: Value| {
+        let albums = albums.clone();
+        async move {
+            albums
+                .create(
+                    &PostParams::default(),
+                    &serde_json::from_value(body).unwrap(),
+                )
+                .await
+        }
+    };
+    let refused = |result: Result<kube::api::DynamicObject, kube::Error>| match result {
+        Err(kube::Error::Api(status)) if status.code == 422 => status.message,
+        other => panic!("not refused: {other:?}"),
+    };
+
+    let mut body = example();
+    body["spec"]["extra"] = json!(1);
+    let stored = create(body).await.unwrap();
+    assert!(stored.data["spec"].get("extra").is_none(), "pruned");
+    assert_eq!(stored.data["spec"]["revisionHistoryLimit"], 5, "defaulted");
+
+    let mut too_many = example();
+    too_many["metadata"]["name"] = json!("too-many");
+    too_many["spec"]["replicas"] = json!(5000);
+    let message = refused(create(too_many).await);
+    assert!(
+        message.starts_with("AlbumService.lockstep.dev \"too-many\" is invalid: spec.replicas"),
+        "{message}"
+    );
+    let mut decreasing = example();
+    decreasing["metadata"]["name"] = json!("decreasing");
+    decreasing["spec"]["rollout"]["steps"][2]["setWeight"] = json!(10);
+    assert!(refused(create(decreasing).await).contains("setWeight must not decrease"));
+
+    // The pause duration that once stopped every LIST of the kind is refused at admission now.
+    let mut soon = example();
+    soon["metadata"]["name"] = json!("soon");
+    soon["spec"]["rollout"]["steps"][1]["pause"]["duration"] = json!("soon");
+    assert!(
+        refused(create(soon).await).contains("spec.rollout.steps[1].pause.duration"),
+        "refused"
+    );
+    let mut no_image = example();
+    no_image["metadata"]["name"] = json!("no-image");
+    no_image["spec"]["release"]["image"] = json!("");
+    assert!(refused(create(no_image).await).contains("spec.release.image"));
+
+    let patch = kube::api::Patch::Merge(json!({"spec": {"replicas": -1}}));
+    let params = kube::api::PatchParams::default();
+    assert!(refused(albums.patch("albums", &params, &patch).await).contains("spec.replicas"));
+    assert_eq!(
+        albums.get("albums").await.unwrap().data["spec"]["replicas"],
+        4
+    );
+    let status = kube::api::Patch::Merge(json!({"status": {"phase": "Exploded"}}));
+    assert!(
+        refused(albums.patch_status("albums", &params, &status).await).contains("status.phase")
+    );
+}

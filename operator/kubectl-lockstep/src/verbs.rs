@@ -127,8 +127,7 @@ pub fn set_patch(kind: Kind, obj: &DynamicObject, release: &Value) -> Result<Val
     let current = &obj.data["spec"]["release"];
     let mut changed = serde_json::to_value(obj).map_err(|e| Error::Usage(e.to_string()))?;
     lockstep_crd::merge::apply(&mut changed["spec"]["release"], release);
-    let api_version = format!("{}/{}", lockstep_crd::GROUP, lockstep_crd::VERSION);
-    let problems = lint::problems(kind.name(), &api_version, changed.clone());
+    let problems = lint::problems(kind.name(), changed.clone());
     if !problems.is_empty() {
         let text: Vec<String> = problems
             .iter()

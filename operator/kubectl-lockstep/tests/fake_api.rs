@@ -23,6 +23,7 @@ fn example(file: &str, namespace: &str) -> Value {
 /// note service in `ops` (no status yet).
 async fn cluster() -> FakeApi {
     let fake = FakeApi::start().await.unwrap();
+    fake.install_crds(&lockstep_crd::crds());
     let client = fake.client();
     let albums: Api<AlbumService> = Api::namespaced(client.clone(), "shop");
     let album = serde_json::from_value(example("album-service.yaml", "shop")).unwrap();

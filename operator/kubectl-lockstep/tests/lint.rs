@@ -2,7 +2,8 @@
 //! its field path by the layer that catches it on a cluster (schema, CEL rule, operator).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use kubectl_lockstep::lint::{Report, lint_text, schema};
+use kubectl_lockstep::lint::{Report, lint_text};
+use lockstep_crd::structural::schema;
 
 fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -80,6 +81,14 @@ fn schema_mistakes_have_their_path() {
             "spec.replicas: Invalid value: string: must be of type integer",
         ),
         (
+            Box::new(|d| d["spec"]["release"]["image"] = yaml("\"NOT A VALID image!!:\"")),
+            "spec.release.image: Invalid value: \"NOT A VALID image!!:\": should match",
+        ),
+        (
+            Box::new(|d| d["spec"]["rollout"]["steps"][3]["pause"]["duration"] = yaml("soon")),
+            "spec.rollout.steps[3].pause.duration: Invalid value: \"soon\": should match",
+        ),
+        (
             Box::new(|d| d["spec"]["rolout"] = yaml("{}")),
             "spec.rolout: unknown field",
         ),
@@ -140,7 +149,11 @@ fn the_operators_own_checks_run_too() {
         ),
         "{port:?}"
     );
-    let image = lint_edited(|d| d["spec"]["release"]["image"] = yaml("\"NOT A VALID image!!:\""));
+    // Admitted by the CRD's image pattern (any digest algorithm), refused by the operator
+    // (sha256 only).
+    let image = lint_edited(|d| {
+        d["spec"]["release"]["image"] = yaml("\"album@md5:0123456789abcdef0123456789abcdef\"")
+    });
     assert!(
         image[0].starts_with("spec.release.image: refused by the operator"),
         "{image:?}"

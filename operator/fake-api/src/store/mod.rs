@@ -3,6 +3,7 @@
 //! `tests/conformance*.rs` check them through a real `kube::Client`. Reads live here, writes in
 //! [`write`].
 
+mod admission;
 mod kubelet;
 mod write;
 

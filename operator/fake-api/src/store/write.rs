@@ -207,7 +207,7 @@ impl Store {
         }
         let key = key_of(c, namespace, &object);
         let old = self.stored(&key).map(|s| s.object.clone());
-        self.commit(&key, old.as_ref(), object, BTreeMap::new())
+        self.commit_raw(&key, old.as_ref(), object, BTreeMap::new())
             .unwrap_or(Value::Null)
     }
 
@@ -279,9 +279,21 @@ impl Store {
         managers
     }
 
+    /// Admits (a custom resource by its stored CRD, see `admission.rs`) and stores a write.
+    fn commit(
+        &mut self,
+        key: &Key,
+        old: Option<&Value>,
+        mut new: Value,
+        managers: BTreeMap<String, BTreeSet<Path>>,
+    ) -> Result<Value, ApiError> {
+        self.admit(key, &mut new)?;
+        self.commit_raw(key, old, new, managers)
+    }
+
     /// Validates and stores a write; an unchanged object is a no-op (no new resourceVersion,
     /// no watch event), as on a real server.
-    fn commit(
+    fn commit_raw(
         &mut self,
         key: &Key,
         old: Option<&Value>,

@@ -2,26 +2,17 @@
 //! manifest, said before it reaches a cluster (a CI step for GitOps repositories).
 //!
 //! Each AlbumService/NoteService document goes through the CRD's own schema and CEL rules
-//! ([`schema`], [`cel`], read from the CRDs this build generates) and then through the
-//! operator's release checks (`lockstep_crd::validate`, the code the operator runs). Documents
-//! of other kinds are left alone, so a whole directory of manifests can be linted.
+//! (`lockstep_crd::structural`, on the CRDs this build generates, unknown fields refused as
+//! kubectl's strict validation does) and then through the operator's release checks
+//! (`lockstep_crd::validate`, the code the operator runs). Documents of other kinds are left
+//! alone, so a whole directory of manifests can be linted.
 
-pub mod cel;
-pub mod schema;
-
+pub use lockstep_crd::structural::Problem;
+use lockstep_crd::structural::{Unknown, admit};
 use lockstep_crd::{AlbumService, NoteService};
 use lockstep_service_config::ConfigError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-/// One problem inside an object: a field path (`spec.rollout.steps[1]`) and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// Field path, kubectl style; empty for the whole object.
-    pub path: String,
-    /// What is wrong, as the API server or operator words it.
-    pub message: String,
-}
 
 /// A problem located in a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -106,7 +97,7 @@ fn lint_object(source: &str, label: &str, object: Value, report: &mut Report) {
         .as_ref()
         .map_or_else(|| format!("{kind} ({label})"), |n| format!("{kind}/{n}"));
     report.checked += 1;
-    let problems = problems(&kind, &api_version, object);
+    let problems = problems(&kind, object);
     report
         .findings
         .extend(problems.into_iter().map(|p| Finding {
@@ -118,18 +109,11 @@ fn lint_object(source: &str, label: &str, object: Value, report: &mut Report) {
 }
 
 /// Everything wrong with one object of the `lockstep.dev` group.
-pub fn problems(kind: &str, api_version: &str, mut object: Value) -> Vec<Problem> {
+pub fn problems(kind: &str, mut object: Value) -> Vec<Problem> {
     let at = |path: &str, message: String| Problem {
         path: path.to_owned(),
         message,
     };
-    let want = format!("{}/{}", lockstep_crd::GROUP, lockstep_crd::VERSION);
-    if api_version != want {
-        return vec![at(
-            "apiVersion",
-            format!("Unsupported value: {api_version:?}: supported values: {want:?}"),
-        )];
-    }
     let Some(crd) = lockstep_crd::crds()
         .into_iter()
         .find(|c| c.spec.names.kind == kind)
@@ -151,34 +135,7 @@ pub fn problems(kind: &str, api_version: &str, mut object: Value) -> Vec<Problem
         None if object["metadata"]["generateName"].is_string() => {}
         None => out.push(at("metadata.name", "Required value".into())),
     }
-    for key in object.as_object().into_iter().flat_map(|m| m.keys()) {
-        if !["apiVersion", "kind", "metadata", "spec", "status"].contains(&key.as_str()) {
-            out.push(at(key, "unknown field".into()));
-        }
-    }
-    let Some(spec_schema) = crd.spec.versions.first().and_then(|v| {
-        v.schema
-            .as_ref()?
-            .open_api_v3_schema
-            .as_ref()?
-            .properties
-            .as_ref()?
-            .get("spec")
-            .cloned()
-    }) else {
-        return vec![at("", "the CRD has no spec schema".into())];
-    };
-    let Some(spec) = object.get_mut("spec") else {
-        out.push(at("spec", "Required value".into()));
-        return out;
-    };
-    schema::default(spec, &spec_schema);
-    out.extend(schema::validate(
-        spec,
-        &spec_schema,
-        "spec",
-        &mut cel::check,
-    ));
+    out.extend(admit(&crd, &mut object, Unknown::Refuse));
     if !out.is_empty() {
         return out;
     }

@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn every_rule_of_the_crds_parses() {
-        for crd in lockstep_crd::crds() {
+        for crd in crate::crds() {
             let mut found = Vec::new();
             rules(&serde_json::to_value(&crd).unwrap(), &mut found);
             assert_eq!(found.len(), 3, "{}", crd.spec.names.kind);

@@ -2,11 +2,12 @@
 //! ("Extend the Kubernetes API with CustomResourceDefinitions": pruning, defaulting,
 //! validation, CEL), offline:
 //!
-//! 1. `null` in a field that is not `nullable` is dropped (the server prunes it);
-//! 2. missing fields get their `default`, where their parent object exists;
-//! 3. types, `required`, `enum`, bounds and sizes are checked; a field the schema does not
-//!    know is an error, as with kubectl's default `--validate=strict`;
-//! 4. `x-kubernetes-validations` rules run ([`super::cel`]) on subtrees that passed 3.
+//! 1. fields the schema does not know are pruned ([`prune`], the server's default) or refused
+//!    (kubectl's default `--validate=strict`: [`validate`] reports them);
+//! 2. `null` in a field that is not `nullable` is dropped (the server prunes it);
+//! 3. missing fields get their `default`, where their parent object exists;
+//! 4. types, `required`, `enum`, bounds and sizes are checked;
+//! 5. `x-kubernetes-validations` rules run ([`super::cel`]) on subtrees that passed 4.
 //!
 //! [`KNOWN`] lists the schema keywords handled; a test fails if the CRDs start using another,
 //! so nothing in the schema is silently left unchecked.
@@ -34,6 +35,7 @@ pub const KNOWN: &[&str] = &[
     "maxItems",
     "minLength",
     "maxLength",
+    "pattern",
     "nullable",
     "default",
     "format",
@@ -58,7 +60,53 @@ fn additional(schema: &JSONSchemaProps) -> Option<&JSONSchemaProps> {
     }
 }
 
-/// Steps 1 and 2: prunes nulls and fills defaults in place.
+/// Step 1, the API server's way: removes every field `schema` does not declare (unless it says
+/// `x-kubernetes-preserve-unknown-fields`), returning their paths (the server sends them back
+/// as warnings).
+pub fn prune(value: &mut Value, schema: &JSONSchemaProps, path: &str) -> Vec<String> {
+    let mut pruned = Vec::new();
+    match value {
+        Value::Object(map) => {
+            if let Some(properties) = &schema.properties {
+                if schema.x_kubernetes_preserve_unknown_fields != Some(true) {
+                    map.retain(|k, _| {
+                        let known = properties.contains_key(k);
+                        if !known {
+                            pruned.push(join(path, k));
+                        }
+                        known
+                    });
+                }
+                for (name, v) in map.iter_mut() {
+                    if let Some(property) = properties.get(name) {
+                        pruned.extend(prune(v, property, &join(path, name)));
+                    }
+                }
+            } else if let Some(values) = additional(schema) {
+                for (name, v) in map.iter_mut() {
+                    pruned.extend(prune(v, values, &join(path, name)));
+                }
+            } else if schema.x_kubernetes_preserve_unknown_fields != Some(true)
+                && schema.additional_properties.is_none()
+                && !map.is_empty()
+            {
+                pruned.extend(map.keys().map(|k| join(path, k)));
+                map.clear();
+            }
+        }
+        Value::Array(list) => {
+            if let Some(item) = items(schema) {
+                for (i, v) in list.iter_mut().enumerate() {
+                    pruned.extend(prune(v, item, &format!("{path}[{i}]")));
+                }
+            }
+        }
+        _ => {}
+    }
+    pruned
+}
+
+/// Steps 2 and 3: drops nulls that are not allowed and fills defaults in place.
 pub fn default(value: &mut Value, schema: &JSONSchemaProps) {
     match value {
         Value::Object(map) => {
@@ -177,6 +225,15 @@ pub fn validate(
             for m in bounds(len, schema.min_length, schema.max_length, "characters") {
                 out.push(at(format!("Invalid value: {value}: {m}")));
             }
+            if let Some(pattern) = &schema.pattern {
+                match matches(pattern, s) {
+                    Ok(true) => {}
+                    Ok(false) => out.push(at(format!(
+                        "Invalid value: {value}: should match '{pattern}'"
+                    ))),
+                    Err(e) => out.push(at(format!("the schema's pattern does not compile: {e}"))),
+                }
+            }
         }
         Value::Array(list) => {
             for m in bounds(
@@ -224,6 +281,21 @@ pub fn validate(
         out.extend(cel(value, schema, path));
     }
     out
+}
+
+/// Whether `text` matches `pattern`, with compiled patterns kept for the process.
+fn matches(pattern: &str, text: &str) -> Result<bool, regex::Error> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static COMPILED: OnceLock<Mutex<HashMap<String, regex::Regex>>> = OnceLock::new();
+    let mut cache = COMPILED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !cache.contains_key(pattern) {
+        cache.insert(pattern.to_owned(), regex::Regex::new(pattern)?);
+    }
+    Ok(cache[pattern].is_match(text))
 }
 
 fn join(path: &str, name: &str) -> String {
