@@ -1,109 +1,13 @@
 //! The rollout state machine, transition by transition.
 
-use std::collections::BTreeMap;
+mod rollout_support;
+
 use std::time::Duration;
 
-use lockstep_crd::spec::{Analysis, Comparison, Pause, RolloutSpec, Step, Strategy};
+use lockstep_crd::spec::{Analysis, Comparison, RolloutSpec};
 use lockstep_crd::status::Phase;
-use lockstep_operator::rollout::{
-    AnalysisOutcome, Decision, Observed, RevisionHealth, RolloutState, canary_replicas, decide,
-    weight_at,
-};
-
-const T0: i64 = 1_800_000_000;
-
-fn weight(w: u8) -> Step {
-    Step {
-        set_weight: Some(w),
-        pause: None,
-    }
-}
-fn pause(secs: Option<u64>) -> Step {
-    Step {
-        set_weight: None,
-        pause: Some(Pause {
-            duration: secs.map(|s| Duration::from_secs(s).into()),
-        }),
-    }
-}
-fn canary(steps: Vec<Step>) -> RolloutSpec {
-    RolloutSpec {
-        strategy: Strategy::Canary,
-        steps,
-        ..RolloutSpec::default()
-    }
-}
-
-/// One scenario: a spec and a clock, fed observations in turn.
-struct Run {
-    rollout: RolloutSpec,
-    replicas: i32,
-    target: i64,
-    now: i64,
-    paused: bool,
-    promote: Option<String>,
-    abort: Option<String>,
-    retry: Option<String>,
-    health: BTreeMap<i64, RevisionHealth>,
-    state: RolloutState,
-}
-
-impl Run {
-    fn new(rollout: RolloutSpec, stable: Option<i64>, target: i64) -> Run {
-        let state = RolloutState {
-            stable,
-            current: stable,
-            ..RolloutState::default()
-        };
-        Run {
-            rollout,
-            replicas: 4,
-            target,
-            now: T0,
-            paused: false,
-            promote: None,
-            abort: None,
-            retry: None,
-            health: BTreeMap::new(),
-            state,
-        }
-    }
-    fn ready(&mut self, revision: i64, ready: i32) -> &mut Self {
-        self.health.entry(revision).or_default().ready = ready;
-        self
-    }
-    fn failing(&mut self, revision: i64, reason: &str) -> &mut Self {
-        self.health.entry(revision).or_default().failure = Some(reason.into());
-        self
-    }
-    fn step(&mut self, analysis: Option<AnalysisOutcome>) -> Decision {
-        let obs = Observed {
-            now: self.now,
-            replicas: self.replicas,
-            rollout: &self.rollout,
-            paused: self.paused,
-            promote: self.promote.as_deref(),
-            abort: self.abort.as_deref(),
-            retry: self.retry.as_deref(),
-            target: self.target,
-            health: &self.health,
-            analysis,
-        };
-        let d = decide(&obs, &self.state);
-        // Deciding twice on the same input gives the same answer: reconciles are idempotent.
-        let again = decide(&obs, &self.state);
-        assert_eq!(d, again, "decide is not deterministic");
-        self.state = d.state.clone();
-        d
-    }
-}
-
-fn scale(pairs: &[(i64, i32)]) -> BTreeMap<i64, i32> {
-    pairs.iter().copied().collect()
-}
-fn reasons(d: &Decision) -> Vec<&str> {
-    d.events.iter().map(|e| e.reason).collect()
-}
+use lockstep_operator::rollout::{AnalysisOutcome, Decision, canary_replicas, weight_at};
+use rollout_support::*;
 
 #[test]
 fn weights_and_replica_shares() {

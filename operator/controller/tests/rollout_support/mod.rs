@@ -1,0 +1,106 @@
+//! A rollout scenario harness: a spec and a clock, fed observations in turn, deciding twice
+//! each time to check that `decide` is deterministic.
+#![allow(dead_code, unreachable_pub)] // each test file uses its own subset
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use lockstep_crd::spec::{Pause, RolloutSpec, Step, Strategy};
+use lockstep_operator::rollout::{
+    AnalysisOutcome, Decision, Observed, RevisionHealth, RolloutState, decide,
+};
+
+pub(crate) const T0: i64 = 1_800_000_000;
+
+pub(crate) fn weight(w: u8) -> Step {
+    Step {
+        set_weight: Some(w),
+        pause: None,
+    }
+}
+pub(crate) fn pause(secs: Option<u64>) -> Step {
+    Step {
+        set_weight: None,
+        pause: Some(Pause {
+            duration: secs.map(|s| Duration::from_secs(s).into()),
+        }),
+    }
+}
+pub(crate) fn canary(steps: Vec<Step>) -> RolloutSpec {
+    RolloutSpec {
+        strategy: Strategy::Canary,
+        steps,
+        ..RolloutSpec::default()
+    }
+}
+
+/// One scenario: a spec and a clock, fed observations in turn.
+pub(crate) struct Run {
+    pub(crate) rollout: RolloutSpec,
+    pub(crate) replicas: i32,
+    pub(crate) target: i64,
+    pub(crate) now: i64,
+    pub(crate) paused: bool,
+    pub(crate) promote: Option<String>,
+    pub(crate) abort: Option<String>,
+    pub(crate) retry: Option<String>,
+    pub(crate) health: BTreeMap<i64, RevisionHealth>,
+    pub(crate) state: RolloutState,
+}
+
+impl Run {
+    pub(crate) fn new(rollout: RolloutSpec, stable: Option<i64>, target: i64) -> Run {
+        let state = RolloutState {
+            stable,
+            current: stable,
+            ..RolloutState::default()
+        };
+        Run {
+            rollout,
+            replicas: 4,
+            target,
+            now: T0,
+            paused: false,
+            promote: None,
+            abort: None,
+            retry: None,
+            health: BTreeMap::new(),
+            state,
+        }
+    }
+    pub(crate) fn ready(&mut self, revision: i64, ready: i32) -> &mut Self {
+        self.health.entry(revision).or_default().ready = ready;
+        self
+    }
+    pub(crate) fn failing(&mut self, revision: i64, reason: &str) -> &mut Self {
+        self.health.entry(revision).or_default().failure = Some(reason.into());
+        self
+    }
+    pub(crate) fn step(&mut self, analysis: Option<AnalysisOutcome>) -> Decision {
+        let obs = Observed {
+            now: self.now,
+            replicas: self.replicas,
+            rollout: &self.rollout,
+            paused: self.paused,
+            promote: self.promote.as_deref(),
+            abort: self.abort.as_deref(),
+            retry: self.retry.as_deref(),
+            target: self.target,
+            health: &self.health,
+            analysis,
+        };
+        let d = decide(&obs, &self.state);
+        // Deciding twice on the same input gives the same answer: reconciles are idempotent.
+        let again = decide(&obs, &self.state);
+        assert_eq!(d, again, "decide is not deterministic");
+        self.state = d.state.clone();
+        d
+    }
+}
+
+pub(crate) fn scale(pairs: &[(i64, i32)]) -> BTreeMap<i64, i32> {
+    pairs.iter().copied().collect()
+}
+pub(crate) fn reasons(d: &Decision) -> Vec<&str> {
+    d.events.iter().map(|e| e.reason).collect()
+}
