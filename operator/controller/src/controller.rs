@@ -9,8 +9,6 @@
 //!                     or status, publish events
 //! ```
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -30,15 +28,6 @@ use crate::service::{LockstepService, ServiceRef};
 
 /// The one field manager for server-side apply.
 pub const FIELD_MANAGER: &str = "lockstep-operator";
-
-/// Pod waiting reasons that will not heal by waiting.
-const FATAL_WAITING: [&str; 5] = [
-    "CrashLoopBackOff",
-    "ImagePullBackOff",
-    "ErrImagePull",
-    "InvalidImageName",
-    "CreateContainerConfigError",
-];
 
 fn revision_label<K: Resource>(obj: &K) -> Option<i64> {
     obj.labels().get(LABEL_REVISION)?.parse().ok()
@@ -84,11 +73,7 @@ pub async fn observe(client: &Client, ns: &str, name: &str) -> Result<Cluster> {
             continue;
         };
         let replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let ready = d
-            .status
-            .as_ref()
-            .and_then(|s| s.ready_replicas)
-            .unwrap_or(0);
+        let ready = crate::pods::counted(d);
         cluster.deployments.insert(
             number,
             ObservedDeployment {
@@ -98,33 +83,9 @@ pub async fn observe(client: &Client, ns: &str, name: &str) -> Result<Cluster> {
             },
         );
     }
-    cluster.failures = pod_failures(&pods.items);
+    cluster.failures = crate::pods::failures(&pods.items);
+    cluster.restarts = crate::pods::restarts(&pods.items);
     Ok(cluster)
-}
-
-/// The first fatal waiting reason of any container, by revision.
-pub fn pod_failures(pods: &[Pod]) -> BTreeMap<i64, String> {
-    let mut failures = BTreeMap::new();
-    for pod in pods {
-        let Some(number) = revision_label(pod) else {
-            continue;
-        };
-        let statuses = pod
-            .status
-            .iter()
-            .flat_map(|s| s.container_statuses.iter().flatten());
-        for status in statuses {
-            let waiting = status.state.as_ref().and_then(|s| s.waiting.as_ref());
-            if let Some(reason) = waiting.and_then(|w| w.reason.as_deref())
-                && FATAL_WAITING.contains(&reason)
-            {
-                failures
-                    .entry(number)
-                    .or_insert_with(|| format!("{reason} in pod {}", pod.name_any()));
-            }
-        }
-    }
-    failures
 }
 
 fn find<'a>(cluster: &'a Cluster, created: &'a [Revision], number: i64) -> Result<&'a Revision> {
@@ -197,7 +158,14 @@ where
                 create_config_map(client, &sref, rev, &cr).await?;
             }
             Action::ScaleRevision { revision, replicas } => {
-                let d = resources::deployment(&sref, revision, *replicas, svc.common().restart_at);
+                let common = svc.common();
+                let d = resources::deployment(
+                    &sref,
+                    revision,
+                    *replicas,
+                    common.restart_at,
+                    common.rollout.min_ready_seconds,
+                );
                 let deployment_name = resources::revision_name(&sref, revision);
                 Api::<Deployment>::namespaced(client.clone(), &ns)
                     .patch(&deployment_name, &apply, &Patch::Apply(&d))

@@ -26,6 +26,7 @@ pub use lockstep_crd::merge;
 pub mod metrics;
 pub mod model;
 pub mod plan;
+pub mod pods;
 pub mod rbac;
 pub mod resources;
 pub mod revision;

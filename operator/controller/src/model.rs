@@ -31,9 +31,13 @@ pub fn apply_to_model<S: LockstepService>(
         Action::ScaleRevision { revision, replicas } => {
             let d = cluster.deployments.entry(revision.number).or_default();
             d.replicas = *replicas;
-            let restart_at = svc.common().restart_at.map(str::to_owned);
-            d.template =
-                crate::resources::fingerprint(&svc.name_any(), revision, restart_at.as_deref());
+            let common = svc.common();
+            d.template = crate::resources::fingerprint(
+                &svc.name_any(),
+                revision,
+                common.restart_at,
+                common.rollout.min_ready_seconds,
+            );
             if ready {
                 d.ready = *replicas;
             }

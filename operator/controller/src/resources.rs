@@ -147,6 +147,7 @@ pub fn deployment(
     rev: &Revision,
     replicas: i32,
     restart_at: Option<&str>,
+    min_ready_seconds: u32,
 ) -> Deployment {
     let pod_labels = labels(svc, Some(rev));
     let selector = BTreeMap::from([
@@ -228,6 +229,7 @@ pub fn deployment(
         metadata,
         spec: Some(DeploymentSpec {
             replicas: Some(replicas),
+            min_ready_seconds: min_ready(min_ready_seconds),
             // Each revision has its own Deployment; its ReplicaSet history is not needed.
             revision_history_limit: Some(1),
             selector: LabelSelector {
@@ -297,13 +299,25 @@ fn volumes(svc: &ServiceRef, rev: &Revision) -> Vec<Volume> {
 
 /// What [`deployment`] renders for revision `rev` of the service named `service`, as compared
 /// with [`observed_fingerprint`] to detect drift.
-pub fn fingerprint(service: &str, rev: &Revision, restart_at: Option<&str>) -> TemplateFingerprint {
+pub fn fingerprint(
+    service: &str,
+    rev: &Revision,
+    restart_at: Option<&str>,
+    min_ready_seconds: u32,
+) -> TemplateFingerprint {
     TemplateFingerprint {
         image: Some(rev.content.image.clone()),
         config_map: Some(format!("{service}-cfg-{}", rev.short_hash())),
         render: Some(RENDER_VERSION.to_owned()),
         restarted_at: restart_at.map(str::to_owned),
+        min_ready_seconds: min_ready(min_ready_seconds),
     }
+}
+
+/// `rollout.minReadySeconds` as the Deployment field: unset for 0 (Kubernetes' default), so
+/// Deployments rendered before the field existed are not seen as drifted.
+fn min_ready(seconds: u32) -> Option<i32> {
+    (seconds > 0).then(|| i32::try_from(seconds).unwrap_or(i32::MAX))
 }
 
 /// The fingerprint of a Deployment as the API server returns it.
@@ -340,6 +354,12 @@ pub fn observed_fingerprint(d: &Deployment) -> TemplateFingerprint {
         config_map,
         render,
         restarted_at,
+        // A server defaults the field to 0, which is what unset renders.
+        min_ready_seconds: d
+            .spec
+            .as_ref()
+            .and_then(|s| s.min_ready_seconds)
+            .filter(|s| *s > 0),
     }
 }
 

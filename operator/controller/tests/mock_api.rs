@@ -116,7 +116,7 @@ async fn steady_state_reconcile_only_reads() {
     let rev = cluster.revisions[0].clone();
     let cr = lockstep_operator::resources::controller_revision(&sref, &rev);
     let mut deployment = serde_json::to_value(lockstep_operator::resources::deployment(
-        &sref, &rev, 4, None,
+        &sref, &rev, 4, None, 0,
     ))
     .unwrap();
     deployment["status"] = json!({"replicas": 4, "readyReplicas": 4});

@@ -44,7 +44,8 @@ fn rendered(svc: &AlbumService, cluster: &Cluster) -> (Vec<Value>, Vec<Value>, V
         .map(|(n, d)| {
             let rev = cluster.revisions.iter().find(|r| r.number == *n).unwrap();
             let mut v =
-                serde_json::to_value(resources::deployment(&sref, rev, d.replicas, None)).unwrap();
+                serde_json::to_value(resources::deployment(&sref, rev, d.replicas, None, 0))
+                    .unwrap();
             v["status"] = json!({"replicas": d.replicas, "readyReplicas": d.ready});
             v
         })

@@ -81,7 +81,7 @@ fn deployment_runs_the_revision_with_its_config() {
     let svc = album();
     let r = ServiceRef::of(&svc).unwrap();
     let rev = revision(&svc, 2);
-    let d = resources::deployment(&r, &rev, 3, None);
+    let d = resources::deployment(&r, &rev, 3, None, 0);
     let spec = d.spec.unwrap();
     assert_eq!(spec.replicas, Some(3));
     let selector = spec.selector.match_labels.unwrap();
@@ -217,7 +217,7 @@ fn restart_at_is_a_pod_annotation_read_back_by_the_fingerprint() {
     let svc = album();
     let r = ServiceRef::of(&svc).unwrap();
     let rev = revision(&svc, 1);
-    let d = resources::deployment(&r, &rev, 3, Some("2026-11-22T09:00:00Z"));
+    let d = resources::deployment(&r, &rev, 3, Some("2026-11-22T09:00:00Z"), 0);
     let annotations = d
         .spec
         .as_ref()
@@ -234,9 +234,9 @@ fn restart_at_is_a_pod_annotation_read_back_by_the_fingerprint() {
     );
     assert_eq!(
         resources::observed_fingerprint(&d),
-        resources::fingerprint(&r.name, &rev, Some("2026-11-22T09:00:00Z"))
+        resources::fingerprint(&r.name, &rev, Some("2026-11-22T09:00:00Z"), 0)
     );
-    let plain = resources::deployment(&r, &rev, 3, None);
+    let plain = resources::deployment(&r, &rev, 3, None, 0);
     assert_eq!(resources::observed_fingerprint(&plain).restarted_at, None);
 }
 
@@ -267,7 +267,7 @@ fn secret_volumes_are_mounted_read_only_and_are_part_of_the_revision() {
         content,
         ..revision(&svc, 2)
     };
-    let pod = resources::deployment(&r, &rev, 1, None)
+    let pod = resources::deployment(&r, &rev, 1, None, 0)
         .spec
         .unwrap()
         .template

@@ -119,6 +119,12 @@ pub struct RolloutSpec {
     /// Optional metric gate on every canary step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Analysis>,
+    /// A new pod counts towards a step only after it has been ready this long (the
+    /// Deployments' `minReadySeconds`: a pod that is ready for a moment and then crashes does
+    /// not advance the canary). 0 counts a pod as soon as it is ready.
+    #[serde(default)]
+    #[schemars(range(max = 3600))]
+    pub min_ready_seconds: u32,
 }
 
 impl Default for RolloutSpec {
@@ -128,6 +134,7 @@ impl Default for RolloutSpec {
             steps: Vec::new(),
             progress_deadline_seconds: 600,
             analysis: None,
+            min_ready_seconds: 0,
         }
     }
 }

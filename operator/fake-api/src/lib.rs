@@ -25,7 +25,8 @@
 //! Not modelled (tests needing them belong in the kind e2e tier): admission webhooks, CRD
 //! validation ratcheting, list merge keys from schemas (server-side apply knows the associative
 //! lists of `ssa::LIST_KEYS` by field name; other lists are atomic), pagination
-//! (`limit` returns everything), finalizers, field selectors.
+//! (`limit` returns everything), finalizers, field selectors, `minReadySeconds` (ready pods are
+//! available at once).
 
 mod http;
 pub mod ssa;

@@ -224,6 +224,7 @@ pub fn plan<S: LockstepService>(
                 RevisionHealth {
                     ready: d.ready,
                     failure: cluster.failures.get(n).cloned(),
+                    last_restart: cluster.restarts.get(n).cloned(),
                 },
             )
         })
@@ -238,6 +239,7 @@ pub fn plan<S: LockstepService>(
                         RevisionHealth {
                             ready: 0,
                             failure: Some(f.clone()),
+                            last_restart: cluster.restarts.get(n).cloned(),
                         },
                     )
                 }),
@@ -266,7 +268,12 @@ pub fn plan<S: LockstepService>(
         let Some(rev) = revisions.iter().find(|r| r.number == *number) else {
             continue;
         };
-        let wanted = crate::resources::fingerprint(&svc.name_any(), rev, spec.restart_at);
+        let wanted = crate::resources::fingerprint(
+            &svc.name_any(),
+            rev,
+            spec.restart_at,
+            spec.rollout.min_ready_seconds,
+        );
         let drifted = current.is_some_and(|d| d.template != wanted);
         // A new spec.restartAt alone is a restart, not drift.
         let restart = drifted

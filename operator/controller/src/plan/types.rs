@@ -13,7 +13,8 @@ use crate::rollout::Transition;
 pub struct ObservedDeployment {
     /// `spec.replicas`.
     pub replicas: i32,
-    /// `status.readyReplicas`.
+    /// Pods that count: `status.availableReplicas` when the Deployment sets `minReadySeconds`
+    /// (ready at least that long), else `status.readyReplicas`.
     pub ready: i32,
     /// What its pod template runs, to repair drift (someone edited the Deployment).
     pub template: TemplateFingerprint,
@@ -32,6 +33,8 @@ pub struct TemplateFingerprint {
     pub render: Option<String>,
     /// The pod template's restart annotation (`spec.restartAt`).
     pub restarted_at: Option<String>,
+    /// `spec.minReadySeconds` when set (`rollout.minReadySeconds`).
+    pub min_ready_seconds: Option<i32>,
 }
 
 /// What the cluster holds for one service.
@@ -43,6 +46,9 @@ pub struct Cluster {
     pub deployments: BTreeMap<i64, ObservedDeployment>,
     /// Pod failures that will not heal (`CrashLoopBackOff`, …) by revision number.
     pub failures: BTreeMap<i64, String>,
+    /// The newest container restart by revision number (see
+    /// [`crate::rollout::RevisionHealth::last_restart`]).
+    pub restarts: BTreeMap<i64, (i64, String)>,
     /// Whether the Service exists and routes as rendered (selector, ports, target port).
     pub service_current: bool,
     /// Names of the service's ConfigMaps that exist.

@@ -216,6 +216,18 @@ fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
             format!("revision {target} made no progress within {deadline}s"),
         );
     }
+    if let Some((at, why)) = health
+        .last_restart
+        .as_ref()
+        .filter(|(at, _)| *at >= started)
+    {
+        let ago = obs.now - at;
+        return roll_back(
+            obs,
+            s,
+            format!("revision {target} restarted {ago}s ago: {why}"),
+        );
+    }
     let remaining = Duration::from_secs((deadline - elapsed).max(0) as u64 + 1);
     if index >= steps.len() {
         return finish(obs, s, &health).requeue(remaining);

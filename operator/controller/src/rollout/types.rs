@@ -13,6 +13,10 @@ pub struct RevisionHealth {
     pub ready: i32,
     /// A reason that will not fix itself (`CrashLoopBackOff`, `ImagePullBackOff`, `ErrImagePull`).
     pub failure: Option<String>,
+    /// The newest container restart of a pod of this revision: when its last run ended (Unix
+    /// seconds) and why (`OOMKilled`, `Error`, exit code). A restart during a step fails the
+    /// step at once; restarts of a steady revision are not a rollout's business.
+    pub last_restart: Option<(i64, String)>,
 }
 
 /// The result of one analysis query.
