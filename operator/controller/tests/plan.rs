@@ -410,6 +410,33 @@ fn rollback_to_a_revision_not_kept_is_cleared_with_a_warning() {
     sim.run();
     assert_eq!(kinds(&sim.run()), Vec::<String>::new());
     assert_eq!(sim.phase(), Some(Phase::Healthy));
+    // The refusal stays as a condition naming the kept revisions, until a rollout starts.
+    let refused = |sim: &Sim| {
+        sim.svc
+            .status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "RollbackRefused")
+            .cloned()
+    };
+    let condition = refused(&sim).expect("a RollbackRefused condition");
+    assert_eq!(
+        (condition.status.as_str(), condition.reason.as_str()),
+        ("True", "RevisionNotKept")
+    );
+    assert!(
+        condition.message.contains("kept: 1"),
+        "{}",
+        condition.message
+    );
+    sim.svc.spec.release.image = "ghcr.io/lockstep-dev/album-service:2.0.0".into();
+    sim.run();
+    assert!(
+        refused(&sim).is_none(),
+        "cleared when the next rollout starts"
+    );
 }
 
 /// The scale subresource's `status.replicas` (what an HPA sees) never counts more than

@@ -32,6 +32,9 @@ pub mod condition {
     pub const PAUSED: &str = "Paused";
     /// The service is degraded.
     pub const DEGRADED: &str = "Degraded";
+    /// The last `rollbackTo` named a revision that is not kept; the message lists the kept
+    /// ones. Stays until the next rollout starts.
+    pub const ROLLBACK_REFUSED: &str = "RollbackRefused";
 }
 
 /// Status of an `AlbumService` or `NoteService`.

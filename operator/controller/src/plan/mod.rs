@@ -17,6 +17,7 @@ use crate::revision::{Revision, find_by_hash, next_number, prune};
 use crate::rollout::{AnalysisOutcome, Observed, RevisionHealth, RolloutState, Transition, decide};
 use crate::service::LockstepService;
 
+mod rollback;
 mod types;
 pub use types::{Action, Cluster, ObservedDeployment, Plan, TemplateFingerprint};
 
@@ -107,56 +108,7 @@ pub fn plan<S: LockstepService>(
     let conditions_before = status.conditions.clone();
 
     if let Some(rollback) = spec.rollback_to {
-        let Some(rev) = cluster
-            .revisions
-            .iter()
-            .find(|r| r.number == rollback.revision)
-        else {
-            // Cleared, so the request does not linger in the spec forever; the event says what
-            // can be asked for instead.
-            let kept: Vec<String> = cluster
-                .revisions
-                .iter()
-                .map(|r| r.number.to_string())
-                .collect();
-            let message = format!(
-                "rollbackTo: revision {} is not kept (kept: {}); the request was cleared",
-                rollback.revision,
-                kept.join(", ")
-            );
-            plan.actions.push(Action::PatchSpec(
-                serde_json::json!({"spec": {"rollbackTo": null}}),
-            ));
-            plan.actions.push(Action::Event(Transition {
-                reason: "RollbackRefused",
-                message: message.clone(),
-                warning: true,
-            }));
-            status.message = Some(message);
-            push(&mut plan, prev, status);
-            return plan;
-        };
-        match svc.rollback_patch(rev) {
-            Ok(patch) => {
-                plan.actions.push(Action::PatchSpec(patch));
-                plan.actions.push(Action::Event(Transition {
-                    reason: "RollbackRequested",
-                    message: format!(
-                        "spec rewritten to revision {} (image and config)",
-                        rev.number
-                    ),
-                    warning: false,
-                }));
-            }
-            Err(e) => {
-                status.message = Some(format!(
-                    "rollbackTo: revision {} cannot be restored: {e}",
-                    rev.number
-                ));
-                push(&mut plan, prev, status);
-            }
-        }
-        return plan;
+        return rollback::plan(svc, rollback, cluster, status, now);
     }
 
     let content = match svc.content() {
@@ -392,6 +344,15 @@ pub fn plan<S: LockstepService>(
             "Degraded",
         ),
     ];
+    // A refused rollbackTo stays visible (kubectl describe, status) until a rollout starts.
+    if !decision.events.iter().any(|e| e.reason == "RolloutStarted") {
+        status.conditions.extend(
+            conditions_before
+                .iter()
+                .filter(|c| c.type_ == condition::ROLLBACK_REFUSED)
+                .cloned(),
+        );
+    }
     push(&mut plan, prev, status);
     plan
 }
