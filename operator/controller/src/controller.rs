@@ -83,7 +83,11 @@ pub async fn observe(client: &Client, ns: &str, name: &str) -> Result<Cluster> {
             },
         );
     }
-    cluster.failures = crate::pods::failures(&pods.items);
+    let seen = crate::pods::failures(&pods.items, k8s_openapi::jiff::Timestamp::now().as_second());
+    cluster.failures = seen.failures;
+    cluster.recheck_after = seen
+        .recheck_after
+        .map(|s| std::time::Duration::from_secs(u64::try_from(s.max(1)).unwrap_or(1)));
     cluster.restarts = crate::pods::restarts(&pods.items);
     Ok(cluster)
 }

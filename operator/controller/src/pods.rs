@@ -11,13 +11,31 @@ use kube::{Resource, ResourceExt};
 use crate::resources::LABEL_REVISION;
 
 /// Pod waiting reasons that will not heal by waiting.
-const FATAL_WAITING: [&str; 5] = [
+const FATAL_WAITING: [&str; 4] = [
     "CrashLoopBackOff",
     "ImagePullBackOff",
     "ErrImagePull",
     "InvalidImageName",
-    "CreateContainerConfigError",
 ];
+
+/// Waiting reasons that often heal by themselves, fatal only after
+/// [`CONFIG_ERROR_GRACE_SECONDS`]: `CreateContainerConfigError` usually means a Secret or
+/// ConfigMap the pod references does not exist *yet* (applied a moment later, or written by a
+/// secrets controller); the kubelet retries and the pod starts once it appears.
+const HEALING_WAITING: [&str; 1] = ["CreateContainerConfigError"];
+
+/// How long a pod may wait on a [`HEALING_WAITING`] reason before it fails its revision.
+pub const CONFIG_ERROR_GRACE_SECONDS: i64 = 60;
+
+/// What the pods of a service say: failures by revision, and when to look again because a
+/// healing reason's grace ends (seconds from now).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodFailures {
+    /// The first failure of any container, by revision.
+    pub failures: BTreeMap<i64, String>,
+    /// Seconds until the earliest grace period ends, if a pod is within one.
+    pub recheck_after: Option<i64>,
+}
 
 fn revision_label<K: Resource>(obj: &K) -> Option<i64> {
     obj.labels().get(LABEL_REVISION)?.parse().ok()
@@ -40,29 +58,53 @@ pub fn counted(d: &Deployment) -> i32 {
     counted.unwrap_or(0)
 }
 
-/// The first fatal waiting reason of any container, by revision.
-pub fn failures(pods: &[Pod]) -> BTreeMap<i64, String> {
-    let mut failures = BTreeMap::new();
+/// The first failure of any container, by revision, at Unix time `now`: a fatal waiting
+/// reason at once, a healing one once the pod has waited [`CONFIG_ERROR_GRACE_SECONDS`] (its
+/// age counts from the kubelet's start time, else its creation).
+pub fn failures(pods: &[Pod], now: i64) -> PodFailures {
+    let mut out = PodFailures::default();
     for pod in pods {
         let Some(number) = revision_label(pod) else {
             continue;
         };
+        let started = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.start_time.as_ref())
+            .or(pod.metadata.creation_timestamp.as_ref())
+            .map_or(now, |t| t.0.as_second());
         let statuses = pod
             .status
             .iter()
             .flat_map(|s| s.container_statuses.iter().flatten());
         for status in statuses {
-            let waiting = status.state.as_ref().and_then(|s| s.waiting.as_ref());
-            if let Some(reason) = waiting.and_then(|w| w.reason.as_deref())
-                && FATAL_WAITING.contains(&reason)
-            {
-                failures
-                    .entry(number)
-                    .or_insert_with(|| format!("{reason} in pod {}", pod.name_any()));
-            }
+            let Some(waiting) = status.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
+                continue;
+            };
+            let Some(reason) = waiting.reason.as_deref() else {
+                continue;
+            };
+            let detail = waiting
+                .message
+                .as_deref()
+                .map_or_else(String::new, |m| format!(": {m}"));
+            let failure = if FATAL_WAITING.contains(&reason) {
+                format!("{reason} in pod {}{detail}", pod.name_any())
+            } else if HEALING_WAITING.contains(&reason) {
+                let waited = now - started;
+                if waited < CONFIG_ERROR_GRACE_SECONDS {
+                    let left = CONFIG_ERROR_GRACE_SECONDS - waited;
+                    out.recheck_after = Some(out.recheck_after.map_or(left, |r| r.min(left)));
+                    continue;
+                }
+                format!("{reason} for {waited}s in pod {}{detail}", pod.name_any())
+            } else {
+                continue;
+            };
+            out.failures.entry(number).or_insert(failure);
         }
     }
-    failures
+    out
 }
 
 /// The newest container restart of any pod, by revision: when the container's last run ended

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use lockstep_crd::AlbumService;
 use lockstep_crd::spec::{Step, Strategy};
 use lockstep_crd::status::Phase;
@@ -459,4 +461,21 @@ fn status_replicas_never_exceed_the_desired_count() {
         "the rollout never surged: {max_seen}"
     );
     assert_eq!(sim.phase(), Some(Phase::Healthy));
+}
+
+/// A pod within the grace period of a failure that may heal (a Secret not created yet) gets the
+/// service looked at again when the grace ends, even if the service itself is steady.
+#[test]
+fn a_pod_in_its_grace_period_is_rechecked_when_it_ends() {
+    let sim = Sim::healthy();
+    let quiet = plan(&sim.svc, &sim.cluster, sim.now, None);
+    assert!(
+        quiet
+            .requeue_after
+            .is_none_or(|r| r > Duration::from_secs(40))
+    );
+    let mut cluster = sim.cluster.clone();
+    cluster.recheck_after = Some(Duration::from_secs(40));
+    let p = plan(&sim.svc, &cluster, sim.now, None);
+    assert_eq!(p.requeue_after, Some(Duration::from_secs(40)));
 }

@@ -95,3 +95,54 @@ fn the_newest_restart_per_revision_is_read_from_pod_statuses() {
     assert_eq!(*at, 1_796_033_100, "2026-11-30T10:05:00Z");
     assert_eq!(why, "OOMKilled (exit 137) in pod a-2-y, restart 2");
 }
+
+fn waiting_pod(name: &str, started: &str, reason: &str, message: &str) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"lockstep.dev/revision": "2"}},
+        "status": {"startTime": started, "containerStatuses": [
+            {"name": "album", "image": "a", "imageID": "", "ready": false, "restartCount": 0,
+             "state": {"waiting": {"reason": reason, "message": message}}}]}
+    }))
+    .unwrap()
+}
+
+/// A missing Secret shows as `CreateContainerConfigError` and heals once the Secret exists: it
+/// fails the revision only after the grace period, and the reconcile is scheduled for then.
+#[test]
+fn a_config_error_fails_only_after_its_grace_period() {
+    let now = 1_796_033_100; // 2026-11-30T10:05:00Z
+    let missing = r#"secret "album-db" not found"#;
+    let young = waiting_pod(
+        "a-2-x",
+        "2026-11-30T10:04:40Z",
+        "CreateContainerConfigError",
+        missing,
+    );
+    let seen = pods::failures(std::slice::from_ref(&young), now);
+    assert!(seen.failures.is_empty(), "{seen:?}");
+    assert_eq!(seen.recheck_after, Some(40), "20 s waited of 60");
+
+    let old = waiting_pod(
+        "a-2-y",
+        "2026-11-30T10:03:45Z",
+        "CreateContainerConfigError",
+        missing,
+    );
+    let seen = pods::failures(&[young, old], now);
+    assert_eq!(
+        seen.failures[&2],
+        r#"CreateContainerConfigError for 75s in pod a-2-y: secret "album-db" not found"#
+    );
+    let crash = waiting_pod(
+        "a-2-z",
+        "2026-11-30T10:04:59Z",
+        "CrashLoopBackOff",
+        "back-off 10s",
+    );
+    let seen = pods::failures(&[crash], now);
+    assert_eq!(
+        seen.failures[&2], "CrashLoopBackOff in pod a-2-z: back-off 10s",
+        "fatal at once"
+    );
+    assert_eq!(seen.recheck_after, None);
+}

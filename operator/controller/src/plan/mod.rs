@@ -210,7 +210,11 @@ pub fn plan<S: LockstepService>(
         analysis,
     };
     let decision = decide(&observed, &state_of(prev));
-    plan.requeue_after = decision.requeue_after;
+    // A pod in a grace period is looked at again when it ends, even if nothing else changes.
+    plan.requeue_after = match (decision.requeue_after, cluster.recheck_after) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     plan.analysis_needed = decision.analysis_needed;
     plan.target = Some(target);
     plan.phase = Some(decision.phase);

@@ -46,6 +46,9 @@ pub struct Cluster {
     pub deployments: BTreeMap<i64, ObservedDeployment>,
     /// Pod failures that will not heal (`CrashLoopBackOff`, …) by revision number.
     pub failures: BTreeMap<i64, String>,
+    /// When to look again although nothing changes: a pod's grace period for a failure that
+    /// often heals by itself ends then (see `crate::pods`).
+    pub recheck_after: Option<Duration>,
     /// The newest container restart by revision number (see
     /// [`crate::rollout::RevisionHealth::last_restart`]).
     pub restarts: BTreeMap<i64, (i64, String)>,
