@@ -40,6 +40,11 @@ pub struct Args {
     /// `crds/`). Needs RBAC on those two CRDs; off for namespaced installs.
     #[arg(long, env = "LOCKSTEP_MANAGE_CRDS", default_value_t = false, action = clap::ArgAction::Set)]
     pub manage_crds: bool,
+    /// Bound on connecting to the API server and on each read and write of a request, so a
+    /// hung API server fails a reconcile (retried with backoff) instead of stalling it forever.
+    /// Longer than the server-side watch timeout (290 s), so an idle watch is not cut.
+    #[arg(long, env = "LOCKSTEP_API_TIMEOUT_SECONDS", default_value_t = 295, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub api_timeout_seconds: u64,
     /// Log as JSON lines (`--log-json=false` for text).
     #[arg(long, env = "LOCKSTEP_LOG_JSON", default_value_t = true, action = clap::ArgAction::Set)]
     pub log_json: bool,
@@ -66,6 +71,10 @@ mod tests {
         assert_eq!(args.http_addr.port(), 8080);
         assert!(args.leader_election, "on by default");
         assert!(!args.manage_crds, "needs cluster-wide RBAC: opt-in");
+        assert_eq!(
+            args.api_timeout_seconds, 295,
+            "beyond the 290 s server-side watch timeout"
+        );
         assert_eq!(args.lease_seconds, 15);
         assert!(
             Args::try_parse_from(["lockstep-operator", "--lease-seconds", "1"]).is_err(),

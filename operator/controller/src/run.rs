@@ -47,6 +47,9 @@ pub enum RunError {
     /// `--manage-crds`: the CRDs could not be applied or are not served.
     #[error(transparent)]
     Crds(#[from] crate::crds::CrdError),
+    /// No cluster configuration (in-cluster or kubeconfig).
+    #[error("kubernetes config: {0}")]
+    Config(#[from] kube::config::InferConfigError),
     /// The HTTP server could not bind or failed.
     #[error("http server on {addr}: {source}")]
     Http {
@@ -260,9 +263,19 @@ async fn serve(
         .map_err(|source| RunError::Http { addr, source })
 }
 
+/// Bounds connecting and every read and write of a request to the API server by `limit`
+/// (kube leaves reads unbounded by default: a hung server would stall a reconcile forever).
+pub fn bound_requests(config: &mut kube::Config, limit: Duration) {
+    config.connect_timeout = Some(limit);
+    config.read_timeout = Some(limit);
+    config.write_timeout = Some(limit);
+}
+
 /// Runs both controllers (while leader) and the HTTP server until SIGINT/SIGTERM.
 pub async fn run(args: Args) -> Result<(), RunError> {
-    let client = Client::try_default().await?;
+    let mut config = kube::Config::infer().await?;
+    bound_requests(&mut config, Duration::from_secs(args.api_timeout_seconds));
+    let client = Client::try_from(config)?;
     if args.manage_crds {
         // Boxed: awaited once at start, it would otherwise grow the whole operator future.
         Box::pin(crate::crds::ensure(&client, Duration::from_secs(60))).await?;

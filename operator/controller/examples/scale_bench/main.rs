@@ -141,6 +141,7 @@ fn main() {
                     .unwrap_or(16),
                 log_json: false,
                 manage_crds: false,
+                api_timeout_seconds: 295,
             };
             runtime
                 .block_on(lockstep_operator::run::run(args))

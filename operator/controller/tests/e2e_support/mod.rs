@@ -50,6 +50,7 @@ fn start_operator(ns: &str) -> tokio::task::JoinHandle<()> {
         // On a real cluster the CRDs the suite installed are replaced by this build's own:
         // the `--manage-crds` path, with concurrent operators racing on the same CRDs.
         manage_crds: true,
+        api_timeout_seconds: 295,
     };
     tokio::spawn(async move {
         if let Err(e) = lockstep_operator::run::run(args).await {
