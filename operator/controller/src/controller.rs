@@ -57,9 +57,9 @@ pub async fn observe(client: &Client, ns: &str, name: &str) -> Result<Cluster> {
             .iter()
             .filter_map(resources::parse_revision)
             .collect(),
-        service_current: service
+        service_routes: service
             .as_ref()
-            .is_some_and(|s| resources::service_is_current(s, name)),
+            .and_then(|s| resources::service_routes(s, name)),
         config_maps: config_maps
             .items
             .into_iter()
@@ -182,9 +182,10 @@ where
                     .delete(&deployment_name, &DeleteParams::background())
                     .await?;
             }
-            Action::CreateService => {
+            Action::ApplyService(serving) => {
+                let service = resources::service(&sref, *serving);
                 Api::<Service>::namespaced(client.clone(), &ns)
-                    .patch(&name, &apply, &Patch::Apply(&resources::service(&sref)))
+                    .patch(&name, &apply, &Patch::Apply(&service))
                     .await?;
             }
             Action::DeleteRevision(number) => {

@@ -45,7 +45,7 @@ pub fn apply_to_model<S: LockstepService>(
         Action::DeleteDeployment(n) => {
             cluster.deployments.remove(n);
         }
-        Action::CreateService => cluster.service_current = true,
+        Action::ApplyService(serving) => cluster.service_routes = Some(*serving),
         // The ConfigMap goes with its ControllerRevision (garbage collection).
         Action::DeleteRevision(n) => {
             let gone: Vec<String> = cluster

@@ -367,20 +367,34 @@ pub fn observed_fingerprint(d: &Deployment) -> TemplateFingerprint {
 /// weight is its share of replicas. It targets the container port by name (`http`), so a
 /// revision that moves `pod.port` is reached on its own port while the previous revision's pods
 /// still serve on theirs.
-pub fn service(svc: &ServiceRef) -> Service {
+pub fn service(svc: &ServiceRef, serving: Option<i64>) -> Service {
     Service {
         metadata: meta(svc, svc.name.clone(), None, svc.owner.clone()),
-        spec: Some(service_spec(&svc.name)),
+        spec: Some(service_spec(&svc.name, serving)),
         ..Service::default()
     }
 }
 
-fn service_spec(name: &str) -> ServiceSpec {
+fn selector(name: &str, serving: Option<i64>) -> BTreeMap<String, String> {
+    let mut selector = BTreeMap::from([(LABEL_SERVICE.to_owned(), name.to_owned())]);
+    if let Some(revision) = serving {
+        selector.insert(LABEL_REVISION.to_owned(), revision.to_string());
+    }
+    selector
+}
+
+/// The label selector of the pods that serve (`status.selector`, what an HPA measures).
+pub fn serving_selector(name: &str, serving: Option<i64>) -> String {
+    selector(name, serving)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn service_spec(name: &str, serving: Option<i64>) -> ServiceSpec {
     ServiceSpec {
-        selector: Some(BTreeMap::from([(
-            LABEL_SERVICE.to_owned(),
-            name.to_owned(),
-        )])),
+        selector: Some(selector(name, serving)),
         ports: Some(vec![ServicePort {
             name: Some("http".into()),
             port: 80,
@@ -391,14 +405,12 @@ fn service_spec(name: &str) -> ServiceSpec {
     }
 }
 
-/// Whether an observed Service of service `name` routes as [`service`] renders it: the same
-/// selector and ports (name, port, target). Fields the API server defaults (cluster IP,
-/// protocol, session affinity) are not compared.
-pub fn service_is_current(observed: &Service, name: &str) -> bool {
-    let wanted = service_spec(name);
-    let Some(spec) = observed.spec.as_ref() else {
-        return false;
-    };
+/// How an observed Service of service `name` routes, if as [`service`] renders it (same ports,
+/// selector of the service's pods, alone or with one revision's label): `Some(Some(n))` to
+/// revision `n`, `Some(None)` to every revision, `None` for anything else (drift). Fields the
+/// API server defaults (cluster IP, protocol, session affinity) are not compared.
+pub fn service_routes(observed: &Service, name: &str) -> Option<Option<i64>> {
+    let spec = observed.spec.as_ref()?;
     let ports = |s: &ServiceSpec| {
         s.ports
             .iter()
@@ -406,5 +418,14 @@ pub fn service_is_current(observed: &Service, name: &str) -> bool {
             .map(|p| (p.name.clone(), p.port, p.target_port.clone()))
             .collect::<Vec<_>>()
     };
-    spec.selector == wanted.selector && ports(spec) == ports(&wanted)
+    if ports(spec) != ports(&service_spec(name, None)) {
+        return None;
+    }
+    let routes = spec
+        .selector
+        .as_ref()?
+        .get(LABEL_REVISION)
+        .map(|n| n.parse::<i64>().ok())
+        .map_or(Some(None), |n| n.map(Some))?;
+    (spec.selector == Some(selector(name, routes))).then_some(routes)
 }

@@ -18,7 +18,7 @@ mod e2e_support;
 use e2e_support::{Env, album, album_with_image, paused_canary, phase, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::ListParams;
+use kube::api::{Api, ListParams};
 use lockstep_crd::status::Phase;
 use serde_json::json;
 
@@ -67,11 +67,23 @@ async fn canary_rolls_a_new_config_to_100_percent() {
     })
     .await;
     assert_eq!(s.ready.as_deref(), Some("2/2"));
-    let deployments = env.deployments("albums").await;
+    // Revision 1 stays warm for scaleDownDelaySeconds (60 s by default), out of the Service.
+    assert_eq!(s.warm_revision, Some(1));
+    assert_eq!(s.serving_revision, Some(2));
     assert_eq!(
-        deployments.len(),
-        1,
-        "the old revision's Deployment is gone"
+        env.deployments("albums").await.len(),
+        2,
+        "the old revision's Deployment is kept warm"
+    );
+    let service =
+        Api::<k8s_openapi::api::core::v1::Service>::namespaced(env.client.clone(), &env.ns)
+            .get("albums")
+            .await
+            .unwrap();
+    assert_eq!(
+        service.spec.unwrap().selector.unwrap()["lockstep.dev/revision"],
+        "2",
+        "only the serving revision's pods get traffic"
     );
     env.assert_serves_config("albums", "default_limit: 40")
         .await;

@@ -120,7 +120,11 @@ async fn steady_state_reconcile_only_reads() {
     ))
     .unwrap();
     deployment["status"] = json!({"replicas": 4, "readyReplicas": 4});
-    let service = serde_json::to_value(lockstep_operator::resources::service(&sref)).unwrap();
+    let service = serde_json::to_value(lockstep_operator::resources::service(
+        &sref,
+        cluster.service_routes.flatten(),
+    ))
+    .unwrap();
     let ctx = context(client);
     let reconciler = tokio::spawn(reconcile(Arc::new(svc), ctx));
 

@@ -50,7 +50,8 @@ fn rendered(svc: &AlbumService, cluster: &Cluster) -> (Vec<Value>, Vec<Value>, V
             v
         })
         .collect();
-    let service = serde_json::to_value(resources::service(&sref)).unwrap();
+    let service =
+        serde_json::to_value(resources::service(&sref, cluster.service_routes.flatten())).unwrap();
     (revisions, deployments, service)
 }
 
@@ -77,6 +78,25 @@ async fn expect_event(handle: &mut Handle, reason: &str) {
     )
     .await;
     assert_eq!(event["reason"], reason);
+}
+
+/// The Service apply, routing to `revision` alone or (`None`) to every revision.
+async fn expect_service(handle: &mut Handle, revision: Option<&str>) {
+    let service = expect(
+        handle,
+        Method::PATCH,
+        &format!("/api/v1{NS}/services/albums"),
+        StatusCode::OK,
+        |b| b,
+    )
+    .await;
+    let selector = &service["spec"]["selector"];
+    assert_eq!(selector["lockstep.dev/service"], "albums");
+    assert_eq!(
+        selector["lockstep.dev/revision"].as_str(),
+        revision,
+        "{selector}"
+    );
 }
 
 #[tokio::test]
@@ -142,6 +162,8 @@ async fn a_config_change_creates_a_new_revision_and_starts_the_canary() {
     let mut want = vec![(stable, 3), (canary, 1)];
     want.sort();
     assert_eq!(scaled, want);
+    // The canary splits traffic by ready pods: the Service selects every revision again.
+    expect_service(&mut handle, None).await;
     expect_event(&mut handle, "RolloutStarted").await;
     let status = expect(
         &mut handle,
@@ -218,6 +240,8 @@ async fn a_crash_looping_canary_is_rolled_back_to_stable() {
         |_| json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
     )
     .await;
+    // Back at rest: the stable revision serves alone.
+    expect_service(&mut handle, Some("1")).await;
     expect_event(&mut handle, "RolledBack").await;
     let status = expect(
         &mut handle,

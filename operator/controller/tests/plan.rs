@@ -78,7 +78,8 @@ fn kinds(actions: &[Action]) -> Vec<String> {
                 format!("Scale({}={replicas})", revision.number)
             }
             Action::DeleteDeployment(n) => format!("DeleteDeployment({n})"),
-            Action::CreateService => "CreateService".into(),
+            Action::ApplyService(None) => "ApplyService(all)".into(),
+            Action::ApplyService(Some(n)) => format!("ApplyService({n})"),
             Action::CreateConfigMap(r) => format!("CreateConfigMap({})", r.number),
             Action::DeleteRevision(n) => format!("DeleteRevision({n})"),
             Action::PatchSpec(_) => "PatchSpec".into(),
@@ -97,7 +98,7 @@ fn first_reconcile_creates_revision_deployment_and_service() {
         [
             "CreateRevision(1)",
             "Scale(1=4)",
-            "CreateService",
+            "ApplyService(all)",
             "Event(RolloutStarted)",
             "PatchStatus"
         ]
@@ -106,7 +107,8 @@ fn first_reconcile_creates_revision_deployment_and_service() {
     sim.all_ready();
     assert_eq!(
         kinds(&sim.run()),
-        ["Event(RolloutCompleted)", "PatchStatus"]
+        ["ApplyService(1)", "Event(RolloutCompleted)", "PatchStatus"],
+        "at rest the Service selects the serving revision"
     );
     assert_eq!(sim.phase(), Some(Phase::Healthy));
 }
@@ -143,13 +145,14 @@ fn a_config_change_makes_a_new_revision_and_scaling_does_not() {
     let actions = kinds(&sim.run());
     assert_eq!(
         actions,
-        [
-            "DeleteDeployment(1)",
-            "Event(RolloutCompleted)",
-            "PatchStatus"
-        ]
+        ["ApplyService(2)", "Event(RolloutCompleted)", "PatchStatus"],
+        "revision 1 stays warm (scaleDownDelaySeconds), out of the Service"
     );
-    // The status counts follow the deleted Deployment once, then nothing changes.
+    assert_eq!(sim.cluster.deployments[&1].replicas, 6);
+    assert_eq!(kinds(&sim.run()), Vec::<String>::new());
+    // When the delay is over it goes; the status counts follow once, then nothing changes.
+    sim.now += 60;
+    assert_eq!(kinds(&sim.run()), ["DeleteDeployment(1)", "PatchStatus"]);
     assert_eq!(kinds(&sim.run()), ["PatchStatus"]);
     assert_eq!(kinds(&sim.run()), Vec::<String>::new());
     assert_eq!(sim.svc.status.as_ref().unwrap().stable_revision, Some(2));
@@ -231,6 +234,7 @@ fn a_crash_looping_canary_rolls_back_to_stable() {
         [
             "Scale(1=4)",
             "DeleteDeployment(2)",
+            "ApplyService(1)",
             "Event(RolledBack)",
             "PatchStatus"
         ]
@@ -275,10 +279,23 @@ fn rollback_to_rewrites_the_spec_and_reuses_the_revision() {
         !actions.iter().any(|a| a.starts_with("CreateRevision")),
         "revision 1 is reused: {actions:?}"
     );
-    assert_eq!(actions[0], "Scale(1=4)");
-    sim.all_ready();
-    sim.run();
+    // Within scaleDownDelaySeconds revision 1 is still running at full size: the undo only
+    // switches the Service, no pod starts, and it is Healthy in this one reconcile.
+    assert!(
+        !actions.iter().any(|a| a.starts_with("Scale(")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"ApplyService(1)".to_owned()),
+        "{actions:?}"
+    );
+    assert_eq!(sim.phase(), Some(Phase::Healthy));
     assert_eq!(sim.svc.status.as_ref().unwrap().stable_revision, Some(1));
+    assert_eq!(
+        sim.svc.status.as_ref().unwrap().warm_revision,
+        Some(2),
+        "and revision 2 stays warm in turn"
+    );
 }
 
 #[test]
@@ -371,12 +388,12 @@ fn missing_config_maps_and_a_drifted_service_are_restored() {
     let mut sim = Sim::healthy();
     assert_eq!(kinds(&sim.run()), Vec::<String>::new());
     sim.cluster.config_maps.clear();
-    sim.cluster.service_current = false;
+    sim.cluster.service_routes = None;
     let actions = kinds(&sim.run());
     assert!(
         actions.contains(&"CreateConfigMap(1)".to_owned())
             && actions.contains(&"Event(ConfigMapRestored)".to_owned())
-            && actions.contains(&"CreateService".to_owned()),
+            && actions.contains(&"ApplyService(1)".to_owned()),
         "{actions:?}"
     );
     assert_eq!(

@@ -157,15 +157,26 @@ fn deployment_runs_the_revision_with_its_config() {
 }
 
 #[test]
-fn one_service_selects_every_revision() {
+fn one_service_selects_every_revision_or_the_serving_one() {
     let svc = album();
     let r = ServiceRef::of(&svc).unwrap();
-    let s = resources::service(&r);
-    assert!(resources::service_is_current(&s, "albums"));
+    let s = resources::service(&r, None);
+    assert_eq!(resources::service_routes(&s, "albums"), Some(None));
     let spec = s.spec.clone().unwrap();
     let selector = spec.selector.unwrap();
     assert_eq!(selector.len(), 1);
     assert_eq!(selector[LABEL_SERVICE], "albums");
+    // At rest the Service selects the serving revision alone (a warm one stays out of it).
+    let serving = resources::service(&r, Some(3));
+    assert_eq!(
+        serving.spec.as_ref().unwrap().selector.as_ref().unwrap()[LABEL_REVISION],
+        "3"
+    );
+    assert_eq!(resources::service_routes(&serving, "albums"), Some(Some(3)));
+    assert_eq!(
+        resources::serving_selector("albums", Some(3)),
+        "lockstep.dev/revision=3,lockstep.dev/service=albums"
+    );
     // By name: a revision that moves pod.port is still reached (the old numeric targetPort
     // kept sending traffic to the previous port).
     assert_eq!(
@@ -176,16 +187,25 @@ fn one_service_selects_every_revision() {
     let mut edited = s.clone();
     edited.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].target_port =
         Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(9999));
-    assert!(!resources::service_is_current(&edited, "albums"));
+    assert_eq!(resources::service_routes(&edited, "albums"), None);
     let mut defaulted = s.clone();
     let spec = defaulted.spec.as_mut().unwrap();
     spec.cluster_ip = Some("10.0.0.7".into());
     spec.ports.as_mut().unwrap()[0].protocol = Some("TCP".into());
-    assert!(resources::service_is_current(&defaulted, "albums"));
-    let mut other = s;
+    assert_eq!(resources::service_routes(&defaulted, "albums"), Some(None));
+    let mut other = s.clone();
     other.spec.as_mut().unwrap().selector =
         Some([(LABEL_SERVICE.to_owned(), "x".to_owned())].into());
-    assert!(!resources::service_is_current(&other, "albums"));
+    assert_eq!(resources::service_routes(&other, "albums"), None);
+    let mut extra = s;
+    extra.spec.as_mut().unwrap().selector = Some(
+        [
+            (LABEL_SERVICE.to_owned(), "albums".to_owned()),
+            ("team".to_owned(), "a".to_owned()),
+        ]
+        .into(),
+    );
+    assert_eq!(resources::service_routes(&extra, "albums"), None);
 }
 
 #[test]

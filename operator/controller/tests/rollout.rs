@@ -309,7 +309,11 @@ fn promote_full_skips_the_remaining_steps() {
 
 #[test]
 fn rolling_back_to_an_older_revision_is_a_rollout_of_it() {
-    let mut run = Run::new(RolloutSpec::default(), Some(3), 1);
+    let no_delay = RolloutSpec {
+        scale_down_delay_seconds: 0,
+        ..RolloutSpec::default()
+    };
+    let mut run = Run::new(no_delay, Some(3), 1);
     run.ready(3, 4).ready(1, 2);
     let d = run.step(None);
     assert_eq!(

@@ -125,6 +125,16 @@ pub struct RolloutSpec {
     #[serde(default)]
     #[schemars(range(max = 3600))]
     pub min_ready_seconds: u32,
+    /// After a rollout completes, the previous stable revision's Deployment stays at full size
+    /// this long, out of the Service: an `undo` within the window switches the Service back to
+    /// pods that are already running. 0 scales it down as the new revision becomes ready.
+    #[serde(default = "default_scale_down_delay")]
+    #[schemars(range(max = 3600))]
+    pub scale_down_delay_seconds: u32,
+}
+
+fn default_scale_down_delay() -> u32 {
+    60
 }
 
 impl Default for RolloutSpec {
@@ -135,6 +145,7 @@ impl Default for RolloutSpec {
             progress_deadline_seconds: 600,
             analysis: None,
             min_ready_seconds: 0,
+            scale_down_delay_seconds: default_scale_down_delay(),
         }
     }
 }

@@ -69,6 +69,17 @@ pub struct ServiceStatus {
     /// `analysis.intervalSeconds` whatever else makes the operator reconcile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sample_at: Option<Time>,
+    /// The previous stable revision, kept running at full size (out of the Service) until
+    /// `warmUntil` so that an undo needs no pod to start (`rollout.scaleDownDelaySeconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_revision: Option<i64>,
+    /// When `warmRevision` is scaled down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_until: Option<Time>,
+    /// The revision the Service sends traffic to alone, at rest; absent while a rollout splits
+    /// traffic across revisions by their ready pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving_revision: Option<i64>,
     /// A revision whose rollout failed or was aborted; it is not tried again until the spec
     /// changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -151,6 +151,9 @@ fn role(view: &ServiceView, number: i64) -> String {
     if s.aborted_revision == Some(number) {
         roles.push("aborted");
     }
+    if s.warm_revision == Some(number) {
+        roles.push("warm");
+    }
     roles.join(",")
 }
 
@@ -185,6 +188,12 @@ pub fn render_status(view: &ServiceView) -> String {
         rev(s.current_revision),
         rev(s.stable_revision)
     ));
+    if let (Some(warm), Some(until)) = (s.warm_revision, &s.warm_until) {
+        out.push_str(&format!(
+            "Warm:      revision {warm} until {} (undo to it starts no pod)\n",
+            until.0
+        ));
+    }
     out.push_str(&format!(
         "Ready:     {}{}\n",
         s.ready.as_deref().unwrap_or("-"),

@@ -188,3 +188,26 @@ fn json_output_carries_the_same_facts() {
     );
     assert_eq!(value["revisions"][1]["pods"], serde_json::json!([3, 3]));
 }
+
+#[test]
+fn status_names_the_warm_revision() {
+    let mut view = canary();
+    view.status.phase = Some(Phase::Healthy);
+    view.status.current_revision = Some(3);
+    view.status.stable_revision = Some(3);
+    view.status.warm_revision = Some(2);
+    view.status.warm_until = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-11-30T10:06:00Z".parse().unwrap(),
+    ));
+    let text = view::render_status(&view);
+    assert!(
+        text.contains(
+            "Warm:      revision 2 until 2026-11-30T10:06:00Z (undo to it starts no pod)"
+        ),
+        "{text}"
+    );
+    assert!(
+        view::render_history(&view).contains("warm"),
+        "history marks it"
+    );
+}

@@ -46,6 +46,7 @@ pub fn state_of(status: Option<&ServiceStatus>) -> RolloutState {
         observed_retry: s.observed_retry.clone(),
         aborted: s.aborted_revision,
         abort_reason: s.abort_reason.clone(),
+        warm: s.warm_revision.zip(s.warm_until.as_ref().map(seconds)),
     }
 }
 
@@ -104,7 +105,9 @@ pub fn plan<S: LockstepService>(
     let mut plan = Plan::default();
     let mut status = prev.cloned().unwrap_or_default();
     status.observed_generation = generation;
-    status.selector = Some(format!("{LABEL_SERVICE}={}", svc.name_any()));
+    if status.selector.is_none() {
+        status.selector = Some(format!("{LABEL_SERVICE}={}", svc.name_any()));
+    }
     let conditions_before = status.conditions.clone();
 
     if let Some(rollback) = spec.rollback_to {
@@ -268,8 +271,8 @@ pub fn plan<S: LockstepService>(
     {
         plan.actions.push(Action::DeleteDeployment(*number));
     }
-    if !cluster.service_current {
-        plan.actions.push(Action::CreateService);
+    if cluster.service_routes != Some(decision.serving) {
+        plan.actions.push(Action::ApplyService(decision.serving));
     }
     let mut keep: Vec<i64> = decision.scale.keys().copied().collect();
     keep.extend(decision.state.stable);
@@ -318,6 +321,14 @@ pub fn plan<S: LockstepService>(
     status.observed_retry = s.observed_retry.clone();
     status.aborted_revision = s.aborted;
     status.abort_reason = s.abort_reason.clone();
+    status.warm_revision = s.warm.map(|(w, _)| w);
+    status.warm_until = s.warm.and_then(|(_, until)| time(until));
+    status.serving_revision = decision.serving;
+    // The pods an HPA measures are the serving ones: not a warm revision's idle pods.
+    status.selector = Some(crate::resources::serving_selector(
+        &svc.name_any(),
+        decision.serving,
+    ));
     // HPA reads this through the scale subresource: surge pods of the last stretch are not
     // replicas it asked for.
     status.replicas = replicas.min(spec.replicas);

@@ -52,8 +52,10 @@ pub struct Cluster {
     /// The newest container restart by revision number (see
     /// [`crate::rollout::RevisionHealth::last_restart`]).
     pub restarts: BTreeMap<i64, (i64, String)>,
-    /// Whether the Service exists and routes as rendered (selector, ports, target port).
-    pub service_current: bool,
+    /// How the Service routes, when it exists as rendered (ports, target port, selector):
+    /// `Some(Some(n))` to revision `n` alone, `Some(None)` to every revision; `None` when it
+    /// is missing or routes otherwise (drift).
+    pub service_routes: Option<Option<i64>>,
     /// Names of the service's ConfigMaps that exist.
     pub config_maps: BTreeSet<String>,
 }
@@ -72,8 +74,9 @@ pub enum Action {
     },
     /// Delete the Deployment of a revision that should run no pods.
     DeleteDeployment(i64),
-    /// Apply the Service (missing, or routing otherwise than rendered).
-    CreateService,
+    /// Apply the Service (missing, drifted, or to route to another revision): to revision `n`
+    /// alone with `Some(n)`, to every revision with `None`.
+    ApplyService(Option<i64>),
     /// Recreate a kept revision's ConfigMap that is missing (its create failed, or someone
     /// deleted it): owned by the revision's ControllerRevision again.
     CreateConfigMap(Revision),

@@ -16,6 +16,7 @@
 //! controller stores in the status. Timers are requeues computed from `step_started`, never
 //! sleeps, so a restarted operator continues the same step at the same point.
 
+mod end;
 mod types;
 
 use std::time::Duration;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use lockstep_crd::spec::{Analysis, Comparison, Step, Strategy};
 use lockstep_crd::status::Phase;
 
+use end::{finish, roll_back, rolled_back};
 pub use types::{
     AnalysisOutcome, Decision, Observed, RevisionHealth, RolloutState, Transition, canary_replicas,
     weight_at,
@@ -35,6 +37,9 @@ pub fn decide(obs: &Observed<'_>, prev: &RolloutState) -> Decision {
     let mut started = Vec::new();
     if s.current != Some(target) {
         s.current = Some(target);
+        // A warm revision is out of the Service only at rest: a rollout splits traffic across
+        // every revision with pods, so it goes (or it is the target, and serves anyway).
+        s.warm = None;
         s.step = None;
         s.step_started = Some(obs.now);
         s.analysis_passes = 0;
@@ -85,7 +90,7 @@ pub fn decide(obs: &Observed<'_>, prev: &RolloutState) -> Decision {
 /// rollout is in progress, they are acknowledged and do nothing, so a stale token never hits a
 /// later rollout (an `abort` given to a Healthy service used to roll back the next spec change
 /// at once, a `promote --full` to skip all its steps).
-fn acknowledge_tokens(obs: &Observed<'_>, s: &mut RolloutState) {
+pub(super) fn acknowledge_tokens(obs: &Observed<'_>, s: &mut RolloutState) {
     s.observed_promote = obs.promote.map(str::to_owned);
     s.observed_abort = obs.abort.map(str::to_owned);
     s.observed_retry = obs.retry.map(str::to_owned);
@@ -118,35 +123,20 @@ fn steady(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
             ),
         ),
     };
+    let warm = s
+        .warm
+        .filter(|(w, until)| *w != obs.target && obs.now < *until);
+    s.warm = warm;
     let mut d = Decision::new(s, phase, message);
     d.scale.insert(obs.target, obs.replicas);
-    d
-}
-
-fn rolled_back(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
-    acknowledge_tokens(obs, &mut s);
-    match s.stable {
-        Some(stable) => {
-            let message = format!(
-                "revision {} was rolled back ({}); revision {stable} serves. Change the spec to try again",
-                obs.target,
-                s.abort_reason.as_deref().unwrap_or("reason not recorded")
-            );
-            let mut d = Decision::new(s, Phase::RolledBack, message);
-            d.scale.insert(stable, obs.replicas);
-            d
-        }
-        None => {
-            let message = format!(
-                "revision {} failed ({}) and there is no earlier revision to return to",
-                obs.target,
-                s.abort_reason.as_deref().unwrap_or("reason not recorded")
-            );
-            let mut d = Decision::new(s, Phase::Degraded, message);
-            d.scale.insert(obs.target, obs.replicas);
-            d
-        }
+    d.serving = Some(obs.target);
+    if let Some((w, until)) = warm {
+        d.scale.insert(w, obs.replicas);
+        d.requeue_after = Some(Duration::from_secs(
+            u64::try_from(until - obs.now).unwrap_or(1),
+        ));
     }
+    d
 }
 
 /// Whether one analysis sample `value` passes `analysis`'s threshold.
@@ -154,25 +144,6 @@ pub fn passes(analysis: &Analysis, value: f64) -> bool {
     match analysis.comparison {
         Comparison::LessThan => value < analysis.threshold,
         Comparison::GreaterThan => value > analysis.threshold,
-    }
-}
-
-fn roll_back(obs: &Observed<'_>, mut s: RolloutState, reason: String) -> Decision {
-    s.aborted = Some(obs.target);
-    s.abort_reason = Some(reason.clone());
-    s.step = None;
-    s.step_started = None;
-    s.analysis_passes = 0;
-    s.last_sample = None;
-    let to = s.stable;
-    let d = rolled_back(obs, s);
-    match to {
-        Some(stable) => d.event(
-            "RolledBack",
-            format!("{reason}; returned to revision {stable} (image and config)"),
-            true,
-        ),
-        None => d.event("RolloutFailed", reason, true),
     }
 }
 
@@ -372,39 +343,4 @@ fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
             d.requeue(interval.min(remaining))
         }
     }
-}
-
-/// The last stretch: the target takes every replica; the stable revision shrinks only as target
-/// pods become ready, so capacity never drops.
-fn finish(obs: &Observed<'_>, mut s: RolloutState, health: &RevisionHealth) -> Decision {
-    let target = obs.target;
-    if health.ready >= obs.replicas {
-        let previous = s.stable.replace(target);
-        s.step = None;
-        s.step_started = None;
-        s.analysis_passes = 0;
-        s.last_sample = None;
-        let mut d = Decision::new(
-            s,
-            Phase::Healthy,
-            format!("revision {target} serves all {} replicas", obs.replicas),
-        );
-        d.scale.insert(target, obs.replicas);
-        let from = previous.map_or(String::new(), |p| format!(" (was {p})"));
-        return d.event(
-            "RolloutCompleted",
-            format!("revision {target} is stable{from}"),
-            false,
-        );
-    }
-    let mut d = Decision::new(
-        s,
-        Phase::Progressing,
-        format!("revision {target}: {}/{} ready", health.ready, obs.replicas),
-    );
-    d.scale.insert(target, obs.replicas);
-    if let Some(stable) = d.state.stable {
-        d.scale.insert(stable, (obs.replicas - health.ready).max(0));
-    }
-    d
 }

@@ -78,6 +78,8 @@ pub struct RolloutState {
     pub aborted: Option<i64>,
     /// Why `aborted` was rolled back.
     pub abort_reason: Option<String>,
+    /// The previous stable revision kept at full size, and until when (Unix seconds).
+    pub warm: Option<(i64, i64)>,
 }
 
 /// A state change worth a Kubernetes Event.
@@ -108,6 +110,9 @@ pub struct Decision {
     pub requeue_after: Option<Duration>,
     /// Run the analysis query and decide again with its outcome.
     pub analysis_needed: bool,
+    /// The revision the Service selects alone (at rest); `None` while a rollout splits traffic
+    /// across revisions by ready pods.
+    pub serving: Option<i64>,
 }
 
 impl Decision {
@@ -120,6 +125,7 @@ impl Decision {
             events: Vec::new(),
             requeue_after: None,
             analysis_needed: false,
+            serving: None,
         }
     }
 

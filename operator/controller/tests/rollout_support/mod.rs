@@ -26,7 +26,19 @@ pub(crate) fn pause(secs: Option<u64>) -> Step {
         }),
     }
 }
+/// A canary rollout that scales the previous revision down as the new one becomes ready
+/// (`scaleDownDelaySeconds: 0`); [`warm_canary`] keeps it warm instead.
 pub(crate) fn canary(steps: Vec<Step>) -> RolloutSpec {
+    RolloutSpec {
+        strategy: Strategy::Canary,
+        steps,
+        scale_down_delay_seconds: 0,
+        ..RolloutSpec::default()
+    }
+}
+
+/// A canary rollout with the default `scaleDownDelaySeconds` (60).
+pub(crate) fn warm_canary(steps: Vec<Step>) -> RolloutSpec {
     RolloutSpec {
         strategy: Strategy::Canary,
         steps,
