@@ -4,131 +4,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod fake_support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fake_support::{Operator, albums, create_canary, fake, rolling, wait_for_phase};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::events::Reporter;
 use lockstep_crd::AlbumService;
-use lockstep_crd::spec::{Step, Strategy};
+use lockstep_crd::spec::Step;
 use lockstep_crd::status::Phase;
-use lockstep_fake_api::{ApiError, Collection, FakeApi, Refusal, Store};
-use lockstep_operator::controller::Context;
-use lockstep_operator::events::Recorder;
-use lockstep_operator::failure::Backoff;
-use lockstep_operator::metrics::Metrics;
-use lockstep_operator::run::{control, controller};
+use lockstep_fake_api::{ApiError, Refusal};
 use serde_json::json;
-
-/// A running operator (album controller only) that stops when dropped.
-struct Operator {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Operator {
-    fn start(fake: &FakeApi) -> Operator {
-        let client = fake.client();
-        let registry = prometheus::Registry::new();
-        let metrics = Arc::new(Metrics::register(&registry).unwrap());
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "lockstep-operator".into(),
-                instance: Some("test".into()),
-            },
-        );
-        let ctx = Arc::new(Context {
-            client: client.clone(),
-            recorder: recorder.clone(),
-            metrics: metrics.clone(),
-            prometheus: None,
-            backoff: Backoff::new(Duration::from_millis(100), Duration::from_millis(800)),
-        });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let albums = controller::<AlbumService>(
-            &client,
-            None,
-            4,
-            async move {
-                let _ = stopped.await;
-            },
-            recorder,
-            metrics,
-        );
-        let task = tokio::spawn(control(albums, ctx));
-        Operator {
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
-    }
-}
-
-async fn fake() -> FakeApi {
-    let mut store = Store::default();
-    store.deployments_ready = true;
-    let fake = FakeApi::start_with(store, Duration::from_millis(500))
-        .await
-        .unwrap();
-    // As on a cluster: every write of a service (status included) is admitted by the CRD.
-    fake.install_crds(&lockstep_crd::crds());
-    fake
-}
-
-fn albums() -> Collection {
-    Collection {
-        prefix: "/apis/lockstep.dev/v1alpha1".into(),
-        resource: "albumservices".into(),
-    }
-}
-
-/// A Canary service with `steps`, created in `shop` as `albums`; returns its API.
-async fn create_canary(fake: &FakeApi, steps: Vec<Step>) -> Api<AlbumService> {
-    let api: Api<AlbumService> = Api::namespaced(fake.client(), "shop");
-    let mut svc = rolling("albums", "shop");
-    svc.spec.rollout.strategy = Strategy::Canary;
-    svc.spec.rollout.steps = steps;
-    api.create(&PostParams::default(), &svc).await.unwrap();
-    api
-}
-
-/// A Rolling service named `name` in `ns`, as a user would create it.
-fn rolling(name: &str, ns: &str) -> AlbumService {
-    let mut svc = common::album();
-    svc.metadata = kube::api::ObjectMeta {
-        name: Some(name.into()),
-        namespace: Some(ns.into()),
-        ..Default::default()
-    };
-    svc.spec.rollout.strategy = Strategy::Rolling;
-    svc.spec.rollout.steps.clear();
-    svc
-}
-
-async fn wait_for_phase(api: &Api<AlbumService>, name: &str, phase: Phase) -> AlbumService {
-    for _ in 0..300 {
-        if let Some(svc) = api.get_opt(name).await.unwrap()
-            && svc.status.as_ref().and_then(|s| s.phase) == Some(phase)
-        {
-            return svc;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let now = api.get_opt(name).await.unwrap();
-    panic!(
-        "{name} never reached {phase:?}: {:?}",
-        now.and_then(|s| s.status)
-    );
-}
 
 /// One AlbumService the API server accepted but the operator cannot decode (a pause duration
 /// "soon") must not stop the others, in its namespace or any other, from being reconciled; it

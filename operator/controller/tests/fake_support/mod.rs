@@ -1,0 +1,132 @@
+//! The operator's album controller running against the fake API server, and helpers to drive
+//! it: what the `fake_*` test files share.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, PostParams};
+use kube::runtime::events::Reporter;
+use lockstep_crd::AlbumService;
+use lockstep_crd::spec::{Step, Strategy};
+use lockstep_crd::status::Phase;
+use lockstep_fake_api::{Collection, FakeApi, Store};
+use lockstep_operator::controller::Context;
+use lockstep_operator::events::Recorder;
+use lockstep_operator::failure::Backoff;
+use lockstep_operator::metrics::Metrics;
+use lockstep_operator::run::{control, controller};
+
+use crate::common;
+
+/// A running operator (album controller only) that stops when dropped.
+pub(crate) struct Operator {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Operator {
+    pub(crate) fn start(fake: &FakeApi) -> Operator {
+        let client = fake.client();
+        let registry = prometheus::Registry::new();
+        let metrics = Arc::new(Metrics::register(&registry).unwrap());
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "lockstep-operator".into(),
+                instance: Some("test".into()),
+            },
+        );
+        let ctx = Arc::new(Context {
+            client: client.clone(),
+            recorder: recorder.clone(),
+            metrics: metrics.clone(),
+            prometheus: None,
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_millis(800)),
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let albums = controller::<AlbumService>(
+            &client,
+            None,
+            4,
+            async move {
+                let _ = stopped.await;
+            },
+            recorder,
+            metrics,
+        );
+        let task = tokio::spawn(control(albums, ctx));
+        Operator {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub(crate) async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+    }
+}
+
+pub(crate) async fn fake() -> FakeApi {
+    let mut store = Store::default();
+    store.deployments_ready = true;
+    let fake = FakeApi::start_with(store, Duration::from_millis(500))
+        .await
+        .unwrap();
+    // As on a cluster: every write of a service (status included) is admitted by the CRD.
+    fake.install_crds(&lockstep_crd::crds());
+    fake
+}
+
+pub(crate) fn albums() -> Collection {
+    Collection {
+        prefix: "/apis/lockstep.dev/v1alpha1".into(),
+        resource: "albumservices".into(),
+    }
+}
+
+/// A Canary service with `steps`, created in `shop` as `albums`; returns its API.
+pub(crate) async fn create_canary(fake: &FakeApi, steps: Vec<Step>) -> Api<AlbumService> {
+    let api: Api<AlbumService> = Api::namespaced(fake.client(), "shop");
+    let mut svc = rolling("albums", "shop");
+    svc.spec.rollout.strategy = Strategy::Canary;
+    svc.spec.rollout.steps = steps;
+    api.create(&PostParams::default(), &svc).await.unwrap();
+    api
+}
+
+/// A Rolling service named `name` in `ns`, as a user would create it.
+pub(crate) fn rolling(name: &str, ns: &str) -> AlbumService {
+    let mut svc = common::album();
+    svc.metadata = kube::api::ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(ns.into()),
+        ..Default::default()
+    };
+    svc.spec.rollout.strategy = Strategy::Rolling;
+    svc.spec.rollout.steps.clear();
+    svc
+}
+
+pub(crate) async fn wait_for_phase(
+    api: &Api<AlbumService>,
+    name: &str,
+    phase: Phase,
+) -> AlbumService {
+    for _ in 0..300 {
+        if let Some(svc) = api.get_opt(name).await.unwrap()
+            && svc.status.as_ref().and_then(|s| s.phase) == Some(phase)
+        {
+            return svc;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let now = api.get_opt(name).await.unwrap();
+    panic!(
+        "{name} never reached {phase:?}: {:?}",
+        now.and_then(|s| s.status)
+    );
+}
