@@ -28,6 +28,7 @@ pub mod model;
 pub mod plan;
 pub mod pods;
 pub mod rbac;
+pub mod readiness;
 pub mod resources;
 pub mod revision;
 pub mod rollout;

@@ -130,6 +130,11 @@ impl Metrics {
         self.leader.set(i64::from(leading));
     }
 
+    /// Whether this replica is running the controllers (see [`Metrics::set_leader`]).
+    pub fn is_leader(&self) -> bool {
+        self.leader.get() == 1
+    }
+
     /// Counts a reconcile and times it until the returned guard drops.
     pub fn reconcile_timer(&self, kind: &str) -> prometheus::HistogramTimer {
         self.reconciles.with_label_values(&[kind]).inc();

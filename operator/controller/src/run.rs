@@ -227,6 +227,30 @@ impl Phases {
             self.notes.state().iter().map(|s| phase(s.status.as_ref())),
         );
     }
+
+    /// `/readyz` (see [`crate::readiness`]).
+    fn ready(&self) -> bool {
+        crate::readiness::ready(
+            self.metrics.is_leader(),
+            &[
+                crate::readiness::synced(&self.albums),
+                crate::readiness::synced(&self.notes),
+            ],
+        )
+    }
+}
+
+async fn readyz(
+    axum::extract::State(phases): axum::extract::State<Phases>,
+) -> (axum::http::StatusCode, &'static str) {
+    if phases.ready() {
+        (axum::http::StatusCode::OK, "ok")
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "leading, but the caches have no complete LIST yet",
+        )
+    }
 }
 
 async fn serve(
@@ -235,6 +259,7 @@ async fn serve(
     phases: Phases,
     shutdown: Shutdown,
 ) -> Result<(), RunError> {
+    let for_ready = phases.clone();
     let metrics = move || {
         let registry = registry.clone();
         let phases = phases.clone();
@@ -252,8 +277,9 @@ async fn serve(
     };
     let app = axum::Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .route("/readyz", axum::routing::get(|| async { "ok" }))
-        .route("/metrics", axum::routing::get(metrics));
+        .route("/readyz", axum::routing::get(readyz))
+        .route("/metrics", axum::routing::get(metrics))
+        .with_state(for_ready);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| RunError::Http { addr, source })?;
