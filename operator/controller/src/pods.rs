@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use kube::{Resource, ResourceExt};
 
 use crate::resources::LABEL_REVISION;
@@ -41,6 +41,12 @@ fn revision_label<K: Resource>(obj: &K) -> Option<i64> {
     obj.labels().get(LABEL_REVISION)?.parse().ok()
 }
 
+fn container_statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
+    pod.status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten())
+}
+
 /// The pods of `d` that count towards a step: with `minReadySeconds`, the available ones (ready
 /// for that long, as the Deployment controller counts them); otherwise the ready ones.
 pub fn counted(d: &Deployment) -> i32 {
@@ -73,11 +79,7 @@ pub fn failures(pods: &[Pod], now: i64) -> PodFailures {
             .and_then(|s| s.start_time.as_ref())
             .or(pod.metadata.creation_timestamp.as_ref())
             .map_or(now, |t| t.0.as_second());
-        let statuses = pod
-            .status
-            .iter()
-            .flat_map(|s| s.container_statuses.iter().flatten());
-        for status in statuses {
+        for status in container_statuses(pod) {
             let Some(waiting) = status.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
                 continue;
             };
@@ -115,11 +117,7 @@ pub fn restarts(pods: &[Pod]) -> BTreeMap<i64, (i64, String)> {
         let Some(number) = revision_label(pod) else {
             continue;
         };
-        let statuses = pod
-            .status
-            .iter()
-            .flat_map(|s| s.container_statuses.iter().flatten());
-        for status in statuses.filter(|s| s.restart_count > 0) {
+        for status in container_statuses(pod).filter(|s| s.restart_count > 0) {
             let Some(ended) = status
                 .last_state
                 .as_ref()

@@ -45,6 +45,17 @@ async fn helm_installs(api: &Api<CustomResourceDefinition>, crd: &CustomResource
     api.create(&params, crd).await.unwrap();
 }
 
+/// The resourceVersion of every stored CRD.
+async fn resource_versions(api: &Api<CustomResourceDefinition>) -> Vec<Option<String>> {
+    api.list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.metadata.resource_version)
+        .collect()
+}
+
 #[tokio::test]
 async fn old_crds_are_replaced_by_the_operators_own() {
     let fake = FakeApi::start().await.unwrap();
@@ -91,26 +102,15 @@ async fn old_crds_are_replaced_by_the_operators_own() {
     assert_eq!(call_of("PUT", path, false).unwrap().verb, "update");
 
     // A second start changes nothing.
-    let before: Vec<_> = api
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|c| c.metadata.resource_version)
-        .collect();
+    let before = resource_versions(&api).await;
     ensure(&fake.client(), Duration::from_secs(5))
         .await
         .unwrap();
-    let after: Vec<_> = api
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|c| c.metadata.resource_version)
-        .collect();
-    assert_eq!(before, after, "an unchanged CRD is not rewritten");
+    assert_eq!(
+        before,
+        resource_versions(&api).await,
+        "an unchanged CRD is not rewritten"
+    );
 }
 
 #[tokio::test]

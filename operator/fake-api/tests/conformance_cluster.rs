@@ -108,30 +108,33 @@ async fn custom_resources_are_admitted_by_their_installed_crd() {
     assert!(stored.data["spec"].get("extra").is_none(), "pruned");
     assert_eq!(stored.data["spec"]["revisionHistoryLimit"], 5, "defaulted");
 
-    let mut too_many = example();
-    too_many["metadata"]["name"] = json!("too-many");
-    too_many["spec"]["replicas"] = json!(5000);
+    // The example named `name`, changed by `edit`.
+    let variant = |name: &str, edit: &dyn Fn(&mut Value)| {
+        let mut body = example();
+        body["metadata"]["name"] = json!(name);
+        edit(&mut body);
+        body
+    };
+    let too_many = variant("too-many", &|b| b["spec"]["replicas"] = json!(5000));
     let message = refused(create(too_many).await);
     assert!(
         message.starts_with("AlbumService.lockstep.dev \"too-many\" is invalid: spec.replicas"),
         "{message}"
     );
-    let mut decreasing = example();
-    decreasing["metadata"]["name"] = json!("decreasing");
-    decreasing["spec"]["rollout"]["steps"][2]["setWeight"] = json!(10);
+    let decreasing = variant("decreasing", &|b| {
+        b["spec"]["rollout"]["steps"][2]["setWeight"] = json!(10);
+    });
     assert!(refused(create(decreasing).await).contains("setWeight must not decrease"));
 
     // The pause duration that once stopped every LIST of the kind is refused at admission now.
-    let mut soon = example();
-    soon["metadata"]["name"] = json!("soon");
-    soon["spec"]["rollout"]["steps"][1]["pause"]["duration"] = json!("soon");
+    let soon = variant("soon", &|b| {
+        b["spec"]["rollout"]["steps"][1]["pause"]["duration"] = json!("soon");
+    });
     assert!(
         refused(create(soon).await).contains("spec.rollout.steps[1].pause.duration"),
         "refused"
     );
-    let mut no_image = example();
-    no_image["metadata"]["name"] = json!("no-image");
-    no_image["spec"]["release"]["image"] = json!("");
+    let no_image = variant("no-image", &|b| b["spec"]["release"]["image"] = json!(""));
     assert!(refused(create(no_image).await).contains("spec.release.image"));
 
     let patch = kube::api::Patch::Merge(json!({"spec": {"replicas": -1}}));

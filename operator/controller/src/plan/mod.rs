@@ -78,6 +78,12 @@ fn condition(
     }
 }
 
+/// Puts `new` in place of `status`'s condition of the same type.
+fn replace_condition(status: &mut ServiceStatus, new: Condition) {
+    status.conditions.retain(|c| c.type_ != new.type_);
+    status.conditions.push(new);
+}
+
 fn push(plan: &mut Plan, prev: Option<&ServiceStatus>, status: ServiceStatus) {
     if prev != Some(&status) {
         let to_json = |s: Option<&ServiceStatus>| {
@@ -118,18 +124,18 @@ pub fn plan<S: LockstepService>(
         Ok(content) => content,
         Err(e) => {
             let message = e.to_string();
-            status
-                .conditions
-                .retain(|c| c.type_ != condition::CONFIG_VALID);
-            status.conditions.push(condition(
-                &conditions_before,
-                condition::CONFIG_VALID,
-                false,
-                "InvalidConfig",
-                &message,
-                now,
-                generation,
-            ));
+            replace_condition(
+                &mut status,
+                condition(
+                    &conditions_before,
+                    condition::CONFIG_VALID,
+                    false,
+                    "InvalidConfig",
+                    &message,
+                    now,
+                    generation,
+                ),
+            );
             status.message = Some(format!("config rejected, nothing rolled out: {message}"));
             if !conditions_before
                 .iter()

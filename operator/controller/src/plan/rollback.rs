@@ -5,7 +5,7 @@
 use lockstep_crd::spec::RollbackTo;
 use lockstep_crd::status::{ServiceStatus, condition as kinds};
 
-use super::{Action, Cluster, Plan, condition, push};
+use super::{Action, Cluster, Plan, condition, push, replace_condition};
 use crate::rollout::Transition;
 use crate::service::LockstepService;
 
@@ -46,18 +46,18 @@ pub(super) fn plan<S: LockstepService>(
             message: message.clone(),
             warning: true,
         }));
-        status
-            .conditions
-            .retain(|c| c.type_ != kinds::ROLLBACK_REFUSED);
-        status.conditions.push(condition(
-            &conditions_before,
-            kinds::ROLLBACK_REFUSED,
-            true,
-            "RevisionNotKept",
-            &message,
-            now,
-            generation,
-        ));
+        replace_condition(
+            &mut status,
+            condition(
+                &conditions_before,
+                kinds::ROLLBACK_REFUSED,
+                true,
+                "RevisionNotKept",
+                &message,
+                now,
+                generation,
+            ),
+        );
         status.message = Some(message);
         push(&mut plan, prev, status);
         return plan;

@@ -25,36 +25,39 @@ pub(crate) struct Operator {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// The album controller on `fake`, stopping when `shutdown` resolves, with the context its
+/// reconciles run with (no Prometheus, short backoff).
+pub(crate) fn album_controller(
+    fake: &FakeApi,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> (kube::runtime::Controller<AlbumService>, Arc<Context>) {
+    let client = fake.client();
+    let registry = prometheus::Registry::new();
+    let metrics = Arc::new(Metrics::register(&registry).unwrap());
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "lockstep-operator".into(),
+            instance: Some("test".into()),
+        },
+    );
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        recorder: recorder.clone(),
+        metrics: metrics.clone(),
+        prometheus: None,
+        backoff: Backoff::new(Duration::from_millis(100), Duration::from_millis(800)),
+    });
+    let albums = controller::<AlbumService>(&client, None, 4, shutdown, recorder, metrics);
+    (albums, ctx)
+}
+
 impl Operator {
     pub(crate) fn start(fake: &FakeApi) -> Operator {
-        let client = fake.client();
-        let registry = prometheus::Registry::new();
-        let metrics = Arc::new(Metrics::register(&registry).unwrap());
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "lockstep-operator".into(),
-                instance: Some("test".into()),
-            },
-        );
-        let ctx = Arc::new(Context {
-            client: client.clone(),
-            recorder: recorder.clone(),
-            metrics: metrics.clone(),
-            prometheus: None,
-            backoff: Backoff::new(Duration::from_millis(100), Duration::from_millis(800)),
-        });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let albums = controller::<AlbumService>(
-            &client,
-            None,
-            4,
-            async move {
-                let _ = stopped.await;
-            },
-            recorder,
-            metrics,
-        );
+        let (albums, ctx) = album_controller(fake, async move {
+            let _ = stopped.await;
+        });
         let task = tokio::spawn(control(albums, ctx));
         Operator {
             stop: Some(stop),
