@@ -182,3 +182,30 @@ async fn server_side_apply_would_keep_a_dropped_property() {
         ["properties"]["spec"]["properties"];
     assert!(spec["legacy"].is_object(), "kept: owned by helm");
 }
+
+/// Two replicas starting together write the same CRD: the one that loses the race gets 409
+/// Conflict on its stale resourceVersion, reads again and succeeds.
+#[tokio::test]
+async fn a_lost_race_with_another_replica_is_retried() {
+    let fake = FakeApi::start().await.unwrap();
+    let api: Api<CustomResourceDefinition> = Api::all(fake.client());
+    for crd in lockstep_crd::crds() {
+        helm_installs(&api, &older(crd)).await;
+    }
+    fake.refuse(Refusal {
+        verb: Some("update"),
+        resource: Some("customresourcedefinitions".into()),
+        error: ApiError::new(409, "Conflict", "the object has been modified"),
+        times: 1,
+    });
+    ensure(&fake.client(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let updates =
+        fake.counters().by_verb[&("update".to_owned(), "customresourcedefinitions".to_owned())];
+    assert_eq!(updates, 3, "one refused, then both CRDs written");
+    let album = api.get("albumservices.lockstep.dev").await.unwrap();
+    let spec = &serde_json::to_value(&album.spec).unwrap()["versions"][0]["schema"]["openAPIV3Schema"]
+        ["properties"]["spec"]["properties"];
+    assert!(spec["retry"].is_object(), "written after the retry");
+}
