@@ -11,14 +11,16 @@ async fn a_crd_is_cluster_scoped_and_established_once_accepted() {
     let crds: Api<CustomResourceDefinition> = Api::all(fake.client());
     let mut crd = lockstep_crd::crds().remove(0);
     let name = crd.metadata.name.clone().unwrap();
-    let applied = crds
-        .patch(
-            &name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .unwrap();
+    let apply = |crd: &CustomResourceDefinition| {
+        let (crds, name, crd) = (crds.clone(), name.clone(), crd.clone());
+        async move {
+            let params = PatchParams::apply("test").force();
+            crds.patch(&name, &params, &Patch::Apply(&crd))
+                .await
+                .unwrap()
+        }
+    };
+    let applied = apply(&crd).await;
     assert_eq!(applied.metadata.namespace, None, "no namespace field");
     let status = applied
         .status
@@ -34,27 +36,13 @@ async fn a_crd_is_cluster_scoped_and_established_once_accepted() {
     assert_eq!(status.stored_versions, Some(vec!["v1alpha1".to_owned()]));
 
     // Re-applying the same CRD is a no-op; a changed schema is a new resourceVersion.
-    let again = crds
-        .patch(
-            &name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .unwrap();
+    let again = apply(&crd).await;
     assert_eq!(
         again.metadata.resource_version,
         applied.metadata.resource_version
     );
     crd.spec.versions[0].served = false;
-    let changed = crds
-        .patch(
-            &name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .unwrap();
+    let changed = apply(&crd).await;
     assert_ne!(
         changed.metadata.resource_version,
         applied.metadata.resource_version
