@@ -1,96 +1,34 @@
 //! The IO around [`crate::plan`]: read what the cluster holds for one service, plan, execute.
 //!
 //! ```text
-//!  reconcile(svc) ─► observe: LIST ControllerRevisions, Deployments, Pods, ConfigMaps (metadata)
-//!                 │           (by lockstep.dev/service), GET Service
+//!  reconcile(svc) ─► observe: the caches (crate::caches), no request
 //!                 ├─► plan(svc, cluster, now)            (pure; zero actions in steady state)
-//!                 └─► execute: create revision (+ its ConfigMap, owned by it), apply Deployments
-//!                     and the Service (server-side apply, one field manager), delete, patch spec
-//!                     or status, publish events
+//!                 ├─► execute: create revision (+ its ConfigMap, owned by it), apply Deployments
+//!                 │   and the Service (server-side apply, one field manager), delete, patch spec
+//!                 │   or status, publish events
+//!                 └─► settle: wait until the caches show those writes
 //! ```
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 use crate::events::Recorder;
-use crate::plan::{Action, Cluster, ObservedDeployment, Plan};
-use crate::resources::{self, LABEL_REVISION, LABEL_SERVICE};
+use crate::observe::{Kind, Written};
+use crate::plan::{Action, Cluster, Plan};
+use crate::resources;
 use crate::revision::Revision;
 use crate::rollout::AnalysisOutcome;
 use crate::service::{LockstepService, ServiceRef};
 
 /// The one field manager for server-side apply.
 pub const FIELD_MANAGER: &str = "lockstep-operator";
-
-fn revision_label<K: Resource>(obj: &K) -> Option<i64> {
-    obj.labels().get(LABEL_REVISION)?.parse().ok()
-}
-
-/// Reads what the cluster holds for the service `name` in `ns`.
-pub async fn observe(client: &Client, ns: &str, name: &str) -> Result<Cluster> {
-    let selector = ListParams::default().labels(&format!("{LABEL_SERVICE}={name}"));
-    let revisions = Api::<ControllerRevision>::namespaced(client.clone(), ns)
-        .list(&selector)
-        .await?;
-    let deployments = Api::<Deployment>::namespaced(client.clone(), ns)
-        .list(&selector)
-        .await?;
-    let pods = Api::<Pod>::namespaced(client.clone(), ns)
-        .list(&selector)
-        .await?;
-    let config_maps = Api::<ConfigMap>::namespaced(client.clone(), ns)
-        .list_metadata(&selector)
-        .await?;
-    let service = Api::<Service>::namespaced(client.clone(), ns)
-        .get_opt(name)
-        .await?;
-    let mut cluster = Cluster {
-        revisions: revisions
-            .items
-            .iter()
-            .filter_map(resources::parse_revision)
-            .collect(),
-        service_routes: service
-            .as_ref()
-            .and_then(|s| resources::service_routes(s, name)),
-        config_maps: config_maps
-            .items
-            .into_iter()
-            .filter_map(|m| m.metadata.name)
-            .collect(),
-        ..Cluster::default()
-    };
-    cluster.revisions.sort_by_key(|r| r.number);
-    for d in &deployments.items {
-        let Some(number) = revision_label(d) else {
-            continue;
-        };
-        let replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let ready = crate::pods::counted(d);
-        cluster.deployments.insert(
-            number,
-            ObservedDeployment {
-                replicas,
-                ready,
-                template: resources::observed_fingerprint(d),
-            },
-        );
-    }
-    let seen = crate::pods::failures(&pods.items, k8s_openapi::jiff::Timestamp::now().as_second());
-    cluster.failures = seen.failures;
-    cluster.recheck_after = seen
-        .recheck_after
-        .map(|s| std::time::Duration::from_secs(u64::try_from(s.max(1)).unwrap_or(1)));
-    cluster.restarts = crate::pods::restarts(&pods.items);
-    Ok(cluster)
-}
 
 fn find<'a>(cluster: &'a Cluster, created: &'a [Revision], number: i64) -> Result<&'a Revision> {
     cluster
@@ -108,7 +46,7 @@ async fn create_config_map(
     sref: &ServiceRef,
     rev: &Revision,
     cr: &ControllerRevision,
-) -> Result<()> {
+) -> Result<Option<Written>> {
     let owner = OwnerReference {
         api_version: "apps/v1".into(),
         kind: "ControllerRevision".into(),
@@ -122,27 +60,28 @@ async fn create_config_map(
         .create(&PostParams::default(), &cm)
         .await
     {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Ok(cm) => Ok(Some(Written::of(Kind::ConfigMap, &cm))),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Executes `plan` for `svc`.
+/// Executes `plan` for `svc`; returns what was written, for [`crate::observe::Caches::settle`].
 pub async fn execute<S>(
-    client: &Client,
-    recorder: &Recorder,
+    ctx: &Context,
     svc: &S,
     cluster: &Cluster,
     plan: &Plan,
-) -> Result<()>
+) -> Result<Vec<Written>>
 where
     S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
 {
     let sref = ServiceRef::of(svc).ok_or(Error::MissingObjectKey("namespace or uid"))?;
     let (ns, name) = (sref.namespace.clone(), sref.name.clone());
+    let (client, recorder) = (&ctx.client, &ctx.recorder);
     let apply = PatchParams::apply(FIELD_MANAGER).force();
     let mut created = Vec::new();
+    let mut written = Vec::new();
     for action in &plan.actions {
         match action {
             Action::CreateRevision(rev) => {
@@ -152,14 +91,18 @@ where
                         &resources::controller_revision(&sref, rev),
                     )
                     .await?;
-                create_config_map(client, &sref, rev, &cr).await?;
+                written.push(Written::of(Kind::Revision, &cr));
+                written.extend(create_config_map(client, &sref, rev, &cr).await?);
                 created.push(rev.clone());
             }
             Action::CreateConfigMap(rev) => {
-                let cr = Api::<ControllerRevision>::namespaced(client.clone(), &ns)
-                    .get(&resources::revision_name(&sref, rev))
-                    .await?;
-                create_config_map(client, &sref, rev, &cr).await?;
+                let revision_name = resources::revision_name(&sref, rev);
+                let cr = ctx
+                    .caches
+                    .revisions
+                    .get(&ns, &name, &revision_name)
+                    .ok_or(Error::RevisionVanished(rev.number))?;
+                written.extend(create_config_map(client, &sref, rev, &cr).await?);
             }
             Action::ScaleRevision { revision, replicas } => {
                 let common = svc.common();
@@ -171,9 +114,10 @@ where
                     common.rollout.min_ready_seconds,
                 );
                 let deployment_name = resources::revision_name(&sref, revision);
-                Api::<Deployment>::namespaced(client.clone(), &ns)
+                let d = Api::<Deployment>::namespaced(client.clone(), &ns)
                     .patch(&deployment_name, &apply, &Patch::Apply(&d))
                     .await?;
+                written.push(Written::of(Kind::Deployment, &d));
             }
             Action::DeleteDeployment(number) => {
                 let rev = find(cluster, &created, *number)?;
@@ -181,32 +125,35 @@ where
                 Api::<Deployment>::namespaced(client.clone(), &ns)
                     .delete(&deployment_name, &DeleteParams::background())
                     .await?;
+                written.push(Written::gone(Kind::Deployment, deployment_name));
             }
             Action::ApplyService(serving) => {
                 let service = resources::service(&sref, *serving);
-                Api::<Service>::namespaced(client.clone(), &ns)
+                let service = Api::<Service>::namespaced(client.clone(), &ns)
                     .patch(&name, &apply, &Patch::Apply(&service))
                     .await?;
+                written.push(Written::of(Kind::Service, &service));
             }
             Action::DeleteRevision(number) => {
                 let rev = find(cluster, &created, *number)?;
+                let revision_name = resources::revision_name(&sref, rev);
                 Api::<ControllerRevision>::namespaced(client.clone(), &ns)
-                    .delete(
-                        &resources::revision_name(&sref, rev),
-                        &DeleteParams::background(),
-                    )
+                    .delete(&revision_name, &DeleteParams::background())
                     .await?;
+                written.push(Written::gone(Kind::Revision, revision_name));
             }
             Action::PatchSpec(patch) => {
-                Api::<S>::namespaced(client.clone(), &ns)
+                let svc = Api::<S>::namespaced(client.clone(), &ns)
                     .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
                     .await?;
+                written.push(Written::of(Kind::Custom, &svc));
             }
             Action::PatchStatus { patch, .. } => {
                 let patch = serde_json::json!({ "status": patch });
-                Api::<S>::namespaced(client.clone(), &ns)
+                let svc = Api::<S>::namespaced(client.clone(), &ns)
                     .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
                     .await?;
+                written.push(Written::of(Kind::Custom, &svc));
             }
             Action::Event(t) => {
                 let event = Event {
@@ -227,8 +174,12 @@ where
             }
         }
     }
-    Ok(())
+    Ok(written)
 }
+
+/// How long a reconcile waits for the caches to show its own writes before it fails (and is
+/// retried with backoff): a watch event normally follows a write within milliseconds.
+pub const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What every reconcile needs.
 #[derive(Clone)]
@@ -243,7 +194,16 @@ pub struct Context {
     pub prometheus: Option<crate::analysis::Prometheus>,
     /// Retry delays after failed reconciles, per object.
     pub backoff: crate::failure::Backoff,
+    /// The watch caches reconciles read.
+    pub caches: crate::observe::Caches,
+    /// When a service with nothing scheduled is looked at again ([`IDLE_REQUEUE`]).
+    pub idle_requeue: std::time::Duration,
 }
+
+/// The idle requeue. Every change of a service or a child triggers a reconcile and every timed
+/// step asks for its own requeue, so this is a safety net only (a change whose event was lost,
+/// drift nobody announced); with the caches it costs no API request, only a plan.
+pub const IDLE_REQUEUE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// One reconcile of one service: observe, plan, execute, and say when to look again.
 #[tracing::instrument(skip(svc, ctx), fields(kind = S::COMPONENT, name = %svc.name_any()))]
@@ -258,8 +218,9 @@ where
     let ns = svc
         .namespace()
         .ok_or(Error::MissingObjectKey("namespace"))?;
-    let cluster = observe(&ctx.client, &ns, &svc.name_any()).await?;
+    let name = svc.name_any();
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    let cluster = ctx.caches.observe(&ns, &name, now);
     let mut plan = crate::plan::plan(&*svc, &cluster, now, None);
     if plan.analysis_needed {
         let outcome = analyze(&*svc, &ctx, plan.target.unwrap_or_default()).await;
@@ -278,16 +239,22 @@ where
             _ => None,
         }),
     );
-    if let Err(e) = execute(&ctx.client, &ctx.recorder, &*svc, &cluster, &plan).await {
-        crate::failure::report(&ctx, &*svc, &e).await;
-        return Err(e);
-    }
+    let written = match execute(&ctx, &*svc, &cluster, &plan).await {
+        Ok(written) => written,
+        Err(e) => {
+            crate::failure::report(&ctx, &*svc, &e).await;
+            return Err(e);
+        }
+    };
+    ctx.caches
+        .settle::<S>(&ns, &name, &written, SETTLE_LIMIT)
+        .await?;
     ctx.backoff.succeeded(&backoff_key(&*svc));
     Ok(match plan.requeue_after {
         Some(after) => kube::runtime::controller::Action::requeue(
             after.max(std::time::Duration::from_millis(200)),
         ),
-        None => kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(300)),
+        None => kube::runtime::controller::Action::requeue(ctx.idle_requeue),
     })
 }
 

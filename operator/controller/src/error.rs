@@ -15,6 +15,10 @@ pub enum Error {
     /// A plan referred to a revision that is not in the cluster any more.
     #[error("revision {0} vanished during the reconcile")]
     RevisionVanished(i64),
+    /// The watch caches did not show a write of this reconcile in time; planning again from
+    /// them could repeat it.
+    #[error("the caches do not show {0} yet")]
+    CacheBehind(String),
 }
 
 impl Error {
@@ -24,6 +28,7 @@ impl Error {
             Error::Kube(_) => "kube",
             Error::MissingObjectKey(_) => "missing_object_key",
             Error::RevisionVanished(_) => "revision_vanished",
+            Error::CacheBehind(_) => "cache_behind",
         }
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod analysis;
 pub mod args;
+pub mod caches;
 pub mod controller;
 pub mod crds;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod leader;
 pub use lockstep_crd::merge;
 pub mod metrics;
 pub mod model;
+pub mod observe;
 pub mod plan;
 pub mod pods;
 pub mod rbac;
@@ -34,4 +36,5 @@ pub mod revision;
 pub mod rollout;
 pub mod run;
 pub mod service;
+pub mod triggers;
 pub mod watch;

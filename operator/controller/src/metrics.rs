@@ -141,6 +141,27 @@ impl Metrics {
         self.duration.with_label_values(&[kind]).start_timer()
     }
 
+    /// Reconciles started for `kind` so far.
+    pub fn reconciles(&self, kind: &str) -> u64 {
+        self.reconciles.with_label_values(&[kind]).get()
+    }
+
+    /// Failed reconciles of `kind` so far.
+    pub fn failures(&self, kind: &str) -> u64 {
+        use prometheus::core::Collector;
+        self.failures
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .filter(|m| {
+                m.get_label()
+                    .iter()
+                    .any(|l| l.name() == "kind" && l.value() == kind)
+            })
+            .map(|m| m.get_counter().get_value() as u64)
+            .sum()
+    }
+
     /// Counts the writes a reconcile planned.
     pub fn count_writes(&self, kind: &str, writes: usize) {
         self.writes.with_label_values(&[kind]).inc_by(writes as u64);

@@ -67,7 +67,7 @@ pub fn counted(d: &Deployment) -> i32 {
 /// The first failure of any container, by revision, at Unix time `now`: a fatal waiting
 /// reason at once, a healing one once the pod has waited [`CONFIG_ERROR_GRACE_SECONDS`] (its
 /// age counts from the kubelet's start time, else its creation).
-pub fn failures(pods: &[Pod], now: i64) -> PodFailures {
+pub fn failures<'a>(pods: impl IntoIterator<Item = &'a Pod>, now: i64) -> PodFailures {
     let mut out = PodFailures::default();
     for pod in pods {
         let Some(number) = revision_label(pod) else {
@@ -111,7 +111,7 @@ pub fn failures(pods: &[Pod], now: i64) -> PodFailures {
 
 /// The newest container restart of any pod, by revision: when the container's last run ended
 /// (Unix seconds) and why, e.g. `OOMKilled (exit 137) in pod albums-2-x, restart 1`.
-pub fn restarts(pods: &[Pod]) -> BTreeMap<i64, (i64, String)> {
+pub fn restarts<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> BTreeMap<i64, (i64, String)> {
     let mut restarts: BTreeMap<i64, (i64, String)> = BTreeMap::new();
     for pod in pods {
         let Some(number) = revision_label(pod) else {

@@ -44,18 +44,19 @@ pub const PERMISSIONS: &[Permission] = &[
         "deployments",
         &["list", "watch", "create", "patch", "delete"],
     ),
+    // Everything below is read from watch caches (crate::caches), labelled
+    // lockstep.dev/service: list+watch, never get.
     // Revision history, pruned beyond revisionHistoryLimit.
-    // (get: the owner's uid when a lost ConfigMap is recreated.)
     rule(
         "apps",
         "controllerrevisions",
-        &["get", "list", "create", "delete"],
+        &["list", "watch", "create", "delete"],
     ),
     // A revision's config file (immutable, owned by its ControllerRevision, collected with it;
-    // listed so that a missing one is recreated).
-    rule("", "configmaps", &["list", "create"]),
-    // The stable Service in front of the revisions' pods.
-    rule("", "services", &["get", "create", "patch"]),
+    // watched so that a missing one is recreated).
+    rule("", "configmaps", &["list", "watch", "create"]),
+    // The stable Service in front of the revisions' pods (watched: drift is repaired).
+    rule("", "services", &["list", "watch", "create", "patch"]),
     // Pod health for the gates (crash loops, image pull failures); watched so that a failing
     // canary is seen in seconds, not at the next requeue.
     rule("", "pods", &["list", "watch"]),

@@ -1,7 +1,7 @@
-//! `/readyz`: a leader is ready once its controllers' caches hold a first complete LIST (before
-//! that it would act on a partial picture, and a stalled API server would go unnoticed behind
-//! a 200); a standby, which runs no controller, is ready as it is, so it keeps counting as
-//! available for a PodDisruptionBudget.
+//! `/readyz`: a replica is ready once every cache holds a first complete LIST. Leader or
+//! standby alike: the caches run on both (a standby takes over warm), and before they are
+//! filled a leader would act on a partial picture and a standby could not take over at once;
+//! a stalled API server would go unnoticed behind a 200.
 
 use futures::FutureExt;
 use kube::runtime::reflector::Store;
@@ -18,9 +18,9 @@ where
         .is_some_and(|r| r.is_ok())
 }
 
-/// The readiness answer: a standby is ready; a leader once every cache is synced.
-pub fn ready(leading: bool, caches_synced: &[bool]) -> bool {
-    !leading || caches_synced.iter().all(|s| *s)
+/// The readiness answer: every cache is synced.
+pub fn ready(caches_synced: &[bool]) -> bool {
+    caches_synced.iter().all(|s| *s)
 }
 
 #[cfg(test)]
@@ -28,12 +28,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_leader_waits_for_its_caches_a_standby_does_not() {
-        assert!(ready(false, &[false, false]), "standby");
-        assert!(
-            !ready(true, &[true, false]),
-            "leader with one cache not synced"
-        );
-        assert!(ready(true, &[true, true]));
+    fn ready_once_every_cache_is_synced() {
+        assert!(!ready(&[true, false]), "one cache not synced");
+        assert!(ready(&[true, true]));
     }
 }

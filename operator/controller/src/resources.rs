@@ -51,7 +51,7 @@ pub const RUN_AS_ID: i64 = 65532;
 /// Pod template annotation carrying `spec.restartAt`: a new value rolls the pods.
 pub const ANNOTATION_RESTARTED_AT: &str = "lockstep.dev/restartedAt";
 /// Label carrying the component (`album`, `note`); the app container has this name.
-const LABEL_COMPONENT: &str = "app.kubernetes.io/name";
+pub const LABEL_COMPONENT: &str = "app.kubernetes.io/name";
 
 fn labels(svc: &ServiceRef, rev: Option<&Revision>) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::from([

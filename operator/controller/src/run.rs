@@ -9,11 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
+use kube::runtime::Controller;
 use kube::runtime::events::Reporter;
-use kube::runtime::reflector::Store;
-use kube::runtime::{Controller, watcher};
 use kube::{Api, Client};
 use lockstep_crd::{AlbumService, NoteService};
 use prometheus::{Encoder, Registry, TextEncoder};
@@ -27,7 +25,9 @@ use crate::controller::{Context, error_policy, reconcile};
 use crate::events::Recorder;
 use crate::leader::{Elector, LeaderError};
 use crate::metrics::Metrics;
+use crate::observe::Caches;
 use crate::service::LockstepService;
+pub use crate::triggers::controller;
 
 /// Why the operator could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -96,102 +96,6 @@ impl Shutdown {
     }
 }
 
-/// The controller for one kind: watches the services (decoded per object, see
-/// [`crate::watch`]) and the Deployments they own, and stops gracefully when `shutdown`
-/// resolves. Undecodable services get a Warning event from `recorder` and are counted.
-pub fn controller<S>(
-    client: &Client,
-    namespace: Option<&str>,
-    concurrency: u16,
-    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-    recorder: Recorder,
-    metrics: Arc<Metrics>,
-) -> Controller<S>
-where
-    S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
-{
-    let deployments: Api<Deployment> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let writer = kube::runtime::reflector::store::Writer::<S>::new(());
-    let reader = writer.as_reader();
-    let resource = kube::api::ApiResource::erase::<S>(&());
-    let on_bad = move |bad: crate::watch::Undecodable| {
-        tracing::warn!(kind = S::COMPONENT, name = ?bad.metadata.name, namespace = ?bad.metadata.namespace,
-            error = %bad.error, "object cannot be decoded; it is not reconciled");
-        metrics.count_undecodable(S::COMPONENT);
-        let reference = k8s_openapi::api::core::v1::ObjectReference {
-            api_version: Some(resource.api_version.clone()),
-            kind: Some(resource.kind.clone()),
-            name: bad.metadata.name.clone(),
-            namespace: bad.metadata.namespace.clone(),
-            uid: bad.metadata.uid.clone(),
-            resource_version: bad.metadata.resource_version.clone(),
-            field_path: None,
-        };
-        let event = kube::runtime::events::Event {
-            type_: kube::runtime::events::EventType::Warning,
-            reason: "Undecodable".into(),
-            note: Some(format!(
-                "the operator cannot read this object, so it is not reconciled: {}",
-                bad.error
-            )),
-            action: "Decode".into(),
-            secondary: None,
-        };
-        let recorder = recorder.clone();
-        tokio::spawn(async move {
-            if let Err(e) = recorder.publish(&event, &reference).await {
-                tracing::warn!(error = %e, "event not recorded");
-            }
-        });
-    };
-    let services = crate::watch::services(
-        crate::watch::raw_api::<S>(client, namespace),
-        watcher::Config::default(),
-        writer,
-        on_bad,
-    );
-    // The services' pods, so a crashing canary is reconciled (and rolled back) as soon as its
-    // status says so, not when the progress deadline's requeue comes.
-    let pods: Api<k8s_openapi::api::core::v1::Pod> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let pod_selector = format!(
-        "{},app.kubernetes.io/name={}",
-        crate::resources::LABEL_SERVICE,
-        S::COMPONENT
-    );
-    Controller::for_stream(services, reader)
-        .owns(
-            deployments,
-            watcher::Config::default().labels(crate::resources::LABEL_SERVICE),
-        )
-        .watches(
-            pods,
-            watcher::Config::default().labels(&pod_selector),
-            pod_owner::<S>,
-        )
-        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
-        .graceful_shutdown_on(shutdown)
-}
-
-/// The service a pod belongs to, by its `lockstep.dev/service` label.
-#[allow(clippy::needless_pass_by_value)] // the mapper signature `Controller::watches` expects
-fn pod_owner<S: LockstepService>(
-    pod: k8s_openapi::api::core::v1::Pod,
-) -> Option<kube::runtime::reflector::ObjectRef<S>> {
-    let name = pod
-        .metadata
-        .labels
-        .as_ref()?
-        .get(crate::resources::LABEL_SERVICE)?;
-    let namespace = pod.metadata.namespace.as_deref()?;
-    Some(kube::runtime::reflector::ObjectRef::new(name).within(namespace))
-}
-
 /// Runs `controller` with the operator's reconcile and error policy until it stops.
 pub async fn control<S>(controller: Controller<S>, ctx: Arc<Context>)
 where
@@ -207,12 +111,11 @@ where
         .await;
 }
 
-/// The phase gauge is read from the controllers' caches at scrape time.
+/// The phase gauge is read from the caches at scrape time.
 #[derive(Clone)]
 struct Phases {
     metrics: Arc<Metrics>,
-    albums: Store<AlbumService>,
-    notes: Store<NoteService>,
+    caches: Caches,
 }
 
 impl Phases {
@@ -220,23 +123,27 @@ impl Phases {
         let phase = |s: Option<&lockstep_crd::status::ServiceStatus>| s.and_then(|s| s.phase);
         self.metrics.set_phases(
             AlbumService::COMPONENT,
-            self.albums.state().iter().map(|s| phase(s.status.as_ref())),
+            self.caches
+                .albums
+                .store
+                .state()
+                .iter()
+                .map(|s| phase(s.status.as_ref())),
         );
         self.metrics.set_phases(
             NoteService::COMPONENT,
-            self.notes.state().iter().map(|s| phase(s.status.as_ref())),
+            self.caches
+                .notes
+                .store
+                .state()
+                .iter()
+                .map(|s| phase(s.status.as_ref())),
         );
     }
 
     /// `/readyz` (see [`crate::readiness`]).
     fn ready(&self) -> bool {
-        crate::readiness::ready(
-            self.metrics.is_leader(),
-            &[
-                crate::readiness::synced(&self.albums),
-                crate::readiness::synced(&self.notes),
-            ],
-        )
+        crate::readiness::ready(&self.caches.synced())
     }
 }
 
@@ -248,7 +155,7 @@ async fn readyz(
     } else {
         (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "leading, but the caches have no complete LIST yet",
+            "the caches have no complete LIST yet",
         )
     }
 }
@@ -289,6 +196,15 @@ async fn serve(
         .map_err(|source| RunError::Http { addr, source })
 }
 
+/// Stops a spawned task when the owner returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Bounds connecting and every read and write of a request to the API server by `limit`
 /// (kube leaves reads unbounded by default: a hung server would stall a reconcile forever).
 pub fn bound_requests(config: &mut kube::Config, limit: Duration) {
@@ -322,40 +238,32 @@ pub async fn run(args: Args) -> Result<(), RunError> {
         controller: "lockstep-operator".into(),
         instance: Some(identity.clone()),
     };
+    let recorder = Recorder::new(client.clone(), reporter);
+    // The caches fill whether or not this replica leads: a standby takes over warm.
+    let (caches, feeds) =
+        crate::triggers::start_caches(&client, args.namespace.as_deref(), &recorder, &metrics);
+    let feeds = tokio::spawn(feeds);
     let ctx = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder,
         client: client.clone(),
         metrics: metrics.clone(),
         prometheus,
         backoff: crate::failure::Backoff::default(),
+        caches: caches.clone(),
+        idle_requeue: crate::controller::IDLE_REQUEUE,
     });
     let shutdown = Shutdown::on_signal();
-    let ns = args.namespace.as_deref();
-    let albums = controller::<AlbumService>(
-        &client,
-        ns,
-        args.concurrency,
-        shutdown.clone().requested(),
-        ctx.recorder.clone(),
-        metrics.clone(),
-    );
-    let notes = controller::<NoteService>(
-        &client,
-        ns,
-        args.concurrency,
-        shutdown.clone().requested(),
-        ctx.recorder.clone(),
-        metrics.clone(),
-    );
     let phases = Phases {
         metrics: metrics.clone(),
-        albums: albums.store(),
-        notes: notes.store(),
+        caches: caches.clone(),
     };
     tracing::info!(namespace = ?args.namespace, addr = %args.http_addr, %identity, "starting");
+    let (concurrency, stop) = (args.concurrency, shutdown.clone());
     let work = async move {
         // Polled only while leading (see leader::Elector::lead).
         metrics.set_leader(true);
+        let albums = controller::<AlbumService>(&caches, concurrency, stop.clone().requested());
+        let notes = controller::<NoteService>(&caches, concurrency, stop.requested());
         futures::future::join(control(albums, ctx.clone()), control(notes, ctx)).await;
         metrics.set_leader(false);
     };
@@ -385,6 +293,7 @@ pub async fn run(args: Args) -> Result<(), RunError> {
     };
     let server = serve(args.http_addr, registry, phases, shutdown.clone());
     tokio::pin!(led, server);
+    let _feeds = AbortOnDrop(feeds);
     tokio::select! {
         led = &mut led => led.map_err(RunError::from),
         served = &mut server => {

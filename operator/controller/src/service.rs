@@ -53,6 +53,8 @@ pub trait LockstepService:
     fn status(&self) -> Option<&ServiceStatus>;
     /// Replaces the status (models and tests; the controller patches it through the API).
     fn set_status(&mut self, status: ServiceStatus);
+    /// This kind's services in `caches`.
+    fn feed(caches: &crate::observe::Caches) -> &crate::observe::Services<Self>;
     /// The merge patch that rewrites this spec to revision `rev` (see [`rollback_patch`]).
     fn rollback_patch(
         &self,
@@ -61,7 +63,7 @@ pub trait LockstepService:
 }
 
 macro_rules! impl_service {
-    ($kind:ty, $component:literal, $config:ty) => {
+    ($kind:ty, $component:literal, $config:ty, $feed:ident) => {
         impl LockstepService for $kind {
             const COMPONENT: &'static str = $component;
 
@@ -101,6 +103,10 @@ macro_rules! impl_service {
                 self.status = Some(status);
             }
 
+            fn feed(caches: &crate::observe::Caches) -> &crate::observe::Services<Self> {
+                &caches.$feed
+            }
+
             fn rollback_patch(
                 &self,
                 rev: &crate::revision::Revision,
@@ -118,8 +124,18 @@ macro_rules! impl_service {
     };
 }
 
-impl_service!(AlbumService, "album", lockstep_service_config::AlbumConfig);
-impl_service!(NoteService, "note", lockstep_service_config::NoteConfig);
+impl_service!(
+    AlbumService,
+    "album",
+    lockstep_service_config::AlbumConfig,
+    albums
+);
+impl_service!(
+    NoteService,
+    "note",
+    lockstep_service_config::NoteConfig,
+    notes
+);
 
 /// Names and ownership of one service object, as the renderers need them.
 #[derive(Debug, Clone, PartialEq)]

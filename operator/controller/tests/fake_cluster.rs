@@ -307,3 +307,66 @@ async fn a_crash_looping_canary_is_rolled_back_within_seconds() {
     println!("first failing pod status -> RolledBack: {took:?}");
     operator.stop().await;
 }
+
+/// The first reconcile of a new service makes its revision whole: a ControllerRevision, the
+/// immutable ConfigMap owned by it (so pruning the revision collects the file), one Deployment
+/// mounting that ConfigMap, and the Service — all labelled with the service, which is what
+/// the operator's caches select.
+#[tokio::test]
+async fn a_new_service_gets_its_revision_config_map_deployment_and_service() {
+    use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+    use k8s_openapi::api::core::v1::{ConfigMap, Service};
+    let fake = fake().await;
+    let client = fake.client();
+    let api: Api<AlbumService> = Api::namespaced(client.clone(), "shop");
+    api.create(&PostParams::default(), &rolling("albums", "shop"))
+        .await
+        .unwrap();
+    let operator = Operator::start(&fake);
+    wait_for_phase(&api, "albums", Phase::Healthy).await;
+    operator.stop().await;
+    let selector = ListParams::default().labels("lockstep.dev/service=albums");
+    let revisions = Api::<ControllerRevision>::namespaced(client.clone(), "shop")
+        .list(&selector)
+        .await
+        .unwrap()
+        .items;
+    let config_maps = Api::<ConfigMap>::namespaced(client.clone(), "shop")
+        .list(&selector)
+        .await
+        .unwrap()
+        .items;
+    let deployments = Api::<Deployment>::namespaced(client.clone(), "shop")
+        .list(&selector)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        (revisions.len(), config_maps.len(), deployments.len()),
+        (1, 1, 1)
+    );
+    let owner = &config_maps[0].metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), Some(&owner.uid)),
+        ("ControllerRevision", revisions[0].metadata.uid.as_ref())
+    );
+    assert_eq!(config_maps[0].immutable, Some(true));
+    let volumes = deployments[0]
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.volumes.clone())
+        .unwrap();
+    assert!(
+        volumes.iter().any(
+            |v| v.config_map.as_ref().map(|c| &c.name) == config_maps[0].metadata.name.as_ref()
+        ),
+        "the Deployment mounts the revision's ConfigMap: {volumes:?}"
+    );
+    let service = Api::<Service>::namespaced(client, "shop")
+        .get("albums")
+        .await
+        .unwrap();
+    let selector = service.spec.unwrap().selector.unwrap();
+    assert_eq!(selector["lockstep.dev/service"], "albums");
+}

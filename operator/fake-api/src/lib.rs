@@ -60,6 +60,27 @@ pub struct Refusal {
 struct Faults {
     refusals: Vec<Refusal>,
     latency: Duration,
+    authorizer: Option<Arc<Authorizer>>,
+}
+
+/// Decides whether a user's request is allowed (RBAC's question).
+pub type Authorizer = dyn Fn(&Request) -> bool + Send + Sync;
+
+/// A request as the authorizer sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The user: the bearer token the client sent (see [`FakeApi::client_as`]).
+    pub user: String,
+    /// The RBAC verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`).
+    pub verb: &'static str,
+    /// API group, `""` for the core group.
+    pub group: String,
+    /// Plural resource, `resource/status` for the status subresource.
+    pub resource: String,
+    /// Namespace, if namespaced.
+    pub namespace: Option<String>,
+    /// Object name, if one is addressed.
+    pub name: Option<String>,
 }
 
 /// Requests seen, by `(verb, resource)` and by user agent.
@@ -159,6 +180,12 @@ impl Shared {
         })?;
         rule.times -= 1;
         Some(rule.error.clone())
+    }
+
+    /// Whether the installed authorizer (if any) allows `request`.
+    pub(crate) fn allowed(&self, request: &Request) -> bool {
+        let authorizer = guard(&self.inner.faults).authorizer.clone();
+        authorizer.is_none_or(|a| a(request))
     }
 
     /// The `kind` of a resource's objects, for bookmarks.
@@ -288,6 +315,22 @@ impl FakeApi {
                 let _ = self.shared.changes.send(change);
             }
         }
+    }
+
+    /// A client that authenticates as `user` (a bearer token), so that [`FakeApi::authorize`]
+    /// applies to it; [`FakeApi::client`]'s requests are always allowed.
+    pub fn client_as(&self, user: &str) -> kube::Client {
+        let uri = format!("http://{}", self.addr).parse().unwrap_or_default();
+        let mut config = kube::Config::new(uri);
+        config.auth_info.token = Some(user.to_owned().into());
+        kube::Client::try_from(config)
+            .unwrap_or_else(|e| panic!("a client for the fake API server: {e}"))
+    }
+
+    /// Authorizes every request of a user (a client from [`FakeApi::client_as`]) by `rule`,
+    /// as RBAC would: a denied one is `403 Forbidden` with the API server's message.
+    pub fn authorize(&self, rule: impl Fn(&Request) -> bool + Send + Sync + 'static) {
+        guard(&self.shared.inner.faults).authorizer = Some(Arc::new(rule));
     }
 
     /// Refuses matching requests with `refusal.error`, `refusal.times` times.

@@ -1,15 +1,15 @@
-//! The operator at scale: N AlbumServices served by a fake API server; the real operator binary
-//! code path (`lockstep_operator::run::run`, both controllers, watchers, reconciles, events)
-//! connects to it through a kubeconfig. Measures the time until every service had its first
-//! reconcile (its status written) and the operator's resident memory then.
+//! The operator at scale: N AlbumServices served by `lockstep-fake-api` (real watches, CRD
+//! admission, Deployments ready at once); the real operator code path
+//! (`lockstep_operator::run::run`: caches, both controllers, reconciles, events) connects to it
+//! through a kubeconfig. Measures the time until every service had its first reconcile (its
+//! status written) and until every one is Healthy, the operator's resident memory then, and —
+//! idle phase — the requests and writes of `IDLE_SECS` seconds (default 60) with nothing to do.
 //!
 //! `cargo run --release -p lockstep-operator --example scale_bench [-- 1000 10000]`
 //!
 //! Three processes per N, so that memory is the operator's alone: this orchestrator, the fake
 //! API server (`--serve N`), and the operator (`--operator`).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a broken fixture stops it loudly
-
-mod fake_api;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -34,29 +34,84 @@ fn template() -> serde_json::Value {
     serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// `--serve N`: print the address, then `done <secs> <requests> <writes>` when every service
-/// was reconciled once.
-async fn serve(n: usize) {
-    let fake = fake_api::Fake::new(&template(), n);
-    let handler = fake.clone();
-    let app = axum::Router::new().fallback(
-        move |method: axum::http::Method, uri: axum::http::Uri, body: axum::body::Bytes| {
-            handler.clone().handle(method, uri, body)
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    println!("listening {}", listener.local_addr().unwrap());
-    std::io::stdout().flush().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    loop {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        if let Some((secs, requests, writes)) = fake.progress() {
-            println!("done {secs} {requests} {writes}");
-            std::io::stdout().flush().unwrap();
-            // Stay up while the orchestrator reads the operator's memory.
-            tokio::time::sleep(Duration::from_secs(3600)).await;
+fn albums() -> lockstep_fake_api::Collection {
+    lockstep_fake_api::Collection {
+        prefix: "/apis/lockstep.dev/v1alpha1".into(),
+        resource: "albumservices".into(),
+    }
+}
+
+/// `(services with a status, services Healthy)`.
+fn progress(fake: &lockstep_fake_api::FakeApi) -> (usize, usize) {
+    let all = fake.store().list(&albums(), None, None);
+    let with_status = all.iter().filter(|s| !s["status"].is_null()).count();
+    let healthy = all
+        .iter()
+        .filter(|s| s["status"]["phase"] == "Healthy")
+        .count();
+    (with_status, healthy)
+}
+
+/// `--serve N`: print the address; `reconciled <secs>` when every service has a status,
+/// `healthy <secs> <requests> <writes>` when every one is Healthy, then after `idle` seconds
+/// with nothing to do `idle <secs> <requests> <writes> <watches>` (watch requests apart).
+async fn serve(n: usize, idle: u64) {
+    let mut store = lockstep_fake_api::Store::default();
+    store.deployments_ready = true;
+    let fake = lockstep_fake_api::FakeApi::start_with(store, Duration::from_secs(60))
+        .await
+        .unwrap();
+    fake.install_crds(&lockstep_crd::crds());
+    {
+        let mut store = fake.store();
+        for i in 0..n {
+            let mut svc = template();
+            svc["metadata"] = serde_json::json!({"name": format!("album-{i}")});
+            store.create(&albums(), "bench", svc, "bench").unwrap();
         }
     }
+    fake.reset_counters();
+    println!("listening {}", fake.addr);
+    std::io::stdout().flush().unwrap();
+    let started = Instant::now();
+    let mut reconciled = false;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let (with_status, healthy) = progress(&fake);
+        if !reconciled && with_status == n {
+            reconciled = true;
+            println!("reconciled {}", started.elapsed().as_secs_f64());
+        }
+        if healthy == n {
+            let c = fake.counters();
+            println!(
+                "healthy {} {} {}",
+                started.elapsed().as_secs_f64(),
+                c.total(),
+                c.writes()
+            );
+            break;
+        }
+    }
+    // Let the last watch events and status writes land, then count an idle stretch.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    fake.reset_counters();
+    tokio::time::sleep(Duration::from_secs(idle)).await;
+    let c = fake.counters();
+    let watches: u64 = c
+        .by_verb
+        .iter()
+        .filter(|((verb, _), _)| verb == "watch")
+        .map(|(_, n)| n)
+        .sum();
+    println!(
+        "idle {idle} {} {} {watches}",
+        c.total() - watches,
+        c.writes()
+    );
+    std::io::stdout().flush().unwrap();
+    // Stay up while the orchestrator reads the operator's memory.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
 }
 
 fn kubeconfig(addr: &str) -> tempfile::NamedTempFile {
@@ -83,37 +138,54 @@ fn spawn(args: &[&str], kubeconfig: Option<&std::path::Path>) -> Child {
     cmd.spawn().unwrap()
 }
 
-fn measure(n: usize) {
-    let mut server = spawn(&["--serve", &n.to_string()], None);
+fn fields(line: &str, tag: &str) -> Vec<f64> {
+    let rest = line
+        .strip_prefix(tag)
+        .unwrap_or_else(|| panic!("expected {tag}: {line}"));
+    rest.split_whitespace()
+        .map(|f| f.parse().unwrap())
+        .collect()
+}
+
+fn measure(n: usize, idle: u64) {
+    let mut server = spawn(&["--serve", &n.to_string(), &idle.to_string()], None);
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     let addr = first.strip_prefix("listening ").unwrap().to_owned();
     let config = kubeconfig(&addr);
     let started = Instant::now();
     let mut operator = spawn(&["--operator"], Some(config.path()));
-    let done = lines.next().unwrap().unwrap();
+    let reconciled = fields(&lines.next().unwrap().unwrap(), "reconciled ");
+    let healthy = fields(&lines.next().unwrap().unwrap(), "healthy ");
     let wall = started.elapsed();
-    let fields: Vec<f64> = done
-        .split_whitespace()
-        .skip(1)
-        .map(|f| f.parse().unwrap())
-        .collect();
     let rss = status_kib(operator.id(), "VmRSS:");
     let peak = status_kib(operator.id(), "VmHWM:");
+    let idle_line = fields(&lines.next().unwrap().unwrap(), "idle ");
+    let idle_rss = status_kib(operator.id(), "VmRSS:");
     let _ = operator.kill();
     let _ = server.kill();
     let _ = operator.wait();
     let _ = server.wait();
+    let per_min_per_1000 = idle_line[1] * 60.0 / idle_line[0] * 1000.0 / n as f64;
     println!(
-        "{n:>6} AlbumServices: first full reconcile pass {:>6.2} s ({:.0} us/CR; {:.2} s incl. start-up), \
-         {} API requests, {} writes; operator RSS {} MiB (peak {} MiB)",
-        fields[0],
-        fields[0] * 1e6 / n as f64,
+        "{n:>6} AlbumServices: first full reconcile pass {:>6.2} s ({:.0} us/CR), all Healthy {:.2} s \
+         ({:.2} s incl. start-up), {} API requests, {} writes; operator RSS {} MiB (peak {} MiB)\n\
+         {:>6} idle for {} s: {} requests besides {} watch (re)starts, {} writes = {:.2} requests/min per 1000 services; RSS {} MiB",
+        reconciled[0],
+        reconciled[0] * 1e6 / n as f64,
+        healthy[0],
         wall.as_secs_f64(),
-        fields[1],
-        fields[2],
+        healthy[1],
+        healthy[2],
         rss / 1024,
-        peak / 1024
+        peak / 1024,
+        "",
+        idle_line[0],
+        idle_line[1],
+        idle_line[3],
+        idle_line[2],
+        per_min_per_1000,
+        idle_rss / 1024,
     );
 }
 
@@ -121,7 +193,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     match args.first().map(String::as_str) {
-        Some("--serve") => runtime.block_on(serve(args[1].parse().unwrap())),
+        Some("--serve") => {
+            runtime.block_on(serve(args[1].parse().unwrap(), args[2].parse().unwrap()))
+        }
         Some("--operator") => {
             tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -153,8 +227,12 @@ fn main() {
             } else {
                 args.iter().map(|a| a.parse().unwrap()).collect()
             };
+            let idle = std::env::var("IDLE_SECS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(60);
             for n in sizes {
-                measure(n);
+                measure(n, idle);
             }
         }
     }

@@ -15,7 +15,8 @@ use lockstep_operator::controller::Context;
 use lockstep_operator::events::Recorder;
 use lockstep_operator::failure::Backoff;
 use lockstep_operator::metrics::Metrics;
-use lockstep_operator::run::{control, controller};
+use lockstep_operator::run::control;
+use lockstep_operator::triggers::{controller, start_caches};
 
 use crate::common;
 
@@ -23,15 +24,46 @@ use crate::common;
 pub(crate) struct Operator {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    feeds: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.feeds.abort();
+    }
+}
+
+/// Who the operator is on the fake API server.
+pub(crate) const OPERATOR_USER: &str = "system:serviceaccount:lockstep:lockstep-operator";
+
+/// A client for the operator that the fake authorizes as the chart's Role would: exactly
+/// `rbac::PERMISSIONS` (a request outside them is 403, as on a cluster).
+pub(crate) fn operator_client(fake: &FakeApi) -> kube::Client {
+    fake.authorize(|r| {
+        r.user != OPERATOR_USER
+            || lockstep_operator::rbac::allows(&lockstep_operator::rbac::Call {
+                group: r.group.clone(),
+                resource: r.resource.clone(),
+                verb: r.verb,
+            })
+    });
+    fake.client_as(OPERATOR_USER)
 }
 
 /// The album controller on `fake`, stopping when `shutdown` resolves, with the context its
-/// reconciles run with (no Prometheus, short backoff).
+/// reconciles run with (no Prometheus, short backoff) and its caches' feeds (spawned; abort
+/// the handle to stop them).
 pub(crate) fn album_controller(
     fake: &FakeApi,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) -> (kube::runtime::Controller<AlbumService>, Arc<Context>) {
-    let client = fake.client();
+    idle_requeue: Duration,
+) -> (
+    kube::runtime::Controller<AlbumService>,
+    Arc<Context>,
+    tokio::task::JoinHandle<()>,
+) {
+    let client = operator_client(fake);
     let registry = prometheus::Registry::new();
     let metrics = Arc::new(Metrics::register(&registry).unwrap());
     let recorder = Recorder::new(
@@ -41,28 +73,46 @@ pub(crate) fn album_controller(
             instance: Some("test".into()),
         },
     );
+    let (caches, feeds) = start_caches(&client, None, &recorder, &metrics);
+    let feeds = tokio::spawn(feeds);
+    // As the operator's run does while leading (an undecodable service's Warning event).
+    metrics.set_leader(true);
     let ctx = Arc::new(Context {
         client: client.clone(),
-        recorder: recorder.clone(),
-        metrics: metrics.clone(),
+        recorder,
+        metrics,
         prometheus: None,
         backoff: Backoff::new(Duration::from_millis(100), Duration::from_millis(800)),
+        caches: caches.clone(),
+        idle_requeue,
     });
-    let albums = controller::<AlbumService>(&client, None, 4, shutdown, recorder, metrics);
-    (albums, ctx)
+    let albums = controller::<AlbumService>(&caches, 4, shutdown);
+    (albums, ctx, feeds)
 }
 
 impl Operator {
     pub(crate) fn start(fake: &FakeApi) -> Operator {
+        Operator::start_with(fake, lockstep_operator::controller::IDLE_REQUEUE).0
+    }
+
+    /// An operator whose idle requeue is `idle_requeue`, and its reconcile metrics.
+    pub(crate) fn start_with(fake: &FakeApi, idle_requeue: Duration) -> (Operator, Arc<Metrics>) {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (albums, ctx) = album_controller(fake, async move {
-            let _ = stopped.await;
-        });
+        let (albums, ctx, feeds) = album_controller(
+            fake,
+            async move {
+                let _ = stopped.await;
+            },
+            idle_requeue,
+        );
+        let metrics = ctx.metrics.clone();
         let task = tokio::spawn(control(albums, ctx));
-        Operator {
+        let operator = Operator {
             stop: Some(stop),
             task,
-        }
+            feeds,
+        };
+        (operator, metrics)
     }
 
     pub(crate) async fn stop(mut self) {

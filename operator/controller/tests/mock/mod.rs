@@ -3,14 +3,8 @@
 // Shared by several test binaries; each uses a subset.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
-use kube::runtime::events::Reporter;
-use lockstep_operator::controller::Context;
-use lockstep_operator::events::Recorder;
-use lockstep_operator::metrics::Metrics;
 use serde_json::{Value, json};
 
 /// The test's end of the mocked connection.
@@ -76,84 +70,4 @@ pub fn not_found(_: Value) -> Value {
 pub fn created(mut body: Value) -> Value {
     body["metadata"]["uid"] = json!("uid-created");
     body
-}
-
-pub fn list(kind: &str, items: &[Value]) -> Value {
-    json!({"apiVersion": "v1", "kind": kind, "metadata": {}, "items": items})
-}
-
-/// The five reads every reconcile starts with, answered from the given cluster contents (each
-/// revision's ConfigMap exists).
-pub async fn expect_observe(
-    handle: &mut Handle,
-    revisions: Vec<Value>,
-    deployments: Vec<Value>,
-    pods: Vec<Value>,
-    service: Option<Value>,
-) {
-    let ns = "/namespaces/shop";
-    let revision_list = list("ControllerRevisionList", &revisions);
-    expect(
-        handle,
-        Method::GET,
-        &format!("/apis/apps/v1{ns}/controllerrevisions"),
-        StatusCode::OK,
-        |_| revision_list,
-    )
-    .await;
-    let deployments = list("DeploymentList", &deployments);
-    expect(
-        handle,
-        Method::GET,
-        &format!("/apis/apps/v1{ns}/deployments"),
-        StatusCode::OK,
-        |_| deployments,
-    )
-    .await;
-    expect(
-        handle,
-        Method::GET,
-        &format!("/api/v1{ns}/pods"),
-        StatusCode::OK,
-        |_| list("PodList", &pods),
-    )
-    .await;
-    let config_maps: Vec<Value> = revisions
-        .iter()
-        .map(|r| {
-            let name = r["metadata"]["name"].as_str().unwrap();
-            let (service, hash) = name.rsplit_once('-').unwrap();
-            json!({"metadata": {"name": format!("{service}-cfg-{hash}")}})
-        })
-        .collect();
-    expect(
-        handle,
-        Method::GET,
-        &format!("/api/v1{ns}/configmaps"),
-        StatusCode::OK,
-        |_| list("PartialObjectMetadataList", &config_maps),
-    )
-    .await;
-    let path = format!("/api/v1{ns}/services/albums");
-    match service {
-        Some(service) => expect(handle, Method::GET, &path, StatusCode::OK, |_| service).await,
-        None => expect(handle, Method::GET, &path, StatusCode::NOT_FOUND, not_found).await,
-    };
-}
-
-pub fn context(client: kube::Client) -> Arc<Context> {
-    let registry = prometheus::Registry::new();
-    Arc::new(Context {
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "lockstep-operator".into(),
-                instance: None,
-            },
-        ),
-        client,
-        metrics: Arc::new(Metrics::register(&registry).unwrap()),
-        prometheus: None,
-        backoff: lockstep_operator::failure::Backoff::default(),
-    })
 }

@@ -1,0 +1,277 @@
+//! Watch caches of the services' children, indexed by service, so a reconcile reads memory
+//! instead of the API server.
+//!
+//! ```text
+//!  watch ControllerRevisions ─┐                       reconcile(svc) ─► Caches::observe (no request)
+//!  watch Deployments ─────────┤  label lockstep.dev/     │
+//!  watch Pods (status only) ──┼─► service: Index ────────┤ writes ─► settle: wait until every
+//!  watch ConfigMaps (meta) ───┤  by (ns, service)        │           index shows what was written
+//!  watch Services ────────────┘      │ each change       │           (read-your-writes)
+//!                                    └─► triggers ─────► the controllers (while leading)
+//! ```
+//!
+//! Why an index of our own instead of kube's `Store`: a reconcile needs the children of *one*
+//! service; a `Store` can only be scanned whole, which at 10,000 services is 40,000 objects per
+//! reconcile. Why settle: a cache lags the writes the operator made itself, and a reconcile
+//! planned from a cache that misses a ControllerRevision it just created would create another
+//! (the Deployment controller in kube-controller-manager solves the same with "expectations").
+//!
+//! The caches run whether or not this replica leads, so a standby that takes over reconciles
+//! from warm caches at once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use futures::{Stream, StreamExt};
+use kube::api::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::broadcast;
+
+use crate::resources::LABEL_SERVICE;
+
+/// `(namespace, service name)`: the key children are indexed by.
+pub type ServiceKey = (String, String);
+
+struct IndexState<K> {
+    by_service: HashMap<ServiceKey, BTreeMap<String, Arc<K>>>,
+    /// Where each object is indexed, by `(namespace, name)`, so a relabelled or deleted object
+    /// is found.
+    placed: HashMap<(String, String), ServiceKey>,
+    /// Objects of a re-LIST in progress; swapped in whole when it completes.
+    relisting: Option<Vec<Arc<K>>>,
+    synced: bool,
+}
+
+/// The objects of one kind carrying the `lockstep.dev/service` label, by service.
+pub struct Index<K> {
+    state: Arc<RwLock<IndexState<K>>>,
+    changes: broadcast::Sender<Arc<K>>,
+}
+
+impl<K> Clone for Index<K> {
+    fn clone(&self) -> Self {
+        Index {
+            state: self.state.clone(),
+            changes: self.changes.clone(),
+        }
+    }
+}
+
+impl<K: Resource + Send + Sync + 'static> std::fmt::Debug for Index<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("objects", &self.len())
+            .field("synced", &self.synced())
+            .finish()
+    }
+}
+
+impl<K> Default for Index<K> {
+    fn default() -> Self {
+        Index {
+            state: Arc::new(RwLock::new(IndexState {
+                by_service: HashMap::new(),
+                placed: HashMap::new(),
+                relisting: None,
+                synced: false,
+            })),
+            // A controller that falls this far behind is resynced from the whole index.
+            changes: broadcast::channel(1024).0,
+        }
+    }
+}
+
+fn key_of<K: Resource>(obj: &K) -> Option<(ServiceKey, (String, String))> {
+    let namespace = obj.namespace()?;
+    let service = obj.labels().get(LABEL_SERVICE)?.clone();
+    let name = obj.meta().name.clone()?;
+    Some(((namespace.clone(), service), (namespace, name)))
+}
+
+impl<K: Resource + Send + Sync + 'static> Index<K> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, IndexState<K>> {
+        // A panic while holding the lock leaves plain maps behind; they stay usable.
+        self.state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, IndexState<K>> {
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn insert(state: &mut IndexState<K>, obj: Arc<K>) {
+        Self::remove(state, &*obj);
+        let Some((service, name)) = key_of(&*obj) else {
+            return;
+        };
+        state
+            .by_service
+            .entry(service.clone())
+            .or_default()
+            .insert(name.1.clone(), obj);
+        state.placed.insert(name, service);
+    }
+
+    fn remove(state: &mut IndexState<K>, obj: &K) {
+        let (Some(ns), Some(name)) = (obj.namespace(), obj.meta().name.clone()) else {
+            return;
+        };
+        if let Some(service) = state.placed.remove(&(ns, name.clone()))
+            && let Some(children) = state.by_service.get_mut(&service)
+        {
+            children.remove(&name);
+            if children.is_empty() {
+                state.by_service.remove(&service);
+            }
+        }
+    }
+
+    /// Applies one watcher event, as kube's reflector does: a re-LIST replaces everything at
+    /// its end, so objects deleted while the watch was down disappear.
+    pub fn apply(&self, event: Event<K>) {
+        let changed = {
+            let mut state = self.write();
+            match event {
+                Event::Init => {
+                    state.relisting = Some(Vec::new());
+                    None
+                }
+                Event::InitApply(obj) => {
+                    let obj = Arc::new(obj);
+                    state
+                        .relisting
+                        .get_or_insert_with(Vec::new)
+                        .push(obj.clone());
+                    Some(obj)
+                }
+                Event::InitDone => {
+                    let objects = state.relisting.take().unwrap_or_default();
+                    state.by_service.clear();
+                    state.placed.clear();
+                    for obj in objects {
+                        Self::insert(&mut state, obj);
+                    }
+                    state.synced = true;
+                    None
+                }
+                Event::Apply(obj) => {
+                    let obj = Arc::new(obj);
+                    Self::insert(&mut state, obj.clone());
+                    Some(obj)
+                }
+                Event::Delete(obj) => {
+                    let obj = Arc::new(obj);
+                    Self::remove(&mut state, &obj);
+                    Some(obj)
+                }
+            }
+        };
+        if let Some(obj) = changed {
+            // No receiver (a standby runs no controller) is fine.
+            let _ = self.changes.send(obj);
+        }
+    }
+
+    /// The children of one service.
+    pub fn children(&self, namespace: &str, service: &str) -> Vec<Arc<K>> {
+        self.read()
+            .by_service
+            .get(&(namespace.to_owned(), service.to_owned()))
+            .map(|c| c.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// One object by service and name.
+    pub fn get(&self, namespace: &str, service: &str, name: &str) -> Option<Arc<K>> {
+        self.read()
+            .by_service
+            .get(&(namespace.to_owned(), service.to_owned()))?
+            .get(name)
+            .cloned()
+    }
+
+    /// Whether a first complete LIST has been applied.
+    pub fn synced(&self) -> bool {
+        self.read().synced
+    }
+
+    /// Objects indexed.
+    pub fn len(&self) -> usize {
+        self.read().placed.len()
+    }
+
+    /// Whether nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every change from now on; when the receiver falls behind, every indexed object once
+    /// (a controller that missed changes looks at everything again rather than at nothing).
+    pub fn changes(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
+        let index = self.clone();
+        futures::stream::unfold(self.changes.subscribe(), move |mut rx| {
+            let index = index.clone();
+            async move {
+                match rx.recv().await {
+                    Ok(obj) => Some((vec![obj], rx)),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "change feed lagged; resyncing from the cache");
+                        let all: Vec<Arc<K>> = index
+                            .read()
+                            .by_service
+                            .values()
+                            .flat_map(|c| c.values().cloned())
+                            .collect();
+                        Some((all, rx))
+                    }
+                    Err(broadcast::error::RecvError::Closed) => None,
+                }
+            }
+        })
+        .flat_map(futures::stream::iter)
+    }
+}
+
+/// Keeps `index` filled from a watch of `api` until the stream ends (never, in practice: the
+/// watcher retries with backoff). `trim` drops what the operator never reads before caching.
+pub async fn feed<K>(api: Api<K>, index: Index<K>, trim: impl Fn(&mut K) + Send + 'static)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let config = watcher::Config::default().labels(LABEL_SERVICE);
+    run(watcher::watcher(api, config), index, trim).await;
+}
+
+pub(crate) async fn run<K>(
+    events: impl Stream<Item = Result<Event<K>, watcher::Error>> + Send,
+    index: Index<K>,
+    trim: impl Fn(&mut K),
+) where
+    K: Resource<DynamicType = ()> + Send + Sync + 'static,
+{
+    let events = events.default_backoff();
+    futures::pin_mut!(events);
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(event) => {
+                index.apply(event.modify(|obj| {
+                    obj.meta_mut().managed_fields = None;
+                    trim(obj);
+                }));
+            }
+            Err(e) => tracing::warn!(error = %e, kind = %K::kind(&()) , "watch failed; retrying"),
+        }
+    }
+}

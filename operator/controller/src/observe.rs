@@ -1,0 +1,288 @@
+//! What a reconcile reads — the caches of [`crate::caches`] — and the wait after it wrote
+//! ([`Caches::settle`]), so the next reconcile of the same service sees its own writes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use kube::api::{Api, PartialObjectMeta};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Client, Resource, ResourceExt};
+use lockstep_crd::{AlbumService, NoteService};
+use tokio::sync::broadcast;
+
+use crate::caches::{Index, feed};
+use crate::error::{Error, Result};
+use crate::plan::{Cluster, ObservedDeployment};
+use crate::resources::{self, LABEL_REVISION};
+use crate::service::LockstepService;
+
+/// The services of one kind: kube's store (the controller reads it) and their changes.
+pub struct Services<S: Resource<DynamicType = ()> + 'static> {
+    /// The decoded services, filled by [`crate::watch::services`].
+    pub store: Store<S>,
+    pub(crate) changes: broadcast::Sender<Arc<S>>,
+}
+
+impl<S: Resource<DynamicType = ()> + 'static> std::fmt::Debug for Services<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
+
+impl<S: LockstepService> Services<S> {
+    /// Every service now in the cache, then every change: a controller started when this
+    /// replica becomes leader looks at all of them once.
+    pub fn triggers(&self) -> impl futures::Stream<Item = Arc<S>> + Send + 'static {
+        use futures::StreamExt;
+        // Subscribe before the snapshot: a change in between is seen twice, never missed.
+        let rx = self.changes.subscribe();
+        let now = self.store.state();
+        futures::stream::iter(now).chain(futures::stream::unfold(rx, |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(s) => return Some((s, rx)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        }))
+    }
+}
+
+/// Every cache a reconcile reads. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Caches {
+    /// ControllerRevisions (revision content).
+    pub revisions: Index<ControllerRevision>,
+    /// Deployments, one per running revision.
+    pub deployments: Index<Deployment>,
+    /// Pods, metadata and status only.
+    pub pods: Index<Pod>,
+    /// ConfigMaps, metadata only.
+    pub config_maps: Index<PartialObjectMeta<ConfigMap>>,
+    /// The Services routing to the revisions.
+    pub services: Index<Service>,
+    /// AlbumServices.
+    pub albums: Arc<Services<AlbumService>>,
+    /// NoteServices.
+    pub notes: Arc<Services<NoteService>>,
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+impl Caches {
+    /// Empty caches and the future that fills the children's ones (run it for the life of
+    /// the process, leading or not). The services' stores are filled by their watches
+    /// ([`crate::watch::services`]), given `albums`' and `notes`' writers.
+    pub fn new(
+        client: &Client,
+        namespace: Option<&str>,
+        albums: Store<AlbumService>,
+        notes: Store<NoteService>,
+    ) -> (
+        Caches,
+        impl std::future::Future<Output = ()> + Send + 'static + use<>,
+    ) {
+        let caches = Caches {
+            revisions: Index::default(),
+            deployments: Index::default(),
+            pods: Index::default(),
+            config_maps: Index::default(),
+            services: Index::default(),
+            albums: Arc::new(Services {
+                store: albums,
+                changes: broadcast::channel(1024).0,
+            }),
+            notes: Arc::new(Services {
+                store: notes,
+                changes: broadcast::channel(1024).0,
+            }),
+        };
+        let feeds = futures::future::join5(
+            feed(api(client, namespace), caches.revisions.clone(), |_| {}),
+            feed(api(client, namespace), caches.deployments.clone(), |_| {}),
+            // A reconcile reads a pod's labels and status; its spec is most of its size.
+            feed(api::<Pod>(client, namespace), caches.pods.clone(), |p| {
+                p.spec = None;
+            }),
+            // Metadata only: the operator needs a ConfigMap's name, never its data.
+            feed(api(client, namespace), caches.config_maps.clone(), |_| {}),
+            feed(api(client, namespace), caches.services.clone(), |_| {}),
+        );
+        (caches, async move {
+            Box::pin(feeds).await;
+        })
+    }
+
+    /// Whether every cache holds a first complete LIST.
+    pub fn synced(&self) -> [bool; 7] {
+        [
+            self.revisions.synced(),
+            self.deployments.synced(),
+            self.pods.synced(),
+            self.config_maps.synced(),
+            self.services.synced(),
+            crate::readiness::synced(&self.albums.store),
+            crate::readiness::synced(&self.notes.store),
+        ]
+    }
+
+    /// What the cluster holds for the service `name` in `ns`, at Unix time `now`.
+    pub fn observe(&self, ns: &str, name: &str, now: i64) -> Cluster {
+        let mut cluster = Cluster {
+            revisions: self
+                .revisions
+                .children(ns, name)
+                .iter()
+                .filter_map(|r| resources::parse_revision(r))
+                .collect(),
+            service_routes: self
+                .services
+                .get(ns, name, name)
+                .and_then(|s| resources::service_routes(&s, name)),
+            config_maps: self
+                .config_maps
+                .children(ns, name)
+                .iter()
+                .filter_map(|m| m.metadata.name.clone())
+                .collect(),
+            ..Cluster::default()
+        };
+        cluster.revisions.sort_by_key(|r| r.number);
+        for d in self.deployments.children(ns, name) {
+            let Some(number) = d.labels().get(LABEL_REVISION).and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            cluster.deployments.insert(
+                number,
+                ObservedDeployment {
+                    replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+                    ready: crate::pods::counted(&d),
+                    template: resources::observed_fingerprint(&d),
+                },
+            );
+        }
+        let pods = self.pods.children(ns, name);
+        let pods = pods.iter().map(|p| &**p);
+        let seen = crate::pods::failures(pods.clone(), now);
+        cluster.failures = seen.failures;
+        cluster.recheck_after = seen
+            .recheck_after
+            .map(|s| Duration::from_secs(u64::try_from(s.max(1)).unwrap_or(1)));
+        cluster.restarts = crate::pods::restarts(pods);
+        cluster
+    }
+
+    /// Waits until the caches show every write in `written` (read-your-writes), polling, for
+    /// at most `limit`; `Error::CacheBehind` names the first write still missing.
+    pub async fn settle<S: LockstepService>(
+        &self,
+        ns: &str,
+        name: &str,
+        written: &[Written],
+        limit: Duration,
+    ) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let missing = written.iter().find(|w| !self.shows::<S>(ns, name, w));
+            let Some(missing) = missing else {
+                return Ok(());
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::CacheBehind(missing.to_string()));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn shows<S: LockstepService>(&self, ns: &str, service: &str, written: &Written) -> bool {
+        fn version<K: Resource>(obj: Option<Arc<K>>) -> Option<String> {
+            obj.and_then(|o| o.resource_version())
+        }
+        let (kind, name) = (written.kind, written.name.as_str());
+        let seen = match kind {
+            Kind::Revision => version(self.revisions.get(ns, service, name)),
+            Kind::ConfigMap => version(self.config_maps.get(ns, service, name)),
+            Kind::Deployment => version(self.deployments.get(ns, service, name)),
+            Kind::Service => version(self.services.get(ns, service, name)),
+            Kind::Custom => version(S::feed(self).store.get(&ObjectRef::new(name).within(ns))),
+        };
+        match (&written.version, seen) {
+            (None, seen) => seen.is_none(),
+            (Some(_), None) => false,
+            (Some(wrote), Some(seen)) => caught_up(&seen, wrote),
+        }
+    }
+}
+
+/// Whether a cached resourceVersion `seen` is the written one `wrote` or newer. Versions are
+/// opaque to clients, but both kube-apiserver (etcd revisions) and the fake API server issue
+/// increasing integers; a version that is not one is compared for equality only.
+pub fn caught_up(seen: &str, wrote: &str) -> bool {
+    seen == wrote || matches!((seen.parse::<u64>(), wrote.parse::<u64>()), (Ok(s), Ok(w)) if s > w)
+}
+
+/// The kinds a reconcile writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// ControllerRevision.
+    Revision,
+    /// ConfigMap.
+    ConfigMap,
+    /// Deployment.
+    Deployment,
+    /// Service.
+    Service,
+    /// The AlbumService or NoteService itself.
+    Custom,
+}
+
+/// One write of a reconcile: the object and its resourceVersion after it, `None` once deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its name.
+    pub name: String,
+    /// The resourceVersion the server returned; `None` for a delete.
+    pub version: Option<String>,
+}
+
+impl Written {
+    /// The delete of `name`.
+    pub fn gone(kind: Kind, name: String) -> Written {
+        Written {
+            kind,
+            name,
+            version: None,
+        }
+    }
+
+    /// The write that returned `obj`.
+    pub fn of<K: Resource>(kind: Kind, obj: &K) -> Written {
+        Written {
+            kind,
+            name: obj.meta().name.clone().unwrap_or_default(),
+            version: obj.resource_version(),
+        }
+    }
+}
+
+impl std::fmt::Display for Written {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.version {
+            Some(v) => write!(f, "{:?} {} at resourceVersion {v}", self.kind, self.name),
+            None => write!(f, "{:?} {} deleted", self.kind, self.name),
+        }
+    }
+}

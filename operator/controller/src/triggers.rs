@@ -1,0 +1,154 @@
+//! What makes a service reconcile, and the watches behind it.
+//!
+//! ```text
+//!  start_caches ─► watches of both kinds (decoded per object, crate::watch) ──┐ run always,
+//!               └► watches of the children (crate::caches)  ──────────────────┘ leader or not
+//!  controller::<S> (built when leading) ─► every cached service once, then its changes,
+//!                                          and each change of a child labelled with it
+//! ```
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Controller, watcher};
+use kube::{Client, Resource};
+use lockstep_crd::{AlbumService, NoteService};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::events::Recorder;
+use crate::metrics::Metrics;
+use crate::observe::Caches;
+use crate::resources::LABEL_SERVICE;
+use crate::service::LockstepService;
+use crate::watch::Undecodable;
+
+/// The caches of both kinds and their children, and the future that keeps them filled (run it
+/// for the life of the process). Undecodable services are logged and counted; the leader also
+/// puts a Warning event on them.
+pub fn start_caches(
+    client: &Client,
+    namespace: Option<&str>,
+    recorder: &Recorder,
+    metrics: &Arc<Metrics>,
+) -> (
+    Caches,
+    impl std::future::Future<Output = ()> + Send + 'static + use<>,
+) {
+    let albums = reflector::store::Writer::<AlbumService>::new(());
+    let notes = reflector::store::Writer::<NoteService>::new(());
+    let (caches, children) = Caches::new(client, namespace, albums.as_reader(), notes.as_reader());
+    let album_feed = service_feed(client, namespace, albums, &caches, recorder, metrics);
+    let note_feed = service_feed(client, namespace, notes, &caches, recorder, metrics);
+    (caches, async move {
+        Box::pin(futures::future::join3(children, album_feed, note_feed)).await;
+    })
+}
+
+fn service_feed<S>(
+    client: &Client,
+    namespace: Option<&str>,
+    writer: reflector::store::Writer<S>,
+    caches: &Caches,
+    recorder: &Recorder,
+    metrics: &Arc<Metrics>,
+) -> impl std::future::Future<Output = ()> + Send + 'static + use<S>
+where
+    S: LockstepService + DeserializeOwned + std::fmt::Debug,
+{
+    let changes = S::feed(caches).changes.clone();
+    crate::watch::services(
+        crate::watch::raw_api::<S>(client, namespace),
+        watcher::Config::default(),
+        writer,
+        report_undecodable::<S>(recorder.clone(), metrics.clone()),
+    )
+    .for_each(move |service| {
+        if let Ok(service) = service {
+            // No receiver while standing by is fine: a controller starts from the whole cache.
+            let _ = changes.send(Arc::new(service));
+        }
+        futures::future::ready(())
+    })
+}
+
+fn report_undecodable<S: LockstepService>(
+    recorder: Recorder,
+    metrics: Arc<Metrics>,
+) -> impl FnMut(Undecodable) + Send + 'static {
+    let resource = kube::api::ApiResource::erase::<S>(&());
+    move |bad: Undecodable| {
+        tracing::warn!(kind = S::COMPONENT, name = ?bad.metadata.name, namespace = ?bad.metadata.namespace,
+            error = %bad.error, "object cannot be decoded; it is not reconciled");
+        metrics.count_undecodable(S::COMPONENT);
+        if !metrics.is_leader() {
+            // One Warning per object, from the replica that acts.
+            return;
+        }
+        let reference = k8s_openapi::api::core::v1::ObjectReference {
+            api_version: Some(resource.api_version.clone()),
+            kind: Some(resource.kind.clone()),
+            name: bad.metadata.name.clone(),
+            namespace: bad.metadata.namespace.clone(),
+            uid: bad.metadata.uid.clone(),
+            resource_version: bad.metadata.resource_version.clone(),
+            field_path: None,
+        };
+        let event = kube::runtime::events::Event {
+            type_: kube::runtime::events::EventType::Warning,
+            reason: "Undecodable".into(),
+            note: Some(format!(
+                "the operator cannot read this object, so it is not reconciled: {}",
+                bad.error
+            )),
+            action: "Decode".into(),
+            secondary: None,
+        };
+        let recorder = recorder.clone();
+        tokio::spawn(async move {
+            if let Err(e) = recorder.publish(&event, &reference).await {
+                tracing::warn!(error = %e, "event not recorded");
+            }
+        });
+    }
+}
+
+/// The controller for kind `S` over `caches`: each service once, then on each change of it or
+/// of a child (a crashing canary's pod status, a deleted ConfigMap, an edited Service), until
+/// `shutdown` resolves.
+pub fn controller<S>(
+    caches: &Caches,
+    concurrency: u16,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Controller<S>
+where
+    S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    let feed = S::feed(caches);
+    Controller::for_shared_stream(feed.triggers(), feed.store.clone())
+        .watches_shared_stream(caches.revisions.changes(), owner::<S, _>)
+        .watches_shared_stream(caches.deployments.changes(), owner::<S, _>)
+        .watches_shared_stream(caches.pods.changes(), owner::<S, _>)
+        .watches_shared_stream(caches.config_maps.changes(), owner::<S, _>)
+        .watches_shared_stream(caches.services.changes(), owner::<S, _>)
+        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
+        .graceful_shutdown_on(shutdown)
+}
+
+/// The service of kind `S` a child belongs to, by its labels (the children of both kinds share
+/// the caches; `app.kubernetes.io/name` tells them apart).
+#[allow(clippy::needless_pass_by_value)] // the mapper signature `watches_shared_stream` expects
+pub fn owner<S: LockstepService, K: Resource>(child: Arc<K>) -> Option<ObjectRef<S>> {
+    let labels = &child.meta().labels.as_ref()?;
+    if labels
+        .get(crate::resources::LABEL_COMPONENT)
+        .map(String::as_str)
+        != Some(S::COMPONENT)
+    {
+        return None;
+    }
+    let name = labels.get(LABEL_SERVICE)?;
+    let namespace = child.meta().namespace.as_deref()?;
+    Some(ObjectRef::new(name).within(namespace))
+}

@@ -1,0 +1,131 @@
+//! What an idle service costs: its reconciles read the watch caches, so a Healthy service's
+//! periodic requeues and a child's change cost no API request at all, and the caches follow
+//! the operator's own writes before the next reconcile plans from them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod fake_support;
+
+use std::time::Duration;
+
+use fake_support::{Operator, create_canary, fake, rolling, wait_for_phase};
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use lockstep_crd::AlbumService;
+use lockstep_crd::status::Phase;
+use serde_json::json;
+
+/// Requests other than watches, by `(verb, resource)`.
+fn non_watch(counters: &lockstep_fake_api::Counters) -> Vec<(String, String, u64)> {
+    counters
+        .by_verb
+        .iter()
+        .filter(|((verb, _), _)| verb != "watch")
+        .map(|((verb, resource), n)| (verb.clone(), resource.clone(), *n))
+        .collect()
+}
+
+/// Ten and more idle requeues (shortened to 100 ms) and a foreign edit of the service's
+/// Deployment (a child event): reconciles run, and not one request reaches the API server.
+/// Before the caches, each reconcile listed ControllerRevisions, Deployments, Pods and
+/// ConfigMaps and got the Service (5 requests).
+#[tokio::test]
+async fn idle_reconciles_send_no_request() {
+    let fake = fake().await;
+    let api = create_canary(&fake, vec![]).await;
+    let (operator, metrics) = Operator::start_with(&fake, Duration::from_millis(100));
+    wait_for_phase(&api, "albums", Phase::Healthy).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let before = metrics.reconciles("album");
+    fake.reset_counters();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let requeues = metrics.reconciles("album") - before;
+    let idle = fake.counters();
+    assert!(requeues >= 10, "only {requeues} reconciles in 1.5 s");
+    assert_eq!(
+        non_watch(&idle),
+        vec![],
+        "requests of {requeues} idle reconciles"
+    );
+
+    // A child changes (another manager annotates the Deployment): the reconcile it triggers
+    // reads the cache.
+    let deployments: Api<Deployment> = Api::namespaced(fake.client(), "shop");
+    let name = deployments
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap();
+    fake.reset_counters();
+    deployments
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"owner": "catalogue"}}})),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after_child = fake.counters();
+    operator.stop().await;
+    assert_eq!(
+        non_watch(&after_child),
+        vec![("patch".to_owned(), "deployments".to_owned(), 1)],
+        "only the test's own edit"
+    );
+}
+
+/// Many services created at once, each reconciled from caches that lag the operator's writes
+/// by whatever the watch takes: each writes its two status transitions once and records each
+/// event once, and ends with one revision.
+#[tokio::test]
+async fn reconciles_see_their_own_writes() {
+    let fake = fake().await;
+    // Every request is slowed, so watch events trail the writes that caused them.
+    fake.set_latency(Duration::from_millis(15));
+    let api: Api<AlbumService> = Api::namespaced(fake.client(), "shop");
+    let (operator, metrics) =
+        Operator::start_with(&fake, lockstep_operator::controller::IDLE_REQUEUE);
+    for i in 0..12 {
+        api.create(&PostParams::default(), &rolling(&format!("a{i}"), "shop"))
+            .await
+            .unwrap();
+    }
+    for i in 0..12 {
+        wait_for_phase(&api, &format!("a{i}"), Phase::Healthy).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    operator.stop().await;
+    let counters = fake.counters();
+    assert_eq!(metrics.failures("album"), 0);
+    let count = |verb: &str, resource: &str| {
+        counters
+            .by_verb
+            .get(&(verb.to_owned(), resource.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    };
+    // Progressing, then Healthy: a reconcile planning from a status the cache did not show
+    // yet wrote it again and repeated its transition's event (seen: 29 and 6).
+    assert_eq!(count("patch", "albumservices"), 24, "{counters:?}");
+    assert_eq!(
+        count("patch", "events"),
+        0,
+        "a transition was recorded twice: {counters:?}"
+    );
+    let revisions: Api<ControllerRevision> = Api::namespaced(fake.client(), "shop");
+    let names: Vec<String> = revisions
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|r| r.metadata.name)
+        .collect();
+    assert_eq!(names.len(), 12, "one revision per service: {names:?}");
+}
