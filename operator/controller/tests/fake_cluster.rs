@@ -8,7 +8,9 @@ mod fake_support;
 
 use std::time::{Duration, Instant};
 
-use fake_support::{Operator, albums, create_canary, fake, rolling, wait_for_phase};
+use fake_support::{
+    Operator, albums, create_canary, create_rolling, fake, rolling, wait_for_phase,
+};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use lockstep_crd::AlbumService;
@@ -188,10 +190,7 @@ async fn a_refused_config_map_is_reported_and_created_once_allowed() {
         times: 3,
     });
     let client = fake.client();
-    let api: Api<AlbumService> = Api::namespaced(client.clone(), "shop");
-    api.create(&PostParams::default(), &rolling("albums", "shop"))
-        .await
-        .unwrap();
+    let api = create_rolling(&fake, "albums").await;
     let operator = Operator::start(&fake);
     let mut reported = None;
     for _ in 0..100 {
@@ -318,10 +317,7 @@ async fn a_new_service_gets_its_revision_config_map_deployment_and_service() {
     use k8s_openapi::api::core::v1::{ConfigMap, Service};
     let fake = fake().await;
     let client = fake.client();
-    let api: Api<AlbumService> = Api::namespaced(client.clone(), "shop");
-    api.create(&PostParams::default(), &rolling("albums", "shop"))
-        .await
-        .unwrap();
+    let api = create_rolling(&fake, "albums").await;
     let operator = Operator::start(&fake);
     wait_for_phase(&api, "albums", Phase::Healthy).await;
     operator.stop().await;

@@ -151,6 +151,15 @@ pub(crate) async fn create_canary(fake: &FakeApi, steps: Vec<Step>) -> Api<Album
     api
 }
 
+/// A Rolling service created in `shop` as `name`; returns its API.
+pub(crate) async fn create_rolling(fake: &FakeApi, name: &str) -> Api<AlbumService> {
+    let api: Api<AlbumService> = Api::namespaced(fake.client(), "shop");
+    api.create(&PostParams::default(), &rolling(name, "shop"))
+        .await
+        .unwrap();
+    api
+}
+
 /// A Rolling service named `name` in `ns`, as a user would create it.
 pub(crate) fn rolling(name: &str, ns: &str) -> AlbumService {
     let mut svc = common::album();
