@@ -2,7 +2,7 @@
 //! holder of the Lease runs the controllers; the other waits to take over.
 //!
 //! ```text
-//!  standby ──(lease free, expired, or ours)──► leader ──renew every lease/3──┐
+//!  standby ──(lease free, expired, or ours; looked at every second)──► leader ──renew every lease/3──┐
 //!     ▲                                          │  ◄───────────────────────┘
 //!     │                                          └─(renewal refused, or not renewed
 //!     │                                             within 2/3 of the lease)──► exit
@@ -20,6 +20,11 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, PostParams};
+
+/// How often a standby reads the Lease. A leader that stops releases the Lease, so this bounds
+/// the takeover after a rolling update or SIGTERM (client-go's leader election retries every
+/// 2 s); one GET a second is the whole cost of a standby.
+pub const STANDBY_RETRY: Duration = Duration::from_secs(1);
 
 /// What a candidate may do with a Lease it has just read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,9 +238,10 @@ impl Elector {
         }
     }
 
-    /// Waits until this candidate holds the Lease, retrying every third of the lease duration.
+    /// Waits until this candidate holds the Lease, looking every [`STANDBY_RETRY`] (or every
+    /// third of a shorter lease): a released Lease is taken within that, not at expiry.
     pub async fn acquire(&self) -> Result<(), LeaderError> {
-        let retry = self.duration / 3;
+        let retry = STANDBY_RETRY.min(self.duration / 3);
         loop {
             match self.try_acquire_or_renew().await {
                 Ok(true) => {

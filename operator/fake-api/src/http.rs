@@ -88,6 +88,15 @@ fn verb(
     }
 }
 
+/// The user a request authenticates as: its bearer token.
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())?
+        .strip_prefix("Bearer ")
+        .map(str::to_owned)
+}
+
 /// RBAC as a real server applies it, when the test installed rules (`FakeApi::authorize`):
 /// the user is the bearer token; a request without one is the test's own (an admin). Server-side
 /// apply is authorized as `patch`, and as `create` too when the object does not exist.
@@ -97,11 +106,7 @@ fn authorize(
     verb: &'static str,
     target: &Target,
 ) -> Option<ApiError> {
-    let user = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())?
-        .strip_prefix("Bearer ")?
-        .to_owned();
+    let user = bearer(headers)?;
     let group = target
         .collection
         .prefix
@@ -190,8 +195,9 @@ pub(crate) async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let user = bearer(&headers);
     let fault = shared
-        .before_request(verb, &target.collection.resource, &agent)
+        .before_request(verb, &target.collection.resource, &agent, user.as_deref())
         .await;
     if let Some(e) = fault {
         return refuse(&e);

@@ -61,6 +61,8 @@ struct Faults {
     refusals: Vec<Refusal>,
     latency: Duration,
     authorizer: Option<Arc<Authorizer>>,
+    /// Users whose requests are held (a partitioned client), with the notifier to free them.
+    stalled_users: std::collections::BTreeSet<String>,
 }
 
 /// Decides whether a user's request is allowed (RBAC's question).
@@ -158,6 +160,7 @@ impl Shared {
         verb: &'static str,
         resource: &str,
         agent: &str,
+        user: Option<&str>,
     ) -> Option<ApiError> {
         {
             let mut c = guard(&self.inner.counters);
@@ -172,6 +175,12 @@ impl Shared {
         }
         let mut stalled = self.inner.stalled.subscribe();
         let _ = stalled.wait_for(|s| !*s).await;
+        if let Some(user) = user {
+            let mut changed = self.inner.stalled.subscribe();
+            while guard(&self.inner.faults).stalled_users.contains(user) {
+                let _ = changed.changed().await;
+            }
+        }
         let mut faults = guard(&self.inner.faults);
         let rule = faults.refusals.iter_mut().find(|r| {
             r.times > 0
@@ -346,6 +355,21 @@ impl FakeApi {
     /// Holds every new request (a hung server) until called with `false`.
     pub fn stall(&self, stalled: bool) {
         self.shared.inner.stalled.send_replace(stalled);
+    }
+
+    /// Holds every new request of `user` (a client from [`FakeApi::client_as`] cut off from
+    /// the server while others still reach it) until called with `false`.
+    pub fn stall_user(&self, user: &str, stalled: bool) {
+        {
+            let mut faults = guard(&self.shared.inner.faults);
+            if stalled {
+                faults.stalled_users.insert(user.to_owned());
+            } else {
+                faults.stalled_users.remove(user);
+            }
+        }
+        // Wake the held requests to look again.
+        self.shared.inner.stalled.send_modify(|_| {});
     }
 
     /// The requests seen so far.
