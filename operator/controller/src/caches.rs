@@ -238,6 +238,24 @@ impl<K: Resource + Send + Sync + 'static> Index<K> {
     }
 }
 
+/// Keeps of a child's metadata what the operator reads: identity and version, the three labels
+/// it selects and maps by, the render annotation, the creation time (a pod's age). Labels,
+/// annotations, owner references and managed fields are most of a small object's memory, and
+/// the caches hold several objects per service.
+pub fn trim_meta(meta: &mut kube::core::ObjectMeta) {
+    use crate::resources::{ANNOTATION_RENDER, LABEL_COMPONENT, LABEL_REVISION};
+    meta.managed_fields = None;
+    meta.owner_references = None;
+    meta.finalizers = None;
+    if let Some(labels) = meta.labels.as_mut() {
+        labels
+            .retain(|k, _| [LABEL_SERVICE, LABEL_COMPONENT, LABEL_REVISION].contains(&k.as_str()));
+    }
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.retain(|k, _| k == ANNOTATION_RENDER);
+    }
+}
+
 /// Keeps `index` filled from a watch of `api` until the stream ends (never, in practice: the
 /// watcher retries with backoff). `trim` drops what the operator never reads before caching.
 pub async fn feed<K>(api: Api<K>, index: Index<K>, trim: impl Fn(&mut K) + Send + 'static)
@@ -267,7 +285,7 @@ pub(crate) async fn run<K>(
         match event {
             Ok(event) => {
                 index.apply(event.modify(|obj| {
-                    obj.meta_mut().managed_fields = None;
+                    trim_meta(obj.meta_mut());
                     trim(obj);
                 }));
             }

@@ -109,8 +109,16 @@ impl Caches {
             }),
         };
         let feeds = futures::future::join5(
-            feed(api(client, namespace), caches.revisions.clone(), |_| {}),
-            feed(api(client, namespace), caches.deployments.clone(), |_| {}),
+            feed(
+                api(client, namespace),
+                caches.revisions.clone(),
+                resources::compact_revision,
+            ),
+            feed(
+                api(client, namespace),
+                caches.deployments.clone(),
+                trim_deployment,
+            ),
             // A reconcile reads a pod's labels and status; its spec is most of its size.
             feed(api::<Pod>(client, namespace), caches.pods.clone(), |p| {
                 p.spec = None;
@@ -222,6 +230,50 @@ impl Caches {
             (Some(_), None) => false,
             (Some(wrote), Some(seen)) => caught_up(&seen, wrote),
         }
+    }
+}
+
+/// Keeps of a Deployment what a reconcile reads — replicas, `minReadySeconds`, status, and the
+/// pod template's parts [`resources::observed_fingerprint`] compares (container names and
+/// images, the config volume, template annotations): the rest of the template is most of its
+/// size, and 10,000 services keep one or two each in memory.
+pub fn trim_deployment(d: &mut Deployment) {
+    use k8s_openapi::api::core::v1::{Container, PodSpec};
+    let Some(spec) = d.spec.as_mut() else {
+        return;
+    };
+    spec.selector = Default::default();
+    spec.strategy = None;
+    if let Some(meta) = spec.template.metadata.as_mut() {
+        meta.labels = None;
+    }
+    if let Some(pod) = spec.template.spec.take() {
+        // Fresh vectors: collecting into the old ones would keep their capacity, and a
+        // `Volume` or `Container` is hundreds of bytes even when empty.
+        let containers: Vec<Container> = pod
+            .containers
+            .into_iter()
+            .map(|c| Container {
+                name: c.name,
+                image: c.image,
+                ..Container::default()
+            })
+            .collect();
+        let mut volumes = pod.volumes.map(|v| {
+            v.into_iter()
+                .filter(|v| v.name == "config")
+                .collect::<Vec<_>>()
+        });
+        let mut containers = containers;
+        containers.shrink_to_fit();
+        if let Some(v) = volumes.as_mut() {
+            v.shrink_to_fit();
+        }
+        spec.template.spec = Some(PodSpec {
+            containers,
+            volumes,
+            ..PodSpec::default()
+        });
     }
 }
 

@@ -4,6 +4,8 @@
 //! first complete LIST. And `caught_up`, the read-your-writes test on resourceVersions.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::watcher::Event;
 use lockstep_operator::caches::Index;
@@ -87,5 +89,44 @@ fn versions_are_caught_up_when_equal_or_newer() {
     assert!(
         !caught_up("opaque-2", "opaque-1"),
         "opaque versions only by equality"
+    );
+}
+
+/// The cached Deployment is trimmed to what a reconcile reads: its fingerprint (drift check)
+/// and its counted pods are those of the whole object, and most of the template is gone.
+#[test]
+fn a_trimmed_deployment_reads_as_the_whole_one() {
+    use lockstep_operator::service::{LockstepService, ServiceRef};
+    use lockstep_operator::{observe::trim_deployment, pods, resources, revision::Revision};
+    let album = common::album();
+    let content = album.content().unwrap();
+    let rev = Revision {
+        number: 1,
+        hash: content.hash(),
+        content,
+        cause: "spec change".into(),
+        created: "2026-11-22T00:00:00Z".into(),
+    };
+    let svc = ServiceRef::of(&album).unwrap();
+    let mut d = resources::deployment(&svc, &rev, 4, Some("2026-11-22T09:00:00Z"), 30);
+    d.status = Some(
+        serde_json::from_value(serde_json::json!(
+        {"replicas": 4, "readyReplicas": 4, "availableReplicas": 3}))
+        .unwrap(),
+    );
+    let whole = d.clone();
+    trim_deployment(&mut d);
+    assert_eq!(
+        resources::observed_fingerprint(&d),
+        resources::observed_fingerprint(&whole)
+    );
+    assert_eq!(pods::counted(&d), pods::counted(&whole));
+    assert_eq!(pods::counted(&d), 3, "minReadySeconds: available pods");
+    let size = |d: &k8s_openapi::api::apps::v1::Deployment| serde_json::to_string(d).unwrap().len();
+    assert!(
+        size(&d) * 2 < size(&whole),
+        "{} of {} bytes kept",
+        size(&d),
+        size(&whole)
     );
 }

@@ -50,6 +50,14 @@ fn names_labels_and_ownership() {
         Some(rev.clone()),
         "the record round-trips"
     );
+    let mut cached = cr;
+    resources::compact_revision(&mut cached);
+    assert!(cached.data.as_ref().unwrap().0.is_string());
+    assert_eq!(
+        resources::parse_revision(&cached),
+        Some(rev.clone()),
+        "and so does the cache's compact form"
+    );
 
     let owner = OwnerReference {
         api_version: "apps/v1".into(),

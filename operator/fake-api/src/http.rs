@@ -88,6 +88,60 @@ fn verb(
     }
 }
 
+/// LIST, in chunks when the client sends `limit`: the `continue` token carries the first
+/// page's resourceVersion (every page reports it, as a real server serves them all from one
+/// snapshot; changes made meanwhile reach a watch started from that version) and the last
+/// key sent. A malformed token is `400 BadRequest`.
+fn list(
+    store: &crate::store::Store,
+    target: &Target,
+    query: &HashMap<String, String>,
+) -> Result<(Vec<Value>, Value), ApiError> {
+    let selector = query.get("labelSelector").map(String::as_str);
+    let namespace = target.namespace.as_deref();
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0);
+    let Some(limit) = limit else {
+        let items = store.list(&target.collection, namespace, selector);
+        return Ok((
+            items,
+            json!({"resourceVersion": store.resource_version().to_string()}),
+        ));
+    };
+    let (rv, after) = match query.get("continue").filter(|c| !c.is_empty()) {
+        None => (store.resource_version().to_string(), None),
+        Some(token) => {
+            let mut parts = token.splitn(3, ':');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(rv), Some(ns), Some(name)) if rv.parse::<u64>().is_ok() => {
+                    (rv.to_owned(), Some((ns.to_owned(), name.to_owned())))
+                }
+                _ => {
+                    return Err(ApiError::new(
+                        400,
+                        "BadRequest",
+                        format!("invalid continue token {token:?}"),
+                    ));
+                }
+            }
+        }
+    };
+    let (items, next) = store.list_page(
+        &target.collection,
+        namespace,
+        selector,
+        limit,
+        after.as_ref(),
+    );
+    let mut metadata = json!({ "resourceVersion": rv });
+    if let Some((ns, name)) = next {
+        metadata["continue"] = json!(format!("{rv}:{ns}:{name}"));
+    }
+    Ok((items, metadata))
+}
+
 /// The user a request authenticates as: its bearer token.
 fn bearer(headers: &HeaderMap) -> Option<String> {
     headers
@@ -233,21 +287,18 @@ pub(crate) async fn handle(
     };
     let outcome = match (verb, target.name.as_ref()) {
         ("list", _) => {
-            let items = store.list(
-                &target.collection,
-                target.namespace.as_deref(),
-                query.get("labelSelector").map(String::as_str),
-            );
             let api_version = target
                 .collection
                 .prefix
                 .trim_start_matches("/api/")
                 .trim_start_matches("/apis/");
-            Ok((
-                200,
-                json!({"apiVersion": api_version, "kind": "List",
-                "metadata": {"resourceVersion": store.resource_version().to_string()}, "items": items}),
-            ))
+            list(&store, &target, &query).map(|(items, metadata)| {
+                (
+                    200,
+                    json!({"apiVersion": api_version, "kind": "List",
+                           "metadata": metadata, "items": items}),
+                )
+            })
         }
         ("get", Some(name)) => store.get(&key(name)).map(|o| (200, o)),
         ("create", None) => store

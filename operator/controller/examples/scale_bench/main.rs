@@ -76,7 +76,8 @@ async fn serve(n: usize, idle: u64) {
     let started = Instant::now();
     let mut reconciled = false;
     loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        // Each look locks and copies the whole collection: not too often.
+        tokio::time::sleep(Duration::from_millis(500)).await;
         let (with_status, healthy) = progress(&fake);
         if !reconciled && with_status == n {
             reconciled = true;

@@ -20,43 +20,64 @@ fn deployments() -> Collection {
 }
 
 impl Store {
-    /// The status a Deployment would reach: every replica ready, or none while a ConfigMap
-    /// volume of its pod template does not exist in `namespace`.
-    pub(super) fn deployment_status(&self, namespace: &str, deployment: &Value) -> Value {
-        let replicas = deployment["spec"]["replicas"].as_i64().unwrap_or(1);
-        let present = |name: &str| {
-            self.objects
-                .get(&config_maps())
-                .is_some_and(|m| m.contains_key(&(namespace.to_owned(), name.to_owned())))
-        };
-        let mounts_present = deployment["spec"]["template"]["spec"]["volumes"]
+    /// The ConfigMap volumes of `deployment`'s pod template that do not exist in `namespace`.
+    fn missing_mounts(&self, namespace: &str, deployment: &Value) -> Vec<String> {
+        deployment["spec"]["template"]["spec"]["volumes"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|v| v["configMap"]["name"].as_str())
-            .all(present);
-        let ready = if mounts_present { replicas } else { 0 };
+            .filter(|name| {
+                !self
+                    .objects
+                    .get(&config_maps())
+                    .is_some_and(|m| m.contains_key(&(namespace.to_owned(), (*name).to_owned())))
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The status a Deployment would reach: every replica ready, or none while a ConfigMap
+    /// volume of its pod template does not exist in `namespace` (then it waits for that
+    /// ConfigMap: [`Store::kubelet`] looks at it again when it appears).
+    pub(super) fn deployment_status(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        deployment: &Value,
+    ) -> Value {
+        let replicas = deployment["spec"]["replicas"].as_i64().unwrap_or(1);
+        let missing = self.missing_mounts(namespace, deployment);
+        for config_map in &missing {
+            self.waiting
+                .entry((namespace.to_owned(), config_map.clone()))
+                .or_default()
+                .insert(name.to_owned());
+        }
+        let ready = if missing.is_empty() { replicas } else { 0 };
         json!({"replicas": replicas, "readyReplicas": ready, "updatedReplicas": replicas,
                "availableReplicas": ready, "observedGeneration": deployment["metadata"]["generation"]})
     }
 
-    /// Re-evaluates the Deployments of `namespace` after a ConfigMap appeared or went.
-    pub(super) fn kubelet(&mut self, namespace: &str) {
-        let names: Vec<String> = self
-            .objects
-            .get(&deployments())
-            .into_iter()
-            .flat_map(|m| m.keys())
-            .filter(|(ns, _)| ns == namespace)
-            .map(|(_, name)| name.clone())
-            .collect();
+    /// Re-evaluates the Deployments of `namespace` waiting for the ConfigMap `config_map`
+    /// after it appeared.
+    pub(super) fn kubelet(&mut self, namespace: &str, config_map: &str) {
+        let names = self
+            .waiting
+            .remove(&(namespace.to_owned(), config_map.to_owned()))
+            .unwrap_or_default();
         for name in names {
-            let key = (namespace.to_owned(), name);
-            let Some(current) = self.objects.get(&deployments()).and_then(|m| m.get(&key)) else {
+            let key = (namespace.to_owned(), name.clone());
+            let Some(current) = self
+                .objects
+                .get(&deployments())
+                .and_then(|m| m.get(&key))
+                .map(|s| s.object.clone())
+            else {
                 continue;
             };
-            let status = self.deployment_status(namespace, &current.object);
-            if current.object["status"] == status {
+            let status = self.deployment_status(namespace, &name, &current);
+            if current["status"] == status {
                 continue;
             }
             self.rv += 1;
@@ -69,7 +90,7 @@ impl Store {
                 stored.object["status"] = status;
                 stored.object["metadata"]["resourceVersion"] = json!(rv.to_string());
                 let object = stored.object.clone();
-                self.log.push(Change {
+                self.record(Change {
                     rv,
                     collection: deployments(),
                     kind: "MODIFIED",

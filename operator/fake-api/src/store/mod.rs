@@ -80,6 +80,11 @@ struct Stored {
     managers: BTreeMap<String, BTreeSet<Path>>,
 }
 
+/// Changes the log keeps before it compacts (kube-apiserver keeps a time window of etcd
+/// history; a count is what a test can reason about). Large enough that no test here reaches it
+/// except on purpose, small enough that a 10,000-service benchmark stays in memory.
+pub const LOG_LIMIT: usize = 100_000;
+
 /// All objects, one resourceVersion sequence, and the change log watches read.
 pub struct Store {
     objects: BTreeMap<Collection, BTreeMap<(String, String), Stored>>,
@@ -96,6 +101,8 @@ pub struct Store {
     /// right after each write — unless a ConfigMap its pods mount is missing, when none is
     /// (the pods would wait in ContainerCreating); creating the ConfigMap makes them ready.
     pub deployments_ready: bool,
+    /// `(namespace, ConfigMap)` → the Deployments whose pods wait for it to exist.
+    waiting: BTreeMap<(String, String), BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -130,6 +137,7 @@ impl Default for Store {
             .map(str::to_owned)
             .collect(),
             deployments_ready: false,
+            waiting: BTreeMap::new(),
         }
     }
 }
@@ -200,6 +208,35 @@ impl Store {
             .collect()
     }
 
+    /// One page of [`Store::list`]: at most `limit` objects after `after` (a `(namespace,
+    /// name)` key, exclusive), in key order, and the key to continue after if more remain
+    /// ("API Concepts", "Retrieving large results sets in chunks").
+    pub fn list_page(
+        &self,
+        c: &Collection,
+        namespace: Option<&str>,
+        selector: Option<&str>,
+        limit: usize,
+        after: Option<&(String, String)>,
+    ) -> (Vec<Value>, Option<(String, String)>) {
+        use std::ops::Bound;
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut matching = self
+            .objects
+            .get(c)
+            .into_iter()
+            .flat_map(|m| m.range((start, Bound::Unbounded)))
+            .filter(|((ns, _), _)| namespace.is_none_or(|want| ns == want))
+            .filter(|(_, s)| selects(selector, &s.object));
+        let page: Vec<(&(String, String), &Stored)> = matching.by_ref().take(limit).collect();
+        let more = matching.next().is_some();
+        let next = page.last().filter(|_| more).map(|(k, _)| (*k).clone());
+        (
+            page.into_iter().map(|(_, s)| s.object.clone()).collect(),
+            next,
+        )
+    }
+
     /// One object.
     pub fn get(&self, key: &Key) -> Result<Value, ApiError> {
         self.stored(key)
@@ -226,6 +263,19 @@ impl Store {
                 ),
             ));
         }
-        Ok(self.log.iter().filter(|c| c.rv > since).cloned().collect())
+        // The log is in resourceVersion order.
+        let from = self.log.partition_point(|c| c.rv <= since);
+        Ok(self.log[from..].to_vec())
+    }
+
+    /// Appends to the change log, forgetting the oldest entries beyond [`LOG_LIMIT`] as a
+    /// server's compaction does (a watch resuming from before them gets 410).
+    pub(crate) fn record(&mut self, change: Change) {
+        self.log.push(change);
+        if self.log.len() > LOG_LIMIT {
+            let dropped = self.log.len() - LOG_LIMIT / 2;
+            self.compacted_below = self.log[dropped].rv;
+            self.log.drain(..dropped);
+        }
     }
 }

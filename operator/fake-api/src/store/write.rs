@@ -168,7 +168,7 @@ impl Store {
             .and_then(|m| m.remove(&(key.namespace.clone(), key.name.clone())))
             .ok_or_else(|| not_found(key))?;
         self.rv += 1;
-        self.log.push(Change {
+        self.record(Change {
             rv: self.rv,
             collection: key.collection.clone(),
             kind: "DELETED",
@@ -327,7 +327,7 @@ impl Store {
             new["status"] = crd_status(&new);
         }
         if self.deployments_ready && key.collection.resource == "deployments" {
-            new["status"] = self.deployment_status(&key.namespace, &new);
+            new["status"] = self.deployment_status(&key.namespace, &key.name, &new);
         }
         if old == Some(&new) {
             if let Some(s) = self
@@ -341,7 +341,7 @@ impl Store {
         }
         self.rv += 1;
         new["metadata"]["resourceVersion"] = json!(self.rv.to_string());
-        self.log.push(Change {
+        self.record(Change {
             rv: self.rv,
             collection: key.collection.clone(),
             kind: if old.is_some() { "MODIFIED" } else { "ADDED" },
@@ -358,7 +358,7 @@ impl Store {
                 },
             );
         if self.deployments_ready && key.collection.resource == "configmaps" {
-            self.kubelet(&key.namespace);
+            self.kubelet(&key.namespace, &key.name);
         }
         Ok(new)
     }
