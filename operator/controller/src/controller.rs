@@ -258,35 +258,60 @@ where
     })
 }
 
-/// One analysis sample for the canary `revision`. Errors are logged and counted, and are
-/// inconclusive: they never promote, and the progress deadline bounds the step.
-async fn analyze<S: LockstepService>(svc: &S, ctx: &Context, revision: i64) -> AnalysisOutcome {
+/// One analysis sample for the canary `revision`: every query of the analysis, in order
+/// (`query`, then `queries`). Errors are logged and counted, and are inconclusive: they never
+/// promote, and the progress deadline (or `inconclusiveLimit`) bounds the step.
+async fn analyze<S: LockstepService>(
+    svc: &S,
+    ctx: &Context,
+    revision: i64,
+) -> Vec<AnalysisOutcome> {
     let Some(analysis) = svc.common().rollout.analysis.as_ref() else {
-        return AnalysisOutcome::Inconclusive;
+        return vec![AnalysisOutcome::Inconclusive];
     };
+    let queries = std::iter::once((
+        analysis.query.as_str(),
+        analysis.comparison,
+        analysis.threshold,
+    ))
+    .chain(
+        analysis
+            .queries
+            .iter()
+            .map(|q| (q.query.as_str(), q.comparison, q.threshold)),
+    );
     let Some(prometheus) = ctx.prometheus.as_ref() else {
         tracing::warn!("spec.rollout.analysis is set but the operator has no --prometheus-url");
         ctx.metrics.count_analysis(S::COMPONENT, "no_prometheus");
-        return AnalysisOutcome::Inconclusive;
+        return queries.map(|_| AnalysisOutcome::Inconclusive).collect();
     };
-    let query = crate::analysis::render_query(&analysis.query, revision);
-    match prometheus.query(&query).await {
-        Ok(outcome) => {
-            let result = match outcome {
-                AnalysisOutcome::Value(v) if crate::rollout::passes(analysis, v) => "pass",
-                AnalysisOutcome::Value(_) => "fail",
-                AnalysisOutcome::Inconclusive => "inconclusive",
-            };
-            tracing::info!(%query, ?outcome, result, "analysis sample");
-            ctx.metrics.count_analysis(S::COMPONENT, result);
-            outcome
-        }
-        Err(e) => {
-            tracing::warn!(%query, error = %e, "analysis query failed; inconclusive");
-            ctx.metrics.count_analysis(S::COMPONENT, e.metric_label());
-            AnalysisOutcome::Inconclusive
-        }
+    let mut outcomes = Vec::new();
+    for (query, comparison, threshold) in queries {
+        let query = crate::analysis::render_query(query, revision);
+        let outcome = match prometheus.query(&query).await {
+            Ok(outcome) => {
+                let result = match outcome {
+                    AnalysisOutcome::Value(v)
+                        if crate::rollout::compare(comparison, v, threshold) =>
+                    {
+                        "pass"
+                    }
+                    AnalysisOutcome::Value(_) => "fail",
+                    AnalysisOutcome::Inconclusive => "inconclusive",
+                };
+                tracing::info!(%query, ?outcome, result, "analysis sample");
+                ctx.metrics.count_analysis(S::COMPONENT, result);
+                outcome
+            }
+            Err(e) => {
+                tracing::warn!(%query, error = %e, "analysis query failed; inconclusive");
+                ctx.metrics.count_analysis(S::COMPONENT, e.metric_label());
+                AnalysisOutcome::Inconclusive
+            }
+        };
+        outcomes.push(outcome);
     }
+    outcomes
 }
 
 impl std::fmt::Debug for Context {

@@ -2,21 +2,13 @@
 //! answers like Prometheus.
 #![allow(clippy::unwrap_used)]
 
+mod prometheus_support;
+
 use std::time::Duration;
 
 use lockstep_operator::analysis::{AnalysisError, Prometheus, parse_response, render_query};
 use lockstep_operator::rollout::AnalysisOutcome;
-
-fn vector(values: &[&str]) -> String {
-    let series: Vec<String> = values
-        .iter()
-        .map(|v| format!(r#"{{"metric":{{}},"value":[1700000000.1,"{v}"]}}"#))
-        .collect();
-    format!(
-        r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#,
-        series.join(",")
-    )
-}
+use prometheus_support::vector;
 
 #[test]
 fn answers_and_their_outcomes() {
@@ -91,35 +83,9 @@ fn urls_are_checked_up_front() {
     }
 }
 
-/// A Prometheus look-alike on loopback that records the query it was asked.
-async fn fake_prometheus(answer: String) -> (String, tokio::sync::mpsc::Receiver<String>) {
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let app = axum::Router::new().route(
-        "/api/v1/query",
-        axum::routing::get(
-            move |axum::extract::Query(q): axum::extract::Query<
-                std::collections::HashMap<String, String>,
-            >| {
-                let tx = tx.clone();
-                let answer = answer.clone();
-                async move {
-                    tx.send(q.get("query").cloned().unwrap_or_default())
-                        .await
-                        .unwrap();
-                    answer
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), rx)
-}
-
 #[tokio::test]
 async fn queries_a_prometheus_over_http() {
-    let (url, mut asked) = fake_prometheus(vector(&["0.01"])).await;
+    let (url, asked) = prometheus_support::serve(|_| vector(&["0.01"])).await;
     let prometheus = Prometheus::new(&format!("{url}/"), Duration::from_secs(5)).unwrap();
     let query = r#"sum(rate(errors{revision="3"}[1m])) / sum(rate(requests[1m]))"#;
     assert_eq!(
@@ -127,7 +93,7 @@ async fn queries_a_prometheus_over_http() {
         AnalysisOutcome::Value(0.01)
     );
     assert_eq!(
-        asked.recv().await.unwrap(),
+        asked.lock().unwrap()[0].1,
         query,
         "sent intact, URL-encoded"
     );

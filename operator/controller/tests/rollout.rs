@@ -4,7 +4,7 @@ mod rollout_support;
 
 use std::time::Duration;
 
-use lockstep_crd::spec::{Analysis, Comparison, RolloutSpec};
+use lockstep_crd::spec::RolloutSpec;
 use lockstep_crd::status::Phase;
 use lockstep_operator::rollout::{AnalysisOutcome, Decision, canary_replicas, weight_at};
 use rollout_support::*;
@@ -223,13 +223,7 @@ fn abort_token_rolls_back_once() {
 #[test]
 fn analysis_gates_each_weight_step() {
     let mut rollout = canary(vec![weight(50), pause(None)]);
-    rollout.analysis = Some(Analysis {
-        query: "rate(errors[1m])".into(),
-        threshold: 0.05,
-        comparison: Comparison::LessThan,
-        interval_seconds: 30,
-        samples: 2,
-    });
+    rollout.analysis = Some(analysis("rate(errors[1m])", 2));
     let mut run = Run::new(rollout, Some(1), 2);
     run.ready(1, 4).ready(2, 2);
     let d = run.step(None);
@@ -248,13 +242,7 @@ fn analysis_gates_each_weight_step() {
     );
 
     let mut rollout = canary(vec![weight(50)]);
-    rollout.analysis = Some(Analysis {
-        query: "q".into(),
-        threshold: 0.05,
-        comparison: Comparison::LessThan,
-        interval_seconds: 30,
-        samples: 1,
-    });
+    rollout.analysis = Some(analysis("q", 1));
     let mut run = Run::new(rollout, Some(1), 2);
     run.ready(1, 4).ready(2, 2);
     let d = run.step(Some(AnalysisOutcome::Value(0.2)));
@@ -418,13 +406,7 @@ fn reconcile(run: &mut Run, value: f64, queries: &mut u32) -> Decision {
 #[test]
 fn analysis_samples_keep_their_interval_whatever_triggers_a_reconcile() {
     let mut rollout = canary(vec![weight(25), weight(50)]);
-    rollout.analysis = Some(Analysis {
-        query: "q".into(),
-        threshold: 0.05,
-        comparison: Comparison::LessThan,
-        interval_seconds: 30,
-        samples: 3,
-    });
+    rollout.analysis = Some(analysis("q", 3));
     let mut run = Run::new(rollout, Some(1), 2);
     run.ready(1, 4).ready(2, 4);
     let started = run.now;

@@ -65,6 +65,12 @@ pub struct ServiceStatus {
     /// Passing analysis samples in the current step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis_passes: Option<u32>,
+    /// Failed analysis samples in the current step (see `failureLimit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis_failures: Option<u32>,
+    /// Inconclusive analysis samples in the current step (see `inconclusiveLimit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis_inconclusive: Option<u32>,
     /// When the last analysis sample of this step was taken: samples follow
     /// `analysis.intervalSeconds` whatever else makes the operator reconcile.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -40,6 +40,8 @@ pub fn state_of(status: Option<&ServiceStatus>) -> RolloutState {
         step: s.step,
         step_started: s.step_started_at.as_ref().map(seconds),
         analysis_passes: s.analysis_passes.unwrap_or(0),
+        analysis_failures: s.analysis_failures.unwrap_or(0),
+        analysis_inconclusive: s.analysis_inconclusive.unwrap_or(0),
         last_sample: s.last_sample_at.as_ref().map(seconds),
         observed_promote: s.observed_promote.clone(),
         observed_abort: s.observed_abort.clone(),
@@ -103,7 +105,7 @@ pub fn plan<S: LockstepService>(
     svc: &S,
     cluster: &Cluster,
     now: i64,
-    analysis: Option<AnalysisOutcome>,
+    analysis: Option<Vec<AnalysisOutcome>>,
 ) -> Plan {
     let spec = svc.common();
     let prev = svc.status();
@@ -321,6 +323,8 @@ pub fn plan<S: LockstepService>(
     status.step = s.step;
     status.step_started_at = s.step_started.and_then(time);
     status.analysis_passes = (s.analysis_passes > 0).then_some(s.analysis_passes);
+    status.analysis_failures = (s.analysis_failures > 0).then_some(s.analysis_failures);
+    status.analysis_inconclusive = (s.analysis_inconclusive > 0).then_some(s.analysis_inconclusive);
     status.last_sample_at = s.last_sample.and_then(time);
     status.observed_promote = s.observed_promote.clone();
     status.observed_abort = s.observed_abort.clone();

@@ -40,7 +40,7 @@ pub(super) fn roll_back(obs: &Observed<'_>, mut s: RolloutState, reason: String)
     s.abort_reason = Some(reason.clone());
     s.step = None;
     s.step_started = None;
-    s.analysis_passes = 0;
+    s.reset_analysis();
     s.last_sample = None;
     let to = s.stable;
     let d = rolled_back(obs, s);
@@ -65,7 +65,7 @@ pub(super) fn finish(obs: &Observed<'_>, mut s: RolloutState, health: &RevisionH
         let previous = s.stable.replace(target);
         s.step = None;
         s.step_started = None;
-        s.analysis_passes = 0;
+        s.reset_analysis();
         s.last_sample = None;
         s.warm = previous
             .filter(|p| *p != target && delay > 0)

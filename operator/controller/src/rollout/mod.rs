@@ -26,8 +26,8 @@ use lockstep_crd::status::Phase;
 
 use end::{finish, roll_back, rolled_back};
 pub use types::{
-    AnalysisOutcome, Decision, Observed, RevisionHealth, RolloutState, Transition, canary_replicas,
-    weight_at,
+    AnalysisOutcome, Decision, Observed, RevisionHealth, RolloutState, Sample, Transition,
+    canary_replicas, weight_at,
 };
 
 /// Decides the next state from the previous one and what was observed.
@@ -42,7 +42,7 @@ pub fn decide(obs: &Observed<'_>, prev: &RolloutState) -> Decision {
         s.warm = None;
         s.step = None;
         s.step_started = Some(obs.now);
-        s.analysis_passes = 0;
+        s.reset_analysis();
         s.last_sample = None;
         if s.stable != Some(target) && s.aborted != Some(target) {
             s.aborted = None;
@@ -63,7 +63,7 @@ pub fn decide(obs: &Observed<'_>, prev: &RolloutState) -> Decision {
         s.abort_reason = None;
         s.step = None;
         s.step_started = Some(obs.now);
-        s.analysis_passes = 0;
+        s.reset_analysis();
         s.last_sample = None;
         // Tokens given before the retry belong to the failed attempt.
         s.observed_promote = obs.promote.map(str::to_owned);
@@ -99,7 +99,7 @@ pub(super) fn acknowledge_tokens(obs: &Observed<'_>, s: &mut RolloutState) {
 fn steady(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
     s.step = None;
     s.step_started = None;
-    s.analysis_passes = 0;
+    s.reset_analysis();
     s.last_sample = None;
     acknowledge_tokens(obs, &mut s);
     let health = obs.health.get(&obs.target).cloned().unwrap_or_default();
@@ -139,12 +139,43 @@ fn steady(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
     d
 }
 
-/// Whether one analysis sample `value` passes `analysis`'s threshold.
+/// Whether one analysis sample `value` passes `analysis`'s (first query's) threshold.
 pub fn passes(analysis: &Analysis, value: f64) -> bool {
-    match analysis.comparison {
-        Comparison::LessThan => value < analysis.threshold,
-        Comparison::GreaterThan => value > analysis.threshold,
+    compare(analysis.comparison, value, analysis.threshold)
+}
+
+/// Whether `value` is on the passing side of `threshold`.
+pub fn compare(comparison: Comparison, value: f64, threshold: f64) -> bool {
+    match comparison {
+        Comparison::LessThan => value < threshold,
+        Comparison::GreaterThan => value > threshold,
     }
+}
+
+/// What one sample of every query of `analysis` says, `outcomes` in query order (`query`
+/// first, then `queries`): a failure of any query fails the sample; otherwise a query without
+/// a number makes it inconclusive; a sample passes only when every query passes. A missing
+/// outcome counts as inconclusive.
+pub fn judge(analysis: &Analysis, outcomes: &[AnalysisOutcome]) -> Sample {
+    let checks = std::iter::once(("query", analysis.comparison, analysis.threshold)).chain(
+        analysis
+            .queries
+            .iter()
+            .map(|q| (q.name.as_str(), q.comparison, q.threshold)),
+    );
+    let mut inconclusive = None;
+    for (i, (name, comparison, threshold)) in checks.enumerate() {
+        match outcomes.get(i) {
+            Some(AnalysisOutcome::Value(v)) if compare(comparison, *v, threshold) => {}
+            Some(AnalysisOutcome::Value(v)) => {
+                return Sample::Fail(format!("{name}: {v} against threshold {threshold}"));
+            }
+            Some(AnalysisOutcome::Inconclusive) | None => {
+                inconclusive.get_or_insert_with(|| format!("{name}: no number"));
+            }
+        }
+    }
+    inconclusive.map_or(Sample::Pass, Sample::Inconclusive)
 }
 
 fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
@@ -242,7 +273,7 @@ fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
     let step = &steps[index];
     let advance = match (step.set_weight, &step.pause) {
         (Some(_), _) if !healthy => None,
-        (Some(_), _) => match (&obs.rollout.analysis, obs.analysis) {
+        (Some(_), _) => match (&obs.rollout.analysis, &obs.analysis) {
             _ if promoted => Some("promoted"),
             (None, _) => Some("healthy"),
             (Some(a), None) => {
@@ -264,24 +295,39 @@ fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
                 d.analysis_needed = true;
                 return d.requeue(remaining);
             }
-            (Some(a), Some(AnalysisOutcome::Value(v))) => {
+            (Some(a), Some(outcomes)) => {
                 s.last_sample = Some(obs.now);
-                if !passes(a, v) {
-                    return roll_back(
-                        obs,
-                        s,
-                        format!(
-                            "analysis failed at step {index}: {v} against threshold {}",
-                            a.threshold
-                        ),
-                    );
+                match judge(a, outcomes) {
+                    Sample::Pass => {
+                        s.analysis_passes += 1;
+                        (s.analysis_passes >= a.samples).then_some("analysis passed")
+                    }
+                    Sample::Fail(why) => {
+                        s.analysis_failures += 1;
+                        if s.analysis_failures > a.failure_limit {
+                            return roll_back(
+                                obs,
+                                s,
+                                format!("analysis failed at step {index}: {why}"),
+                            );
+                        }
+                        None
+                    }
+                    Sample::Inconclusive(why) => {
+                        s.analysis_inconclusive += 1;
+                        if let Some(limit) = a.inconclusive_limit
+                            && s.analysis_inconclusive > limit
+                        {
+                            let n = s.analysis_inconclusive;
+                            return roll_back(
+                                obs,
+                                s,
+                                format!("analysis inconclusive {n} times at step {index}: {why}"),
+                            );
+                        }
+                        None
+                    }
                 }
-                s.analysis_passes += 1;
-                (s.analysis_passes >= a.samples).then_some("analysis passed")
-            }
-            (Some(_), Some(AnalysisOutcome::Inconclusive)) => {
-                s.last_sample = Some(obs.now);
-                None
             }
         },
         (None, Some(pause)) => match pause.duration {
@@ -316,7 +362,7 @@ fn progress(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
         Some(why) => {
             s.step = Some(index as u32 + 1);
             s.step_started = Some(obs.now);
-            s.analysis_passes = 0;
+            s.reset_analysis();
             s.last_sample = None;
             let mut d = Decision::new(s, Phase::Progressing, format!("step {index} done ({why})"));
             scale_for(&mut d);

@@ -28,6 +28,17 @@ pub enum AnalysisOutcome {
     Inconclusive,
 }
 
+/// What one analysis sample says, all queries together (see [`crate::rollout::judge`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sample {
+    /// Every query passed.
+    Pass,
+    /// A query failed: which, with its value and threshold.
+    Fail(String),
+    /// No query failed, and one had no number: which.
+    Inconclusive(String),
+}
+
 /// Everything `decide` looks at.
 #[derive(Debug, Clone)]
 pub struct Observed<'a> {
@@ -50,7 +61,7 @@ pub struct Observed<'a> {
     /// Health of each revision's Deployment.
     pub health: &'a BTreeMap<i64, RevisionHealth>,
     /// Result of the analysis query, when the previous decision asked for one.
-    pub analysis: Option<AnalysisOutcome>,
+    pub analysis: Option<Vec<AnalysisOutcome>>,
 }
 
 /// What the machine remembers between reconciles (kept in the status).
@@ -66,6 +77,10 @@ pub struct RolloutState {
     pub step_started: Option<i64>,
     /// Passing analysis samples in this step.
     pub analysis_passes: u32,
+    /// Failed analysis samples in this step.
+    pub analysis_failures: u32,
+    /// Inconclusive analysis samples in this step.
+    pub analysis_inconclusive: u32,
     /// Unix seconds of the last analysis sample in this step.
     pub last_sample: Option<i64>,
     /// Last `promote` token acted on.
@@ -80,6 +95,15 @@ pub struct RolloutState {
     pub abort_reason: Option<String>,
     /// The previous stable revision kept at full size, and until when (Unix seconds).
     pub warm: Option<(i64, i64)>,
+}
+
+impl RolloutState {
+    /// Starts counting analysis samples afresh (a new step, a new rollout, a rollback).
+    pub fn reset_analysis(&mut self) {
+        self.analysis_passes = 0;
+        self.analysis_failures = 0;
+        self.analysis_inconclusive = 0;
+    }
 }
 
 /// A state change worth a Kubernetes Event.

@@ -63,6 +63,20 @@ pub(crate) fn album_controller(
     Arc<Context>,
     tokio::task::JoinHandle<()>,
 ) {
+    album_controller_with(fake, shutdown, idle_requeue, None)
+}
+
+/// [`album_controller`] with canary analysis against the Prometheus at `prometheus`.
+pub(crate) fn album_controller_with(
+    fake: &FakeApi,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+    idle_requeue: Duration,
+    prometheus: Option<&str>,
+) -> (
+    kube::runtime::Controller<AlbumService>,
+    Arc<Context>,
+    tokio::task::JoinHandle<()>,
+) {
     let client = operator_client(fake);
     let registry = prometheus::Registry::new();
     let metrics = Arc::new(Metrics::register(&registry).unwrap());
@@ -81,7 +95,9 @@ pub(crate) fn album_controller(
         client: client.clone(),
         recorder,
         metrics,
-        prometheus: None,
+        prometheus: prometheus.map(|url| {
+            lockstep_operator::analysis::Prometheus::new(url, Duration::from_secs(5)).unwrap()
+        }),
         backoff: Backoff::new(Duration::from_millis(100), Duration::from_millis(800)),
         caches: caches.clone(),
         idle_requeue,
@@ -97,13 +113,32 @@ impl Operator {
 
     /// An operator whose idle requeue is `idle_requeue`, and its reconcile metrics.
     pub(crate) fn start_with(fake: &FakeApi, idle_requeue: Duration) -> (Operator, Arc<Metrics>) {
+        Operator::start_full(fake, idle_requeue, None)
+    }
+
+    /// An operator analysing canaries with the Prometheus at `prometheus`.
+    pub(crate) fn start_analysing(fake: &FakeApi, prometheus: &str) -> Operator {
+        Operator::start_full(
+            fake,
+            lockstep_operator::controller::IDLE_REQUEUE,
+            Some(prometheus),
+        )
+        .0
+    }
+
+    fn start_full(
+        fake: &FakeApi,
+        idle_requeue: Duration,
+        prometheus: Option<&str>,
+    ) -> (Operator, Arc<Metrics>) {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (albums, ctx, feeds) = album_controller(
+        let (albums, ctx, feeds) = album_controller_with(
             fake,
             async move {
                 let _ = stopped.await;
             },
             idle_requeue,
+            prometheus,
         );
         let metrics = ctx.metrics.clone();
         let task = tokio::spawn(control(albums, ctx));
@@ -191,4 +226,11 @@ pub(crate) async fn wait_for_phase(
         "{name} never reached {phase:?}: {:?}",
         now.and_then(|s| s.status)
     );
+}
+/// `query` passing below 0.05 with `samples` passes per step (the manifest defaults otherwise).
+pub(crate) fn analysis(query: &str, samples: u32) -> lockstep_crd::spec::Analysis {
+    lockstep_crd::spec::Analysis {
+        samples,
+        ..lockstep_crd::spec::Analysis::new(query, 0.05)
+    }
 }

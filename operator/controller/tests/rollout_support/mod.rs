@@ -88,7 +88,13 @@ impl Run {
         self.health.entry(revision).or_default().failure = Some(reason.into());
         self
     }
+    /// One decision, with one sample of the (single-query) analysis if given.
     pub(crate) fn step(&mut self, analysis: Option<AnalysisOutcome>) -> Decision {
+        self.sample(analysis.map(|a| vec![a]))
+    }
+
+    /// One decision, with one sample of every query of the analysis if given.
+    pub(crate) fn sample(&mut self, analysis: Option<Vec<AnalysisOutcome>>) -> Decision {
         let obs = Observed {
             now: self.now,
             replicas: self.replicas,
@@ -107,6 +113,14 @@ impl Run {
         assert_eq!(d, again, "decide is not deterministic");
         self.state = d.state.clone();
         d
+    }
+}
+
+/// `query` passing below 0.05 with `samples` passes per step (the manifest defaults otherwise).
+pub(crate) fn analysis(query: &str, samples: u32) -> lockstep_crd::spec::Analysis {
+    lockstep_crd::spec::Analysis {
+        samples,
+        ..lockstep_crd::spec::Analysis::new(query, 0.05)
     }
 }
 
