@@ -219,6 +219,7 @@ where
         .namespace()
         .ok_or(Error::MissingObjectKey("namespace"))?;
     let name = svc.name_any();
+    ctx.caches.wait_synced(SETTLE_LIMIT).await?;
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
     let cluster = ctx.caches.observe(&ns, &name, now);
     let mut plan = crate::plan::plan(&*svc, &cluster, now, None);

@@ -145,6 +145,24 @@ impl Caches {
         ]
     }
 
+    /// Waits, polling, until every cache holds a first complete LIST, for at most `limit`.
+    /// A reconcile must not plan before: an empty cache of a service that has revisions and
+    /// Deployments reads as a new service (a restarted operator would create revision 1
+    /// again). The controllers start on the services' cache alone, hence this.
+    pub async fn wait_synced(&self, limit: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !crate::readiness::ready(&self.synced()) {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::CacheBehind(format!(
+                    "a first complete LIST (synced: {:?})",
+                    self.synced()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
     /// What the cluster holds for the service `name` in `ns`, at Unix time `now`.
     pub fn observe(&self, ns: &str, name: &str, now: i64) -> Cluster {
         let mut cluster = Cluster {

@@ -129,3 +129,34 @@ async fn reconciles_see_their_own_writes() {
         .collect();
     assert_eq!(names.len(), 12, "one revision per service: {names:?}");
 }
+
+/// A restarted operator whose ControllerRevision cache is slow to fill (its first LISTs fail)
+/// while the services' cache is ready: no reconcile plans from the empty cache (which reads
+/// as "no revision yet" and would create revision 1 again); once every cache is filled, the
+/// Healthy service gets no write at all.
+#[tokio::test]
+async fn a_restart_plans_nothing_before_every_cache_is_filled() {
+    let fake = fake().await;
+    let api = create_canary(&fake, vec![]).await;
+    let operator = Operator::start(&fake);
+    wait_for_phase(&api, "albums", Phase::Healthy).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    operator.stop().await;
+
+    fake.refuse(lockstep_fake_api::Refusal {
+        verb: Some("list"),
+        resource: Some("controllerrevisions".into()),
+        error: lockstep_fake_api::ApiError::new(500, "InternalError", "etcd is slow today"),
+        times: 2,
+    });
+    fake.reset_counters();
+    let operator = Operator::start(&fake);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let counters = fake.counters();
+    operator.stop().await;
+    assert!(
+        counters.by_verb[&("list".to_owned(), "controllerrevisions".to_owned())] >= 3,
+        "the cache filled after the refusals: {counters:?}"
+    );
+    assert_eq!(counters.writes(), 0, "{counters:?}");
+}
