@@ -16,11 +16,11 @@ use crate::store::{ApiError, Change, Collection, Key, selects};
 
 /// What a request addresses.
 #[derive(Debug)]
-struct Target {
-    collection: Collection,
-    namespace: Option<String>,
-    name: Option<String>,
-    status: bool,
+pub(crate) struct Target {
+    pub(crate) collection: Collection,
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) status: bool,
 }
 
 fn parse(path: &str) -> Option<Target> {
@@ -88,139 +88,6 @@ fn verb(
     }
 }
 
-/// LIST, in chunks when the client sends `limit`: the `continue` token carries the first
-/// page's resourceVersion (every page reports it, as a real server serves them all from one
-/// snapshot; changes made meanwhile reach a watch started from that version) and the last
-/// key sent. A malformed token is `400 BadRequest`.
-fn list(
-    store: &crate::store::Store,
-    target: &Target,
-    query: &HashMap<String, String>,
-) -> Result<(Vec<Value>, Value), ApiError> {
-    let selector = query.get("labelSelector").map(String::as_str);
-    let namespace = target.namespace.as_deref();
-    let limit = query
-        .get("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .filter(|l| *l > 0);
-    let Some(limit) = limit else {
-        let items = store.list(&target.collection, namespace, selector);
-        return Ok((
-            items,
-            json!({"resourceVersion": store.resource_version().to_string()}),
-        ));
-    };
-    let (rv, after) = match query.get("continue").filter(|c| !c.is_empty()) {
-        None => (store.resource_version().to_string(), None),
-        Some(token) => {
-            let mut parts = token.splitn(3, ':');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some(rv), Some(ns), Some(name)) if rv.parse::<u64>().is_ok() => {
-                    (rv.to_owned(), Some((ns.to_owned(), name.to_owned())))
-                }
-                _ => {
-                    return Err(ApiError::new(
-                        400,
-                        "BadRequest",
-                        format!("invalid continue token {token:?}"),
-                    ));
-                }
-            }
-        }
-    };
-    let (items, next) = store.list_page(
-        &target.collection,
-        namespace,
-        selector,
-        limit,
-        after.as_ref(),
-    );
-    let mut metadata = json!({ "resourceVersion": rv });
-    if let Some((ns, name)) = next {
-        metadata["continue"] = json!(format!("{rv}:{ns}:{name}"));
-    }
-    Ok((items, metadata))
-}
-
-/// The user a request authenticates as: its bearer token.
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())?
-        .strip_prefix("Bearer ")
-        .map(str::to_owned)
-}
-
-/// RBAC as a real server applies it, when the test installed rules (`FakeApi::authorize`):
-/// the user is the bearer token; a request without one is the test's own (an admin). Server-side
-/// apply is authorized as `patch`, and as `create` too when the object does not exist.
-fn authorize(
-    shared: &Shared,
-    headers: &HeaderMap,
-    verb: &'static str,
-    target: &Target,
-) -> Option<ApiError> {
-    let user = bearer(headers)?;
-    let group = target
-        .collection
-        .prefix
-        .strip_prefix("/apis/")
-        .and_then(|gv| gv.split('/').next())
-        .unwrap_or("")
-        .to_owned();
-    let resource = if target.status {
-        format!("{}/status", target.collection.resource)
-    } else {
-        target.collection.resource.clone()
-    };
-    let mut verbs = vec![if verb == "apply" { "patch" } else { verb }];
-    if verb == "apply"
-        && let Some(name) = &target.name
-    {
-        let key = Key {
-            collection: target.collection.clone(),
-            namespace: target.namespace.clone().unwrap_or_default(),
-            name: name.clone(),
-        };
-        if shared.lock().get(&key).is_err() {
-            verbs.push("create");
-        }
-    }
-    for verb in verbs {
-        let request = crate::Request {
-            user: user.clone(),
-            verb,
-            group: group.clone(),
-            resource: resource.clone(),
-            namespace: target.namespace.clone(),
-            name: target.name.clone(),
-        };
-        if !shared.allowed(&request) {
-            let qualified = match group.as_str() {
-                "" => target.collection.resource.clone(),
-                g => format!("{}.{g}", target.collection.resource),
-            };
-            let what = match &target.name {
-                Some(name) => format!("{qualified} \"{name}\""),
-                None => qualified,
-            };
-            let scope = match &target.namespace {
-                Some(ns) => format!(" in the namespace \"{ns}\""),
-                None => " at the cluster scope".to_owned(),
-            };
-            return Some(ApiError::new(
-                403,
-                "Forbidden",
-                format!(
-                    "{what} is forbidden: User \"{user}\" cannot {verb} resource \"{resource}\" \
-                     in API group \"{group}\"{scope}"
-                ),
-            ));
-        }
-    }
-    None
-}
-
 /// Handles one request.
 pub(crate) async fn handle(
     shared: Shared,
@@ -249,14 +116,14 @@ pub(crate) async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let user = bearer(&headers);
+    let user = crate::http_auth::bearer(&headers);
     let fault = shared
         .before_request(verb, &target.collection.resource, &agent, user.as_deref())
         .await;
     if let Some(e) = fault {
         return refuse(&e);
     }
-    if let Some(e) = authorize(&shared, &headers, verb, &target) {
+    if let Some(e) = crate::http_auth::authorize(&shared, &headers, verb, &target) {
         return refuse(&e);
     }
     if verb == "watch" {
@@ -292,7 +159,7 @@ pub(crate) async fn handle(
                 .prefix
                 .trim_start_matches("/api/")
                 .trim_start_matches("/apis/");
-            list(&store, &target, &query).map(|(items, metadata)| {
+            crate::http_list::list(&store, &target, &query).map(|(items, metadata)| {
                 (
                     200,
                     json!({"apiVersion": api_version, "kind": "List",

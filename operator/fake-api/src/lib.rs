@@ -29,6 +29,8 @@
 //! available at once).
 
 mod http;
+mod http_auth;
+mod http_list;
 pub mod ssa;
 pub mod store;
 
