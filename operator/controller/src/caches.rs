@@ -133,47 +133,48 @@ impl<K: Resource + Send + Sync + 'static> Index<K> {
     }
 
     /// Applies one watcher event, as kube's reflector does: a re-LIST replaces everything at
-    /// its end, so objects deleted while the watch was down disappear.
+    /// its end, so objects deleted while the watch was down disappear. Its objects are
+    /// announced as changed only then, when a reconcile they trigger reads them.
     pub fn apply(&self, event: Event<K>) {
-        let changed = {
+        let changed: Vec<Arc<K>> = {
             let mut state = self.write();
             match event {
                 Event::Init => {
                     state.relisting = Some(Vec::new());
-                    None
+                    Vec::new()
                 }
                 Event::InitApply(obj) => {
-                    let obj = Arc::new(obj);
                     state
                         .relisting
                         .get_or_insert_with(Vec::new)
-                        .push(obj.clone());
-                    Some(obj)
+                        .push(Arc::new(obj));
+                    Vec::new()
                 }
                 Event::InitDone => {
                     let objects = state.relisting.take().unwrap_or_default();
                     state.by_service.clear();
                     state.placed.clear();
-                    for obj in objects {
-                        Self::insert(&mut state, obj);
+                    for obj in &objects {
+                        Self::insert(&mut state, obj.clone());
                     }
                     state.synced = true;
-                    None
+                    objects
                 }
                 Event::Apply(obj) => {
                     let obj = Arc::new(obj);
                     Self::insert(&mut state, obj.clone());
-                    Some(obj)
+                    vec![obj]
                 }
                 Event::Delete(obj) => {
                     let obj = Arc::new(obj);
                     Self::remove(&mut state, &obj);
-                    Some(obj)
+                    vec![obj]
                 }
             }
         };
-        if let Some(obj) = changed {
-            // No receiver (a standby runs no controller) is fine.
+        for obj in changed {
+            // No receiver (a standby runs no controller) is fine; one that falls behind
+            // resyncs from the index (see `changes`).
             let _ = self.changes.send(obj);
         }
     }

@@ -130,3 +130,22 @@ fn a_trimmed_deployment_reads_as_the_whole_one() {
         size(&whole)
     );
 }
+
+/// A re-LIST's objects are announced when it completes, when the index holds them: a
+/// reconcile they trigger must read them, not the picture from before the watch broke.
+#[test]
+fn a_relist_is_announced_when_the_index_holds_it() {
+    use futures::{FutureExt, StreamExt};
+    let index = Index::default();
+    let mut changes = Box::pin(index.changes());
+    index.apply(Event::Init);
+    index.apply(Event::InitApply(cm("a-1", "a", "1")));
+    assert!(changes.next().now_or_never().is_none(), "not yet");
+    index.apply(Event::InitDone);
+    let announced = changes.next().now_or_never().flatten().unwrap();
+    assert_eq!(announced.metadata.name.as_deref(), Some("a-1"));
+    assert_eq!(names(&index, "a"), ["a-1"], "and the index holds it");
+    index.apply(Event::Apply(cm("a-2", "a", "2")));
+    let announced = changes.next().now_or_never().flatten().unwrap();
+    assert_eq!(announced.metadata.name.as_deref(), Some("a-2"));
+}
