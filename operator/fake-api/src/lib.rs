@@ -63,7 +63,7 @@ struct Faults {
     refusals: Vec<Refusal>,
     latency: Duration,
     authorizer: Option<Arc<Authorizer>>,
-    /// Users whose requests are held (a partitioned client), with the notifier to free them.
+    /// Users whose new requests are held (a partitioned client); `stall_user` wakes them.
     stalled_users: std::collections::BTreeSet<String>,
 }
 
