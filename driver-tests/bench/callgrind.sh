@@ -6,13 +6,17 @@
 # another process, so only the client's instructions are counted: exactly the driver overhead.
 #
 # usage: driver-tests/bench/callgrind.sh [admin-url]   (default: the local MariaDB)
+#        OPS="insert:autocommit" SMALL=200 LARGE=1200 driver-tests/bench/callgrind.sh
+# The binary is found wherever cargo puts it (CARGO_TARGET_DIR, a workspace target-dir).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 url=${1:-${DRIVER_BENCH_URL:-mysql://root@127.0.0.1:3306/test}}
 small=${SMALL:-200}
 large=${LARGE:-1200}
 cargo build --release -q -p driver-tests --bin driver-bench
-bin=target/release/driver-bench
+target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+bin="$target_dir/release/driver-bench"
+[[ -x "$bin" ]] || { echo "callgrind.sh: no driver-bench at $bin" >&2; exit 1; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -22,7 +26,7 @@ instructions() { # side op iters
 }
 
 printf '%-26s %14s %14s %8s\n' "op:mode" "raw Ir/op" "driver Ir/op" "ratio"
-for op in ${OPS:-point_select:autocommit point_select:transaction update:transaction}; do
+for op in ${OPS:-point_select:autocommit point_select:transaction insert:autocommit update:transaction}; do
   declare -A per=()
   for side in raw driver; do
     a=$(instructions "$side" "$op" "$small")
