@@ -13,7 +13,9 @@ use fake_support::{Operator, create_rolling, fake, wait_for_phase};
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use lockstep_crd::AlbumService;
 use lockstep_crd::status::Phase;
+use lockstep_fake_api::FakeApi;
 use serde_json::json;
 
 /// Revision 1's Deployment's name (it carries the revision's hash).
@@ -24,6 +26,35 @@ async fn revision_1(deployments: &Api<Deployment>) -> String {
         .name
         .clone()
         .unwrap()
+}
+
+/// A Healthy Rolling service `albums` under a running operator: the fake, the service's API,
+/// the operator, the Deployments' API and revision 1's Deployment name.
+async fn healthy() -> (
+    FakeApi,
+    Api<AlbumService>,
+    Operator,
+    Api<Deployment>,
+    String,
+) {
+    let fake = fake().await;
+    let api = create_rolling(&fake, "albums").await;
+    let operator = Operator::start(&fake);
+    wait_for_phase(&api, "albums", Phase::Healthy).await;
+    let deployments: Api<Deployment> = Api::namespaced(fake.client(), "shop");
+    let name_1 = revision_1(&deployments).await;
+    (fake, api, operator, deployments, name_1)
+}
+
+/// How many ControllerRevisions `shop` holds.
+async fn revisions(fake: &FakeApi) -> usize {
+    let revisions: Api<ControllerRevision> = Api::namespaced(fake.client(), "shop");
+    revisions
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .len()
 }
 
 async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
@@ -42,12 +73,7 @@ fn image(d: &Deployment) -> Option<String> {
 
 #[tokio::test]
 async fn children_edited_or_deleted_by_hand_are_repaired_at_once() {
-    let fake = fake().await;
-    let api = create_rolling(&fake, "albums").await;
-    let operator = Operator::start(&fake);
-    wait_for_phase(&api, "albums", Phase::Healthy).await;
-    let deployments: Api<Deployment> = Api::namespaced(fake.client(), "shop");
-    let name_1 = revision_1(&deployments).await;
+    let (fake, _, operator, deployments, name_1) = healthy().await;
     let original = image(&deployments.get(&name_1).await.unwrap());
 
     // Someone sets a hotfix image by hand (another field manager).
@@ -110,16 +136,11 @@ async fn children_edited_or_deleted_by_hand_are_repaired_at_once() {
 
 #[tokio::test]
 async fn restart_at_rolls_the_pods_without_a_new_revision() {
-    let fake = fake().await;
-    let api = create_rolling(&fake, "albums").await;
-    let operator = Operator::start(&fake);
-    wait_for_phase(&api, "albums", Phase::Healthy).await;
+    let (fake, api, operator, deployments, name_1) = healthy().await;
     let restart = json!({"spec": {"restartAt": "2026-11-22T09:00:00Z"}});
     api.patch("albums", &PatchParams::default(), &Patch::Merge(&restart))
         .await
         .unwrap();
-    let deployments: Api<Deployment> = Api::namespaced(fake.client(), "shop");
-    let name_1 = revision_1(&deployments).await;
     until("the pod template carries the restart", || async {
         let d = deployments.get(&name_1).await.unwrap();
         let annotations = d.spec.unwrap().template.metadata.unwrap().annotations;
@@ -129,27 +150,12 @@ async fn restart_at_rolls_the_pods_without_a_new_revision() {
     })
     .await;
     operator.stop().await;
-    let revisions: Api<ControllerRevision> = Api::namespaced(fake.client(), "shop");
-    assert_eq!(
-        revisions
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1,
-        "no new revision"
-    );
+    assert_eq!(revisions(&fake).await, 1, "no new revision");
 }
 
 #[tokio::test]
 async fn an_invalid_config_writes_no_child() {
-    let fake = fake().await;
-    let api = create_rolling(&fake, "albums").await;
-    let operator = Operator::start(&fake);
-    wait_for_phase(&api, "albums", Phase::Healthy).await;
-    let deployments: Api<Deployment> = Api::namespaced(fake.client(), "shop");
-    let name_1 = revision_1(&deployments).await;
+    let (fake, api, operator, deployments, name_1) = healthy().await;
     let before = deployments
         .get(&name_1)
         .await
@@ -183,14 +189,8 @@ async fn an_invalid_config_writes_no_child() {
         before, after,
         "the running revision's Deployment is untouched"
     );
-    let revisions: Api<ControllerRevision> = Api::namespaced(fake.client(), "shop");
     assert_eq!(
-        revisions
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .len(),
+        revisions(&fake).await,
         1,
         "no revision for an invalid config"
     );
