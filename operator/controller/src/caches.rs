@@ -216,27 +216,38 @@ impl<K: Resource + Send + Sync + 'static> Index<K> {
     /// (a controller that missed changes looks at everything again rather than at nothing).
     pub fn changes(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
         let index = self.clone();
-        futures::stream::unfold(self.changes.subscribe(), move |mut rx| {
-            let index = index.clone();
-            async move {
-                match rx.recv().await {
-                    Ok(obj) => Some((vec![obj], rx)),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "change feed lagged; resyncing from the cache");
-                        let all: Vec<Arc<K>> = index
-                            .read()
-                            .by_service
-                            .values()
-                            .flat_map(|c| c.values().cloned())
-                            .collect();
-                        Some((all, rx))
-                    }
-                    Err(broadcast::error::RecvError::Closed) => None,
-                }
-            }
+        changes(self.changes.subscribe(), move || {
+            index
+                .read()
+                .by_service
+                .values()
+                .flat_map(|c| c.values().cloned())
+                .collect()
         })
-        .flat_map(futures::stream::iter)
     }
+}
+
+/// The objects `rx` receives; when it falls behind, every object `everything` returns once
+/// (a controller that missed changes looks at everything again rather than at nothing).
+pub(crate) fn changes<T: Send + Sync + 'static>(
+    rx: broadcast::Receiver<Arc<T>>,
+    everything: impl Fn() -> Vec<Arc<T>> + Send + Sync + 'static,
+) -> impl Stream<Item = Arc<T>> + Send + 'static {
+    let everything = Arc::new(everything);
+    futures::stream::unfold(rx, move |mut rx| {
+        let everything = everything.clone();
+        async move {
+            match rx.recv().await {
+                Ok(obj) => Some((vec![obj], rx)),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "change feed lagged; resyncing from the cache");
+                    Some((everything(), rx))
+                }
+                Err(broadcast::error::RecvError::Closed) => None,
+            }
+        }
+    })
+    .flat_map(futures::stream::iter)
 }
 
 /// Keeps of a child's metadata what the operator reads: identity and version, the three labels

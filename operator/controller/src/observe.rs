@@ -39,15 +39,8 @@ impl<S: LockstepService> Services<S> {
         // Subscribe before the snapshot: a change in between is seen twice, never missed.
         let rx = self.changes.subscribe();
         let now = self.store.state();
-        futures::stream::iter(now).chain(futures::stream::unfold(rx, |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(s) => return Some((s, rx)),
-                    Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        }))
+        let store = self.store.clone();
+        futures::stream::iter(now).chain(crate::caches::changes(rx, move || store.state()))
     }
 }
 
@@ -268,7 +261,7 @@ pub fn trim_deployment(d: &mut Deployment) {
     if let Some(pod) = spec.template.spec.take() {
         // Fresh vectors: collecting into the old ones would keep their capacity, and a
         // `Volume` or `Container` is hundreds of bytes even when empty.
-        let containers: Vec<Container> = pod
+        let mut containers: Vec<Container> = pod
             .containers
             .into_iter()
             .map(|c| Container {
@@ -277,16 +270,12 @@ pub fn trim_deployment(d: &mut Deployment) {
                 ..Container::default()
             })
             .collect();
-        let mut volumes = pod.volumes.map(|v| {
-            v.into_iter()
-                .filter(|v| v.name == "config")
-                .collect::<Vec<_>>()
-        });
-        let mut containers = containers;
         containers.shrink_to_fit();
-        if let Some(v) = volumes.as_mut() {
-            v.shrink_to_fit();
-        }
+        let volumes = pod.volumes.map(|v| {
+            let mut config: Vec<_> = v.into_iter().filter(|v| v.name == "config").collect();
+            config.shrink_to_fit();
+            config
+        });
         spec.template.spec = Some(PodSpec {
             containers,
             volumes,
