@@ -23,6 +23,7 @@ export NOTE_JWT_SECRET=bench-secret-bench-secret-bench-secret
 mkdir -p "$WORK/keys"
 head -c 32 /dev/urandom > "$WORK/keys/acme.1.key"
 head -c 32 /dev/urandom > "$WORK/keys/acme.blind"
+chmod 0400 "$WORK/keys/"*
 for svc in album note; do
   port=$([ $svc = album ] && echo 18080 || echo 18081)
   cat > "$WORK/$svc.yaml" <<YAML

@@ -268,6 +268,8 @@ pub fn deployment(
                         run_as_non_root: Some(true),
                         run_as_user: Some(RUN_AS_ID),
                         run_as_group: Some(RUN_AS_ID),
+                        // Secret volumes are group-owned by this id, so 0440 files are readable.
+                        fs_group: Some(RUN_AS_ID),
                         seccomp_profile: Some(SeccompProfile {
                             type_: "RuntimeDefault".into(),
                             ..SeccompProfile::default()
@@ -307,6 +309,9 @@ fn volumes(svc: &ServiceRef, rev: &Revision) -> Vec<Volume> {
         name: format!("secret-{}", v.name),
         secret: Some(SecretVolumeSource {
             secret_name: Some(v.secret_name.clone()),
+            // Owner root, group the pod's fsGroup, read-only for both: readable by the service,
+            // by no other user (the note service refuses world-readable key files).
+            default_mode: Some(0o440),
             ..SecretVolumeSource::default()
         }),
         ..Volume::default()

@@ -307,9 +307,13 @@ fn secret_volumes_are_mounted_read_only_and_are_part_of_the_revision() {
         .into_iter()
         .find(|v| v.name == "secret-keys")
         .unwrap();
+    let secret = volume.secret.unwrap();
+    assert_eq!(secret.secret_name.as_deref(), Some("note-tenant-keys"));
+    // Key files readable by the pod's group only: the note service refuses world-readable keys.
+    assert_eq!(secret.default_mode, Some(0o440));
     assert_eq!(
-        volume.secret.unwrap().secret_name.as_deref(),
-        Some("note-tenant-keys")
+        pod.security_context.as_ref().unwrap().fs_group,
+        Some(lockstep_operator::resources::RUN_AS_ID)
     );
     let mount = pod.containers[0]
         .volume_mounts

@@ -109,6 +109,41 @@ pub enum Error {
         reason: String,
     },
 
+    /// A job could not process one row; `source` says why. Nothing was written to that row.
+    #[error("table `{table}`, row {pk}: {source}")]
+    Row {
+        /// Table name.
+        table: String,
+        /// The row's primary key.
+        pk: i64,
+        /// What failed.
+        source: Box<Error>,
+    },
+
+    /// A key cannot be retired: rows are still sealed under it (the report counts them).
+    #[error(
+        "key id {key_id} of tenant `{tenant}` still seals {rows} value(s) in {columns}: rewrap them first"
+    )]
+    KeyInUse {
+        /// The tenant.
+        tenant: String,
+        /// The key id.
+        key_id: u32,
+        /// Values still sealed under it.
+        rows: u64,
+        /// `table.column` list where they are.
+        columns: String,
+    },
+
+    /// A key cannot be retired because it is the one new writes use.
+    #[error("key id {key_id} is tenant `{tenant}`'s current key: rotate before retiring it")]
+    KeyIsCurrent {
+        /// The tenant.
+        tenant: String,
+        /// The key id.
+        key_id: u32,
+    },
+
     /// A database call failed.
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
@@ -128,6 +163,9 @@ impl Error {
             Error::InvalidTenant(_) => "invalid_tenant",
             Error::KeyProvider { .. } => "key_provider",
             Error::NoKeys { .. } => "no_keys",
+            Error::Row { source, .. } => source.metric_label(),
+            Error::KeyInUse { .. } => "key_in_use",
+            Error::KeyIsCurrent { .. } => "key_is_current",
             Error::Db(_) => "db",
         }
     }

@@ -35,7 +35,7 @@ pub struct Target<'a> {
 }
 
 /// How far a job got.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Progress {
     /// Rows looked at.
     pub scanned: u64,
@@ -45,9 +45,12 @@ pub struct Progress {
     pub skipped: u64,
     /// Highest primary key processed: pass it as `resume_after` to continue.
     pub last_pk: Option<i64>,
+    /// Rows that could not be opened and were left as they are, by primary key (only with
+    /// quarantine on; otherwise the first such row stops the job with [`Error::Row`]).
+    pub quarantined: Vec<i64>,
 }
 
-fn ident(name: &str) -> Result<&str> {
+pub(crate) fn ident(name: &str) -> Result<&str> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
@@ -64,7 +67,7 @@ fn ident(name: &str) -> Result<&str> {
 /// collation, so there it is cast to a binary string (`CAST … AS BINARY`, not the deprecated
 /// `BINARY` operator). SQLite's default collation and PostgreSQL's deterministic ones already
 /// compare bytes.
-fn exact(backend: DatabaseBackend, expr: &str) -> String {
+pub(crate) fn exact(backend: DatabaseBackend, expr: &str) -> String {
     match backend {
         DatabaseBackend::MySql => format!("CAST({expr} AS BINARY)"),
         _ => expr.to_owned(),
@@ -96,18 +99,27 @@ pub(crate) fn compare_and_set(
     ))
 }
 
-fn stored_value<C: ColumnBinding>(envelope: &[u8]) -> Value {
-    match C::STORAGE {
+fn stored_value(storage: Storage, envelope: &[u8]) -> Value {
+    match storage {
         Storage::Binary => Value::Bytes(Some(envelope.to_vec())),
         Storage::Base64 => Value::String(Some(envelope::to_base64(envelope))),
     }
 }
 
-fn stored_bytes<C: ColumnBinding>(row: &sea_orm::QueryResult) -> Result<Vec<u8>> {
-    Ok(match C::STORAGE {
+fn stored_bytes(storage: Storage, name: &str, row: &sea_orm::QueryResult) -> Result<Vec<u8>> {
+    Ok(match storage {
         Storage::Binary => row.try_get_by::<Vec<u8>, _>(1)?,
-        Storage::Base64 => envelope::from_base64(&row.try_get_by::<String, _>(1)?, C::NAME)?,
+        Storage::Base64 => envelope::from_base64(&row.try_get_by::<String, _>(1)?, name)?,
     })
+}
+
+/// Whether `err` means the stored value cannot be opened (as opposed to a database or key
+/// provider failure, which must stop the job).
+fn undecryptable(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Authentication { .. } | Error::UnknownKeyId { .. } | Error::MalformedEnvelope { .. }
+    )
 }
 
 /// For one row: `Some((new, old))` to write `new` where the column still holds `old`, `None` to
@@ -116,7 +128,9 @@ type Rewrite<'a> = dyn FnMut(&sea_orm::QueryResult) -> Result<Option<(Value, Val
 
 /// Walks the tenant's rows in primary-key order, batch by batch, and writes what `rewrite`
 /// returns for a row as `(new, old)` with a compare-and-set. `filter` is extra SQL (with at
-/// most one `?`, bound to `filter_value`) that narrows the rows read.
+/// most one `?`, bound to `filter_value`) that narrows the rows read. A row `rewrite` fails on
+/// stops the walk with [`Error::Row`] naming its primary key, or, with `quarantine`, is listed in
+/// [`Progress::quarantined`] and left alone when it cannot be opened.
 #[allow(clippy::too_many_arguments)]
 async fn walk(
     db: &DatabaseConnection,
@@ -125,6 +139,7 @@ async fn walk(
     filter: &str,
     filter_value: Option<Value>,
     resume_after: Option<i64>,
+    quarantine: bool,
     on_progress: &mut (dyn FnMut(&Progress) + Send),
     rewrite: &mut Rewrite<'_>,
 ) -> Result<Progress> {
@@ -163,8 +178,21 @@ async fn walk(
             let id: i64 = row.try_get_by(0)?;
             progress.scanned += 1;
             progress.last_pk = Some(id);
-            let Some((new, old)) = rewrite(row)? else {
-                continue;
+            let (new, old) = match rewrite(row) {
+                Ok(Some(change)) => change,
+                Ok(None) => continue,
+                Err(e) if quarantine && undecryptable(&e) => {
+                    tracing::warn!(table = target.table, pk = id, error = %e, "row quarantined");
+                    progress.quarantined.push(id);
+                    continue;
+                }
+                Err(e) => {
+                    return Err(Error::Row {
+                        table: target.table.to_owned(),
+                        pk: id,
+                        source: Box::new(e),
+                    });
+                }
             };
             let done = db
                 .execute_raw(compare_and_set(backend, target, id, new, old)?)
@@ -181,27 +209,54 @@ async fn walk(
 
 /// Re-encrypts the tenant-in-scope's rows whose envelope names another key id than the current
 /// one. Rows are found by the key id in the envelope header, in SQL, so rows already on the
-/// current key are never read. `on_progress` is called after every batch.
+/// current key are never read. `on_progress` is called after every batch. A row that cannot be
+/// opened stops the job with [`Error::Row`]; [`crate::retire::rewrap_table`] covers every
+/// encrypted column of a table and can quarantine such rows instead.
 pub async fn rewrap<C: ColumnBinding>(
     db: &DatabaseConnection,
     target: Target<'_>,
     resume_after: Option<i64>,
     mut on_progress: impl FnMut(&Progress) + Send,
 ) -> Result<Progress> {
-    let scope = require(C::NAME)?;
+    rewrap_column(
+        db,
+        target,
+        C::NAME,
+        C::STORAGE,
+        resume_after,
+        false,
+        &mut on_progress,
+    )
+    .await
+}
+
+/// [`rewrap`] for a column named at run time (`name` is its `table.column` binding).
+pub(crate) async fn rewrap_column(
+    db: &DatabaseConnection,
+    target: Target<'_>,
+    name: &str,
+    storage: Storage,
+    resume_after: Option<i64>,
+    quarantine: bool,
+    on_progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<Progress> {
+    let scope = require(name)?;
     let keys = scope.keys();
     let prefix = Header::prefix(keys.current_key_id());
-    let (head_len, current_head) = match C::STORAGE {
+    let (head_len, current_head) = match storage {
         Storage::Binary => (6, Value::Bytes(Some(prefix.to_vec()))),
         Storage::Base64 => (8, Value::String(Some(envelope::to_base64(&prefix)))),
     };
     let head = format!("SUBSTR({}, 1, {head_len})", ident(target.column)?);
     let filter = format!(" AND {} <> ?", exact(db.get_database_backend(), &head));
     let mut rewrite = |row: &sea_orm::QueryResult| -> Result<Option<(Value, Value)>> {
-        let old = stored_bytes::<C>(row)?;
-        let plain = envelope::open(keys, C::NAME, &old)?;
-        let new = envelope::seal(keys, C::NAME, &plain)?;
-        Ok(Some((stored_value::<C>(&new), stored_value::<C>(&old))))
+        let old = stored_bytes(storage, name, row)?;
+        let plain = zeroize::Zeroizing::new(envelope::open(keys, name, &old)?);
+        let new = envelope::seal(keys, name, &plain)?;
+        Ok(Some((
+            stored_value(storage, &new),
+            stored_value(storage, &old),
+        )))
     };
     walk(
         db,
@@ -210,7 +265,8 @@ pub async fn rewrap<C: ColumnBinding>(
         &filter,
         Some(current_head),
         resume_after,
-        &mut on_progress,
+        quarantine,
+        on_progress,
         &mut rewrite,
     )
     .await
@@ -247,7 +303,7 @@ pub async fn encrypt_plaintext_rows<C: ColumnBinding>(
             return Ok(None);
         }
         let sealed = envelope::seal(scope.keys(), C::NAME, &plain)?;
-        Ok(Some((stored_value::<C>(&sealed), old)))
+        Ok(Some((stored_value(C::STORAGE, &sealed), old)))
     };
     walk(
         db,
@@ -256,6 +312,7 @@ pub async fn encrypt_plaintext_rows<C: ColumnBinding>(
         "",
         None,
         resume_after,
+        false,
         &mut on_progress,
         &mut rewrite,
     )

@@ -12,13 +12,34 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::error::{Error, Result};
 
 /// 32 bytes of key material. Zeroized on drop; never printed.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct KeyMaterial([u8; 32]);
+///
+/// The bytes live in one heap block of their own, so moving a `KeyMaterial` (or a provider or
+/// keyring holding one) copies a pointer, never the key: a moved-from stack slot is not wiped,
+/// and such slots end up in heap blocks as the padding of values built later on the stack.
+#[derive(Clone)]
+pub struct KeyMaterial(Box<[u8; 32]>);
+
+impl Drop for KeyMaterial {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for KeyMaterial {}
+
+impl KeyMaterial {
+    /// A zeroed key in its own heap block, filled in place by the constructors.
+    fn zeroed() -> Self {
+        KeyMaterial(Box::new([0u8; 32]))
+    }
+}
 
 impl KeyMaterial {
     /// Wraps 32 bytes.
     pub fn new(bytes: [u8; 32]) -> Self {
-        KeyMaterial(bytes)
+        let mut key = KeyMaterial::zeroed();
+        key.0.copy_from_slice(&bytes);
+        key
     }
 
     /// A fresh random key from the operating system's RNG (not a user-space generator whose
@@ -27,38 +48,76 @@ impl KeyMaterial {
     /// # Panics
     /// When the OS has no randomness to give (`getrandom` fails), which no usable system does.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).expect("the operating system's RNG failed");
-        KeyMaterial(bytes)
+        let mut key = KeyMaterial::zeroed();
+        getrandom::fill(&mut key.0[..]).expect("the operating system's RNG failed");
+        key
     }
 
-    /// Parses 32 raw bytes, 64 hex characters or 44 base64 characters (surrounding white space
-    /// ignored), the forms a Kubernetes Secret file may hold.
-    pub fn parse(data: &[u8]) -> std::result::Result<Self, String> {
-        use base64::Engine as _;
-        if data.len() == 32 {
-            let mut bytes = [0u8; 32];
-            bytes.copy_from_slice(data);
-            return Ok(KeyMaterial(bytes));
+    /// Takes exactly 32 bytes (an unwrapped data key).
+    pub fn from_slice(bytes: &[u8]) -> std::result::Result<Self, String> {
+        if bytes.len() != 32 {
+            return Err(format!("{} bytes, want 32", bytes.len()));
         }
-        let text = std::str::from_utf8(data)
-            .map_err(|_| "key is neither 32 raw bytes nor text".to_string())?
-            .trim();
-        let decoded = if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
-            (0..32)
-                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
-                .collect::<std::result::Result<Vec<u8>, _>>()
-                .map_err(|e| e.to_string())?
-        } else {
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .map_err(|_| "key is not 32 bytes, 64 hex or base64".to_string())?
+        let mut key = KeyMaterial::zeroed();
+        key.0.copy_from_slice(bytes);
+        Ok(key)
+    }
+
+    /// Decodes a key stored in `encoding`. Each encoding is strict, so a key written in one form
+    /// is never read as another: raw is exactly 32 bytes that do not look like text (a random key
+    /// is all printable ASCII with probability (95/256)^32 ≈ 10^-14; a passphrase or a hex string
+    /// always is), hex is 64 hex digits and base64 decodes to exactly 32 bytes, both with at most
+    /// one trailing newline. Intermediate buffers are wiped.
+    pub fn decode(data: &[u8], encoding: KeyEncoding) -> std::result::Result<Self, String> {
+        use base64::Engine as _;
+        let text = || {
+            let data = data
+                .strip_suffix(b"\n")
+                .map(|d| d.strip_suffix(b"\r").unwrap_or(d))
+                .unwrap_or(data);
+            std::str::from_utf8(data).map_err(|_| format!("{encoding} key is not text"))
         };
-        let bytes: [u8; 32] = decoded
-            .as_slice()
-            .try_into()
-            .map_err(|_| format!("key decodes to {} bytes, want 32", decoded.len()))?;
-        Ok(KeyMaterial(bytes))
+        match encoding {
+            KeyEncoding::Raw => {
+                if data.len() == 32
+                    && data
+                        .iter()
+                        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+                {
+                    return Err(
+                        "32 bytes of text, not raw key bytes: store text keys as hex \
+                                (`.hex`) or base64 (`.b64`)"
+                            .into(),
+                    );
+                }
+                KeyMaterial::from_slice(data).map_err(|e| {
+                    format!("{e}: a raw key is exactly 32 bytes (hex or base64 text needs the `.hex` or `.b64` suffix)")
+                })
+            }
+            KeyEncoding::Hex => {
+                let text = text()?;
+                if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(format!(
+                        "a hex key is 64 hex digits, this is {} characters",
+                        text.len()
+                    ));
+                }
+                let mut key = KeyMaterial::zeroed();
+                for (i, byte) in key.0.iter_mut().enumerate() {
+                    *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(key)
+            }
+            KeyEncoding::Base64 => {
+                let decoded = zeroize::Zeroizing::new(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(text()?)
+                        .map_err(|_| "not valid base64".to_string())?,
+                );
+                KeyMaterial::from_slice(&decoded).map_err(|e| format!("base64 decodes to {e}"))
+            }
+        }
     }
 
     /// The raw bytes, for wrapping or key derivation inside this crate.
@@ -71,6 +130,42 @@ impl fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("KeyMaterial(***)")
     }
+}
+
+/// How a key is written in a file: the file name's suffix declares it (`.key` raw, `.key.hex`,
+/// `.key.b64`), so the loader never guesses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyEncoding {
+    /// Exactly 32 bytes.
+    Raw,
+    /// 64 hex digits.
+    Hex,
+    /// Standard base64 of 32 bytes.
+    Base64,
+}
+
+impl fmt::Display for KeyEncoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyEncoding::Raw => "raw",
+            KeyEncoding::Hex => "hex",
+            KeyEncoding::Base64 => "base64",
+        })
+    }
+}
+
+/// Overwrites the 16 KiB of stack below the caller's frame with zeros.
+///
+/// Moving a value does not wipe where it was: building a key schedule leaves copies of round keys
+/// in the stack frames of the calls that built it, and an async state machine or a union later
+/// boxed from that stack carries such bytes into heap blocks as "uninitialised" padding (the
+/// scanning allocator of `tests/wipe.rs` found exactly that). Key set-up therefore ends with this
+/// scrub; `zeroize` writes volatilely, so it is not optimised away.
+#[inline(never)]
+pub(crate) fn scrub_stack() {
+    let mut area = [0u8; 16 * 1024];
+    area.zeroize();
+    std::hint::black_box(&area);
 }
 
 /// Checks a tenant id: 1–64 bytes of `[A-Za-z0-9_.-]`, so it can name files and never smuggles
@@ -122,10 +217,12 @@ impl TenantKeys {
         blind: Option<KeyMaterial>,
     ) -> Result<Self> {
         validate_tenant(tenant)?;
-        let mut ciphers: Vec<(u32, Aes256Gcm)> = keys
-            .iter()
-            .map(|(id, key)| (*id, Aes256Gcm::new(key.bytes().into())))
-            .collect();
+        scrub_stack();
+        let mut ciphers: Vec<(u32, Aes256Gcm)> = Vec::with_capacity(keys.len());
+        for (id, key) in keys {
+            ciphers.push((*id, Aes256Gcm::new(key.bytes().into())));
+        }
+        scrub_stack();
         // The current key first: it is the one every seal uses.
         ciphers.sort_by_key(|(id, _)| *id != current);
         if ciphers.first().is_none_or(|(id, _)| *id != current) {
@@ -185,25 +282,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_parsing_accepts_raw_hex_and_base64_only_at_32_bytes() {
+    fn each_encoding_takes_only_its_own_form() {
+        use KeyEncoding::*;
         let raw = [7u8; 32];
-        assert_eq!(KeyMaterial::parse(&raw).unwrap().bytes(), &raw);
+        assert_eq!(KeyMaterial::decode(&raw, Raw).unwrap().bytes(), &raw);
         let hex = "07".repeat(32);
+        for text in [hex.clone(), format!("{hex}\n"), format!("{hex}\r\n")] {
+            assert_eq!(
+                KeyMaterial::decode(text.as_bytes(), Hex).unwrap().bytes(),
+                &raw
+            );
+        }
+        let b64 = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
         assert_eq!(
-            KeyMaterial::parse(format!("{hex}\n").as_bytes())
-                .unwrap()
-                .bytes(),
+            KeyMaterial::decode(b64.as_bytes(), Base64).unwrap().bytes(),
             &raw
         );
-        let b64 = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
-        assert_eq!(KeyMaterial::parse(b64.as_bytes()).unwrap().bytes(), &raw);
-        assert!(
-            KeyMaterial::parse(b"short")
-                .unwrap_err()
-                .contains("want 32")
-                || KeyMaterial::parse(b"short").is_err()
-        );
-        assert!(KeyMaterial::parse(&[0xff; 31]).is_err());
+        // The confusions the loader used to make: text taken as raw bytes, a hex AES-128 key,
+        // 31 characters and a newline, hex in a raw file, two newlines.
+        let passphrase = b"correct horse battery staple!!\n\n";
+        for (data, encoding, want) in [
+            (&b"0123456789abcdef0123456789abcdef"[..], Raw, "text"),
+            (&b"0123456789abcdefghijklmnopqrstu\n"[..], Raw, "text"),
+            (&passphrase[..32], Raw, "text"),
+            (hex.as_bytes(), Raw, "exactly 32"),
+            (
+                &b"0123456789abcdef0123456789abcdef"[..],
+                Hex,
+                "64 hex digits",
+            ),
+            (format!("{hex}\n\n").as_bytes(), Hex, "64 hex digits"),
+            (&b"short"[..], Base64, "base64"),
+            (&[0xff; 31][..], Raw, "exactly 32"),
+        ] {
+            let err = KeyMaterial::decode(data, encoding).unwrap_err();
+            assert!(err.contains(want), "{encoding}: {err}");
+        }
+        assert!(KeyMaterial::decode(&raw[..31], Raw).is_err());
     }
 
     #[test]

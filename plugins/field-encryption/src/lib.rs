@@ -41,15 +41,18 @@ pub mod conformance;
 pub mod context;
 pub mod envelope;
 pub mod error;
+pub mod files;
 pub mod jobs;
 pub mod keys;
 pub mod provider;
+pub mod retire;
 pub mod value;
 pub mod wrapped;
 
 pub use blind::{BlindIndex, seal_indexed};
 pub use context::{TenantScope, current, require_tenant_for_write, spawn_in_tenant, with_tenant};
 pub use error::{Error, Result};
+pub use keys::KeyEncoding;
 pub use keys::{KeyMaterial, TenantKeys};
 pub use provider::{FileKeys, KeyProvider, Keyring, StaticKeys};
 pub use value::{ColumnBinding, Encrypted, Json, Plaintext, Storage, open_with, seal_with};

@@ -11,7 +11,6 @@
 //! inside the scope never wait on IO.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,8 @@ use futures::future::BoxFuture;
 
 use crate::error::{Error, Result};
 use crate::keys::{KeyMaterial, TenantKeys, validate_tenant};
+
+pub use crate::files::FileKeys;
 
 /// A source of tenant keys.
 pub trait KeyProvider: Send + Sync + std::fmt::Debug {
@@ -64,96 +65,6 @@ impl KeyProvider for StaticKeys {
             })?;
             TenantKeys::new(tenant, *current, keys, blind.clone())
         })
-    }
-}
-
-/// Keys from files, laid out so a Kubernetes Secret mounted as a directory works (Secret keys
-/// cannot contain `/`):
-///
-/// ```text
-/// <dir>/<tenant>.<key_id>.key   32 raw bytes, 64 hex or base64   (one per key id)
-/// <dir>/<tenant>.current        the key id for new writes        (default: the highest id)
-/// <dir>/<tenant>.blind          blind-index key                   (optional)
-/// ```
-#[derive(Debug, Clone)]
-pub struct FileKeys {
-    dir: PathBuf,
-}
-
-impl FileKeys {
-    /// Reads keys from `dir`.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        FileKeys { dir: dir.into() }
-    }
-
-    fn load(&self, tenant: &str) -> Result<TenantKeys> {
-        validate_tenant(tenant)?;
-        let fail = |reason: String| Error::KeyProvider {
-            tenant: tenant.into(),
-            reason,
-        };
-        let entries = std::fs::read_dir(&self.dir)
-            .map_err(|e| fail(format!("{}: {e}", self.dir.display())))?;
-        let prefix = format!("{tenant}.");
-        let mut keys: Vec<(u32, KeyMaterial)> = Vec::new();
-        for entry in entries {
-            let name = entry.map_err(|e| fail(e.to_string()))?.file_name();
-            let Some(id) = name
-                .to_str()
-                .and_then(|n| n.strip_prefix(&prefix))
-                .and_then(|r| r.strip_suffix(".key"))
-            else {
-                continue;
-            };
-            // Tenant ids may contain '.': `acme.eu.1.key` is tenant `acme.eu`'s, not `acme`'s.
-            if id.contains('.') {
-                continue;
-            }
-            let file = name.to_string_lossy().into_owned();
-            // Digits only, no leading zero, so one id has one file name (`acme.1.key` and
-            // `acme.01.key` both loaded as id 1).
-            let canonical = !id.is_empty()
-                && id.bytes().all(|b| b.is_ascii_digit())
-                && (id == "0" || !id.starts_with('0'));
-            let id: u32 = id.parse().ok().filter(|_| canonical).ok_or_else(|| {
-                fail(format!(
-                    "`{file}`: the key id must be a number without leading zeros"
-                ))
-            })?;
-            let path = self.dir.join(&name);
-            let data =
-                std::fs::read(&path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
-            keys.push((
-                id,
-                KeyMaterial::parse(&data).map_err(|e| fail(format!("{}: {e}", path.display())))?,
-            ));
-        }
-        if keys.is_empty() {
-            return Err(Error::NoKeys {
-                tenant: tenant.into(),
-            });
-        }
-        let current_path = self.dir.join(format!("{tenant}.current"));
-        let current = match std::fs::read_to_string(&current_path) {
-            Ok(text) => text
-                .trim()
-                .parse()
-                .map_err(|_| fail(format!("{}: not a key id", current_path.display())))?,
-            Err(_) => keys.iter().map(|(id, _)| *id).max().unwrap_or(0),
-        };
-        let blind = match std::fs::read(self.dir.join(format!("{tenant}.blind"))) {
-            Ok(data) => {
-                Some(KeyMaterial::parse(&data).map_err(|e| fail(format!("blind-index key: {e}")))?)
-            }
-            Err(_) => None,
-        };
-        TenantKeys::new(tenant, current, &keys, blind)
-    }
-}
-
-impl KeyProvider for FileKeys {
-    fn keys<'a>(&'a self, tenant: &'a str) -> BoxFuture<'a, Result<TenantKeys>> {
-        Box::pin(async move { self.load(tenant) })
     }
 }
 
@@ -206,7 +117,10 @@ impl Keyring {
         if let Some(keys) = self.cached(tenant) {
             return Ok(keys);
         }
-        let keys = Arc::new(self.provider.keys(tenant).await?);
+        let keys = self.provider.keys(tenant).await;
+        // The provider's frames, now below this one, held raw keys (see `scrub_stack`).
+        crate::keys::scrub_stack();
+        let keys = Arc::new(keys?);
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(tenant.to_owned(), (Instant::now(), keys.clone()));
         }
@@ -230,92 +144,6 @@ impl Keyring {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(dir: &std::path::Path, name: &str, data: &[u8]) {
-        std::fs::write(dir.join(name), data).unwrap();
-    }
-
-    #[tokio::test]
-    async fn file_keys_read_a_mounted_secret_layout() {
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "acme.1.key", &[1u8; 32]);
-        write(dir.path(), "acme.2.key", "02".repeat(32).as_bytes());
-        write(dir.path(), "acme.blind", &[9u8; 32]);
-        write(dir.path(), "globex.7.key", &[7u8; 32]);
-        let keys = FileKeys::new(dir.path()).keys("acme").await.unwrap();
-        assert_eq!(
-            keys.current_key_id(),
-            2,
-            "highest id is current without a .current file"
-        );
-        assert!(keys.has_key(1) && keys.has_key(2) && !keys.has_key(7));
-        assert!(keys.blind_key().is_some());
-        write(dir.path(), "acme.current", b"1\n");
-        assert_eq!(
-            FileKeys::new(dir.path())
-                .keys("acme")
-                .await
-                .unwrap()
-                .current_key_id(),
-            1
-        );
-    }
-
-    #[tokio::test]
-    async fn file_key_errors_name_the_file_not_the_key() {
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "acme.1.key", b"too short");
-        let err = FileKeys::new(dir.path())
-            .keys("acme")
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("acme.1.key") && err.contains("acme"), "{err}");
-        let err = FileKeys::new(dir.path()).keys("nobody").await.unwrap_err();
-        assert!(
-            matches!(&err, Error::NoKeys { tenant } if tenant == "nobody"),
-            "{err}"
-        );
-        assert!(matches!(
-            FileKeys::new(dir.path()).keys("../etc").await,
-            Err(Error::InvalidTenant(_))
-        ));
-    }
-
-    /// Tenant ids may contain '.', so another tenant's files share the prefix; ids are
-    /// canonical numbers, so two files cannot both be one id.
-    #[tokio::test]
-    async fn file_names_are_unambiguous() {
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "acme.1.key", &[1u8; 32]);
-        write(dir.path(), "acme.eu.1.key", &[2u8; 32]);
-        write(dir.path(), "acme.eu.3.key", &[3u8; 32]);
-        let acme = FileKeys::new(dir.path()).keys("acme").await.unwrap();
-        assert!(
-            acme.has_key(1) && !acme.has_key(3),
-            "acme.eu's keys are not acme's"
-        );
-        let eu = FileKeys::new(dir.path()).keys("acme.eu").await.unwrap();
-        assert_eq!(eu.current_key_id(), 3);
-        write(dir.path(), "acme.01.key", &[4u8; 32]);
-        let err = FileKeys::new(dir.path())
-            .keys("acme")
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("acme.01.key") && err.contains("leading zeros"),
-            "{err}"
-        );
-        std::fs::remove_file(dir.path().join("acme.01.key")).unwrap();
-        write(dir.path(), "acme.x.key", &[4u8; 32]);
-        let err = FileKeys::new(dir.path())
-            .keys("acme")
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("acme.x.key"), "{err}");
-    }
 
     #[tokio::test]
     async fn keyring_caches_until_the_ttl_and_on_invalidate() {

@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::keys::{KeyMaterial, TenantKeys, validate_tenant};
 use crate::provider::KeyProvider;
 
-/// DDL of the wrapped-key table (MySQL, TiDB, MariaDB and SQLite).
+/// DDL of the wrapped-key table (MySQL, TiDB, MariaDB and SQLite). On MySQL-family servers the
+/// tenant column must also be byte-exact: [`WrappedKeys::create_table`] does both.
 pub const DATA_KEYS_DDL: &str = "CREATE TABLE IF NOT EXISTS fe_data_keys (
     tenant VARCHAR(64) NOT NULL,
     key_id INTEGER NOT NULL,
@@ -34,14 +35,23 @@ pub struct WrappedKeys {
 
 impl WrappedKeys {
     /// Uses `kek` to wrap and unwrap the data keys stored through `db`. Call
-    /// [`WrappedKeys::create_table`] once (or run [`DATA_KEYS_DDL`] in a migration).
+    /// [`WrappedKeys::create_table`] once (at start-up or in a migration).
     pub fn new(kek: KeyMaterial, db: DatabaseConnection) -> Self {
         WrappedKeys { kek, db }
     }
 
-    /// Creates `fe_data_keys` if it does not exist.
+    /// Creates `fe_data_keys` if it does not exist. On MySQL-family servers the tenant column
+    /// is made byte-exact (`ascii_bin`), also in a table created by an earlier version: under a
+    /// case-insensitive collation tenant `ACME` shared tenant `acme`'s data keys.
     pub async fn create_table(&self) -> Result<()> {
         self.db.execute_unprepared(DATA_KEYS_DDL).await?;
+        if self.db.get_database_backend() == sea_orm::DatabaseBackend::MySql {
+            self.db
+                .execute_unprepared(
+                    "ALTER TABLE fe_data_keys MODIFY tenant VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL",
+                )
+                .await?;
+        }
         Ok(())
     }
 
@@ -54,13 +64,18 @@ impl WrappedKeys {
     }
 
     fn unwrap(&self, tenant: &str, what: &str, wrapped: &[u8]) -> Result<KeyMaterial> {
-        let bytes = envelope::open(&self.kek_for(tenant)?, what, wrapped).map_err(|e| {
-            Error::KeyProvider {
-                tenant: tenant.into(),
-                reason: format!("cannot unwrap {what} (wrong master key?): {e}"),
-            }
-        })?;
-        KeyMaterial::parse(&bytes).map_err(|reason| Error::KeyProvider {
+        let bytes = zeroize::Zeroizing::new(
+            envelope::open(&self.kek_for(tenant)?, what, wrapped).map_err(|e| {
+                Error::KeyProvider {
+                    tenant: tenant.into(),
+                    reason: format!("cannot unwrap {what} (wrong master key?): {e}"),
+                }
+            })?,
+        );
+        let key = KeyMaterial::from_slice(&bytes);
+        drop(bytes);
+        crate::keys::scrub_stack();
+        key.map_err(|reason| Error::KeyProvider {
             tenant: tenant.into(),
             reason,
         })
@@ -72,7 +87,10 @@ impl WrappedKeys {
             .db
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
-                "SELECT key_id, wrapped, blind_wrapped FROM fe_data_keys WHERE tenant = ? ORDER BY key_id",
+                format!(
+                    "SELECT key_id, wrapped, blind_wrapped FROM fe_data_keys WHERE {} = ? ORDER BY key_id",
+                    crate::jobs::exact(backend, "tenant")
+                ),
                 [tenant.into()],
             ))
             .await?;
@@ -124,6 +142,32 @@ impl WrappedKeys {
         let next = rows.last().map_or(1, |(id, _, _)| id + 1);
         self.insert(tenant, next, &blind).await?;
         Ok(next)
+    }
+
+    /// Deletes data key `key_id` of `tenant` once `usage` — a [`crate::retire::keys_in_use`]
+    /// report over every table, taken after the last rewrap — shows no value sealed under it;
+    /// the current key is never deleted. Other processes stop using it after their key-cache TTL.
+    pub async fn retire(
+        &self,
+        tenant: &str,
+        key_id: u32,
+        usage: &crate::retire::KeyUsage,
+    ) -> Result<()> {
+        validate_tenant(tenant)?;
+        let current = self.rows(tenant).await?.last().map_or(0, |(id, _, _)| *id);
+        crate::retire::ensure_retirable(usage, tenant, key_id, current)?;
+        let backend = self.db.get_database_backend();
+        self.db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "DELETE FROM fe_data_keys WHERE {} = ? AND key_id = ?",
+                    crate::jobs::exact(backend, "tenant")
+                ),
+                [tenant.into(), i64::from(key_id).into()],
+            ))
+            .await?;
+        Ok(())
     }
 
     async fn load(&self, tenant: &str) -> Result<TenantKeys> {

@@ -39,10 +39,15 @@ impl Default for AuthConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EncryptionConfig {
-    /// Directory with `<tenant>.<key_id>.key` files (a mounted Secret).
+    /// Directory with `<tenant>.<key_id>.key` (32 raw bytes), `.key.hex` or `.key.b64` files
+    /// and optional `<tenant>.blind[.hex|.b64]` (a mounted Secret).
     pub keys_dir: String,
     /// How long resolved keys are cached; rotations show up within this time.
     pub cache_ttl_seconds: u32,
+    /// Load key files that other users may read (mode 0644). Key files must be 0600/0400, or
+    /// 0640/0440 when owned by root (a Secret mounted with `fsGroup`); this is for development
+    /// stacks that mount a checkout, never for real keys.
+    pub allow_loose_key_file_permissions: bool,
 }
 
 impl Default for EncryptionConfig {
@@ -50,6 +55,7 @@ impl Default for EncryptionConfig {
         EncryptionConfig {
             keys_dir: "/var/run/secrets/lockstep/tenant-keys".into(),
             cache_ttl_seconds: 60,
+            allow_loose_key_file_permissions: false,
         }
     }
 }

@@ -58,9 +58,13 @@ async fn serve(loaded: Loaded<NoteConfig>, control_routes: bool) -> anyhow::Resu
         version,
         Box::pin(async {
             let verifier = Verifier::from_config(&config.auth)?;
-            let keyring = Keyring::new(FileKeys::new(&config.encryption.keys_dir)).with_ttl(
-                Duration::from_secs(u64::from(config.encryption.cache_ttl_seconds)),
-            );
+            let keyring = Keyring::new(
+                FileKeys::new(&config.encryption.keys_dir)
+                    .allow_loose_permissions(config.encryption.allow_loose_key_file_permissions),
+            )
+            .with_ttl(Duration::from_secs(u64::from(
+                config.encryption.cache_ttl_seconds,
+            )));
             let store = SeaStore::open(&config.database, keyring)
                 .await
                 .context("opening the database")?;

@@ -9,6 +9,7 @@
 mod exact;
 mod lifecycle;
 mod paths;
+mod retire;
 mod scenarios;
 mod support;
 

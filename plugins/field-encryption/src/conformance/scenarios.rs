@@ -2,13 +2,18 @@
 //! failure; `paths` covers the SeaORM read/write paths and isolation, `lifecycle` keys over time.
 
 use super::Scenario;
-use super::{exact, lifecycle, paths};
+use super::{exact, lifecycle, paths, retire};
 
 macro_rules! scenario {
     ($module:ident :: $f:ident) => {
         Scenario {
             name: stringify!($f),
-            run: |db| Box::pin($module::$f(db)),
+            run: |db| {
+                Box::pin(async move {
+                    super::support::fold_case(db).await?;
+                    $module::$f(db).await
+                })
+            },
         }
     };
 }
@@ -31,5 +36,8 @@ pub fn all() -> Vec<Scenario> {
         scenario!(exact::compare_and_set_is_byte_exact),
         scenario!(exact::jobs_select_the_exact_tenant),
         scenario!(exact::base64_rewrap_between_case_variant_key_ids),
+        scenario!(retire::retiring_a_key_waits_for_every_column_and_every_replica),
+        scenario!(retire::undecryptable_rows_are_named_or_quarantined),
+        scenario!(retire::wrapped_keys_of_case_variant_tenants_stay_apart),
     ]
 }

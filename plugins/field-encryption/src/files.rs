@@ -1,0 +1,238 @@
+//! Keys from files: a Kubernetes Secret mounted as a directory, or any directory of files.
+//!
+//! ```text
+//! <dir>/<tenant>.<key_id>.key       exactly 32 raw bytes           (one file per key id)
+//! <dir>/<tenant>.<key_id>.key.hex   64 hex digits, one newline at most
+//! <dir>/<tenant>.<key_id>.key.b64   base64 of 32 bytes, one newline at most
+//! <dir>/<tenant>.current            the key id for new writes       (default: the highest id)
+//! <dir>/<tenant>.blind[.hex|.b64]   blind-index key                 (optional)
+//! ```
+//!
+//! The suffix declares the encoding, so a hex AES-128 key, a passphrase or "31 characters and a
+//! newline" are refused instead of being taken as 32 raw bytes. A key id has one spelling (`1`,
+//! never `01`) and one file; two files for one key are refused, naming both. Tenant ids may
+//! contain `.`: `acme.eu.1.key` is tenant `acme.eu`'s and never breaks loading `acme`.
+//!
+//! Files must not be readable by other users. The rule is PostgreSQL's for its TLS key: a file
+//! owned by the process's user has no group or other permissions (0600, 0400); a file owned by
+//! root may also be read by its group (0640, 0440), which is how Kubernetes mounts a Secret for a
+//! non-root pod (`fsGroup` and `defaultMode: 0440`). [`FileKeys::allow_loose_permissions`]
+//! switches the check off, for development stacks that bind-mount a checkout.
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::keys::{KeyEncoding, KeyMaterial, TenantKeys, validate_tenant};
+
+/// Keys read from a directory of files (see the module docs for the layout and the rules).
+#[derive(Debug, Clone)]
+pub struct FileKeys {
+    dir: PathBuf,
+    loose_permissions: bool,
+}
+
+/// What a file in the directory is for one tenant.
+#[derive(Debug, PartialEq, Eq)]
+enum Role {
+    Key(u32, KeyEncoding),
+    Blind(KeyEncoding),
+    Other,
+}
+
+fn encoding(suffix: &str) -> Option<KeyEncoding> {
+    match suffix {
+        "" => Some(KeyEncoding::Raw),
+        ".hex" => Some(KeyEncoding::Hex),
+        ".b64" => Some(KeyEncoding::Base64),
+        _ => None,
+    }
+}
+
+/// What the file named `name` is for `tenant`; `Err` names a file that is the tenant's but whose
+/// name is not one of the accepted spellings.
+fn role(tenant: &str, name: &str) -> std::result::Result<Role, String> {
+    let Some(rest) = name.strip_prefix(tenant).and_then(|r| r.strip_prefix('.')) else {
+        return Ok(Role::Other);
+    };
+    if let Some(suffix) = rest.strip_prefix("blind") {
+        return match encoding(suffix) {
+            Some(enc) => Ok(Role::Blind(enc)),
+            // `acme.blind.txt` is misspelt; `acme.blind.1.key` and `acme.blindfold.1.key` are
+            // other tenants' files.
+            None if suffix.starts_with('.') && !suffix[1..].contains('.') => Err(format!(
+                "`{name}`: a blind-index key file ends in `.blind`, `.blind.hex` or `.blind.b64`"
+            )),
+            None => Ok(Role::Other),
+        };
+    }
+    let Some((id, suffix)) = rest.split_once(".key") else {
+        return Ok(Role::Other);
+    };
+    // `acme.eu.1.key` seen by tenant `acme`: another tenant's file. `acme.1.keyring`: not a key.
+    if id.contains('.') || !(suffix.is_empty() || suffix.starts_with('.')) {
+        return Ok(Role::Other);
+    }
+    let enc = encoding(suffix).ok_or_else(|| {
+        format!("`{name}`: unknown key encoding `{suffix}` (use `.key`, `.key.hex` or `.key.b64`)")
+    })?;
+    // Digits only, no leading zero: `acme.1.key` and `acme.01.key` would both be id 1.
+    let canonical = !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_digit())
+        && (id == "0" || !id.starts_with('0'));
+    let id =
+        id.parse().ok().filter(|_| canonical).ok_or_else(|| {
+            format!("`{name}`: the key id must be a number without leading zeros")
+        })?;
+    Ok(Role::Key(id, enc))
+}
+
+/// Why a file with this mode and owner must not hold a key, or `None` when it may.
+pub(crate) fn mode_problem(mode: u32, owner: u32) -> Option<String> {
+    let mode = mode & 0o777;
+    if mode & 0o007 != 0 {
+        return Some(format!(
+            "mode {mode:04o} lets every user of the machine read or change it"
+        ));
+    }
+    if mode & 0o070 == 0 {
+        return None;
+    }
+    // Root-owned, group may only read: a Secret volume mounted for the pod's fsGroup.
+    if owner == 0 && mode & 0o030 == 0 {
+        return None;
+    }
+    Some(format!(
+        "mode {mode:04o} lets its group access it; only a root-owned file may be group-readable (0440)"
+    ))
+}
+
+impl FileKeys {
+    /// Reads keys from `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        FileKeys {
+            dir: dir.into(),
+            loose_permissions: false,
+        }
+    }
+
+    /// Loads key files whatever their permissions. For development stacks whose keys are files
+    /// of a checkout (0644); never for real keys.
+    pub fn allow_loose_permissions(mut self, allow: bool) -> Self {
+        self.loose_permissions = allow;
+        self
+    }
+
+    /// Reads one key file, after checking who may read it. The bytes are wiped once decoded.
+    fn read(&self, path: &Path, encoding: KeyEncoding) -> std::result::Result<KeyMaterial, String> {
+        let shown = path.display();
+        #[cfg(unix)]
+        if !self.loose_permissions {
+            use std::os::unix::fs::MetadataExt as _;
+            let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+            if let Some(problem) = mode_problem(meta.mode(), meta.uid()) {
+                return Err(format!(
+                    "{shown}: {problem} (chmod 0400, or allow loose permissions for a development stack)"
+                ));
+            }
+        }
+        let data = Zeroizing::new(std::fs::read(path).map_err(|e| format!("{shown}: {e}"))?);
+        KeyMaterial::decode(&data, encoding).map_err(|e| format!("{shown}: {e}"))
+    }
+
+    pub(crate) fn load(&self, tenant: &str) -> Result<TenantKeys> {
+        validate_tenant(tenant)?;
+        let fail = |reason: String| Error::KeyProvider {
+            tenant: tenant.into(),
+            reason,
+        };
+        let entries = std::fs::read_dir(&self.dir)
+            .map_err(|e| fail(format!("{}: {e}", self.dir.display())))?;
+        // Sized once: a Vec that grows moves its keys and leaves the old block unwiped.
+        let entries: Vec<_> = entries.collect();
+        let mut keys: Vec<(u32, KeyMaterial)> = Vec::with_capacity(entries.len());
+        let mut names: Vec<String> = Vec::with_capacity(entries.len());
+        let mut blind: Option<(KeyMaterial, String)> = None;
+        for entry in entries {
+            let name = entry.map_err(|e| fail(e.to_string()))?.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let path = self.dir.join(name);
+            match role(tenant, name).map_err(fail)? {
+                Role::Other => {}
+                Role::Key(id, enc) => {
+                    if let Some(at) = keys.iter().position(|(k, _)| *k == id) {
+                        let other = &names[at];
+                        return Err(fail(format!(
+                            "key id {id} is in two files: `{other}` and `{name}`"
+                        )));
+                    }
+                    keys.push((id, self.read(&path, enc).map_err(fail)?));
+                    names.push(name.to_owned());
+                }
+                Role::Blind(enc) => {
+                    if let Some((_, other)) = &blind {
+                        return Err(fail(format!(
+                            "two blind-index key files: `{other}` and `{name}`"
+                        )));
+                    }
+                    blind = Some((self.read(&path, enc).map_err(fail)?, name.to_owned()));
+                }
+            }
+        }
+        if keys.is_empty() {
+            return Err(Error::NoKeys {
+                tenant: tenant.into(),
+            });
+        }
+        let current_path = self.dir.join(format!("{tenant}.current"));
+        let current = match std::fs::read_to_string(&current_path) {
+            Ok(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| fail(format!("{}: not a key id", current_path.display())))?,
+            Err(_) => keys.iter().map(|(id, _)| *id).max().unwrap_or(0),
+        };
+        let loaded = TenantKeys::new(tenant, current, &keys, blind.map(|(key, _)| key));
+        drop(keys);
+        crate::keys::scrub_stack();
+        loaded
+    }
+}
+
+impl FileKeys {
+    /// Deletes the file of key `key_id` of `tenant` once `usage` — a
+    /// [`crate::retire::keys_in_use`] report over every table, taken after the last rewrap —
+    /// shows no value sealed under it; the current key is never deleted. (A mounted Secret is
+    /// read-only: there, check with [`crate::retire::KeyUsage::check_retirable`] and remove the
+    /// key from the Secret.)
+    pub fn retire(&self, tenant: &str, key_id: u32, usage: &crate::retire::KeyUsage) -> Result<()> {
+        let keys = self.load(tenant)?;
+        crate::retire::ensure_retirable(usage, tenant, key_id, keys.current_key_id())?;
+        for entry in std::fs::read_dir(&self.dir).map_err(|e| Error::KeyProvider {
+            tenant: tenant.into(),
+            reason: format!("{}: {e}", self.dir.display()),
+        })? {
+            let Ok(entry) = entry else { continue };
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if matches!(role(tenant, &name), Ok(Role::Key(id, _)) if id == key_id) {
+                std::fs::remove_file(entry.path()).map_err(|e| Error::KeyProvider {
+                    tenant: tenant.into(),
+                    reason: format!("{}: {e}", entry.path().display()),
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl crate::provider::KeyProvider for FileKeys {
+    fn keys<'a>(&'a self, tenant: &'a str) -> futures::future::BoxFuture<'a, Result<TenantKeys>> {
+        Box::pin(async move { self.load(tenant) })
+    }
+}
+
+#[cfg(test)]
+mod tests;
