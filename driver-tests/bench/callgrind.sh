@@ -14,15 +14,13 @@ url=${1:-${DRIVER_BENCH_URL:-mysql://root@127.0.0.1:3306/test}}
 small=${SMALL:-200}
 large=${LARGE:-1200}
 cargo build --release -q -p driver-tests --bin driver-bench
-target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-bin="$target_dir/release/driver-bench"
-[[ -x "$bin" ]] || { echo "callgrind.sh: no driver-bench at $bin" >&2; exit 1; }
+source scripts/callgrind-lib.sh
+bin=$(release_bin driver-bench)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 instructions() { # side op iters
-  valgrind --tool=callgrind --callgrind-out-file="$out/cg.$1.$3" "$bin" --url "$url" --only "$1" --op "$2" --iters "$3" >/dev/null 2>"$out/log"
-  grep -E '^(summary|totals):' "$out/cg.$1.$3" | head -1 | awk '{print $2}'
+  callgrind_total "$out/cg.$1.$3" "$bin" --url "$url" --only "$1" --op "$2" --iters "$3"
 }
 
 printf '%-26s %14s %14s %8s\n' "op:mode" "raw Ir/op" "driver Ir/op" "ratio"

@@ -9,7 +9,7 @@
 //! Every comparison the jobs make — the tenant, the compare-and-set, the key-id prefix — is byte
 //! for byte on every backend. MySQL, MariaDB and TiDB compare text under the column's collation,
 //! usually case-insensitive and PAD SPACE: there `'Hello' = 'hello '` holds, so a compare-and-set
-//! would overwrite a concurrent case-only edit, `'AQEAAAAB' <> 'AQEAAAAb'` (key 1 vs key 27 in
+//! would overwrite a concurrent case-only edit, `'AgEAAAAB' <> 'AgEAAAAb'` (key 1 vs key 27 in
 //! base64) would be false, and tenant `ACME`'s rows would be read as `acme`'s.
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};

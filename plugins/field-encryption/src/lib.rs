@@ -39,9 +39,11 @@ pub mod blind;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod context;
+pub mod ddl;
 pub mod envelope;
 pub mod error;
 pub mod files;
+mod fork;
 pub mod jobs;
 pub mod keys;
 pub mod provider;
@@ -51,6 +53,7 @@ pub mod wrapped;
 
 pub use blind::{BlindIndex, seal_indexed};
 pub use context::{TenantScope, current, require_tenant_for_write, spawn_in_tenant, with_tenant};
+pub use ddl::sealed_check;
 pub use error::{Error, Result};
 pub use keys::KeyEncoding;
 pub use keys::{KeyMaterial, TenantKeys};

@@ -115,7 +115,7 @@ pub(crate) async fn jobs_select_the_exact_tenant(db: &DatabaseConnection) -> Out
     Ok(())
 }
 
-/// Key 1 → key 27: in base64 their envelope prefixes are `AQEAAAAB` and `AQEAAAAb`, equal under
+/// Key 1 → key 27: in base64 their envelope prefixes are `AgEAAAAB` and `AgEAAAAb`, equal under
 /// a case-insensitive collation. Rewrap must still find and move every key-1 row.
 pub(crate) async fn base64_rewrap_between_case_variant_key_ids(db: &DatabaseConnection) -> Outcome {
     create_schema(db).await?;
@@ -133,8 +133,8 @@ pub(crate) async fn base64_rewrap_between_case_variant_key_ids(db: &DatabaseConn
     })
     .await??;
     ensure!(
-        envelope::to_base64(&envelope::Header::prefix(1)) == "AQEAAAAB"
-            && envelope::to_base64(&envelope::Header::prefix(27)) == "AQEAAAAb",
+        envelope::to_base64(&envelope::Header::prefix(1)) == "AgEAAAAB"
+            && envelope::to_base64(&envelope::Header::prefix(27)) == "AgEAAAAb",
         "the key ids no longer differ by case in base64"
     );
     let after = Keyring::new(StaticKeys::new().with_tenant(
@@ -152,7 +152,7 @@ pub(crate) async fn base64_rewrap_between_case_variant_key_ids(db: &DatabaseConn
     ensure!(progress.written == 7, "rewrap to key 27 wrote {progress:?}");
     for id in 1..=7 {
         let text = legacy_text(db, id).await?.ok_or("no legacy value")?;
-        ensure!(text.starts_with("AQEAAAAb"), "row {id} is still {text:.8}");
+        ensure!(text.starts_with("AgEAAAAb"), "row {id} is still {text:.8}");
     }
     // Every legacy value now opens with key 27 alone (title and body are other columns, still
     // on key 1: rewrap works per column).

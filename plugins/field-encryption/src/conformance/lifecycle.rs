@@ -71,7 +71,7 @@ pub(crate) async fn rotation_and_rewrap_with_concurrent_writes(db: &DatabaseConn
     ensure!(again.written == 0, "second run rewrote {again:?}");
     for header in raw_bytes(db, "SELECT body FROM notes").await? {
         ensure!(
-            header[..6] == [1, 1, 0, 0, 0, 2],
+            header[..6] == crate::envelope::Header::prefix(2),
             "a row is still on key {:?}",
             &header[2..6]
         );
@@ -154,7 +154,7 @@ pub(crate) async fn base64_text_column(db: &DatabaseConnection) -> Outcome {
             .await?;
         let text: String = rows[0].try_get_by(0)?;
         ensure!(
-            text.starts_with("AQEAAAAB") && !text.contains("TEXT"),
+            text.starts_with("AgEAAAAB") && !text.contains("TEXT"),
             "stored {text}"
         );
         let back = note::Entity::find_by_id(id).one(db).await?.ok_or("row")?;

@@ -67,14 +67,33 @@ pub mod note {
 }
 
 /// Creates `notes` (and `plain_notes`, the plaintext twin used by benchmarks) for the
-/// connection's backend.
+/// connection's backend. No guards on the encrypted columns: scenarios write plaintext (the
+/// migration) and tampered bytes there on purpose; see [`create_guarded_schema`].
 pub async fn create_schema(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    create_tables(db, false).await
+}
+
+/// [`create_schema`] with [`crate::sealed_check`] on every encrypted column of `notes`.
+pub async fn create_guarded_schema(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    create_tables(db, true).await
+}
+
+async fn create_tables(db: &DatabaseConnection, guarded: bool) -> Result<(), sea_orm::DbErr> {
     let id = match db.get_database_backend() {
         DatabaseBackend::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT",
         _ => "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
     };
+    let backend = db.get_database_backend();
+    let check = |column, storage| match guarded {
+        true => crate::sealed_check(backend, column, storage)
+            .map_err(|e| sea_orm::DbErr::Custom(e.to_string())),
+        false => Ok(String::new()),
+    };
     db.execute_unprepared(&format!(
-        "CREATE TABLE notes ({id}, tenant VARCHAR(64) NOT NULL, title BLOB NOT NULL, title_idx BINARY(16) NOT NULL, body BLOB NOT NULL, legacy TEXT NULL)"
+        "CREATE TABLE notes ({id}, tenant VARCHAR(64) NOT NULL, title BLOB NOT NULL {}, title_idx BINARY(16) NOT NULL, body BLOB NOT NULL {}, legacy TEXT NULL {})",
+        check("title", crate::Storage::Binary)?,
+        check("body", crate::Storage::Binary)?,
+        check("legacy", crate::Storage::Base64)?,
     ))
     .await?;
     db.execute_unprepared("CREATE INDEX notes_title_idx ON notes (tenant, title_idx)")

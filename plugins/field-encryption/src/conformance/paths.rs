@@ -119,7 +119,7 @@ pub(crate) async fn ciphertext_at_rest(db: &DatabaseConnection) -> Outcome {
         let stored = raw_bytes(db, &format!("SELECT {column} FROM notes")).await?;
         let bytes = &stored[0];
         ensure!(
-            bytes.starts_with(&[1, 1, 0, 0, 0, 1]),
+            bytes.starts_with(&crate::envelope::Header::prefix(1)),
             "{column}: no envelope header"
         );
         for needle in [&b"Quarterly"[..], b"revenue", b"12%"] {
@@ -257,4 +257,45 @@ pub(crate) async fn missing_tenant_never_writes(db: &DatabaseConnection) -> Outc
     let n = note::Entity::find().into_json().all(db).await?.len();
     ensure!(n == 1, "{n} rows");
     Ok(())
+}
+
+/// `update_many().col_expr(col, Expr::value("plain"))` type-checks and would store plaintext in
+/// an encrypted column; with [`crate::sealed_check`] on the column the database refuses it and
+/// the row keeps its sealed value. Sealed values still pass the guard.
+pub(crate) async fn plaintext_through_col_expr_is_refused(db: &DatabaseConnection) -> Outcome {
+    super::create_guarded_schema(db).await?;
+    with_tenant(&keyring(), "acme", async {
+        new_note("acme", "t", "sealed body")?.insert(db).await?;
+        let plain = note::Entity::update_many()
+            .col_expr(note::Column::Body, Expr::value("plain"))
+            .filter(note::Column::Tenant.eq("acme"))
+            .exec(db)
+            .await;
+        ensure!(plain.is_err(), "plaintext accepted: {plain:?}");
+        let raw = db
+            .execute_unprepared(
+                "UPDATE notes SET legacy = 'aGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVs'",
+            )
+            .await;
+        ensure!(
+            raw.is_err(),
+            "base64 plaintext accepted in the base64 column: {raw:?}"
+        );
+        let all = note::Entity::find().all(db).await?;
+        ensure!(
+            all.len() == 1 && all[0].body.get() == "sealed body" && all[0].legacy.is_none(),
+            "row changed"
+        );
+        note::Entity::update_many()
+            .col_expr(
+                note::Column::Body,
+                Expr::value(Encrypted::<String, NoteBody>::new("bulk".into())?),
+            )
+            .exec(db)
+            .await?;
+        let all = note::Entity::find().all(db).await?;
+        ensure!(all[0].body.get() == "bulk", "sealed update refused");
+        Outcome::Ok(())
+    })
+    .await?
 }

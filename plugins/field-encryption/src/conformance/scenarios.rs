@@ -28,6 +28,7 @@ pub fn all() -> Vec<Scenario> {
         scenario!(paths::cross_tenant_and_moved_values_fail),
         scenario!(paths::tampered_values_fail),
         scenario!(paths::missing_tenant_never_writes),
+        scenario!(paths::plaintext_through_col_expr_is_refused),
         scenario!(lifecycle::rotation_and_rewrap_with_concurrent_writes),
         scenario!(lifecycle::blind_index_finds_exact_rows_per_tenant),
         scenario!(lifecycle::base64_text_column),

@@ -2,22 +2,26 @@
 //! a tenant scope, exact-title search through the blind index, every query filtered by tenant.
 
 pub mod entity;
+mod upgrade;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use lockstep_field_encryption::{BlindIndex, Encrypted, Keyring, seal_indexed, with_tenant};
+use lockstep_field_encryption::{
+    BlindIndex, Encrypted, Keyring, Storage, seal_indexed, with_tenant,
+};
 use lockstep_service_config::DatabaseConfig;
 use lockstep_service_kit::database::{Database, OpenError};
 use lockstep_tidb::{RetryPolicy, sea_transaction_with_retry};
 use sea_orm::sea_query::Index;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement,
+    QueryOrder, QuerySelect, Set,
 };
 
 use crate::domain::{DomainError, NewNote, Note, NoteChanges, NoteStore};
 use entity::{NoteTitle, note, plain};
+use upgrade::{TENANT_MYSQL, binary_tenant_column, medium_blob_body};
 
 /// The SeaORM store with the tenant keyring.
 #[derive(Clone)]
@@ -60,68 +64,6 @@ fn to_note(m: note::Model) -> Note {
         created_at: m.created_at,
         updated_at: m.updated_at,
     }
-}
-
-/// The tenant column on MySQL-family servers: tenant ids are ASCII (`[A-Za-z0-9_.-]`, checked
-/// at the token boundary), compared byte for byte.
-const TENANT_MYSQL: &str = "VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin";
-
-/// Moves a `tenant` column created by an earlier version (the server's default, usually
-/// case-insensitive collation) to [`TENANT_MYSQL`]. Idempotent: a column already binary is left
-/// alone.
-async fn binary_tenant_column(
-    conn: &sea_orm::DatabaseConnection,
-    table: &str,
-) -> Result<(), sea_orm::DbErr> {
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            DatabaseBackend::MySql,
-            "SELECT COLLATION_NAME FROM information_schema.COLUMNS \
-             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = 'tenant'",
-            [table.into()],
-        ))
-        .await?;
-    let collation: Option<String> = match row {
-        Some(row) => row.try_get_by(0)?,
-        None => return Ok(()),
-    };
-    if collation.as_deref() != Some("ascii_bin") {
-        tracing::warn!(
-            table,
-            ?collation,
-            "making the tenant column byte-exact (ascii_bin)"
-        );
-        conn.execute_unprepared(&format!(
-            "ALTER TABLE {table} MODIFY tenant {TENANT_MYSQL} NOT NULL"
-        ))
-        .await?;
-    }
-    Ok(())
-}
-
-/// Widens a `notes.body` created as `BLOB` by an earlier version to `MEDIUMBLOB`, so a body at
-/// the documented limit fits sealed. Idempotent.
-async fn medium_blob_body(conn: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    let row = conn
-        .query_one_raw(Statement::from_string(
-            DatabaseBackend::MySql,
-            "SELECT DATA_TYPE FROM information_schema.COLUMNS \
-             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'notes' AND COLUMN_NAME = 'body'",
-        ))
-        .await?;
-    let data_type: Option<String> = match row {
-        Some(row) => row.try_get_by(0)?,
-        None => return Ok(()),
-    };
-    if data_type
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("blob"))
-    {
-        tracing::warn!("widening notes.body to MEDIUMBLOB");
-        conn.execute_unprepared("ALTER TABLE notes MODIFY body MEDIUMBLOB NOT NULL")
-            .await?;
-    }
-    Ok(())
 }
 
 /// Runs `fut` with `tenant`'s keys in scope.
@@ -186,10 +128,18 @@ impl SeaStore {
                 TENANT_MYSQL,
             ),
         };
+        // The database refuses anything but an envelope in the encrypted columns (a plaintext
+        // `col_expr` or hand-written UPDATE): new tables only, see `sealed_check`.
+        let sealed = |column| {
+            lockstep_field_encryption::sealed_check(backend, column, Storage::Binary)
+                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))
+        };
         conn.execute_unprepared(&format!(
             "CREATE TABLE IF NOT EXISTS notes ({id}, tenant {tenant} NOT NULL, \
-             title {blob} NOT NULL, title_idx BINARY(16) NOT NULL, body {blob} NOT NULL, \
-             tags TEXT NOT NULL, created_at {time} NOT NULL, updated_at {time} NOT NULL)"
+             title {blob} NOT NULL {}, title_idx BINARY(16) NOT NULL, body {blob} NOT NULL {}, \
+             tags TEXT NOT NULL, created_at {time} NOT NULL, updated_at {time} NOT NULL)",
+            sealed("title")?,
+            sealed("body")?,
         ))
         .await?;
         conn.execute_unprepared(&format!(

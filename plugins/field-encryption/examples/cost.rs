@@ -1,0 +1,56 @@
+//! One operation in a loop, for instruction counts: `raw-enc`, `seal`, `raw-dec` or `open` of a
+//! 256-byte value (`SIZE` to change), `N` times (default 200,000). Run by `bench/instructions.sh`
+//! under `perf stat` or callgrind; the per-operation difference is the envelope's cost.
+use std::hint::black_box;
+
+use aes_gcm::aead::Aead;
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+use lockstep_field_encryption::envelope::{open, seal};
+use lockstep_field_encryption::{KeyMaterial, TenantKeys};
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    let n: u32 = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let size: usize = std::env::var("SIZE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let keys = TenantKeys::new("acme", 1, &[(1, KeyMaterial::new([7; 32]))], None).expect("keys");
+    let raw = Aes256Gcm::new(&[7u8; 32].into());
+    let data = vec![0x5Au8; size];
+    let nonce = Nonce::from([3u8; 12]);
+    let raw_ct = raw.encrypt(&nonce, data.as_slice()).expect("raw encrypt");
+    let env = seal(&keys, "notes.body", &data).expect("seal");
+    let op: Box<dyn Fn()> = match mode.as_str() {
+        "raw-enc" => Box::new(|| {
+            drop(black_box(
+                raw.encrypt(&nonce, black_box(data.as_slice()))
+                    .expect("enc"),
+            ))
+        }),
+        "seal" => Box::new(|| {
+            drop(black_box(
+                seal(&keys, "notes.body", black_box(&data)).expect("seal"),
+            ))
+        }),
+        "raw-dec" => Box::new(|| {
+            drop(black_box(
+                raw.decrypt(&nonce, black_box(raw_ct.as_slice()))
+                    .expect("dec"),
+            ))
+        }),
+        "open" => Box::new(|| {
+            drop(black_box(
+                open(&keys, "notes.body", black_box(&env)).expect("open"),
+            ))
+        }),
+        "none" => Box::new(|| ()),
+        other => panic!("unknown mode {other:?}: raw-enc, seal, raw-dec, open or none"),
+    };
+    for _ in 0..n {
+        op();
+    }
+}
