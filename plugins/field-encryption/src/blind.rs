@@ -1,8 +1,18 @@
 //! Blind indexes: equality search over encrypted columns.
 //!
-//! `BlindIndex<C>` = first 16 bytes of HMAC-SHA256(tenant's blind-index key,
-//! "lsbi" ‖ len ‖ "table.column" ‖ plaintext). Same plaintext, same tenant, same column → same
-//! index, so `WHERE title_idx = ?` finds exact matches without decrypting.
+//! ```text
+//!  V1 (default):  HMAC-SHA256(blind key, "lsbi" ‖ len ‖ "table.column" ‖ plaintext)[..16]
+//!  V2:            HMAC-SHA256(blind key, "lsbi2" ‖ len ‖ tenant ‖ len ‖ "table.column" ‖
+//!                             normaliser flags ‖ normalised plaintext)[..16]
+//! ```
+//!
+//! Same plaintext, same tenant, same column → same index, so `WHERE title_idx = ?` finds exact
+//! matches without decrypting. Version 2 binds the tenant id too (two tenants that share a blind
+//! key — a misconfiguration, a copied Secret — still get unrelated indexes) and can normalise
+//! text first: `trim`, `lowercase`, Unicode `nfc`, so `" Alice@Example.COM"` finds
+//! `"alice@example.com"`. A column opts in with its [`IndexSpec`] (`encrypted_column!`'s fourth
+//! argument); its existing rows then need [`crate::reindex::reindex`], and until that has run
+//! [`BlindIndex::search_terms`] gives both the new and the old index to search with.
 //!
 //! Leakage, stated plainly: anyone who can read the index column learns which rows of one tenant
 //! share a value in that column (equality patterns and frequencies), nothing about the values
@@ -26,6 +36,77 @@ use crate::value::{ColumnBinding, Encrypted, Plaintext};
 /// Bytes kept of the HMAC.
 pub const INDEX_LEN: usize = 16;
 
+/// How a column's blind index is computed: the version and the text normalisers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexSpec {
+    /// Version 2: the tenant id is part of the HMAC input.
+    pub tenant_bound: bool,
+    /// Strip leading and trailing Unicode white space.
+    pub trim: bool,
+    /// Unicode lowercase.
+    pub lowercase: bool,
+    /// Unicode Normalization Form C (composed: `e` + U+0301 and `é` index alike).
+    pub nfc: bool,
+}
+
+impl IndexSpec {
+    /// The original index: column and plaintext, no tenant, no normalisation.
+    pub const V1: IndexSpec = IndexSpec {
+        tenant_bound: false,
+        trim: false,
+        lowercase: false,
+        nfc: false,
+    };
+    /// Version 2 without normalisers.
+    pub const V2: IndexSpec = IndexSpec {
+        tenant_bound: true,
+        ..IndexSpec::V1
+    };
+
+    /// Adds trimming (version 2 only).
+    pub const fn trim(self) -> Self {
+        IndexSpec { trim: true, ..self }
+    }
+
+    /// Adds lowercasing (version 2 only).
+    pub const fn lowercase(self) -> Self {
+        IndexSpec {
+            lowercase: true,
+            ..self
+        }
+    }
+
+    /// Adds NFC (version 2 only).
+    pub const fn nfc(self) -> Self {
+        IndexSpec { nfc: true, ..self }
+    }
+
+    fn flags(self) -> u8 {
+        u8::from(self.trim) | u8::from(self.lowercase) << 1 | u8::from(self.nfc) << 2
+    }
+
+    /// The bytes the HMAC sees: normalised text, or `bytes` as they are without normalisers.
+    fn normalise(self, bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+        if self.flags() == 0 {
+            return Ok(bytes);
+        }
+        let text = String::from_utf8(bytes).map_err(|_| "normalisers apply to text only")?;
+        let mut text: String = if self.trim {
+            text.trim().to_owned()
+        } else {
+            text
+        };
+        if self.lowercase {
+            text = text.to_lowercase();
+        }
+        if self.nfc {
+            use unicode_normalization::UnicodeNormalization as _;
+            text = text.nfc().collect();
+        }
+        Ok(text.into_bytes())
+    }
+}
+
 /// The blind index of a value of column `C` for one tenant.
 pub struct BlindIndex<C> {
     tag: [u8; INDEX_LEN],
@@ -40,6 +121,24 @@ impl<C: ColumnBinding> BlindIndex<C> {
 
     /// The index of `value` with explicit keys.
     pub fn with<T: Plaintext>(keys: &TenantKeys, value: &T) -> Result<Self> {
+        Self::with_spec(keys, value, C::INDEX)
+    }
+
+    /// The indexes to search for `value` while a column moves to a new [`IndexSpec`]: the
+    /// column's own and, if it differs, the version 1 index rows written before still carry.
+    /// `WHERE idx IN (…)` finds both until [`crate::reindex::reindex`] has run.
+    pub fn search_terms<T: Plaintext>(value: &T) -> Result<Vec<Self>> {
+        let scope = require(C::NAME)?;
+        let keys = scope.keys();
+        let mut terms = vec![Self::with_spec(keys, value, C::INDEX)?];
+        if C::INDEX != IndexSpec::V1 {
+            terms.push(Self::with_spec(keys, value, IndexSpec::V1)?);
+        }
+        Ok(terms)
+    }
+
+    /// The index of `value` under `spec` (the column's own is [`ColumnBinding::INDEX`]).
+    pub fn with_spec<T: Plaintext>(keys: &TenantKeys, value: &T, spec: IndexSpec) -> Result<Self> {
         let key = keys.blind_key().ok_or_else(|| Error::KeyProvider {
             tenant: keys.tenant().into(),
             reason: "no blind-index key configured".into(),
@@ -49,17 +148,31 @@ impl<C: ColumnBinding> BlindIndex<C> {
                 tenant: keys.tenant().into(),
                 reason: "blind-index key rejected".into(),
             })?;
-        mac.update(b"lsbi");
-        mac.update(&(C::NAME.len() as u16).to_be_bytes());
-        mac.update(C::NAME.as_bytes());
-        let bytes = value.to_bytes().map_err(|reason| Error::Encode {
+        let encode = |reason: String| Error::Encode {
             place: crate::error::Place {
                 tenant: keys.tenant().into(),
                 column: C::NAME.into(),
             },
             reason,
-        })?;
-        mac.update(&bytes);
+        };
+        if spec.tenant_bound {
+            mac.update(b"lsbi2");
+            mac.update(&(keys.tenant().len() as u16).to_be_bytes());
+            mac.update(keys.tenant().as_bytes());
+            mac.update(&(C::NAME.len() as u16).to_be_bytes());
+            mac.update(C::NAME.as_bytes());
+            mac.update(&[spec.flags()]);
+            let bytes = zeroize::Zeroizing::new(value.to_bytes().map_err(encode)?);
+            mac.update(&zeroize::Zeroizing::new(
+                spec.normalise(bytes.to_vec())
+                    .map_err(|e| encode(e.to_string()))?,
+            ));
+        } else {
+            mac.update(b"lsbi");
+            mac.update(&(C::NAME.len() as u16).to_be_bytes());
+            mac.update(C::NAME.as_bytes());
+            mac.update(&zeroize::Zeroizing::new(value.to_bytes().map_err(encode)?));
+        }
         let full = mac.finalize().into_bytes();
         let mut tag = [0u8; INDEX_LEN];
         tag.copy_from_slice(&full[..INDEX_LEN]);

@@ -183,12 +183,37 @@ pub fn validate_tenant(tenant: &str) -> Result<()> {
     }
 }
 
+/// The ciphers of one key id: version 2 envelopes use a key derived for the tenant, version 1
+/// envelopes the key itself.
+struct KeyCiphers {
+    id: u32,
+    v2: Aes256Gcm,
+    v1: Aes256Gcm,
+}
+
+/// The tenant's version 2 key: `HMAC-SHA256(key, "lsfe/tenant\0" ‖ tenant ‖ 0x01)`, HKDF-Expand's
+/// first block with the (uniformly random) key as the PRK. Binding the tenant through the key
+/// rather than the AAD keeps the AAD to one GHASH block; tenants that share key material still
+/// get different keys.
+fn tenant_key(key: &KeyMaterial, tenant: &str) -> KeyMaterial {
+    use hmac::Mac as _;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(key.bytes())
+        .expect("HMAC takes any key length");
+    mac.update(b"lsfe/tenant\0");
+    mac.update(tenant.as_bytes());
+    mac.update(&[1]);
+    let mut out = mac.finalize().into_bytes();
+    let derived = KeyMaterial::from_slice(&out).expect("SHA-256 is 32 bytes");
+    out[..].zeroize();
+    derived
+}
+
 /// One tenant's keys, ready to use.
 pub struct TenantKeys {
     tenant: String,
     current: u32,
     /// A tenant has a handful of key ids: a linear scan beats hashing on the per-field path.
-    ciphers: Vec<(u32, Aes256Gcm)>,
+    ciphers: Vec<KeyCiphers>,
     blind: Option<KeyMaterial>,
     /// Values sealed under `current` through this set: random 96-bit nonces are safe for 2^32
     /// values per key, so operators watch this and rotate long before.
@@ -197,7 +222,7 @@ pub struct TenantKeys {
 
 impl fmt::Debug for TenantKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut ids: Vec<_> = self.ciphers.iter().map(|(id, _)| id).collect();
+        let mut ids: Vec<_> = self.ciphers.iter().map(|c| c.id).collect();
         ids.sort();
         f.debug_struct("TenantKeys")
             .field("tenant", &self.tenant)
@@ -218,14 +243,19 @@ impl TenantKeys {
     ) -> Result<Self> {
         validate_tenant(tenant)?;
         scrub_stack();
-        let mut ciphers: Vec<(u32, Aes256Gcm)> = Vec::with_capacity(keys.len());
+        let mut ciphers: Vec<KeyCiphers> = Vec::with_capacity(keys.len());
         for (id, key) in keys {
-            ciphers.push((*id, Aes256Gcm::new(key.bytes().into())));
+            let derived = tenant_key(key, tenant);
+            ciphers.push(KeyCiphers {
+                id: *id,
+                v2: Aes256Gcm::new(derived.bytes().into()),
+                v1: Aes256Gcm::new(key.bytes().into()),
+            });
         }
         scrub_stack();
         // The current key first: it is the one every seal uses.
-        ciphers.sort_by_key(|(id, _)| *id != current);
-        if ciphers.first().is_none_or(|(id, _)| *id != current) {
+        ciphers.sort_by_key(|c| c.id != current);
+        if ciphers.first().is_none_or(|c| c.id != current) {
             return Err(Error::KeyProvider {
                 tenant: tenant.into(),
                 reason: format!("current key id {current} is not among the keys"),
@@ -265,11 +295,14 @@ impl TenantKeys {
         self.cipher(key_id).is_some()
     }
 
+    /// The version 2 cipher of `key_id` (the key derived for this tenant).
     pub(crate) fn cipher(&self, key_id: u32) -> Option<&Aes256Gcm> {
-        self.ciphers
-            .iter()
-            .find(|(id, _)| *id == key_id)
-            .map(|(_, c)| c)
+        self.ciphers.iter().find(|c| c.id == key_id).map(|c| &c.v2)
+    }
+
+    /// The version 1 cipher of `key_id` (the key itself).
+    pub(crate) fn cipher_v1(&self, key_id: u32) -> Option<&Aes256Gcm> {
+        self.ciphers.iter().find(|c| c.id == key_id).map(|c| &c.v1)
     }
 
     pub(crate) fn blind_key(&self) -> Option<&KeyMaterial> {

@@ -35,13 +35,21 @@ pub trait ColumnBinding: Send + Sync + 'static {
     const NAME: &'static str;
     /// How the envelope is stored.
     const STORAGE: Storage;
+    /// The column's digest in the version 2 AAD, computed at compile time.
+    const DIGEST: [u8; crate::digest::DIGEST_LEN] = crate::digest::column_digest(Self::NAME);
+    /// How the column's blind index is computed; [`crate::blind::IndexSpec::V1`] unless declared.
+    const INDEX: crate::blind::IndexSpec = crate::blind::IndexSpec::V1;
 }
 
-/// Declares a [`ColumnBinding`] marker type.
+/// Declares a [`ColumnBinding`] marker type, optionally with its blind-index spec.
 ///
 /// ```
+/// use lockstep_field_encryption::blind::IndexSpec;
 /// lockstep_field_encryption::encrypted_column!(pub NoteBody, "notes.body");
 /// lockstep_field_encryption::encrypted_column!(pub LegacyTitle, "notes.title", Base64);
+/// lockstep_field_encryption::encrypted_column!(
+///     pub Email, "users.email", Binary, IndexSpec::V2.trim().lowercase().nfc()
+/// );
 /// ```
 #[macro_export]
 macro_rules! encrypted_column {
@@ -49,12 +57,16 @@ macro_rules! encrypted_column {
         $crate::encrypted_column!($vis $name, $column, Binary);
     };
     ($vis:vis $name:ident, $column:literal, $storage:ident) => {
+        $crate::encrypted_column!($vis $name, $column, $storage, $crate::blind::IndexSpec::V1);
+    };
+    ($vis:vis $name:ident, $column:literal, $storage:ident, $index:expr) => {
         #[doc = concat!("Encrypted column `", $column, "`.")]
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         $vis struct $name;
         impl $crate::ColumnBinding for $name {
             const NAME: &'static str = $column;
             const STORAGE: $crate::Storage = $crate::Storage::$storage;
+            const INDEX: $crate::blind::IndexSpec = $index;
         }
     };
 }
@@ -131,7 +143,7 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
             place: place_of::<C>(keys),
             reason,
         })?;
-        let envelope = envelope::seal(keys, C::NAME, &bytes)?;
+        let envelope = envelope::seal_digest(keys, C::NAME, &C::DIGEST, &bytes)?;
         Ok(Encrypted {
             plain: value,
             envelope,
@@ -157,7 +169,7 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
             })?;
             return Self::seal_with(keys, plain);
         }
-        let bytes = envelope::open(keys, C::NAME, &envelope)?;
+        let bytes = envelope::open_digest(keys, C::NAME, &C::DIGEST, &envelope)?;
         let plain = T::from_bytes(bytes).map_err(|reason| Error::Decode {
             place: place(),
             reason,

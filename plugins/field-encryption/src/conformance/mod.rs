@@ -7,6 +7,7 @@
 //! database and creates what it uses with [`create_schema`].
 
 mod exact;
+mod index;
 mod lifecycle;
 mod paths;
 mod retire;

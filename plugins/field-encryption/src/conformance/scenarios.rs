@@ -2,7 +2,7 @@
 //! failure; `paths` covers the SeaORM read/write paths and isolation, `lifecycle` keys over time.
 
 use super::Scenario;
-use super::{exact, lifecycle, paths, retire};
+use super::{exact, index, lifecycle, paths, retire};
 
 macro_rules! scenario {
     ($module:ident :: $f:ident) => {
@@ -31,6 +31,7 @@ pub fn all() -> Vec<Scenario> {
         scenario!(paths::plaintext_through_col_expr_is_refused),
         scenario!(lifecycle::rotation_and_rewrap_with_concurrent_writes),
         scenario!(lifecycle::blind_index_finds_exact_rows_per_tenant),
+        scenario!(index::blind_index_v2_normalises_binds_the_tenant_and_migrates),
         scenario!(lifecycle::base64_text_column),
         scenario!(lifecycle::wrapped_keys_in_the_database),
         scenario!(lifecycle::plaintext_migration),
