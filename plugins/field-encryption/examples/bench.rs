@@ -63,8 +63,10 @@ fn micro() {
     let raw = Aes256Gcm::new(&[7u8; 32].into());
     // As `Encrypted<T, C>` seals: the column digest is a compile-time constant.
     const BODY: [u8; 10] = column_digest("notes.body");
-    let seal = |_: &TenantKeys, _: &str, data: &[u8]| seal_digest(&keys, "notes.body", &BODY, data);
-    let open = |_: &TenantKeys, _: &str, env: &[u8]| open_digest(&keys, "notes.body", &BODY, env);
+    let seal =
+        |_: &TenantKeys, _: &str, data: &[u8]| seal_digest(&keys, "notes.body", &BODY, None, data);
+    let open =
+        |_: &TenantKeys, _: &str, env: &[u8]| open_digest(&keys, "notes.body", &BODY, None, env);
     println!("seal/open vs raw aes-gcm (ns per operation, best of 5 interleaved rounds)");
     println!(
         "{:>7} {:>9} {:>9} {:>7} {:>9} {:>9} {:>7}",

@@ -26,8 +26,8 @@ fn main() {
     let raw_ct = raw.encrypt(&nonce, data.as_slice()).expect("raw encrypt");
     // As `Encrypted<T, C>` seals: the column digest is a compile-time constant.
     const BODY: [u8; 10] = column_digest("notes.body");
-    let seal = |data: &[u8]| seal_digest(&keys, "notes.body", &BODY, data);
-    let open = |env: &[u8]| open_digest(&keys, "notes.body", &BODY, env);
+    let seal = |data: &[u8]| seal_digest(&keys, "notes.body", &BODY, None, data);
+    let open = |env: &[u8]| open_digest(&keys, "notes.body", &BODY, None, env);
     let env = seal(&data).expect("seal");
     let op: Box<dyn Fn()> = match mode.as_str() {
         "raw-enc" => Box::new(|| {

@@ -164,8 +164,7 @@ impl<C: ColumnBinding> BlindIndex<C> {
             mac.update(&[spec.flags()]);
             let bytes = zeroize::Zeroizing::new(value.to_bytes().map_err(encode)?);
             mac.update(&zeroize::Zeroizing::new(
-                spec.normalise(bytes.to_vec())
-                    .map_err(|e| encode(e.to_string()))?,
+                spec.normalise(bytes.to_vec()).map_err(encode)?,
             ));
         } else {
             mac.update(b"lsbi");

@@ -16,6 +16,7 @@ use crate::provider::Keyring;
 pub struct TenantScope {
     keys: Arc<TenantKeys>,
     allow_plaintext_reads: bool,
+    allow_unbound_rows: bool,
 }
 
 tokio::task_local! {
@@ -28,6 +29,7 @@ impl TenantScope {
         TenantScope {
             keys,
             allow_plaintext_reads: false,
+            allow_unbound_rows: false,
         }
     }
 
@@ -43,6 +45,10 @@ impl TenantScope {
 
     pub(crate) fn plaintext_reads_allowed(&self) -> bool {
         self.allow_plaintext_reads
+    }
+
+    pub(crate) fn unbound_rows_allowed(&self) -> bool {
+        self.allow_unbound_rows
     }
 
     /// Runs `fut` with this scope as the current tenant.
@@ -62,6 +68,7 @@ pub async fn with_tenant<F: Future>(keyring: &Keyring, tenant: &str, fut: F) -> 
     let scope = TenantScope {
         keys,
         allow_plaintext_reads: keyring.plaintext_reads_allowed(),
+        allow_unbound_rows: keyring.unbound_rows_allowed(),
     };
     Ok(scope.enter(fut).await)
 }

@@ -151,25 +151,51 @@ fn place(keys: &TenantKeys, column: &str) -> Place {
     }
 }
 
-/// The version 2 AAD: the header's first 6 bytes and the column digest, one GHASH block.
-fn aad_v2(header: &[u8], digest: &[u8; DIGEST_LEN]) -> [u8; 16] {
-    let mut aad = [0u8; 16];
-    aad[..6].copy_from_slice(&header[..6]);
-    aad[6..].copy_from_slice(digest);
-    aad
+/// The version 2 AAD: the header's first 6 bytes and the column digest — one GHASH block — and,
+/// for a row-bound column, `len ‖ row key`.
+enum AadV2 {
+    Block([u8; 16]),
+    Row(Vec<u8>),
+}
+
+impl AadV2 {
+    fn new(header: &[u8], digest: &[u8; DIGEST_LEN], row: Option<&str>) -> AadV2 {
+        let mut block = [0u8; 16];
+        block[..6].copy_from_slice(&header[..6]);
+        block[6..].copy_from_slice(digest);
+        match row {
+            None => AadV2::Block(block),
+            Some(row) => {
+                let mut aad = Vec::with_capacity(18 + row.len());
+                aad.extend_from_slice(&block);
+                aad.extend_from_slice(&(row.len() as u16).to_be_bytes());
+                aad.extend_from_slice(row.as_bytes());
+                AadV2::Row(aad)
+            }
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            AadV2::Block(block) => block,
+            AadV2::Row(aad) => aad,
+        }
+    }
 }
 
 /// Seals `plaintext` for `column` (`table.column`) under the tenant's current key. Hashes the
 /// column name per call; the typed path ([`crate::Encrypted`]) uses its compile-time digest.
 pub fn seal(keys: &TenantKeys, column: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
-    seal_digest(keys, column, &column_digest(column), plaintext)
+    seal_digest(keys, column, &column_digest(column), None, plaintext)
 }
 
-/// [`seal`] with the column's digest already computed (`ColumnBinding::DIGEST`).
+/// [`seal`] with the column's digest already computed (`ColumnBinding::DIGEST`), and bound to
+/// the row `row` (its key as text) when the column is row-bound.
 pub fn seal_digest(
     keys: &TenantKeys,
     column: &str,
     digest: &[u8; DIGEST_LEN],
+    row: Option<&str>,
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
     let key_id = keys.current_key_id();
@@ -182,9 +208,9 @@ pub fn seal_digest(
     out.extend_from_slice(&Header::prefix(key_id));
     out.extend_from_slice(&nonce);
     out.extend_from_slice(plaintext);
-    let aad = aad_v2(&out, digest);
+    let aad = AadV2::new(&out, digest, row);
     let tag = cipher
-        .encrypt_in_place_detached(&Nonce::from(nonce), &aad, &mut out[HEADER_LEN..])
+        .encrypt_in_place_detached(&Nonce::from(nonce), aad.as_bytes(), &mut out[HEADER_LEN..])
         .map_err(|_| Error::MalformedEnvelope {
             column: column.into(),
             reason: "plaintext too long for AES-GCM".into(),
@@ -196,14 +222,16 @@ pub fn seal_digest(
 
 /// Opens an envelope sealed for `column` by this tenant.
 pub fn open(keys: &TenantKeys, column: &str, envelope: &[u8]) -> Result<Vec<u8>> {
-    open_digest(keys, column, &column_digest(column), envelope)
+    open_digest(keys, column, &column_digest(column), None, envelope)
 }
 
-/// [`open`] with the column's digest already computed (`ColumnBinding::DIGEST`).
+/// [`open`] with the column's digest already computed (`ColumnBinding::DIGEST`), for the row
+/// `row` when the column is row-bound. Version 1 envelopes predate row binding and open without.
 pub fn open_digest(
     keys: &TenantKeys,
     column: &str,
     digest: &[u8; DIGEST_LEN],
+    row: Option<&str>,
     envelope: &[u8],
 ) -> Result<Vec<u8>> {
     let header = Header::parse(envelope).map_err(|reason| Error::MalformedEnvelope {
@@ -228,8 +256,8 @@ pub fn open_digest(
         v1 = Aad::new(envelope, keys.tenant(), column);
         v1.as_bytes()
     } else {
-        v2 = aad_v2(envelope, digest);
-        &v2
+        v2 = AadV2::new(envelope, digest, row);
+        v2.as_bytes()
     };
     cipher
         .decrypt_in_place_detached(

@@ -144,6 +144,24 @@ pub enum Error {
         key_id: u32,
     },
 
+    /// A row-bound column's value was sealed without the row's key (use `new_for_row`).
+    #[error(
+        "column `{column}` is bound to its row: seal with the row's key (Encrypted::new_for_row)"
+    )]
+    RowKeyRequired {
+        /// `table.column`.
+        column: String,
+    },
+
+    /// A row-bound column was read without its row-key column in the result.
+    #[error("column `{column}` is bound to its row, but the query did not select `{row_key}`")]
+    RowKeyMissing {
+        /// `table.column`.
+        column: String,
+        /// The row-key column the read needs.
+        row_key: String,
+    },
+
     /// A database call failed.
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
@@ -166,6 +184,8 @@ impl Error {
             Error::Row { source, .. } => source.metric_label(),
             Error::KeyInUse { .. } => "key_in_use",
             Error::KeyIsCurrent { .. } => "key_is_current",
+            Error::RowKeyRequired { .. } => "row_key_required",
+            Error::RowKeyMissing { .. } => "row_key_missing",
             Error::Db(_) => "db",
         }
     }

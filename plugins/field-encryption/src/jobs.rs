@@ -15,6 +15,7 @@
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};
 
 use crate::context::require;
+use crate::digest::column_digest;
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
 use crate::value::{ColumnBinding, Storage};
@@ -218,28 +219,25 @@ pub async fn rewrap<C: ColumnBinding>(
     resume_after: Option<i64>,
     mut on_progress: impl FnMut(&Progress) + Send,
 ) -> Result<Progress> {
-    rewrap_column(
-        db,
-        target,
-        C::NAME,
-        C::STORAGE,
-        resume_after,
-        false,
-        &mut on_progress,
-    )
-    .await
+    let column = crate::retire::Column::of::<C>(target.column);
+    rewrap_column(db, target, &column, resume_after, false, &mut on_progress).await
 }
 
-/// [`rewrap`] for a column named at run time (`name` is its `table.column` binding).
+/// [`rewrap`] for a column described at run time. A row-bound column's row key is the job's
+/// primary key.
 pub(crate) async fn rewrap_column(
     db: &DatabaseConnection,
     target: Target<'_>,
-    name: &str,
-    storage: Storage,
+    column: &crate::retire::Column<'_>,
     resume_after: Option<i64>,
     quarantine: bool,
     on_progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<Progress> {
+    let (name, storage, digest) = (
+        column.binding,
+        column.storage,
+        column_digest(column.binding),
+    );
     let scope = require(name)?;
     let keys = scope.keys();
     let prefix = Header::prefix(keys.current_key_id());
@@ -251,8 +249,14 @@ pub(crate) async fn rewrap_column(
     let filter = format!(" AND {} <> ?", exact(db.get_database_backend(), &head));
     let mut rewrite = |row: &sea_orm::QueryResult| -> Result<Option<(Value, Value)>> {
         let old = stored_bytes(storage, name, row)?;
-        let plain = zeroize::Zeroizing::new(envelope::open(keys, name, &old)?);
-        let new = envelope::seal(keys, name, &plain)?;
+        let row_key = column
+            .row_bound
+            .then(|| row.try_get_by::<i64, _>(0).map(|id| id.to_string()))
+            .transpose()?;
+        let row_key = row_key.as_deref();
+        let plain =
+            zeroize::Zeroizing::new(envelope::open_digest(keys, name, &digest, row_key, &old)?);
+        let new = envelope::seal_digest(keys, name, &digest, row_key, &plain)?;
         Ok(Some((
             stored_value(storage, &new),
             stored_value(storage, &old),
@@ -304,6 +308,61 @@ pub async fn encrypt_plaintext_rows<C: ColumnBinding>(
         }
         let sealed = envelope::seal(scope.keys(), C::NAME, &plain)?;
         Ok(Some((stored_value(C::STORAGE, &sealed), old)))
+    };
+    walk(
+        db,
+        target,
+        scope.tenant(),
+        "",
+        None,
+        resume_after,
+        false,
+        &mut on_progress,
+        &mut rewrite,
+    )
+    .await
+}
+
+/// Moves a column that became row-bound ([`ColumnBinding::ROW_KEY`]) over: every value of the
+/// tenant in scope that does not open bound to its row (the job's primary key) is opened as
+/// sealed before row binding and sealed again for its row. Read with
+/// [`crate::Keyring::allow_unbound_rows`] until it has run and writes 0, then turn that off.
+pub async fn bind_rows<C: ColumnBinding>(
+    db: &DatabaseConnection,
+    target: Target<'_>,
+    resume_after: Option<i64>,
+    mut on_progress: impl FnMut(&Progress) + Send,
+) -> Result<Progress> {
+    if C::ROW_KEY.is_none() {
+        return Err(Error::Encode {
+            place: crate::error::Place {
+                tenant: String::new(),
+                column: C::NAME.into(),
+            },
+            reason: "the column is not row-bound".into(),
+        });
+    }
+    let scope = require(C::NAME)?;
+    let keys = scope.keys();
+    let mut rewrite = |row: &sea_orm::QueryResult| -> Result<Option<(Value, Value)>> {
+        let old = stored_bytes(C::STORAGE, C::NAME, row)?;
+        let id = row.try_get_by::<i64, _>(0)?.to_string();
+        let bound = envelope::open_digest(keys, C::NAME, &C::DIGEST, Some(&id), &old);
+        if bound.is_ok() {
+            return Ok(None);
+        }
+        let plain = zeroize::Zeroizing::new(envelope::open_digest(
+            keys,
+            C::NAME,
+            &C::DIGEST,
+            None,
+            &old,
+        )?);
+        let new = envelope::seal_digest(keys, C::NAME, &C::DIGEST, Some(&id), &plain)?;
+        Ok(Some((
+            stored_value(C::STORAGE, &new),
+            stored_value(C::STORAGE, &old),
+        )))
     };
     walk(
         db,

@@ -217,7 +217,7 @@ pub struct TenantKeys {
     blind: Option<KeyMaterial>,
     /// Values sealed under `current` through this set: random 96-bit nonces are safe for 2^32
     /// values per key, so operators watch this and rotate long before.
-    seals: std::sync::atomic::AtomicU64,
+    seals: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl fmt::Debug for TenantKeys {
@@ -266,7 +266,7 @@ impl TenantKeys {
             current,
             ciphers,
             blind,
-            seals: std::sync::atomic::AtomicU64::new(0),
+            seals: std::sync::Arc::default(),
         })
     }
 
@@ -280,9 +280,16 @@ impl TenantKeys {
         self.current
     }
 
-    /// How many values this set has sealed under its current key in this process.
+    /// How many values have been sealed under the current key through this set — in this process
+    /// since the keyring first resolved the key, when the set came from a [`crate::Keyring`]
+    /// (the count outlives cache refreshes; see [`crate::Keyring::seal_counts`]).
     pub fn seals(&self) -> u64 {
         self.seals.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts this set's seals on `counter` (the keyring's, shared by every set of the key).
+    pub(crate) fn count_seals_on(&mut self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        self.seals = counter;
     }
 
     pub(crate) fn count_seal(&self) {

@@ -76,22 +76,24 @@ pub async fn reindex<T: Plaintext, C: ColumnBinding>(
                 }
             };
             let old_index: Option<Vec<u8>> = row.try_get_by(2)?;
-            let fresh = envelope::open_digest(keys, C::NAME, &C::DIGEST, &sealed)
-                .and_then(|plain| {
-                    T::from_bytes(plain).map_err(|reason| Error::Decode {
-                        place: crate::error::Place {
-                            tenant: keys.tenant().into(),
-                            column: C::NAME.into(),
-                        },
-                        reason,
+            let row_key = C::ROW_KEY.map(|_| id.to_string());
+            let fresh =
+                envelope::open_digest(keys, C::NAME, &C::DIGEST, row_key.as_deref(), &sealed)
+                    .and_then(|plain| {
+                        T::from_bytes(plain).map_err(|reason| Error::Decode {
+                            place: crate::error::Place {
+                                tenant: keys.tenant().into(),
+                                column: C::NAME.into(),
+                            },
+                            reason,
+                        })
                     })
-                })
-                .and_then(|value| BlindIndex::<C>::with(keys, &value))
-                .map_err(|e| Error::Row {
-                    table: target.table.to_owned(),
-                    pk: id,
-                    source: Box::new(e),
-                })?;
+                    .and_then(|value| BlindIndex::<C>::with(keys, &value))
+                    .map_err(|e| Error::Row {
+                        table: target.table.to_owned(),
+                        pk: id,
+                        source: Box::new(e),
+                    })?;
             if old_index.as_deref() == Some(&fresh.as_bytes()[..]) {
                 continue;
             }

@@ -32,6 +32,9 @@ pub struct Column<'a> {
     pub binding: &'static str,
     /// The [`ColumnBinding::STORAGE`] of the field.
     pub storage: Storage,
+    /// Whether the field is bound to its row ([`ColumnBinding::ROW_KEY`]); its row key is then
+    /// the table's primary key.
+    pub row_bound: bool,
 }
 
 impl<'a> Column<'a> {
@@ -41,6 +44,7 @@ impl<'a> Column<'a> {
             column,
             binding: C::NAME,
             storage: C::STORAGE,
+            row_bound: C::ROW_KEY.is_some(),
         }
     }
 }
@@ -218,8 +222,7 @@ pub async fn rewrap_table(
         let progress = rewrap_column(
             db,
             table.target(column),
-            column.binding,
-            column.storage,
+            column,
             None,
             quarantine,
             &mut report,

@@ -14,7 +14,7 @@ use std::marker::PhantomData;
 use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, ValueType, ValueTypeErr};
 use sea_orm::{ColIdx, QueryResult, TryGetError, TryGetable, Value};
 
-use crate::context::require;
+use crate::context::{current, require};
 use crate::envelope::{self, Header};
 use crate::error::{Error, Result};
 use crate::keys::TenantKeys;
@@ -39,6 +39,10 @@ pub trait ColumnBinding: Send + Sync + 'static {
     const DIGEST: [u8; crate::digest::DIGEST_LEN] = crate::digest::column_digest(Self::NAME);
     /// How the column's blind index is computed; [`crate::blind::IndexSpec::V1`] unless declared.
     const INDEX: crate::blind::IndexSpec = crate::blind::IndexSpec::V1;
+    /// Row binding (CipherSweet-style): the name of the row-key column (an application-assigned
+    /// primary key) whose value is bound into the AAD, so a value copied to another row of the
+    /// same tenant and column no longer opens. `None` (the default): not row-bound.
+    const ROW_KEY: Option<&'static str> = None;
 }
 
 /// Declares a [`ColumnBinding`] marker type, optionally with its blind-index spec.
@@ -67,6 +71,17 @@ macro_rules! encrypted_column {
             const NAME: &'static str = $column;
             const STORAGE: $crate::Storage = $crate::Storage::$storage;
             const INDEX: $crate::blind::IndexSpec = $index;
+        }
+    };
+    ($vis:vis $name:ident, $column:literal, $storage:ident, $index:expr, row = $row:literal) => {
+        #[doc = concat!("Encrypted column `", $column, "`, bound to its row by `", $row, "`.")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis struct $name;
+        impl $crate::ColumnBinding for $name {
+            const NAME: &'static str = $column;
+            const STORAGE: $crate::Storage = $crate::Storage::$storage;
+            const INDEX: $crate::blind::IndexSpec = $index;
+            const ROW_KEY: Option<&'static str> = Some($row);
         }
     };
 }
@@ -131,19 +146,41 @@ pub struct Encrypted<T, C> {
 }
 
 impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
-    /// Seals `value` with the tenant in scope; [`Error::MissingTenant`] outside a scope.
+    /// Seals `value` with the tenant in scope; [`Error::MissingTenant`] outside a scope,
+    /// [`Error::RowKeyRequired`] for a row-bound column.
     pub fn new(value: T) -> Result<Self> {
         let scope = require(C::NAME)?;
         Self::seal_with(scope.keys(), value)
     }
 
+    /// Seals `value` of a row-bound column for the row whose key is `row`.
+    pub fn new_for_row(value: T, row: impl fmt::Display) -> Result<Self> {
+        let scope = require(C::NAME)?;
+        Self::seal_in(scope.keys(), value, Some(&row.to_string()))
+    }
+
     /// Seals `value` with explicit keys.
     pub fn seal_with(keys: &TenantKeys, value: T) -> Result<Self> {
+        Self::seal_in(keys, value, None)
+    }
+
+    fn seal_in(keys: &TenantKeys, value: T, row: Option<&str>) -> Result<Self> {
+        if C::ROW_KEY.is_some() != row.is_some() {
+            return Err(match row {
+                None => Error::RowKeyRequired {
+                    column: C::NAME.into(),
+                },
+                Some(_) => Error::Encode {
+                    place: place_of::<C>(keys),
+                    reason: "the column is not row-bound".into(),
+                },
+            });
+        }
         let bytes = value.to_bytes().map_err(|reason| Error::Encode {
             place: place_of::<C>(keys),
             reason,
         })?;
-        let envelope = envelope::seal_digest(keys, C::NAME, &C::DIGEST, &bytes)?;
+        let envelope = envelope::seal_digest(keys, C::NAME, &C::DIGEST, row, &bytes)?;
         Ok(Encrypted {
             plain: value,
             envelope,
@@ -153,10 +190,15 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
 
     /// Opens a stored envelope with explicit keys.
     pub fn open_with(keys: &TenantKeys, envelope: Vec<u8>) -> Result<Self> {
-        Self::open_in(keys, false, envelope)
+        Self::open_in(keys, false, None, envelope)
     }
 
-    fn open_in(keys: &TenantKeys, allow_plaintext: bool, envelope: Vec<u8>) -> Result<Self> {
+    fn open_in(
+        keys: &TenantKeys,
+        allow_plaintext: bool,
+        row: Option<&str>,
+        envelope: Vec<u8>,
+    ) -> Result<Self> {
         let place = || crate::error::Place {
             tenant: keys.tenant().into(),
             column: C::NAME.into(),
@@ -167,9 +209,17 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
                 place: place(),
                 reason,
             })?;
-            return Self::seal_with(keys, plain);
+            return Self::seal_in(keys, plain, row);
         }
-        let bytes = envelope::open_digest(keys, C::NAME, &C::DIGEST, &envelope)?;
+        let bytes = match envelope::open_digest(keys, C::NAME, &C::DIGEST, row, &envelope) {
+            // Migration to row binding: values sealed before it carry no row.
+            Err(Error::Authentication { .. })
+                if row.is_some() && current().is_some_and(|s| s.unbound_rows_allowed()) =>
+            {
+                envelope::open_digest(keys, C::NAME, &C::DIGEST, None, &envelope)?
+            }
+            other => other?,
+        };
         let plain = T::from_bytes(bytes).map_err(|reason| Error::Decode {
             place: place(),
             reason,
@@ -183,8 +233,13 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
 
     /// Opens with the tenant in scope.
     pub fn open(envelope: Vec<u8>) -> Result<Self> {
+        Self::open_for_row(envelope, None)
+    }
+
+    /// Opens a row-bound column's value read from the row whose key is `row`.
+    pub fn open_for_row(envelope: Vec<u8>, row: Option<&str>) -> Result<Self> {
         let scope = require(C::NAME)?;
-        Self::open_in(scope.keys(), scope.plaintext_reads_allowed(), envelope)
+        Self::open_in(scope.keys(), scope.plaintext_reads_allowed(), row, envelope)
     }
 
     /// The plaintext.
@@ -214,13 +269,29 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
         }
     }
 
-    fn from_stored(stored: Stored) -> Result<Self> {
+    fn from_stored(stored: Stored, row: Option<&str>) -> Result<Self> {
         let bytes = match stored {
             Stored::Bytes(b) => b,
             Stored::Text(t) => envelope::from_base64(&t, C::NAME)?,
         };
-        Self::open(bytes)
+        Self::open_for_row(bytes, row)
     }
+}
+
+/// The row key of a row-bound column `C` from the same result row, as text.
+fn row_key<C: ColumnBinding>(res: &QueryResult) -> Result<Option<String>> {
+    let Some(name) = C::ROW_KEY else {
+        return Ok(None);
+    };
+    if let Ok(id) = res.try_get::<i64>("", name) {
+        return Ok(Some(id.to_string()));
+    }
+    res.try_get::<String>("", name)
+        .map(Some)
+        .map_err(|_| Error::RowKeyMissing {
+            column: C::NAME.into(),
+            row_key: name.into(),
+        })
 }
 
 enum Stored {
@@ -271,7 +342,8 @@ impl<T: Plaintext, C: ColumnBinding> TryGetable for Encrypted<T, C> {
             Storage::Binary => Stored::Bytes(<Vec<u8> as TryGetable>::try_get_by(res, index)?),
             Storage::Base64 => Stored::Text(<String as TryGetable>::try_get_by(res, index)?),
         };
-        Self::from_stored(stored).map_err(|e| TryGetError::DbErr(e.into_db_err()))
+        let row = row_key::<C>(res).map_err(|e| TryGetError::DbErr(e.into_db_err()))?;
+        Self::from_stored(stored, row.as_deref()).map_err(|e| TryGetError::DbErr(e.into_db_err()))
     }
 }
 
@@ -282,7 +354,8 @@ impl<T: Plaintext, C: ColumnBinding> ValueType for Encrypted<T, C> {
             Value::String(Some(s)) => Stored::Text(s),
             _ => return Err(ValueTypeErr),
         };
-        Self::from_stored(stored).map_err(|_| ValueTypeErr)
+        // A bare value carries no row: row-bound columns are read through `TryGetable` only.
+        Self::from_stored(stored, None).map_err(|_| ValueTypeErr)
     }
 
     fn type_name() -> String {

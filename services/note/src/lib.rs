@@ -15,6 +15,7 @@
 pub mod api;
 pub mod auth;
 pub mod domain;
+pub mod seals;
 pub mod store;
 
 use axum::Router;
@@ -37,6 +38,9 @@ pub fn app(
     control_routes: bool,
 ) -> Result<Router, prometheus::Error> {
     let ops = Ops::new(VERSION, config_hash, &config.server, store.clone())?;
+    ops.metrics
+        .registry()
+        .register(Box::new(seals::SealMetrics::new(store.keyring())?))?;
     let state = AppState { store, verifier };
     let mut routes = api::routes(state.clone());
     if control_routes {

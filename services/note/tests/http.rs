@@ -400,8 +400,31 @@ async fn case_variant_tenants_are_isolated(api: &Api) {
     }
 }
 
+/// `field_encryption_seals{key_id}` counts the title and body of every note created.
+async fn seals_are_counted_per_key_id(api: &Api) {
+    let acme = token("acme");
+    for title in ["a", "b"] {
+        let body = json!({"title": title, "body": "text"}).to_string();
+        let (status, _) = api
+            .call("POST", "/v1/notes", Some(&acme), Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let request = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    let response = api.app.clone().oneshot(request).await.unwrap();
+    let text = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(text.to_vec()).unwrap();
+    assert!(
+        text.contains("field_encryption_seals{key_id=\"1\"} 4"),
+        "{text}"
+    );
+}
+
 async fn all(url: Option<&str>) {
-    for scenario in 0..6 {
+    for scenario in 0..7 {
         let dir = tempfile::tempdir().unwrap();
         let api = api(url, &dir).await;
         if url.is_some() {
@@ -417,6 +440,7 @@ async fn all(url: Option<&str>) {
             2 => bad_input_is_4xx(&api).await,
             3 => case_variant_tenants_are_isolated(&api).await,
             4 => a_body_at_the_limit_fits(&api).await,
+            5 => seals_are_counted_per_key_id(&api).await,
             _ => unknown_tenant_keys_are_403_not_plaintext(&api).await,
         }
     }

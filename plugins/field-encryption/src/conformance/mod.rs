@@ -11,6 +11,7 @@ mod index;
 mod lifecycle;
 mod paths;
 mod retire;
+mod rows;
 mod scenarios;
 mod support;
 

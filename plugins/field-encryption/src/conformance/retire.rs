@@ -14,16 +14,19 @@ const COLUMNS: [Column<'static>; 3] = [
         column: "title",
         binding: "notes.title",
         storage: crate::Storage::Binary,
+        row_bound: false,
     },
     Column {
         column: "body",
         binding: "notes.body",
         storage: crate::Storage::Binary,
+        row_bound: false,
     },
     Column {
         column: "legacy",
         binding: "notes.legacy",
         storage: crate::Storage::Base64,
+        row_bound: false,
     },
 ];
 

@@ -172,6 +172,11 @@ impl SeaStore {
         Ok(())
     }
 
+    /// The keyring (its seal counts are exported as metrics).
+    pub fn keyring(&self) -> Arc<Keyring> {
+        self.keyring.clone()
+    }
+
     /// The connection (tests look at the stored bytes).
     pub fn connection(&self) -> &sea_orm::DatabaseConnection {
         &self.db.conn
