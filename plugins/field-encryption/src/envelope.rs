@@ -151,36 +151,21 @@ fn place(keys: &TenantKeys, column: &str) -> Place {
     }
 }
 
-/// The version 2 AAD: the header's first 6 bytes and the column digest — one GHASH block — and,
-/// for a row-bound column, `len ‖ row key`.
-enum AadV2 {
-    Block([u8; 16]),
-    Row(Vec<u8>),
+/// The version 2 AAD: the header's first 6 bytes and the column digest, one GHASH block.
+fn aad_block(header: &[u8], digest: &[u8; DIGEST_LEN]) -> [u8; 16] {
+    let mut block = [0u8; 16];
+    block[..6].copy_from_slice(&header[..6]);
+    block[6..].copy_from_slice(digest);
+    block
 }
 
-impl AadV2 {
-    fn new(header: &[u8], digest: &[u8; DIGEST_LEN], row: Option<&str>) -> AadV2 {
-        let mut block = [0u8; 16];
-        block[..6].copy_from_slice(&header[..6]);
-        block[6..].copy_from_slice(digest);
-        match row {
-            None => AadV2::Block(block),
-            Some(row) => {
-                let mut aad = Vec::with_capacity(18 + row.len());
-                aad.extend_from_slice(&block);
-                aad.extend_from_slice(&(row.len() as u16).to_be_bytes());
-                aad.extend_from_slice(row.as_bytes());
-                AadV2::Row(aad)
-            }
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            AadV2::Block(block) => block,
-            AadV2::Row(aad) => aad,
-        }
-    }
+/// A row-bound column's version 2 AAD: the block, then `len ‖ row key`.
+fn aad_with_row(block: &[u8; 16], row: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(18 + row.len());
+    aad.extend_from_slice(block);
+    aad.extend_from_slice(&(row.len() as u16).to_be_bytes());
+    aad.extend_from_slice(row.as_bytes());
+    aad
 }
 
 /// Seals `plaintext` for `column` (`table.column`) under the tenant's current key. Hashes the
@@ -208,13 +193,19 @@ pub fn seal_digest(
     out.extend_from_slice(&Header::prefix(key_id));
     out.extend_from_slice(&nonce);
     out.extend_from_slice(plaintext);
-    let aad = AadV2::new(&out, digest, row);
-    let tag = cipher
-        .encrypt_in_place_detached(&Nonce::from(nonce), aad.as_bytes(), &mut out[HEADER_LEN..])
-        .map_err(|_| Error::MalformedEnvelope {
-            column: column.into(),
-            reason: "plaintext too long for AES-GCM".into(),
-        })?;
+    // Two calls, so the per-field unbound path passes a `[u8; 16]` whose length the compiler
+    // sees: one `&[u8]` for either AAD cost 26 instructions per seal and 35 per open (callgrind).
+    let block = aad_block(&out, digest);
+    let nonce = Nonce::from(nonce);
+    let body = &mut out[HEADER_LEN..];
+    let tag = match row {
+        None => cipher.encrypt_in_place_detached(&nonce, &block, body),
+        Some(row) => cipher.encrypt_in_place_detached(&nonce, &aad_with_row(&block, row), body),
+    }
+    .map_err(|_| Error::MalformedEnvelope {
+        column: column.into(),
+        reason: "plaintext too long for AES-GCM".into(),
+    })?;
     out.extend_from_slice(&tag);
     keys.count_seal();
     Ok(out)
@@ -250,25 +241,24 @@ pub fn open_digest(
     let mut plaintext = envelope[HEADER_LEN..body_end].to_vec();
     let mut tag = [0u8; TAG_LEN];
     tag.copy_from_slice(&envelope[body_end..]);
-    let v2;
-    let v1;
-    let aad: &[u8] = if header.version == VERSION_1 {
-        v1 = Aad::new(envelope, keys.tenant(), column);
-        v1.as_bytes()
+    let nonce = Nonce::from(header.nonce);
+    let tag = Tag::from(tag);
+    let opened = if header.version == VERSION_1 {
+        let aad = Aad::new(envelope, keys.tenant(), column);
+        cipher.decrypt_in_place_detached(&nonce, aad.as_bytes(), &mut plaintext, &tag)
     } else {
-        v2 = AadV2::new(envelope, digest, row);
-        v2.as_bytes()
+        let block = aad_block(envelope, digest);
+        match row {
+            None => cipher.decrypt_in_place_detached(&nonce, &block, &mut plaintext, &tag),
+            Some(row) => {
+                let aad = aad_with_row(&block, row);
+                cipher.decrypt_in_place_detached(&nonce, &aad, &mut plaintext, &tag)
+            }
+        }
     };
-    cipher
-        .decrypt_in_place_detached(
-            &Nonce::from(header.nonce),
-            aad,
-            &mut plaintext,
-            &Tag::from(tag),
-        )
-        .map_err(|_| Error::Authentication {
-            place: place(keys, column),
-        })?;
+    opened.map_err(|_| Error::Authentication {
+        place: place(keys, column),
+    })?;
     Ok(plaintext)
 }
 

@@ -64,6 +64,12 @@ macro_rules! encrypted_column {
         $crate::encrypted_column!($vis $name, $column, $storage, $crate::blind::IndexSpec::V1);
     };
     ($vis:vis $name:ident, $column:literal, $storage:ident, $index:expr) => {
+        $crate::encrypted_column!(@define $vis $name, $column, $storage, $index, None);
+    };
+    ($vis:vis $name:ident, $column:literal, $storage:ident, $index:expr, row = $row:literal) => {
+        $crate::encrypted_column!(@define $vis $name, $column, $storage, $index, Some($row));
+    };
+    (@define $vis:vis $name:ident, $column:literal, $storage:ident, $index:expr, $row:expr) => {
         #[doc = concat!("Encrypted column `", $column, "`.")]
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         $vis struct $name;
@@ -71,17 +77,7 @@ macro_rules! encrypted_column {
             const NAME: &'static str = $column;
             const STORAGE: $crate::Storage = $crate::Storage::$storage;
             const INDEX: $crate::blind::IndexSpec = $index;
-        }
-    };
-    ($vis:vis $name:ident, $column:literal, $storage:ident, $index:expr, row = $row:literal) => {
-        #[doc = concat!("Encrypted column `", $column, "`, bound to its row by `", $row, "`.")]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        $vis struct $name;
-        impl $crate::ColumnBinding for $name {
-            const NAME: &'static str = $column;
-            const STORAGE: $crate::Storage = $crate::Storage::$storage;
-            const INDEX: $crate::blind::IndexSpec = $index;
-            const ROW_KEY: Option<&'static str> = Some($row);
+            const ROW_KEY: Option<&'static str> = $row;
         }
     };
 }
