@@ -63,22 +63,31 @@ impl IndexSpec {
         ..IndexSpec::V1
     };
 
-    /// Adds trimming (version 2 only).
+    /// Adds trimming. Normalisers exist in version 2 only, so this makes the spec version 2.
     pub const fn trim(self) -> Self {
-        IndexSpec { trim: true, ..self }
-    }
-
-    /// Adds lowercasing (version 2 only).
-    pub const fn lowercase(self) -> Self {
         IndexSpec {
-            lowercase: true,
+            trim: true,
+            tenant_bound: true,
             ..self
         }
     }
 
-    /// Adds NFC (version 2 only).
+    /// Adds lowercasing (and makes the spec version 2, see [`IndexSpec::trim`]).
+    pub const fn lowercase(self) -> Self {
+        IndexSpec {
+            lowercase: true,
+            tenant_bound: true,
+            ..self
+        }
+    }
+
+    /// Adds NFC (and makes the spec version 2, see [`IndexSpec::trim`]).
     pub const fn nfc(self) -> Self {
-        IndexSpec { nfc: true, ..self }
+        IndexSpec {
+            nfc: true,
+            tenant_bound: true,
+            ..self
+        }
     }
 
     fn flags(self) -> u8 {
@@ -155,7 +164,9 @@ impl<C: ColumnBinding> BlindIndex<C> {
             },
             reason,
         };
-        if spec.tenant_bound {
+        // A spec built field by field with normalisers but no tenant binding is version 2 too:
+        // version 1 never normalises, and ignoring the normalisers would be a silent fallback.
+        if spec.tenant_bound || spec.flags() != 0 {
             mac.update(b"lsbi2");
             mac.update(&(keys.tenant().len() as u16).to_be_bytes());
             mac.update(keys.tenant().as_bytes());

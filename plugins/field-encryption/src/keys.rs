@@ -65,7 +65,7 @@ impl KeyMaterial {
 
     /// Decodes a key stored in `encoding`. Each encoding is strict, so a key written in one form
     /// is never read as another: raw is exactly 32 bytes that do not look like text (a random key
-    /// is all printable ASCII with probability (95/256)^32 ≈ 10^-14; a passphrase or a hex string
+    /// is all printable ASCII or white space with probability (99/256)^32 ≈ 6·10^-14; a passphrase or hex
     /// always is), hex is 64 hex digits and base64 decodes to exactly 32 bytes, both with at most
     /// one trailing newline. Intermediate buffers are wiped.
     pub fn decode(data: &[u8], encoding: KeyEncoding) -> std::result::Result<Self, String> {

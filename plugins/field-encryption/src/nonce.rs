@@ -11,9 +11,9 @@ const RESEED_AFTER: u32 = 1 << 16;
 /// RNG), reseeded every [`RESEED_AFTER`] nonces and in every forked child.
 ///
 /// It replaced a pool of `getrandom` bytes: the kernel's ChaCha20 output cost ~25 ns of a 320 ns
-/// seal at 256 bytes, one AES block costs a few. Within one seed the nonces cannot repeat (AES is
-/// a permutation of distinct counters); across seeds, threads and processes they are as random as
-/// the seeds.
+/// seal at 256 bytes, one AES block costs a few. Within one seed the 128-bit blocks never repeat
+/// (AES permutes distinct counters), so the 96-bit nonces cut from them collide no more often
+/// than random ones; across seeds, threads and processes they are as random as the seeds.
 ///
 /// `fork()` copies the generator into the child, so parent and child would hand out the same
 /// nonces under the same key — keystream reuse and forgeable tags with GCM. It therefore

@@ -195,6 +195,12 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
         row: Option<&str>,
         envelope: Vec<u8>,
     ) -> Result<Self> {
+        // A row-bound column never opens without its row: an unbound value copied in must fail.
+        if C::ROW_KEY.is_some() && row.is_none() {
+            return Err(Error::RowKeyRequired {
+                column: C::NAME.into(),
+            });
+        }
         let place = || crate::error::Place {
             tenant: keys.tenant().into(),
             column: C::NAME.into(),
@@ -232,7 +238,8 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
         Self::open_for_row(envelope, None)
     }
 
-    /// Opens a row-bound column's value read from the row whose key is `row`.
+    /// Opens a row-bound column's value read from the row whose key is `row` (an integer or text
+    /// key column; `None` for columns that are not row-bound).
     pub fn open_for_row(envelope: Vec<u8>, row: Option<&str>) -> Result<Self> {
         let scope = require(C::NAME)?;
         Self::open_in(scope.keys(), scope.plaintext_reads_allowed(), row, envelope)
