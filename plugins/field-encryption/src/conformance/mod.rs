@@ -92,19 +92,34 @@ async fn create_tables(db: &DatabaseConnection, guarded: bool) -> Result<(), sea
         false => Ok(String::new()),
     };
     db.execute_unprepared(&format!(
-        "CREATE TABLE notes ({id}, tenant VARCHAR(64) NOT NULL, title BLOB NOT NULL {}, title_idx BINARY(16) NOT NULL, body BLOB NOT NULL {}, legacy TEXT NULL {})",
+        "CREATE TABLE notes ({id}, tenant VARCHAR(64) NOT NULL, title BLOB NOT NULL {}, title_idx BINARY(16) NOT NULL, body BLOB NOT NULL {}, legacy TEXT NULL {}){}",
         check("title", crate::Storage::Binary)?,
         check("body", crate::Storage::Binary)?,
         check("legacy", crate::Storage::Base64)?,
+        folding_case(backend),
     ))
     .await?;
     db.execute_unprepared("CREATE INDEX notes_title_idx ON notes (tenant, title_idx)")
         .await?;
     db.execute_unprepared(&format!(
-        "CREATE TABLE plain_notes ({id}, tenant VARCHAR(64) NOT NULL, title VARCHAR(255) NOT NULL, body TEXT NOT NULL)"
+        "CREATE TABLE plain_notes ({id}, tenant VARCHAR(64) NOT NULL, title VARCHAR(255) NOT NULL, body TEXT NOT NULL){}",
+        folding_case(backend)
     ))
     .await?;
     Ok(())
+}
+
+/// On MySQL-family servers, the table option that makes text compare case-insensitively and
+/// PAD SPACE (`utf8mb4_general_ci`), as MySQL's and MariaDB's default collations do, whatever the
+/// target database's default is: the testbench creates `utf8mb4_bin` databases, which hid every
+/// comparison that was not byte-exact. (Changing the database default per scenario was racy:
+/// MariaDB takes a new table's collation from the creating connection's session, loaded when it
+/// selected the database, so a pooled connection opened earlier kept `utf8mb4_bin`.)
+pub(crate) fn folding_case(backend: DatabaseBackend) -> &'static str {
+    match backend {
+        DatabaseBackend::MySql => " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci",
+        _ => "",
+    }
 }
 
 /// A scenario's outcome: `Err` carries a description of what went wrong.

@@ -215,6 +215,14 @@ pub(crate) async fn undecryptable_rows_are_named_or_quarantined(
 pub(crate) async fn wrapped_keys_of_case_variant_tenants_stay_apart(
     db: &DatabaseConnection,
 ) -> Outcome {
+    // The table as an earlier version created it in a case-insensitive database; create_table
+    // must make its tenant column byte-exact.
+    db.execute_unprepared(&format!(
+        "{}{}",
+        crate::wrapped::DATA_KEYS_DDL,
+        super::folding_case(db.get_database_backend())
+    ))
+    .await?;
     let provider = WrappedKeys::new(key(9), db.clone());
     provider.create_table().await?;
     let ring = Keyring::new(provider.clone());

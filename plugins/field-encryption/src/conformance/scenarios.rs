@@ -8,12 +8,7 @@ macro_rules! scenario {
     ($module:ident :: $f:ident) => {
         Scenario {
             name: stringify!($f),
-            run: |db| {
-                Box::pin(async move {
-                    super::support::fold_case(db).await?;
-                    $module::$f(db).await
-                })
-            },
+            run: |db| Box::pin($module::$f(db)),
         }
     };
 }

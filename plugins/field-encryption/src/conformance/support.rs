@@ -54,15 +54,3 @@ pub(crate) async fn raw_bytes(
 pub(crate) fn typed(err: &sea_orm::DbErr) -> Option<&Error> {
     Error::from_db_err(err)
 }
-
-/// On MySQL-family servers, makes the database's default collation case-insensitive and PAD
-/// SPACE (`utf8mb4_general_ci`), as MySQL's and MariaDB's defaults are, whatever collation the
-/// target's database was created with: a `_bin` default would hide every comparison that is
-/// not byte-exact. Tables the scenario creates afterwards inherit it.
-pub(crate) async fn fold_case(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    if db.get_database_backend() == sea_orm::DatabaseBackend::MySql {
-        db.execute_unprepared("ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
-            .await?;
-    }
-    Ok(())
-}
