@@ -240,7 +240,9 @@ pub(crate) async fn rewrap_column(
     );
     let scope = require(name)?;
     let keys = scope.keys();
-    let prefix = Header::prefix(keys.current_key_id());
+    // What this keyring seals now: values already like it are left alone (with version 1
+    // sealing, comparing against a version 2 head would rewrite every row on every run).
+    let prefix = Header::prefix_of(keys.seal_version(), keys.current_key_id());
     let (head_len, current_head) = match storage {
         Storage::Binary => (6, Value::Bytes(Some(prefix.to_vec()))),
         Storage::Base64 => (8, Value::String(Some(envelope::to_base64(&prefix)))),

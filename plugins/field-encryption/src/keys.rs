@@ -218,6 +218,8 @@ pub struct TenantKeys {
     /// Values sealed under `current` through this set: random 96-bit nonces are safe for 2^32
     /// values per key, so operators watch this and rotate long before.
     seals: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The envelope version new values are sealed as (see [`crate::Keyring::seal_version`]).
+    seal_version: u8,
 }
 
 impl fmt::Debug for TenantKeys {
@@ -267,6 +269,7 @@ impl TenantKeys {
             ciphers,
             blind,
             seals: std::sync::Arc::default(),
+            seal_version: crate::envelope::VERSION,
         })
     }
 
@@ -285,6 +288,23 @@ impl TenantKeys {
     /// (the count outlives cache refreshes; see [`crate::Keyring::seal_counts`]).
     pub fn seals(&self) -> u64 {
         self.seals.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The envelope version new values are sealed as.
+    pub fn seal_version(&self) -> u8 {
+        self.seal_version
+    }
+
+    /// Seals new values as envelope `version` (1 or 2; others are refused).
+    pub fn with_seal_version(mut self, version: u8) -> Result<Self> {
+        if version != crate::envelope::VERSION && version != crate::envelope::VERSION_1 {
+            return Err(Error::KeyProvider {
+                tenant: self.tenant,
+                reason: format!("unknown envelope version {version}"),
+            });
+        }
+        self.seal_version = version;
+        Ok(self)
     }
 
     /// Counts this set's seals on `counter` (the keyring's, shared by every set of the key).

@@ -82,6 +82,7 @@ pub struct Keyring {
     ttl: Duration,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
     seals: Arc<Mutex<SealCounters>>,
+    seal_version: u8,
     allow_plaintext_reads: bool,
     allow_unbound_rows: bool,
 }
@@ -94,6 +95,7 @@ impl Keyring {
             ttl: Duration::from_secs(60),
             cache: Arc::default(),
             seals: Arc::default(),
+            seal_version: crate::envelope::VERSION,
             allow_plaintext_reads: false,
             allow_unbound_rows: false,
         }
@@ -102,6 +104,16 @@ impl Keyring {
     /// Sets the cache lifetime.
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
+        self
+    }
+
+    /// Seals new values as envelope `version`: 2 (the default), or 1 while any binary that may
+    /// read the data — another replica mid-rollout, the revision a rollback would return to —
+    /// predates version 2 and cannot open it. Every version opens both. Switch to 2 once no
+    /// such binary is left; `rewrap_table` then moves old values over. Version 1 has no row
+    /// binding (sealing a row-bound column fails).
+    pub fn seal_version(mut self, version: u8) -> Self {
+        self.seal_version = version;
         self
     }
 
@@ -139,7 +151,7 @@ impl Keyring {
         let keys = self.provider.keys(tenant).await;
         // The provider's frames, now below this one, held raw keys (see `scrub_stack`).
         crate::keys::scrub_stack();
-        let mut keys = keys?;
+        let mut keys = keys?.with_seal_version(self.seal_version)?;
         if let Ok(mut seals) = self.seals.lock() {
             let counter = seals
                 .entry((tenant.to_owned(), keys.current_key_id()))

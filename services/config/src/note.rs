@@ -48,6 +48,10 @@ pub struct EncryptionConfig {
     /// 0640/0440 when owned by root (a Secret mounted with `fsGroup`); this is for development
     /// stacks that mount a checkout, never for real keys.
     pub allow_loose_key_file_permissions: bool,
+    /// Envelope version new values are sealed as: 2, or 1 while a binary that may read the data
+    /// (another replica mid-rollout, the revision a rollback returns to) predates version 2.
+    /// Every version reads both.
+    pub envelope_version: u8,
 }
 
 impl Default for EncryptionConfig {
@@ -56,6 +60,7 @@ impl Default for EncryptionConfig {
             keys_dir: "/var/run/secrets/lockstep/tenant-keys".into(),
             cache_ttl_seconds: 60,
             allow_loose_key_file_permissions: false,
+            envelope_version: 2,
         }
     }
 }
@@ -105,6 +110,9 @@ impl ServiceConfig for NoteConfig {
         }
         if self.encryption.keys_dir.trim().is_empty() {
             return Err(invalid("encryption.keys_dir", "must not be empty"));
+        }
+        if !matches!(self.encryption.envelope_version, 1 | 2) {
+            return Err(invalid("encryption.envelope_version", "must be 1 or 2"));
         }
         if self.encryption.cache_ttl_seconds > 3600 {
             return Err(invalid(
@@ -172,6 +180,17 @@ mod tests {
                 .to_string()
                 .contains("auth.issuer")
         );
+        for version in [0, 3] {
+            let yaml = format!("encryption: {{envelope_version: {version}}}");
+            assert!(
+                NoteConfig::from_yaml(&yaml)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("encryption.envelope_version"),
+                "{yaml}"
+            );
+        }
+        NoteConfig::from_yaml("encryption: {envelope_version: 1}").unwrap();
     }
 
     #[test]

@@ -62,6 +62,7 @@ async fn serve(loaded: Loaded<NoteConfig>, control_routes: bool) -> anyhow::Resu
                 FileKeys::new(&config.encryption.keys_dir)
                     .allow_loose_permissions(config.encryption.allow_loose_key_file_permissions),
             )
+            .seal_version(config.encryption.envelope_version)
             .with_ttl(Duration::from_secs(u64::from(
                 config.encryption.cache_ttl_seconds,
             )));

@@ -14,6 +14,7 @@ mod retire;
 mod rows;
 mod scenarios;
 mod support;
+mod versions;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
 

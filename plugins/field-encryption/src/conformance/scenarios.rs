@@ -2,7 +2,7 @@
 //! failure; `paths` covers the SeaORM read/write paths and isolation, `lifecycle` keys over time.
 
 use super::Scenario;
-use super::{exact, index, lifecycle, paths, retire, rows};
+use super::{exact, index, lifecycle, paths, retire, rows, versions};
 
 macro_rules! scenario {
     ($module:ident :: $f:ident) => {
@@ -37,5 +37,6 @@ pub fn all() -> Vec<Scenario> {
         scenario!(retire::undecryptable_rows_are_named_or_quarantined),
         scenario!(retire::wrapped_keys_of_case_variant_tenants_stay_apart),
         scenario!(rows::row_binding_stops_values_moving_between_rows),
+        scenario!(versions::rolling_upgrade_across_envelope_versions),
     ]
 }

@@ -72,6 +72,33 @@ fn version_2_matches_its_specification() {
     }
 }
 
+/// A keyring set to version 1 seals what binaries before version 2 open: the version 1 header
+/// and AAD, checked against the independent decoding of `version_1_envelopes_still_open`.
+#[test]
+fn version_1_sealing_for_older_readers() {
+    let k = keys("acme", 1).with_seal_version(VERSION_1).unwrap();
+    let env = seal(&k, "notes.body", b"hello").unwrap();
+    assert_eq!(&env[..6], &[1, 1, 0, 0, 0, 1]);
+    assert_eq!(
+        open(&keys("acme", 1), "notes.body", &env).unwrap(),
+        b"hello"
+    );
+    // The same bytes under the version 1 AAD of another tenant or column fail.
+    assert!(open(&keys("globex", 1), "notes.body", &env).is_err());
+    assert!(open(&k, "notes.title", &env).is_err());
+    assert!(matches!(
+        seal_digest(
+            &k,
+            "notes.body",
+            &column_digest("notes.body"),
+            Some("7"),
+            b"x"
+        ),
+        Err(Error::Encode { .. })
+    ));
+    assert!(keys("acme", 1).with_seal_version(3).is_err());
+}
+
 #[test]
 fn aad_binds_tenant_column_and_table() {
     let acme = keys("acme", 1);
