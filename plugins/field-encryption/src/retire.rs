@@ -39,7 +39,7 @@ pub struct Column<'a> {
 
 impl<'a> Column<'a> {
     /// The column `column` holding values of binding `C`.
-    pub fn of<C: ColumnBinding>(column: &'a str) -> Self {
+    pub const fn of<C: ColumnBinding>(column: &'a str) -> Self {
         Column {
             column,
             binding: C::NAME,

@@ -9,25 +9,11 @@ use super::{NoteLegacy, Outcome, create_schema};
 use crate::retire::{Column, KeyUsage, Table, keys_in_use, rewrap_table};
 use crate::{Error, Keyring, StaticKeys, WrappedKeys, with_tenant};
 
-const COLUMNS: [Column<'static>; 3] = [
-    Column {
-        column: "title",
-        binding: "notes.title",
-        storage: crate::Storage::Binary,
-        row_bound: false,
-    },
-    Column {
-        column: "body",
-        binding: "notes.body",
-        storage: crate::Storage::Binary,
-        row_bound: false,
-    },
-    Column {
-        column: "legacy",
-        binding: "notes.legacy",
-        storage: crate::Storage::Base64,
-        row_bound: false,
-    },
+/// Every encrypted column of `notes`.
+pub(crate) const COLUMNS: [Column<'static>; 3] = [
+    Column::of::<super::NoteTitle>("title"),
+    Column::of::<super::NoteBody>("body"),
+    Column::of::<super::NoteLegacy>("legacy"),
 ];
 
 fn notes() -> Table<'static> {

@@ -5,23 +5,8 @@ use sea_orm::{DatabaseConnection, EntityTrait as _};
 
 use super::support::{ensure, key, new_note, raw_bytes};
 use super::{Outcome, create_schema};
-use crate::retire::{Column, Table, rewrap_table};
+use crate::retire::{Table, rewrap_table};
 use crate::{Keyring, StaticKeys, with_tenant};
-
-const COLUMNS: [Column<'static>; 2] = [
-    Column {
-        column: "title",
-        binding: "notes.title",
-        storage: crate::Storage::Binary,
-        row_bound: false,
-    },
-    Column {
-        column: "body",
-        binding: "notes.body",
-        storage: crate::Storage::Binary,
-        row_bound: false,
-    },
-];
 
 /// acme with keys 1 and 2, `current` new writes, sealing envelope `version`.
 fn ring(current: u32, version: u8) -> Keyring {
@@ -50,7 +35,7 @@ pub(crate) async fn rolling_upgrade_across_envelope_versions(db: &DatabaseConnec
         table: "notes",
         pk: "id",
         tenant_column: "tenant",
-        columns: &COLUMNS,
+        columns: &super::retire::COLUMNS[..2],
         batch: 2,
     };
     with_tenant(&ring(1, 1), "acme", async {
