@@ -40,15 +40,36 @@ impl WrappedKeys {
         WrappedKeys { kek, db }
     }
 
-    /// Creates `fe_data_keys` if it does not exist. On MySQL-family servers the tenant column
-    /// is made byte-exact (`ascii_bin`), also in a table created by an earlier version: under a
-    /// case-insensitive collation tenant `ACME` shared tenant `acme`'s data keys.
+    /// Creates `fe_data_keys` if it does not exist. On MySQL-family servers a tenant column that
+    /// compares under a case-insensitive collation (a table created in such a database, by this
+    /// or an earlier version) is moved to `utf8mb4_bin`: there tenant `ACME` shared tenant
+    /// `acme`'s data keys. A binary collation already in place — TiDB's default — is left alone
+    /// (TiDB cannot change a column's character set, so the charset is kept).
     pub async fn create_table(&self) -> Result<()> {
         self.db.execute_unprepared(DATA_KEYS_DDL).await?;
-        if self.db.get_database_backend() == sea_orm::DatabaseBackend::MySql {
+        if self.db.get_database_backend() != sea_orm::DatabaseBackend::MySql {
+            return Ok(());
+        }
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                sea_orm::DatabaseBackend::MySql,
+                "SELECT COLLATION_NAME FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'fe_data_keys' AND COLUMN_NAME = 'tenant'",
+            ))
+            .await?;
+        let collation: Option<String> = match row {
+            Some(row) => row.try_get_by(0)?,
+            None => None,
+        };
+        if !collation.as_deref().is_some_and(|c| c.ends_with("_bin")) {
+            tracing::warn!(
+                ?collation,
+                "making fe_data_keys.tenant byte-exact (utf8mb4_bin)"
+            );
             self.db
                 .execute_unprepared(
-                    "ALTER TABLE fe_data_keys MODIFY tenant VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL",
+                    "ALTER TABLE fe_data_keys MODIFY tenant VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
                 )
                 .await?;
         }
