@@ -10,8 +10,8 @@ const RESEED_AFTER: u32 = 1 << 16;
 /// system's RNG (the construction of NIST SP 800-90A's CTR_DRBG, and of BoringSSL's per-thread
 /// RNG), reseeded every [`RESEED_AFTER`] nonces and in every forked child.
 ///
-/// It replaced a pool of `getrandom` bytes: the kernel's ChaCha20 output cost ~25 ns of a 320 ns
-/// seal at 256 bytes, one AES block costs a few. Within one seed the 128-bit blocks never repeat
+/// It replaced a pool of `getrandom` bytes, whose kernel ChaCha20 showed up in a `perf` profile
+/// of the seal loop (`examples/cost.rs seal`); one AES block per nonce costs a few instructions. Within one seed the 128-bit blocks never repeat
 /// (AES permutes distinct counters), so the 96-bit nonces cut from them collide no more often
 /// than random ones; across seeds, threads and processes they are as random as the seeds.
 ///
