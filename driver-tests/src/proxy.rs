@@ -1,5 +1,5 @@
-//! A TCP proxy on loopback that a test can kill, or arm to lose a reply, to make an endpoint die
-//! mid-run or mid-statement.
+//! A TCP proxy on loopback that a test can kill, stall, or arm to lose a reply, to make an
+//! endpoint die, hang or break mid-run or mid-statement.
 //!
 //! Client-to-server bytes are read as MySQL packets (3-byte length, sequence id, payload), so a
 //! fault can be tied to one command: [`Proxy::lose_reply_to`] forwards the first packet whose
@@ -7,19 +7,26 @@
 //! execute it, swallows the server's reply and closes the link. That is the exact situation of a
 //! write whose outcome the client cannot know: it was applied, the client saw only a broken
 //! connection.
+//!
+//! [`Proxy::stall`] is a server that stopped answering without closing anything (SIGSTOP, a
+//! black-holed network path): connections stay open and new ones are accepted, but no byte moves
+//! in either direction until [`Proxy::resume`].
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// A reply to lose: the `skip`+1-th client packet containing `pattern`.
+/// A reply to lose or hold: the `skip`+1-th client packet containing `pattern`.
 #[derive(Debug, Clone)]
 struct LoseReply {
     pattern: Vec<u8>,
     skip: u32,
+    /// Hold the reply by stalling the whole proxy instead of cutting the link.
+    stall: bool,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +44,7 @@ pub struct Proxy {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
     faults: Arc<Mutex<Faults>>,
+    stalled: Arc<watch::Sender<bool>>,
 }
 
 impl Proxy {
@@ -45,20 +53,43 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let faults = Arc::new(Mutex::new(Faults::default()));
-        let shared = faults.clone();
+        let (stalled, gate) = watch::channel(false);
+        let stalled = Arc::new(stalled);
+        let (shared, stall) = (faults.clone(), stalled.clone());
         let task = tokio::spawn(async move {
             let mut links = JoinSet::new();
             while let Ok((inbound, _)) = listener.accept().await {
                 let upstream = upstream.clone();
                 let faults = shared.clone();
+                let mut gate = gate.clone();
+                let stall = stall.clone();
                 links.spawn(async move {
+                    // A stalled server accepts (the kernel does) but never greets.
+                    if !flowing(&mut gate).await {
+                        return;
+                    }
                     if let Ok(outbound) = TcpStream::connect(&upstream).await {
-                        link(inbound, outbound, faults).await;
+                        link(inbound, outbound, Fault { faults, stall }, gate).await;
                     }
                 });
             }
         });
-        Ok(Proxy { addr, task, faults })
+        Ok(Proxy {
+            addr,
+            task,
+            faults,
+            stalled,
+        })
+    }
+
+    /// Stops every byte in both directions, keeping all connections open.
+    pub fn stall(&self) {
+        self.stalled.send_replace(true);
+    }
+
+    /// Lets bytes flow again after [`Proxy::stall`].
+    pub fn resume(&self) {
+        self.stalled.send_replace(false);
     }
 
     /// Arms the proxy: the `skip`+1-th client packet (on any link) whose payload contains
@@ -68,6 +99,18 @@ impl Proxy {
         lock(&self.faults).lose_reply = Some(LoseReply {
             pattern: pattern.to_vec(),
             skip,
+            stall: false,
+        });
+    }
+
+    /// Arms the proxy: the first client packet whose payload contains `pattern` reaches the
+    /// server, and the proxy stalls (see [`Proxy::stall`]) before its reply can pass: a server
+    /// that executed the command and then stopped answering. Counts as a lost reply.
+    pub fn stall_reply_to(&self, pattern: &[u8]) {
+        lock(&self.faults).lose_reply = Some(LoseReply {
+            pattern: pattern.to_vec(),
+            skip: 0,
+            stall: true,
         });
     }
 
@@ -94,35 +137,46 @@ fn lock(faults: &Mutex<Faults>) -> std::sync::MutexGuard<'_, Faults> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Whether this packet is the one whose reply is to be lost (counts down `skip`).
-fn take_fault(faults: &Mutex<Faults>, payload: &[u8]) -> bool {
+/// What a link needs to fire the armed fault.
+struct Fault {
+    faults: Arc<Mutex<Faults>>,
+    stall: Arc<watch::Sender<bool>>,
+}
+
+/// Whether this packet is the one whose reply is to be lost (counts down `skip`), and if so
+/// whether the reply is held by a stall (`Some(true)`) or lost with the link (`Some(false)`).
+fn take_fault(faults: &Mutex<Faults>, payload: &[u8]) -> Option<bool> {
     let mut faults = lock(faults);
-    let Some(rule) = faults.lose_reply.as_mut() else {
-        return false;
-    };
+    let rule = faults.lose_reply.as_mut()?;
     if !payload
         .windows(rule.pattern.len().max(1))
         .any(|w| w == rule.pattern.as_slice())
     {
-        return false;
+        return None;
     }
     if rule.skip > 0 {
         rule.skip -= 1;
-        return false;
+        return None;
     }
+    let stall = rule.stall;
     faults.lose_reply = None;
     faults.lost += 1;
-    true
+    Some(stall)
+}
+
+/// Waits while the proxy is stalled; false once the proxy is gone.
+async fn flowing(gate: &mut watch::Receiver<bool>) -> bool {
+    gate.wait_for(|stalled| !stalled).await.is_ok()
 }
 
 /// One client connection. Ends (closing both sockets) when either side closes or a reply is lost.
-async fn link(inbound: TcpStream, outbound: TcpStream, faults: Arc<Mutex<Faults>>) {
+async fn link(inbound: TcpStream, outbound: TcpStream, fault: Fault, gate: watch::Receiver<bool>) {
     let (client_rx, client_tx) = inbound.into_split();
     let (server_rx, server_tx) = outbound.into_split();
-    let (armed_tx, armed_rx) = tokio::sync::watch::channel(false);
+    let (armed_tx, armed_rx) = watch::channel(false);
     tokio::select! {
-        _ = upstream(client_rx, server_tx, faults, armed_tx) => {}
-        _ = downstream(server_rx, client_tx, armed_rx) => {}
+        _ = upstream(client_rx, server_tx, fault, armed_tx, gate.clone()) => {}
+        _ = downstream(server_rx, client_tx, armed_rx, gate) => {}
     }
 }
 
@@ -131,8 +185,9 @@ async fn link(inbound: TcpStream, outbound: TcpStream, faults: Arc<Mutex<Faults>
 async fn upstream(
     mut client: tokio::net::tcp::OwnedReadHalf,
     mut server: tokio::net::tcp::OwnedWriteHalf,
-    faults: Arc<Mutex<Faults>>,
-    armed: tokio::sync::watch::Sender<bool>,
+    fault: Fault,
+    armed: watch::Sender<bool>,
+    mut gate: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let mut header = [0u8; 4];
     loop {
@@ -141,8 +196,18 @@ async fn upstream(
             usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
         let mut payload = vec![0u8; len];
         client.read_exact(&mut payload).await?;
-        if take_fault(&faults, &payload) {
-            let _ = armed.send(true);
+        if !flowing(&mut gate).await {
+            return Ok(());
+        }
+        // Set before the packet leaves, so its reply cannot slip through.
+        match take_fault(&fault.faults, &payload) {
+            Some(true) => {
+                fault.stall.send_replace(true);
+            }
+            Some(false) => {
+                let _ = armed.send(true);
+            }
+            None => {}
         }
         server.write_all(&header).await?;
         server.write_all(&payload).await?;
@@ -153,13 +218,17 @@ async fn upstream(
 async fn downstream(
     mut server: tokio::net::tcp::OwnedReadHalf,
     mut client: tokio::net::tcp::OwnedWriteHalf,
-    mut armed: tokio::sync::watch::Receiver<bool>,
+    mut armed: watch::Receiver<bool>,
+    mut gate: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = server.read(&mut buf).await?;
         if n == 0 || *armed.borrow_and_update() {
             // Closed, or the server executed the command and answered: the client never hears it.
+            return Ok(());
+        }
+        if !flowing(&mut gate).await {
             return Ok(());
         }
         client.write_all(&buf[..n]).await?;

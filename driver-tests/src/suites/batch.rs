@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
-use lockstep_tidb::{AsOf, BatchLimits, BulkInsert, Error, delete_in_chunks, sql};
+use lockstep_tidb::{
+    AsOf, BatchLimits, BulkInsert, Error, RetryPolicy, TxnMode, delete_in_chunks, sql,
+};
 use sqlx::AssertSqlSafe;
 
 use crate::case;
@@ -17,6 +19,7 @@ pub fn cases() -> Vec<Case> {
         case!("batch", delete_in_chunks_removes_exactly_the_matches),
         case!("batch", auto_random_key_table_accepts_inserts),
         case!("batch", stale_read_sees_committed_rows),
+        case!("batch", tidb_only_sql_runs_on_tidb_and_is_refused_elsewhere),
     ]
 }
 
@@ -185,5 +188,56 @@ async fn stale_read_sees_committed_rows(ctx: Ctx) -> anyhow::Result<()> {
         err.is_err(),
         "a write inside a read-only transaction succeeded"
     );
+    Ok(())
+}
+
+/// `AS OF TIMESTAMP` after a table and `BEGIN OPTIMISTIC` run on TiDB; elsewhere they are
+/// refused as `Unsupported` before any SQL is sent (spliced in, `AS OF` is a syntax error, and a
+/// plain `BEGIN` would silently lock pessimistically).
+async fn tidb_only_sql_runs_on_tidb_and_is_refused_elsewhere(ctx: Ctx) -> anyhow::Result<()> {
+    ctx.exec_all(&[DDL, "INSERT INTO items VALUES (1, 'old', NULL)"])
+        .await?;
+    let tidb = ctx.db.server().is_tidb();
+    let as_of = AsOf::Staleness(Duration::from_secs(0));
+    match (as_of.clause(ctx.db.server()), tidb) {
+        (Ok(clause), true) => {
+            let sql = format!("SELECT COUNT(*) FROM items {clause}");
+            let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+                .fetch_one(ctx.db.pool())
+                .await?;
+            ensure!(n == 1, "{n}");
+        }
+        (Err(Error::Unsupported { .. }), false) => {}
+        (other, _) => anyhow::bail!("AS OF on {}: {other:?}", ctx.db.server().raw),
+    }
+    let optimistic = RetryPolicy {
+        mode: TxnMode::Optimistic,
+        ..ctx.db.retry_policy()
+    };
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = sent.clone();
+    let result = ctx
+        .db
+        .transaction_with_policy(&optimistic, move |tx| {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                sqlx::query("UPDATE items SET name = 'new' WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await;
+    let name: String = sqlx::query_scalar("SELECT name FROM items WHERE id = 1")
+        .fetch_one(ctx.db.pool())
+        .await?;
+    match result {
+        Ok(()) if tidb => ensure!(name == "new", "{name}"),
+        Err(Error::Unsupported { ref feature, .. }) if !tidb => {
+            ensure!(feature == "BEGIN OPTIMISTIC", "{feature}");
+            ensure!(!sent.load(std::sync::atomic::Ordering::SeqCst) && name == "old");
+        }
+        other => anyhow::bail!("optimistic transaction: {other:?}"),
+    }
     Ok(())
 }

@@ -92,7 +92,11 @@ async fn conflicting_increments_lose_nothing(ctx: Ctx) -> anyhow::Result<()> {
     // On TiDB, optimistic transactions without row locks make conflicts real; elsewhere the
     // trigger fails ~30 % of updates with 9007 and FOR UPDATE keeps the increments serial.
     let policy = RetryPolicy {
-        mode: TxnMode::Optimistic,
+        mode: if tidb {
+            TxnMode::Optimistic
+        } else {
+            TxnMode::ServerDefault
+        },
         max_attempts: 50,
         max_elapsed: std::time::Duration::from_secs(120),
         ..db.retry_policy()

@@ -7,6 +7,7 @@ pub mod encryption;
 pub mod failover;
 pub mod outcome;
 pub mod retry;
+pub mod timeouts;
 pub mod tx;
 pub mod types;
 
@@ -22,6 +23,7 @@ pub fn all() -> Vec<Case> {
         concurrency::cases(),
         failover::cases(),
         outcome::cases(),
+        timeouts::cases(),
         batch::cases(),
         encryption::cases(),
     ]

@@ -31,7 +31,7 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-const DDL: &str =
+pub(crate) const DDL: &str =
     "CREATE TABLE w (id INT PRIMARY KEY AUTO_INCREMENT, k VARCHAR(40) NOT NULL, UNIQUE KEY (k))";
 
 /// The case's database through a proxy that can lose replies.
@@ -43,7 +43,7 @@ async fn proxied(ctx: &Ctx) -> anyhow::Result<(Proxy, Db)> {
     Ok((proxy, db))
 }
 
-async fn rows(ctx: &Ctx) -> anyhow::Result<i64> {
+pub(crate) async fn rows(ctx: &Ctx) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM w")
         .fetch_one(ctx.db.pool())
         .await?)
@@ -171,20 +171,25 @@ fn marked_rows() -> Vec<Row> {
         .collect()
 }
 
-async fn bulk_insert_chunk_with_a_lost_reply_stops_and_counts(ctx: Ctx) -> anyhow::Result<()> {
-    let (proxy, db) = proxied(&ctx).await?;
-    proxy.lose_reply_to(b"chunk-2-marker", 0);
-    let rows_in = marked_rows();
-    let err = bulk()
+/// [`marked_rows`] through `BulkInsert::execute` with the handle's retry policy.
+pub(crate) async fn insert_marked_rows(db: &Db) -> lockstep_tidb::Result<u64> {
+    bulk()
         .execute(
             db.pool(),
             &db.retry_policy(),
-            &rows_in,
+            &marked_rows(),
             |r| 4 + r.1.len(),
             |sep, r| {
                 sep.push_bind(r.0).push_bind(r.1.clone());
             },
         )
+        .await
+}
+
+async fn bulk_insert_chunk_with_a_lost_reply_stops_and_counts(ctx: Ctx) -> anyhow::Result<()> {
+    let (proxy, db) = proxied(&ctx).await?;
+    proxy.lose_reply_to(b"chunk-2-marker", 0);
+    let err = insert_marked_rows(&db)
         .await
         .err()
         .context("a batch with a lost chunk reply reported success")?;

@@ -8,12 +8,15 @@
 
 use std::ops::Range;
 
-use sqlx::mysql::{MySql, MySqlConnection, MySqlPool};
+use sqlx::mysql::{MySql, MySqlArguments, MySqlConnection, MySqlPool};
+use sqlx::query::Query;
 use sqlx::query_builder::Separated;
 use sqlx::{AssertSqlSafe, QueryBuilder};
+use tokio::time::Instant;
 
+use crate::deadline::{Lease, within};
 use crate::error::{Error, Result};
-use crate::policy::{AttemptError, RetryPolicy, run_with_retry};
+use crate::policy::{Attempt, AttemptError, RetryPolicy, run_with_retry};
 use crate::sql::quote_ident;
 
 /// The most placeholders one MySQL-protocol statement may carry.
@@ -122,13 +125,10 @@ impl BulkInsert<'_> {
                 chunk.end,
                 self.table
             );
-            let done = run_with_retry(policy, |_| async {
-                chunk_insert(&head, slice, &bind)
-                    .build()
-                    .execute(pool)
-                    .await
-                    .map(|done| done.rows_affected())
-                    .map_err(|e| AttemptError::in_doubt(Error::from(e), what.clone()))
+            let done = run_with_retry(policy, |attempt| {
+                let mut statement = chunk_insert(&head, slice, &bind);
+                let what = &what;
+                async move { autocommit(pool, attempt, what, statement.build()).await }
             })
             .await;
             match done {
@@ -200,12 +200,10 @@ pub async fn delete_in_chunks(
     let mut chunk = 0usize;
     loop {
         let what = format!("DELETE chunk {} from `{table}`", chunk + 1);
-        let affected = run_with_retry(policy, |_| async {
-            sqlx::query(AssertSqlSafe(sql.clone()))
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-                .map_err(|e| AttemptError::in_doubt(Error::from(e), what.clone()))
+        let affected = run_with_retry(policy, |attempt| {
+            let statement = sqlx::query(AssertSqlSafe(sql.clone()));
+            let what = &what;
+            async move { autocommit(pool, attempt, what, statement).await }
         })
         .await
         .map_err(|source| Error::BatchIncomplete {
@@ -220,6 +218,30 @@ pub async fn delete_in_chunks(
             return Ok(deleted);
         }
     }
+}
+
+/// Runs one autocommit statement within the attempt's deadline and returns the rows affected.
+/// It is its own commit, so a broken link or a time-out after it was sent leaves it in doubt.
+async fn autocommit(
+    pool: &MySqlPool,
+    attempt: Attempt,
+    what: &str,
+    statement: Query<'_, MySql, MySqlArguments>,
+) -> std::result::Result<u64, AttemptError> {
+    let started = Instant::now();
+    let mut lease = Lease::acquire(pool, attempt.deadline)
+        .await
+        .map_err(AttemptError::before_commit)?;
+    let done = within(
+        attempt.deadline,
+        started,
+        what,
+        statement.execute(lease.conn()),
+    )
+    .await
+    .map_err(|e| AttemptError::in_doubt(e, what))?;
+    lease.finished();
+    Ok(done.rows_affected())
 }
 
 /// The `INSERT … VALUES (…), (…)` statement of one chunk.

@@ -62,6 +62,8 @@ pub fn classify_error(err: &crate::Error) -> ErrorClass {
         crate::Error::Sqlx(e) => classify_sqlx(e),
         crate::Error::SeaOrm(e) => classify_db_err(e),
         crate::Error::NoEndpointReachable { .. } => ErrorClass::Connection,
+        // The connection was closed: like a broken link, in doubt once sent.
+        crate::Error::TimedOut { .. } => ErrorClass::Connection,
         // Already decided: retrying would guess.
         crate::Error::OutcomeUnknown { .. } => ErrorClass::Never,
         _ => ErrorClass::Never,

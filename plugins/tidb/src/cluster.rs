@@ -27,6 +27,8 @@ use sqlx::{ConnectOptions as _, Connection as _};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use crate::classify::ErrorClass;
+use crate::deadline::{Lease, Timeouts, within};
 use crate::error::{Error, Result};
 use crate::options::{ConnectOptions, endpoint_name};
 use crate::policy::{RetryMetrics, RetryPolicy};
@@ -129,6 +131,7 @@ pub struct Db {
     server: ServerInfo,
     endpoints: Arc<Endpoints>,
     metrics: Arc<RetryMetrics>,
+    timeouts: Timeouts,
     health_task: JoinHandle<()>,
 }
 
@@ -148,9 +151,15 @@ impl Drop for Db {
 }
 
 impl Db {
-    /// Connects from a URL (see [`crate::options`]) with default health checking.
+    /// Connects from a URL (see [`crate::options`]) with default health checking; probes are
+    /// bounded by the URL's `connect-timeout`.
     pub async fn connect(url: &str) -> Result<Db> {
-        Db::connect_with(url.parse()?, HealthCheck::default()).await
+        let options: ConnectOptions = url.parse()?;
+        let health = HealthCheck {
+            timeout: options.timeouts.connect,
+            ..HealthCheck::default()
+        };
+        Db::connect_with(options, health).await
     }
 
     /// Probes every endpoint, fails with [`Error::NoEndpointReachable`] if none answers, then
@@ -190,9 +199,14 @@ impl Db {
             })
             .connect_lazy_with(first.options.clone());
 
-        let version: String = sqlx::query_scalar("SELECT VERSION()")
-            .fetch_one(&pool)
-            .await?;
+        let timeouts = options.timeouts;
+        let started = tokio::time::Instant::now();
+        let deadline = started + timeouts.connect.max(settings.acquire_timeout);
+        let mut lease = Lease::acquire(&pool, deadline).await?;
+        let query = sqlx::query_scalar("SELECT VERSION()").fetch_one(lease.conn());
+        let version: String = within(deadline, started, "SELECT VERSION()", query).await?;
+        lease.finished();
+        drop(lease);
         let server = ServerInfo::parse(&version);
         tracing::info!(server = %server.raw, endpoints = endpoints.list.len(), "connected");
         let health_task = tokio::spawn(health_loop(pool.clone(), endpoints.clone(), health));
@@ -201,6 +215,7 @@ impl Db {
             server,
             endpoints,
             metrics: Arc::default(),
+            timeouts,
             health_task,
         })
     }
@@ -230,12 +245,20 @@ impl Db {
         &self.metrics
     }
 
-    /// The default retry policy, counting into [`Db::retry_metrics`].
+    /// The default retry policy with the URL's `attempt-timeout` and `retry-budget`, counting
+    /// into [`Db::retry_metrics`].
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
             metrics: self.metrics.clone(),
+            attempt_timeout: self.timeouts.attempt,
+            max_elapsed: self.timeouts.retry_budget,
             ..RetryPolicy::default()
         }
+    }
+
+    /// The time bounds this handle was built with.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
     }
 
     /// [`crate::retry::transaction_with_retry`] on this pool with the default policy.
@@ -259,29 +282,39 @@ impl Db {
     }
 
     /// Runs `work` in a read-only transaction that reads the snapshot `as_of` on TiDB 5.1+;
-    /// other servers read the latest data. The returned flag says which happened.
+    /// other servers read the latest data. The returned flag says which happened. Bounded by
+    /// the URL's `attempt-timeout`; not retried.
     pub async fn stale_read<T, F>(&self, as_of: &crate::sql::AsOf, work: F) -> Result<(T, bool)>
     where
         F: for<'c> FnOnce(&'c mut MySqlConnection) -> BoxFuture<'c, Result<T>>,
     {
         let (begin, stale) = crate::sql::stale_read_begin(&self.server, as_of);
-        let mut tx = self.pool.begin_with(sqlx::AssertSqlSafe(begin)).await?;
-        let value = work(&mut tx).await?;
-        tx.commit().await?;
+        let started = tokio::time::Instant::now();
+        let deadline = started + self.timeouts.attempt;
+        let mut lease = Lease::acquire(&self.pool, deadline)
+            .await
+            .map_err(|e| self.explain_timeout(e))?;
+        let begin = sqlx::Connection::begin_with(lease.conn(), sqlx::AssertSqlSafe(begin));
+        let mut tx = within(deadline, started, "BEGIN", begin).await?;
+        let value = within(deadline, started, "the read", work(&mut tx)).await?;
+        within(deadline, started, "COMMIT", tx.commit()).await?;
+        lease.finished();
         Ok((value, stale))
     }
 
-    /// Replaces a bare pool time-out by the endpoints' own errors when none is healthy.
+    /// Replaces a connection failure (a pool time-out, a refused or broken link, a step that
+    /// timed out) by the endpoints' own errors when the health checker finds none healthy. An
+    /// outcome in doubt stays what it is: that is the fact the caller must act on.
     fn explain_timeout(&self, err: Error) -> Error {
         let all_down = !self
             .endpoints
             .list
             .iter()
             .any(|e| e.healthy.load(Ordering::Relaxed));
+        let connection = crate::classify::classify_error(&err) == ErrorClass::Connection;
         match err {
-            Error::Sqlx(sqlx::Error::PoolTimedOut) if all_down => {
-                unreachable_error(&self.endpoints)
-            }
+            Error::NoEndpointReachable { .. } => err,
+            _ if all_down && connection => unreachable_error(&self.endpoints),
             // The budget ran out waiting for connections: say why, per endpoint.
             Error::RetriesExhausted {
                 attempts,

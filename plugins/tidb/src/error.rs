@@ -40,6 +40,19 @@ pub enum Error {
         attempts: Vec<(String, String)>,
     },
 
+    /// A step did not finish within its time bound (see [`crate::deadline::Timeouts`]); the
+    /// connection it used was closed. `sent` is false when the step was waiting for a connection,
+    /// so nothing reached the server.
+    #[error("{what} timed out after {after:?}{}", if *.sent { "" } else { " (nothing was sent)" })]
+    TimedOut {
+        /// The step: `BEGIN`, `COMMIT`, the work, a chunk, waiting for a connection.
+        what: String,
+        /// How long the attempt had run when it was stopped.
+        after: Duration,
+        /// Whether the step may have reached the server.
+        sent: bool,
+    },
+
     /// The server returned an error. `class` says whether and how it may be retried.
     #[error("server error {code} ({sqlstate}) [{class:?}]: {message}")]
     Server {
@@ -110,6 +123,18 @@ pub enum Error {
         limit: usize,
     },
 
+    /// A TiDB feature was asked of a server that does not have it. Refused before any SQL is
+    /// sent, instead of a syntax error from the server or a silent plain-MySQL substitute.
+    #[error("{feature} needs {needs}; the server is `{server}`")]
+    Unsupported {
+        /// What was asked, e.g. `BEGIN OPTIMISTIC`.
+        feature: String,
+        /// Which server and version has it, e.g. `TiDB 5.1+`.
+        needs: &'static str,
+        /// The server's `VERSION()` (or its family when only that is known).
+        server: String,
+    },
+
     /// An argument to a SQL helper was out of range or unsafe to splice into SQL.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -134,11 +159,13 @@ impl Error {
             Error::InvalidUrl { .. } => "invalid_url",
             Error::Tls { .. } => "tls",
             Error::NoEndpointReachable { .. } => "no_endpoint",
+            Error::TimedOut { .. } => "timed_out",
             Error::Server { .. } => "server",
             Error::RetriesExhausted { .. } => "retries_exhausted",
             Error::OutcomeUnknown { .. } => "outcome_unknown",
             Error::BatchIncomplete { .. } => "batch_incomplete",
             Error::RowTooLarge { .. } => "row_too_large",
+            Error::Unsupported { .. } => "unsupported",
             Error::InvalidArgument(_) => "invalid_argument",
             Error::Work(_) => "work",
             Error::SeaOrm(_) => "sea_orm",

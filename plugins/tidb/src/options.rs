@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 
+use crate::deadline::{Timeouts, parse_duration};
 use crate::error::{Error, Result};
 
 /// Options the driver reads itself; everything else is handed to sqlx.
@@ -82,6 +83,8 @@ pub struct ConnectOptions {
     pub endpoints: Vec<MySqlConnectOptions>,
     /// Pool settings from the URL's query (or defaults).
     pub pool: PoolSettings,
+    /// Time bounds from the URL's query (or defaults).
+    pub timeouts: Timeouts,
 }
 
 impl FromStr for ConnectOptions {
@@ -103,6 +106,7 @@ impl std::fmt::Debug for ConnectOptions {
                 &first.and_then(MySqlConnectOptions::get_database),
             )
             .field("pool", &self.pool)
+            .field("timeouts", &self.timeouts)
             .finish_non_exhaustive()
     }
 }
@@ -162,7 +166,7 @@ fn parse(url: &str) -> Result<ConnectOptions> {
     if hosts.is_empty() {
         return Err(invalid("no host given".into()));
     }
-    let (pool, passthrough) = split_query(query).map_err(invalid)?;
+    let (pool, timeouts, passthrough) = split_query(query).map_err(invalid)?;
 
     let mut endpoints = Vec::new();
     for host in hosts.split(',') {
@@ -177,7 +181,11 @@ fn parse(url: &str) -> Result<ConnectOptions> {
         check_tls(&options, &passthrough)?;
         endpoints.push(options);
     }
-    Ok(ConnectOptions { endpoints, pool })
+    Ok(ConnectOptions {
+        endpoints,
+        pool,
+        timeouts,
+    })
 }
 
 fn split_host_port(host: &str, default_port: u16) -> std::result::Result<(&str, u16), String> {
@@ -197,9 +205,10 @@ fn split_host_port(host: &str, default_port: u16) -> std::result::Result<(&str, 
     }
 }
 
-/// Splits the query into pool settings and a pass-through query string for sqlx.
-fn split_query(query: &str) -> std::result::Result<(PoolSettings, String), String> {
+/// Splits the query into pool settings, time bounds and a pass-through query string for sqlx.
+fn split_query(query: &str) -> std::result::Result<(PoolSettings, Timeouts, String), String> {
     let mut pool = PoolSettings::default();
+    let mut timeouts = Timeouts::default();
     let mut passthrough = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair
@@ -217,14 +226,16 @@ fn split_query(query: &str) -> std::result::Result<(PoolSettings, String), Strin
             "min-connections" => {
                 pool.min_connections = u32::try_from(number()?).map_err(|e| e.to_string())?
             }
-            "acquire-timeout" => pool.acquire_timeout = Duration::from_secs(number()?),
-            "idle-timeout" => pool.idle_timeout = Duration::from_secs(number()?),
-            "max-lifetime" => pool.max_lifetime = Duration::from_secs(number()?),
+            "acquire-timeout" => pool.acquire_timeout = parse_duration(key, value)?,
+            "idle-timeout" => pool.idle_timeout = parse_duration(key, value)?,
+            "max-lifetime" => pool.max_lifetime = parse_duration(key, value)?,
+            k if Timeouts::KEYS.contains(&k) => timeouts.set(k, value)?,
             k if SQLX_KEYS.contains(&k) => passthrough.push(pair),
             other => {
                 return Err(format!(
-                    "unknown option `{other}` (known: {}, {})",
+                    "unknown option `{other}` (known: {}, {}, {})",
                     POOL_KEYS.join(", "),
+                    Timeouts::KEYS.join(", "),
                     SQLX_KEYS.join(", ")
                 ));
             }
@@ -236,7 +247,7 @@ fn split_query(query: &str) -> std::result::Result<(PoolSettings, String), Strin
     if pool.min_connections > pool.max_connections {
         return Err("min-connections is larger than max-connections".into());
     }
-    Ok((pool, passthrough.join("&")))
+    Ok((pool, timeouts, passthrough.join("&")))
 }
 
 /// TLS sanity checks that sqlx would only report at connect time, or not at all.
@@ -304,6 +315,21 @@ mod tests {
         let m: ConnectOptions = "mysql://root@127.0.0.1/test".parse().unwrap();
         assert_eq!(m.endpoint_names(), ["127.0.0.1:3306"]);
         assert_eq!(m.pool, PoolSettings::default());
+        assert_eq!(m.timeouts, Timeouts::default());
+    }
+
+    #[test]
+    fn time_bounds_come_from_the_url() {
+        let o: ConnectOptions = "mysql://root@db/test?connect-timeout=2&attempt-timeout=1500ms&retry-budget=20s&acquire-timeout=250ms"
+            .parse()
+            .unwrap();
+        assert_eq!(o.timeouts.connect, Duration::from_secs(2));
+        assert_eq!(o.timeouts.attempt, Duration::from_millis(1500));
+        assert_eq!(o.timeouts.retry_budget, Duration::from_secs(20));
+        assert_eq!(o.pool.acquire_timeout, Duration::from_millis(250));
+        let e = err("mysql://root@db/test?attempt-timeout=soon");
+        assert!(e.contains("attempt-timeout") && e.contains("soon"), "{e}");
+        assert!(err("mysql://root@db/test?retry-budget=0").contains("more than zero"));
     }
 
     #[test]

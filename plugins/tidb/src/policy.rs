@@ -28,12 +28,19 @@ pub enum TxnMode {
 }
 
 impl TxnMode {
-    /// The statement that opens a transaction in this mode; `is_tidb` false always gives `BEGIN`.
-    pub fn begin_statement(self, is_tidb: bool) -> &'static str {
+    /// The statement that opens a transaction in this mode. Off TiDB, `Pessimistic` is plain
+    /// `BEGIN` (InnoDB locks rows on write, which is what pessimistic means), while `Optimistic`
+    /// cannot be honoured and is [`Error::Unsupported`].
+    pub fn begin_statement(self, is_tidb: bool) -> Result<&'static str> {
         match (self, is_tidb) {
-            (TxnMode::Pessimistic, true) => "BEGIN PESSIMISTIC",
-            (TxnMode::Optimistic, true) => "BEGIN OPTIMISTIC",
-            _ => "BEGIN",
+            (TxnMode::Pessimistic, true) => Ok("BEGIN PESSIMISTIC"),
+            (TxnMode::Optimistic, true) => Ok("BEGIN OPTIMISTIC"),
+            (TxnMode::Optimistic, false) => Err(Error::Unsupported {
+                feature: "BEGIN OPTIMISTIC".into(),
+                needs: "TiDB",
+                server: "MySQL/MariaDB (InnoDB locks rows pessimistically)".into(),
+            }),
+            _ => Ok("BEGIN"),
         }
     }
 }
@@ -101,8 +108,12 @@ impl RetrySnapshot {
 pub struct RetryPolicy {
     /// Attempts including the first one (≥ 1).
     pub max_attempts: u32,
-    /// Give up once this much time has passed since the first attempt started.
+    /// Give up once this much time has passed since the first attempt started; no attempt runs
+    /// past it either.
     pub max_elapsed: Duration,
+    /// Bound of one attempt (acquire, `BEGIN`, work, `COMMIT`); an attempt that overruns is
+    /// stopped with [`Error::TimedOut`] and its connection closed.
+    pub attempt_timeout: Duration,
     /// The 100 ms unit of TiDB's backoff formula.
     pub base: Duration,
     /// Upper bound of one sleep.
@@ -120,6 +131,7 @@ impl Default for RetryPolicy {
         RetryPolicy {
             max_attempts: 10,
             max_elapsed: Duration::from_secs(30),
+            attempt_timeout: Duration::from_secs(10),
             base: Duration::from_millis(100),
             max_backoff: Duration::from_secs(3),
             mode: TxnMode::ServerDefault,
@@ -189,6 +201,7 @@ fn may_have_reached_server(error: &Error) -> bool {
         Error::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
             | Error::SeaOrm(sea_orm::DbErr::ConnectionAcquire(_))
             | Error::NoEndpointReachable { .. }
+            | Error::TimedOut { sent: false, .. }
     )
 }
 
@@ -210,16 +223,29 @@ pub struct Retry<'p> {
     policy: &'p RetryPolicy,
     started: Instant,
     attempts: u32,
+    deadline: Instant,
+}
+
+/// One attempt of retried work, as [`run_with_retry`] hands it to the work.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    /// 1-based attempt number.
+    pub number: u32,
+    /// When the attempt must be over: its own time-out, clipped to the retry budget. Work that
+    /// bounds its own steps by it can say precisely which step timed out.
+    pub deadline: Instant,
 }
 
 impl<'p> Retry<'p> {
     /// Starts counting a new unit of work.
     pub fn start(policy: &'p RetryPolicy) -> Self {
         policy.metrics.transactions.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
         Retry {
             policy,
-            started: Instant::now(),
+            started,
             attempts: 0,
+            deadline: started,
         }
     }
 
@@ -227,7 +253,14 @@ impl<'p> Retry<'p> {
     pub fn attempt(&mut self) -> u32 {
         self.attempts += 1;
         self.policy.metrics.attempts.fetch_add(1, Ordering::Relaxed);
+        let budget_end = self.started + self.policy.max_elapsed;
+        self.deadline = (Instant::now() + self.policy.attempt_timeout).min(budget_end);
         self.attempts
+    }
+
+    /// When the current attempt must be over (see [`Attempt::deadline`]).
+    pub fn deadline(&self) -> Instant {
+        self.deadline
     }
 
     /// Decides what to do after a failed attempt: `Ok` after sleeping the backoff when another
@@ -268,231 +301,33 @@ impl<'p> Retry<'p> {
 }
 
 /// Runs `attempt` until it succeeds, fails with a non-retryable error, or the budget runs out.
-/// `attempt` receives the 1-based attempt number.
+///
+/// Each attempt is stopped at its [`Attempt::deadline`]; the stopped work counts as sent (a
+/// statement may have reached the server), so it is in doubt unless the policy is idempotent.
+/// Work that takes connections with [`crate::deadline::Lease`] and bounds its own steps by the
+/// deadline reports which step overran instead, and a connection abandoned mid-statement is
+/// closed rather than returned to the pool.
 pub async fn run_with_retry<T, F, Fut>(policy: &RetryPolicy, mut attempt: F) -> Result<T>
 where
-    F: FnMut(u32) -> Fut,
+    F: FnMut(Attempt) -> Fut,
     Fut: Future<Output = std::result::Result<T, AttemptError>>,
 {
     let mut retry = Retry::start(policy);
     loop {
-        let n = retry.attempt();
-        match attempt(n).await {
-            Ok(value) => return Ok(value),
-            Err(failure) => retry.failed(failure).await?,
-        }
+        let number = retry.attempt();
+        let (started, deadline) = (Instant::now(), retry.deadline());
+        let run = tokio::time::timeout_at(deadline, attempt(Attempt { number, deadline }));
+        let failure = match run.await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(failure)) => failure,
+            Err(_) => AttemptError::in_doubt(
+                crate::deadline::timed_out("the attempt", started.elapsed(), true),
+                "the statement",
+            ),
+        };
+        retry.failed(failure).await?;
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::classify::ErrorClass;
-
-    fn server_error(code: u16) -> Error {
-        Error::Server {
-            code,
-            sqlstate: "HY000".into(),
-            message: format!("error {code}"),
-            class: crate::classify::classify_code(code),
-            source: sqlx::Error::RowNotFound,
-        }
-    }
-
-    #[test]
-    fn backoff_follows_tidb_formula_and_is_capped() {
-        let policy = RetryPolicy::default();
-        assert_eq!(policy.backoff(1, 0.0), Duration::from_millis(150));
-        assert_eq!(policy.backoff(2, 0.5), Duration::from_millis(275));
-        assert_eq!(policy.backoff(3, 0.0), Duration::from_micros(337_500));
-        assert_eq!(policy.backoff(30, 0.9), policy.max_backoff);
-        // jitter is clamped into [0, 1]
-        assert_eq!(policy.backoff(1, 7.0), Duration::from_millis(250));
-    }
-
-    #[test]
-    fn begin_statement_degrades_off_tidb() {
-        assert_eq!(
-            TxnMode::Pessimistic.begin_statement(true),
-            "BEGIN PESSIMISTIC"
-        );
-        assert_eq!(
-            TxnMode::Optimistic.begin_statement(true),
-            "BEGIN OPTIMISTIC"
-        );
-        assert_eq!(TxnMode::Pessimistic.begin_statement(false), "BEGIN");
-        assert_eq!(TxnMode::ServerDefault.begin_statement(true), "BEGIN");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn retries_retryable_codes_until_success() {
-        let policy = RetryPolicy::default();
-        let out = run_with_retry(&policy, |n| async move {
-            if n < 4 {
-                Err(server_error(9007).into())
-            } else {
-                Ok(n)
-            }
-        })
-        .await
-        .unwrap();
-        assert_eq!(out, 4);
-        let s = policy.metrics.snapshot();
-        assert_eq!((s.transactions, s.attempts, s.total_retries()), (1, 4, 3));
-        assert_eq!(s.retries[class_index(ErrorClass::RetryTransaction)], 3);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn never_retries_a_non_retryable_error() {
-        let policy = RetryPolicy::default();
-        let err = run_with_retry(&policy, |_| async {
-            Err::<(), _>(server_error(8004).into())
-        })
-        .await
-        .unwrap_err();
-        assert_eq!(err.server_code(), Some(8004));
-        assert!(matches!(err, Error::Server { .. }));
-        assert_eq!(policy.metrics.snapshot().attempts, 1);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn transient_errors_need_idempotent_work() {
-        let strict = RetryPolicy::default();
-        run_with_retry(&strict, |_| async {
-            Err::<(), _>(server_error(9005).into())
-        })
-        .await
-        .unwrap_err();
-        assert_eq!(strict.metrics.snapshot().attempts, 1);
-
-        let relaxed = RetryPolicy {
-            idempotent: true,
-            ..RetryPolicy::default()
-        };
-        let out = run_with_retry(&relaxed, |n| async move {
-            if n == 1 {
-                Err(server_error(9005).into())
-            } else {
-                Ok("done")
-            }
-        })
-        .await
-        .unwrap();
-        assert_eq!(out, "done");
-    }
-
-    fn io() -> Error {
-        Error::Sqlx(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()))
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_broken_commit_is_outcome_unknown_unless_idempotent() {
-        let policy = RetryPolicy::default();
-        let err = run_with_retry(&policy, |_| async move {
-            Err::<(), _>(AttemptError::in_doubt(io(), "COMMIT"))
-        })
-        .await
-        .unwrap_err();
-        match &err {
-            Error::OutcomeUnknown { what, source } => {
-                assert_eq!(what, "COMMIT");
-                assert!(matches!(**source, Error::Sqlx(sqlx::Error::Io(_))));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-        assert!(err.to_string().contains("may or may not"), "{err}");
-        assert_eq!(policy.metrics.snapshot().attempts, 1);
-        let idempotent = RetryPolicy {
-            idempotent: true,
-            ..RetryPolicy::default()
-        };
-        let out = run_with_retry(&idempotent, |n| async move {
-            if n == 1 {
-                Err(AttemptError::in_doubt(io(), "COMMIT"))
-            } else {
-                Ok(n)
-            }
-        })
-        .await
-        .unwrap();
-        assert_eq!(out, 2);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn unknown_work_is_in_doubt_but_a_connection_never_obtained_is_retried() {
-        let policy = RetryPolicy::default();
-        // `?` on a plain error: the driver cannot know the statement was not an autocommit write.
-        let err = run_with_retry(&policy, |_| async { Err::<(), _>(io().into()) })
-            .await
-            .unwrap_err();
-        assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
-        let out = run_with_retry(&policy, |n| async move {
-            if n == 1 {
-                Err(Error::Sqlx(sqlx::Error::PoolTimedOut).into())
-            } else {
-                Ok(n)
-            }
-        })
-        .await
-        .unwrap();
-        assert_eq!(out, 2);
-        // Inside a transaction before COMMIT, a broken link is safe to retry.
-        let out = run_with_retry(&policy, |n| async move {
-            if n == 1 {
-                Err(AttemptError::before_commit(io()))
-            } else {
-                Ok(n)
-            }
-        })
-        .await
-        .unwrap();
-        assert_eq!(out, 2);
-        // A server error is a definite answer, never "unknown".
-        let err = run_with_retry(&policy, |_| async {
-            Err::<(), _>(AttemptError::in_doubt(server_error(1062), "INSERT"))
-        })
-        .await
-        .unwrap_err();
-        assert_eq!(err.server_code(), Some(1062));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn gives_up_after_max_attempts_with_the_last_error() {
-        let policy = RetryPolicy {
-            max_attempts: 3,
-            ..RetryPolicy::default()
-        };
-        let err = run_with_retry(&policy, |_| async {
-            Err::<(), _>(server_error(8022).into())
-        })
-        .await
-        .unwrap_err();
-        match err {
-            Error::RetriesExhausted {
-                attempts, ref last, ..
-            } => {
-                assert_eq!(attempts, 3);
-                assert_eq!(last.server_code(), Some(8022));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-        assert_eq!(policy.metrics.snapshot().exhausted, 1);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn gives_up_when_the_time_budget_is_spent() {
-        let policy = RetryPolicy {
-            max_attempts: 1000,
-            max_elapsed: Duration::from_secs(2),
-            ..RetryPolicy::default()
-        };
-        let started = tokio::time::Instant::now();
-        let err = run_with_retry(&policy, |_| async {
-            Err::<(), _>(server_error(1213).into())
-        })
-        .await
-        .unwrap_err();
-        assert!(matches!(err, Error::RetriesExhausted { .. }));
-        assert!(started.elapsed() <= Duration::from_secs(2));
-    }
-}
+mod tests;

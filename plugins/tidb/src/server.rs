@@ -58,9 +58,10 @@ impl ServerInfo {
         self.tidb_at_least((5, 1, 0))
     }
 
-    /// Non-transactional `BATCH ON … LIMIT` DML (TiDB 6.1+).
-    pub fn supports_batch_dml(&self) -> bool {
-        self.tidb_at_least((6, 1, 0))
+    /// Non-transactional `BATCH ON … LIMIT` DML for a statement kind that TiDB has run that
+    /// way since `since` (`DELETE` 6.1, `INSERT`/`REPLACE`/`UPDATE` 6.5).
+    pub fn supports_batch_dml(&self, since: (u32, u32, u32)) -> bool {
+        self.tidb_at_least(since.max((6, 1, 0)))
     }
 
     /// `AUTO_RANDOM` primary keys (TiDB 3.1+).
@@ -118,9 +119,9 @@ mod tests {
         let old = ServerInfo::parse("5.7.25-TiDB-v5.0.6");
         let new = ServerInfo::parse("8.0.11-TiDB-v7.5.1");
         let maria = ServerInfo::parse("10.11.19-MariaDB");
-        assert!(!old.supports_stale_read() && !old.supports_batch_dml());
+        assert!(!old.supports_stale_read() && !old.supports_batch_dml((6, 1, 0)));
         assert!(old.supports_auto_random());
-        assert!(new.supports_stale_read() && new.supports_batch_dml());
+        assert!(new.supports_stale_read() && new.supports_batch_dml((6, 5, 0)));
         assert!(!maria.supports_stale_read() && !maria.supports_auto_random());
     }
 }

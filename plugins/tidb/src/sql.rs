@@ -73,9 +73,17 @@ impl AsOf {
         }
     }
 
-    /// `AS OF TIMESTAMP <expr>`, to put after a table name in a `SELECT`.
-    pub fn clause(&self) -> String {
-        format!("AS OF TIMESTAMP {}", self.expression())
+    /// `AS OF TIMESTAMP <expr>`, to put after a table name in a `SELECT` on TiDB 5.1+; on any
+    /// other server [`Error::Unsupported`] (spliced there it would be a syntax error).
+    pub fn clause(&self, server: &ServerInfo) -> Result<String> {
+        if !server.supports_stale_read() {
+            return Err(Error::Unsupported {
+                feature: "AS OF TIMESTAMP".into(),
+                needs: "TiDB 5.1+",
+                server: server.raw.clone(),
+            });
+        }
+        Ok(format!("AS OF TIMESTAMP {}", self.expression()))
     }
 }
 
@@ -99,13 +107,30 @@ pub fn stale_read_begin(server: &ServerInfo, as_of: &AsOf) -> (String, bool) {
 
 /// Wraps a DML statement into TiDB's non-transactional `BATCH ON <column> LIMIT <n> <dml>`.
 ///
-/// Only for TiDB 6.1+; callers on other servers use [`crate::batch::delete_in_chunks`].
+/// TiDB 6.1 runs `DELETE` this way; `INSERT`, `REPLACE` and `UPDATE` need 6.5. Anything else,
+/// or an older or non-TiDB server, is refused with [`Error::Unsupported`] (callers on other
+/// servers use [`crate::batch::delete_in_chunks`]).
 pub fn batch_dml(server: &ServerInfo, shard_column: &str, limit: u32, dml: &str) -> Result<String> {
-    if !server.supports_batch_dml() {
-        return Err(Error::InvalidArgument(format!(
-            "BATCH ON … LIMIT needs TiDB 6.1+, the server is `{}`",
-            server.raw
-        )));
+    let verb = dml
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    let (needs, since) = match verb.as_str() {
+        "DELETE" => ("TiDB 6.1+", (6, 1, 0)),
+        "INSERT" | "REPLACE" | "UPDATE" => ("TiDB 6.5+", (6, 5, 0)),
+        _ => {
+            return Err(Error::InvalidArgument(format!(
+                "BATCH ON … LIMIT takes DELETE, INSERT, REPLACE or UPDATE, got `{verb}`"
+            )));
+        }
+    };
+    if !server.supports_batch_dml(since) {
+        return Err(Error::Unsupported {
+            feature: format!("BATCH ON … LIMIT {verb}"),
+            needs,
+            server: server.raw.clone(),
+        });
     }
     if limit == 0 {
         return Err(Error::InvalidArgument(
@@ -155,9 +180,21 @@ mod tests {
     fn stale_read_statements() {
         let as_of = AsOf::Staleness(Duration::from_secs(5));
         assert_eq!(
-            as_of.clause(),
+            as_of.clause(&tidb()).unwrap(),
             "AS OF TIMESTAMP NOW(6) - INTERVAL 5000000 MICROSECOND"
         );
+        let err = as_of.clause(&maria()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Unsupported {
+                    needs: "TiDB 5.1+",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("10.11.19-MariaDB"), "{err}");
         let (sql, stale) = stale_read_begin(&tidb(), &as_of);
         assert!(stale);
         assert_eq!(
@@ -189,7 +226,35 @@ mod tests {
             batch_dml(&tidb(), "id", 1000, "DELETE FROM t WHERE v < 3").unwrap(),
             "BATCH ON `id` LIMIT 1000 DELETE FROM t WHERE v < 3"
         );
-        assert!(batch_dml(&maria(), "id", 1000, "DELETE FROM t").is_err());
+        assert!(matches!(
+            batch_dml(&maria(), "id", 1000, "DELETE FROM t"),
+            Err(Error::Unsupported { .. })
+        ));
         assert!(batch_dml(&tidb(), "id", 0, "DELETE FROM t").is_err());
+        // 6.1–6.4 run only DELETE non-transactionally.
+        let v63 = ServerInfo::parse("5.7.25-TiDB-v6.3.0");
+        assert!(batch_dml(&v63, "id", 10, "delete from t").is_ok());
+        for dml in [
+            "UPDATE t SET v = 1",
+            "INSERT INTO t SELECT * FROM s",
+            "REPLACE INTO t SELECT * FROM s",
+        ] {
+            let err = batch_dml(&v63, "id", 10, dml).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::Unsupported {
+                        needs: "TiDB 6.5+",
+                        ..
+                    }
+                ),
+                "{dml}: {err}"
+            );
+            assert!(batch_dml(&tidb(), "id", 10, dml).is_ok(), "{dml}");
+        }
+        assert!(matches!(
+            batch_dml(&tidb(), "id", 10, "SELECT 1"),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 }
