@@ -19,8 +19,8 @@ use sqlx::mysql::{MySqlConnection, MySqlPool};
 
 use tokio::time::Instant;
 
-use crate::deadline::{Lease, within};
-use crate::error::{Error, Result};
+use crate::deadline::{Lease, Step, Steps};
+use crate::error::Result;
 use crate::policy::{AttemptError, Retry, RetryPolicy};
 
 /// Runs `work` inside a transaction on `pool`, retrying the whole transaction on TiDB's
@@ -41,63 +41,60 @@ where
     let mut retry = Retry::start(policy);
     loop {
         retry.attempt();
-        let (started, deadline) = (Instant::now(), retry.deadline());
-        let failure = match Lease::acquire(pool, deadline).await {
-            Ok(mut lease) => {
-                match attempt(lease.conn(), begin, &mut work, started, deadline).await {
-                    Ok(value) => {
-                        lease.finished();
-                        return Ok(value);
-                    }
-                    // A connection that timed out is closed when the lease drops unfinished.
-                    Err(failure) if matches!(failure.error, Error::TimedOut { .. }) => failure,
-                    Err(failure) => {
-                        lease.finished();
-                        failure
-                    }
-                }
-            }
-            Err(e) => AttemptError::before_commit(e),
+        let (started, steps) = (Instant::now(), Steps::new());
+        let run = attempt(pool, begin, &mut work, &steps);
+        let failure = match tokio::time::timeout_at(retry.deadline(), run).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(failure)) => failure,
+            // The attempt was dropped mid-step: its lease closed the connection.
+            Err(_) => steps.timed_out(started.elapsed()),
         };
         retry.failed(failure).await?;
     }
 }
 
-/// One attempt on one connection: `BEGIN`, the work, `COMMIT`, each bounded by `deadline`.
+/// One attempt: a connection, `BEGIN`, the work, `COMMIT`; `steps` follows along for the timer.
 async fn attempt<T, F>(
-    conn: &mut MySqlConnection,
+    pool: &MySqlPool,
     begin: &'static str,
     work: &mut F,
-    started: Instant,
-    deadline: Instant,
+    steps: &Steps,
 ) -> std::result::Result<T, AttemptError>
 where
     F: for<'c> FnMut(&'c mut MySqlConnection) -> BoxFuture<'c, Result<T>>,
 {
-    let mut tx = within(
-        deadline,
-        started,
-        begin,
-        sqlx::Connection::begin_with(conn, begin),
-    )
-    .await
-    .map_err(AttemptError::before_commit)?;
-    match within(deadline, started, "the transaction's work", work(&mut tx)).await {
-        Ok(value) => match within(deadline, started, "COMMIT", tx.commit()).await {
-            Ok(()) => Ok(value),
-            Err(e) => Err(AttemptError::in_doubt(e, "COMMIT")),
-        },
-        Err(error) => {
-            // A broken connection cannot roll back; the server discards the transaction when
-            // the session ends, so a rollback error is not the story.
-            if !matches!(error, Error::TimedOut { .. })
-                && let Err(rollback) = within(deadline, started, "ROLLBACK", tx.rollback()).await
-            {
-                tracing::debug!(%rollback, "rollback after failed attempt");
+    let mut lease = Lease::unbounded(pool)
+        .await
+        .map_err(AttemptError::before_commit)?;
+    steps.enter(Step::Begin);
+    let outcome = async {
+        let mut tx = sqlx::Connection::begin_with(lease.conn(), begin)
+            .await
+            .map_err(|e| AttemptError::before_commit(e.into()))?;
+        steps.enter(Step::Work);
+        match work(&mut tx).await {
+            Ok(value) => {
+                steps.enter(Step::Commit);
+                match tx.commit().await {
+                    Ok(()) => Ok(value),
+                    Err(e) => Err(AttemptError::in_doubt(e.into(), "COMMIT")),
+                }
             }
-            Err(AttemptError::before_commit(error))
+            Err(error) => {
+                // A broken connection cannot roll back; the server discards the transaction
+                // when the session ends, so a rollback error is not the story.
+                steps.enter(Step::Rollback);
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::debug!(%rollback, "rollback after failed attempt");
+                }
+                Err(AttemptError::before_commit(error))
+            }
         }
     }
+    .await;
+    // Every step above ended with a reply (or a broken link): the connection is in a known state.
+    lease.finished();
+    outcome
 }
 
 /// The SeaORM counterpart of [`transaction_with_retry`]: `work` gets a `DatabaseTransaction`.
@@ -117,26 +114,46 @@ where
     let mut retry = Retry::start(policy);
     loop {
         retry.attempt();
-        let (started, deadline) = (Instant::now(), retry.deadline());
-        let txn = match within(deadline, started, "BEGIN", db.begin()).await {
-            Ok(txn) => txn,
-            Err(e) => {
-                retry.failed(AttemptError::before_commit(e)).await?;
-                continue;
-            }
-        };
-        let failure = match within(deadline, started, "the transaction's work", work(&txn)).await {
-            Ok(value) => match within(deadline, started, "COMMIT", txn.commit()).await {
-                Ok(()) => return Ok(value),
-                Err(e) => AttemptError::in_doubt(e, "COMMIT"),
-            },
-            Err(error) => {
-                if let Err(rollback) = within(deadline, started, "ROLLBACK", txn.rollback()).await {
-                    tracing::debug!(%rollback, "rollback after failed attempt");
-                }
-                AttemptError::before_commit(error)
-            }
+        let (started, steps) = (Instant::now(), Steps::new());
+        let run = sea_attempt(db, &mut work, &steps);
+        let failure = match tokio::time::timeout_at(retry.deadline(), run).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(failure)) => failure,
+            Err(_) => steps.timed_out(started.elapsed()),
         };
         retry.failed(failure).await?;
+    }
+}
+
+/// One SeaORM attempt; SeaORM acquires the connection inside `begin`.
+async fn sea_attempt<T, F>(
+    db: &DatabaseConnection,
+    work: &mut F,
+    steps: &Steps,
+) -> std::result::Result<T, AttemptError>
+where
+    F: for<'c> FnMut(&'c DatabaseTransaction) -> BoxFuture<'c, Result<T>>,
+{
+    steps.enter(Step::Begin);
+    let txn = db
+        .begin()
+        .await
+        .map_err(|e| AttemptError::before_commit(e.into()))?;
+    steps.enter(Step::Work);
+    match work(&txn).await {
+        Ok(value) => {
+            steps.enter(Step::Commit);
+            match txn.commit().await {
+                Ok(()) => Ok(value),
+                Err(e) => Err(AttemptError::in_doubt(e.into(), "COMMIT")),
+            }
+        }
+        Err(error) => {
+            steps.enter(Step::Rollback);
+            if let Err(rollback) = txn.rollback().await {
+                tracing::debug!(%rollback, "rollback after failed attempt");
+            }
+            Err(AttemptError::before_commit(error))
+        }
     }
 }
