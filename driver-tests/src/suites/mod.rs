@@ -7,6 +7,7 @@ pub mod encryption;
 pub mod failover;
 pub mod outcome;
 pub mod retry;
+pub mod session;
 pub mod timeouts;
 pub mod tx;
 pub mod types;
@@ -25,6 +26,7 @@ pub fn all() -> Vec<Case> {
         outcome::cases(),
         timeouts::cases(),
         batch::cases(),
+        session::cases(),
         encryption::cases(),
     ]
     .concat()

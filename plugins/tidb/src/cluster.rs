@@ -186,6 +186,9 @@ impl Db {
             .ok_or_else(|| unreachable_error(&endpoints))?;
 
         let rotate = endpoints.clone();
+        // Checked literals only (see crate::session); one statement per new connection.
+        let session: Option<Arc<str>> = options.session.statement().map(Arc::from);
+        let hook_session = session.clone();
         let settings = &options.pool;
         let pool = MySqlPoolOptions::new()
             .max_connections(settings.max_connections)
@@ -193,20 +196,40 @@ impl Db {
             .acquire_timeout(settings.acquire_timeout)
             .idle_timeout(settings.idle_timeout)
             .max_lifetime(settings.max_lifetime)
-            .after_connect(move |_conn: &mut MySqlConnection, _meta| {
+            .after_connect(move |conn: &mut MySqlConnection, _meta| {
                 rotate.rotate.notify_one();
-                Box::pin(async { Ok(()) }) as BoxFuture<'_, sqlx::Result<()>>
+                let session = hook_session.clone();
+                Box::pin(async move {
+                    if let Some(set) = session.as_deref() {
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(set))
+                            .execute(conn)
+                            .await?;
+                    }
+                    Ok(())
+                }) as BoxFuture<'_, sqlx::Result<()>>
             })
             .connect_lazy_with(first.options.clone());
 
         let timeouts = options.timeouts;
         let started = tokio::time::Instant::now();
-        let deadline = started + timeouts.connect.max(settings.acquire_timeout);
-        let mut lease = Lease::acquire(&pool, deadline).await?;
-        let query = sqlx::query_scalar("SELECT VERSION()").fetch_one(lease.conn());
-        let version: String = within(deadline, started, "SELECT VERSION()", query).await?;
-        lease.finished();
-        drop(lease);
+        let deadline = started + timeouts.connect;
+        // On a connection of its own: the pool would retry a failing `SET SESSION` until its
+        // acquire time-out and report only that, hiding the server's "unknown variable".
+        let first_connection = async {
+            let mut conn = first.options.connect().await?;
+            if let Some(set) = session.as_deref() {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(set))
+                    .execute(&mut conn)
+                    .await?;
+            }
+            let version: String = sqlx::query_scalar("SELECT VERSION()")
+                .fetch_one(&mut conn)
+                .await?;
+            conn.close().await?;
+            Ok::<_, sqlx::Error>(version)
+        };
+        let what = "the first connection (SET SESSION, SELECT VERSION())";
+        let version = within(deadline, started, what, first_connection).await?;
         let server = ServerInfo::parse(&version);
         tracing::info!(server = %server.raw, endpoints = endpoints.list.len(), "connected");
         let health_task = tokio::spawn(health_loop(pool.clone(), endpoints.clone(), health));

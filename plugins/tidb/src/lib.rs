@@ -41,6 +41,7 @@ pub mod options;
 pub mod policy;
 pub mod retry;
 pub mod server;
+pub mod session;
 pub mod sql;
 
 pub use batch::{BatchLimits, BulkInsert, delete_in_chunks, plan_chunks};
@@ -52,4 +53,5 @@ pub use options::{ConnectOptions, PoolSettings};
 pub use policy::{Attempt, Retry, RetryMetrics, RetryPolicy, RetrySnapshot, TxnMode};
 pub use retry::{sea_transaction_with_retry, transaction_with_retry};
 pub use server::{ServerInfo, ServerKind};
+pub use session::{SessionValue, SessionVars};
 pub use sql::AsOf;

@@ -20,6 +20,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 
 use crate::deadline::{Timeouts, parse_duration};
 use crate::error::{Error, Result};
+use crate::session::SessionVars;
 
 /// Options the driver reads itself; everything else is handed to sqlx.
 const POOL_KEYS: [&str; 5] = [
@@ -85,6 +86,8 @@ pub struct ConnectOptions {
     pub pool: PoolSettings,
     /// Time bounds from the URL's query (or defaults).
     pub timeouts: Timeouts,
+    /// `set.<name>=<value>` options: session variables for every new connection.
+    pub session: SessionVars,
 }
 
 impl FromStr for ConnectOptions {
@@ -107,6 +110,7 @@ impl std::fmt::Debug for ConnectOptions {
             )
             .field("pool", &self.pool)
             .field("timeouts", &self.timeouts)
+            .field("session", &self.session)
             .finish_non_exhaustive()
     }
 }
@@ -166,7 +170,12 @@ fn parse(url: &str) -> Result<ConnectOptions> {
     if hosts.is_empty() {
         return Err(invalid("no host given".into()));
     }
-    let (pool, timeouts, passthrough) = split_query(query).map_err(invalid)?;
+    let Query {
+        pool,
+        timeouts,
+        session,
+        passthrough,
+    } = split_query(query).map_err(invalid)?;
 
     let mut endpoints = Vec::new();
     for host in hosts.split(',') {
@@ -185,6 +194,7 @@ fn parse(url: &str) -> Result<ConnectOptions> {
         endpoints,
         pool,
         timeouts,
+        session,
     })
 }
 
@@ -205,10 +215,20 @@ fn split_host_port(host: &str, default_port: u16) -> std::result::Result<(&str, 
     }
 }
 
-/// Splits the query into pool settings, time bounds and a pass-through query string for sqlx.
-fn split_query(query: &str) -> std::result::Result<(PoolSettings, Timeouts, String), String> {
+/// A URL query split into what the driver reads and what it hands to sqlx.
+struct Query {
+    pool: PoolSettings,
+    timeouts: Timeouts,
+    session: SessionVars,
+    passthrough: String,
+}
+
+/// Splits the query into pool settings, time bounds, session variables and a pass-through
+/// query string for sqlx. Values are taken literally (no percent-decoding).
+fn split_query(query: &str) -> std::result::Result<Query, String> {
     let mut pool = PoolSettings::default();
     let mut timeouts = Timeouts::default();
+    let mut session = SessionVars::default();
     let mut passthrough = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair
@@ -230,10 +250,13 @@ fn split_query(query: &str) -> std::result::Result<(PoolSettings, Timeouts, Stri
             "idle-timeout" => pool.idle_timeout = parse_duration(key, value)?,
             "max-lifetime" => pool.max_lifetime = parse_duration(key, value)?,
             k if Timeouts::KEYS.contains(&k) => timeouts.set(k, value)?,
+            k if k.starts_with(SessionVars::PREFIX) => {
+                session.push(&k[SessionVars::PREFIX.len()..], value)?
+            }
             k if SQLX_KEYS.contains(&k) => passthrough.push(pair),
             other => {
                 return Err(format!(
-                    "unknown option `{other}` (known: {}, {}, {})",
+                    "unknown option `{other}` (known: {}, {}, set.<variable>, {})",
                     POOL_KEYS.join(", "),
                     Timeouts::KEYS.join(", "),
                     SQLX_KEYS.join(", ")
@@ -247,7 +270,12 @@ fn split_query(query: &str) -> std::result::Result<(PoolSettings, Timeouts, Stri
     if pool.min_connections > pool.max_connections {
         return Err("min-connections is larger than max-connections".into());
     }
-    Ok((pool, timeouts, passthrough.join("&")))
+    Ok(Query {
+        pool,
+        timeouts,
+        session,
+        passthrough: passthrough.join("&"),
+    })
 }
 
 /// TLS sanity checks that sqlx would only report at connect time, or not at all.
@@ -330,6 +358,15 @@ mod tests {
         let e = err("mysql://root@db/test?attempt-timeout=soon");
         assert!(e.contains("attempt-timeout") && e.contains("soon"), "{e}");
         assert!(err("mysql://root@db/test?retry-budget=0").contains("more than zero"));
+        let o: ConnectOptions =
+            "mysql://root@db/test?set.lock_wait_timeout=7&set.tidb_txn_mode=optimistic"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            o.session.statement().unwrap(),
+            "SET SESSION lock_wait_timeout = 7, tidb_txn_mode = 'optimistic'"
+        );
+        assert!(err("mysql://root@db/test?set.x=a'b").contains("may hold only"));
     }
 
     #[test]
