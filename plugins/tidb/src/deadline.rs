@@ -107,7 +107,7 @@ pub(crate) async fn within<T, E: Into<Error>>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum Step {
-    Acquire,
+    /// `BEGIN` (for SeaORM also taking the connection, which happens inside its `begin`).
     Begin,
     Work,
     Commit,
@@ -120,7 +120,7 @@ pub(crate) struct Steps(AtomicU8);
 
 impl Steps {
     pub(crate) fn new() -> Self {
-        Steps(AtomicU8::new(Step::Acquire as u8))
+        Steps(AtomicU8::new(Step::Begin as u8))
     }
 
     pub(crate) fn enter(&self, step: Step) {
@@ -128,23 +128,14 @@ impl Steps {
     }
 
     /// The failure of an attempt stopped by its deadline `after` it began: a `COMMIT` in
-    /// flight is in doubt; waiting for a connection sent nothing; the rest ran inside a
-    /// transaction the server discards with the closed connection.
+    /// flight is in doubt; the rest ran inside a transaction the server discards with the
+    /// closed connection.
     pub(crate) fn timed_out(&self, after: Duration) -> AttemptError {
-        let step = [
-            Step::Acquire,
-            Step::Begin,
-            Step::Work,
-            Step::Commit,
-            Step::Rollback,
-        ]
-        .into_iter()
-        .find(|s| *s as u8 == self.0.load(Ordering::Relaxed))
-        .unwrap_or(Step::Work);
+        let step = [Step::Begin, Step::Work, Step::Commit, Step::Rollback]
+            .into_iter()
+            .find(|s| *s as u8 == self.0.load(Ordering::Relaxed))
+            .unwrap_or(Step::Work);
         match step {
-            Step::Acquire => {
-                AttemptError::before_commit(timed_out("waiting for a connection", after, false))
-            }
             Step::Begin => AttemptError::before_commit(timed_out("BEGIN", after, true)),
             Step::Work => {
                 AttemptError::before_commit(timed_out("the transaction's work", after, true))
@@ -163,14 +154,6 @@ pub struct Lease {
 }
 
 impl Lease {
-    /// Takes a connection from `pool` with no bound of its own (the caller's attempt has one).
-    pub(crate) async fn unbounded(pool: &MySqlPool) -> Result<Lease> {
-        Ok(Lease {
-            conn: pool.acquire().await?,
-            finished: false,
-        })
-    }
-
     /// Takes a connection from `pool`, waiting no later than `deadline`.
     pub async fn acquire(pool: &MySqlPool, deadline: Instant) -> Result<Lease> {
         let started = Instant::now();

@@ -41,21 +41,39 @@ where
     let mut retry = Retry::start(policy);
     loop {
         retry.attempt();
-        let (started, steps) = (Instant::now(), Steps::new());
-        let run = attempt(pool, begin, &mut work, &steps);
-        let failure = match tokio::time::timeout_at(retry.deadline(), run).await {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(failure)) => failure,
-            // The attempt was dropped mid-step: its lease closed the connection.
-            Err(_) => steps.timed_out(started.elapsed()),
+        let (started, deadline) = (Instant::now(), retry.deadline());
+        let failure = match Lease::acquire(pool, deadline).await {
+            Ok(mut lease) => {
+                // One timer for the rest of the attempt; `steps` says which step it stopped.
+                // (A timer per step, or one around acquiring too, measured 3 % and 15 % more
+                // client instructions per point transaction: the timers, and memcpy moves of
+                // the larger future.)
+                let steps = Steps::new();
+                let run = attempt(lease.conn(), begin, &mut work, &steps);
+                match tokio::time::timeout_at(deadline, run).await {
+                    Ok(Ok(value)) => {
+                        lease.finished();
+                        return Ok(value);
+                    }
+                    Ok(Err(failure)) => {
+                        lease.finished();
+                        failure
+                    }
+                    // Dropped mid-step: the unfinished lease closes the connection.
+                    Err(_) => steps.timed_out(started.elapsed()),
+                }
+            }
+            Err(e) => AttemptError::before_commit(e),
         };
         retry.failed(failure).await?;
     }
 }
 
-/// One attempt: a connection, `BEGIN`, the work, `COMMIT`; `steps` follows along for the timer.
+/// One attempt on one connection: `BEGIN`, the work, `COMMIT`; `steps` follows along for the
+/// caller's timer. Every step ends with a reply (or a broken link), so afterwards the connection
+/// is in a known state.
 async fn attempt<T, F>(
-    pool: &MySqlPool,
+    conn: &mut MySqlConnection,
     begin: &'static str,
     work: &mut F,
     steps: &Steps,
@@ -63,38 +81,29 @@ async fn attempt<T, F>(
 where
     F: for<'c> FnMut(&'c mut MySqlConnection) -> BoxFuture<'c, Result<T>>,
 {
-    let mut lease = Lease::unbounded(pool)
-        .await
-        .map_err(AttemptError::before_commit)?;
     steps.enter(Step::Begin);
-    let outcome = async {
-        let mut tx = sqlx::Connection::begin_with(lease.conn(), begin)
-            .await
-            .map_err(|e| AttemptError::before_commit(e.into()))?;
-        steps.enter(Step::Work);
-        match work(&mut tx).await {
-            Ok(value) => {
-                steps.enter(Step::Commit);
-                match tx.commit().await {
-                    Ok(()) => Ok(value),
-                    Err(e) => Err(AttemptError::in_doubt(e.into(), "COMMIT")),
-                }
-            }
-            Err(error) => {
-                // A broken connection cannot roll back; the server discards the transaction
-                // when the session ends, so a rollback error is not the story.
-                steps.enter(Step::Rollback);
-                if let Err(rollback) = tx.rollback().await {
-                    tracing::debug!(%rollback, "rollback after failed attempt");
-                }
-                Err(AttemptError::before_commit(error))
+    let mut tx = sqlx::Connection::begin_with(conn, begin)
+        .await
+        .map_err(|e| AttemptError::before_commit(e.into()))?;
+    steps.enter(Step::Work);
+    match work(&mut tx).await {
+        Ok(value) => {
+            steps.enter(Step::Commit);
+            match tx.commit().await {
+                Ok(()) => Ok(value),
+                Err(e) => Err(AttemptError::in_doubt(e.into(), "COMMIT")),
             }
         }
+        Err(error) => {
+            // A broken connection cannot roll back; the server discards the transaction when
+            // the session ends, so a rollback error is not the story.
+            steps.enter(Step::Rollback);
+            if let Err(rollback) = tx.rollback().await {
+                tracing::debug!(%rollback, "rollback after failed attempt");
+            }
+            Err(AttemptError::before_commit(error))
+        }
     }
-    .await;
-    // Every step above ended with a reply (or a broken link): the connection is in a known state.
-    lease.finished();
-    outcome
 }
 
 /// The SeaORM counterpart of [`transaction_with_retry`]: `work` gets a `DatabaseTransaction`.
