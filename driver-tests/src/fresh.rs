@@ -152,6 +152,7 @@ pub async fn with_database<T>(
     let health = HealthCheck {
         interval: Duration::from_millis(200),
         timeout: Duration::from_secs(2),
+        max_backoff: Duration::from_secs(2),
     };
     let outcome = async {
         let db = Db::connect_with(url.parse()?, health).await?;

@@ -13,6 +13,7 @@
 //! in either direction until [`Proxy::resume`].
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -45,25 +46,36 @@ pub struct Proxy {
     task: tokio::task::JoinHandle<()>,
     faults: Arc<Mutex<Faults>>,
     stalled: Arc<watch::Sender<bool>>,
+    links: Arc<AtomicUsize>,
 }
 
 impl Proxy {
     /// Starts forwarding to `upstream` (`host:port`).
     pub async fn start(upstream: String) -> std::io::Result<Proxy> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Proxy::start_at("127.0.0.1:0".parse().expect("a socket address"), upstream).await
+    }
+
+    /// Starts forwarding from `addr`, e.g. the address of a killed proxy: the same endpoint
+    /// coming back.
+    pub async fn start_at(addr: SocketAddr, upstream: String) -> std::io::Result<Proxy> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let faults = Arc::new(Mutex::new(Faults::default()));
         let (stalled, gate) = watch::channel(false);
         let stalled = Arc::new(stalled);
         let (shared, stall) = (faults.clone(), stalled.clone());
+        let links = Arc::new(AtomicUsize::new(0));
+        let counter = links.clone();
         let task = tokio::spawn(async move {
-            let mut links = JoinSet::new();
+            let mut tasks = JoinSet::new();
             while let Ok((inbound, _)) = listener.accept().await {
                 let upstream = upstream.clone();
                 let faults = shared.clone();
                 let mut gate = gate.clone();
                 let stall = stall.clone();
-                links.spawn(async move {
+                let open = Open::count(&counter);
+                tasks.spawn(async move {
+                    let _open = open;
                     // A stalled server accepts (the kernel does) but never greets.
                     if !flowing(&mut gate).await {
                         return;
@@ -79,7 +91,13 @@ impl Proxy {
             task,
             faults,
             stalled,
+            links,
         })
+    }
+
+    /// Client connections open through the proxy right now.
+    pub fn links(&self) -> usize {
+        self.links.load(Ordering::SeqCst)
     }
 
     /// Stops every byte in both directions, keeping all connections open.
@@ -162,6 +180,22 @@ fn take_fault(faults: &Mutex<Faults>, payload: &[u8]) -> Option<bool> {
     faults.lose_reply = None;
     faults.lost += 1;
     Some(stall)
+}
+
+/// Counts one open client connection for as long as it lives (also when its task is aborted).
+struct Open(Arc<AtomicUsize>);
+
+impl Open {
+    fn count(counter: &Arc<AtomicUsize>) -> Open {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Open(counter.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Waits while the proxy is stalled; false once the proxy is gone.

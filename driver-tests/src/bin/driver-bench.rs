@@ -95,6 +95,7 @@ async fn run(ctx: Ctx, args: Args) -> anyhow::Result<()> {
     let quiet = HealthCheck {
         interval: Duration::from_secs(3600),
         timeout: Duration::from_secs(2),
+        max_backoff: Duration::from_secs(3600),
     };
     let db = Db::connect_with(format!("{}?max-connections=4", ctx.url).parse()?, quiet).await?;
     let raw = MySqlPoolOptions::new()

@@ -21,6 +21,7 @@ pub fn cases() -> Vec<Case> {
 pub(crate) const FAST: HealthCheck = HealthCheck {
     interval: Duration::from_millis(100),
     timeout: Duration::from_secs(1),
+    max_backoff: Duration::from_millis(800),
 };
 
 /// `url` with its host list replaced by `hosts`.

@@ -5,6 +5,7 @@ pub mod concurrency;
 pub mod crud;
 pub mod encryption;
 pub mod failover;
+pub mod health;
 pub mod outcome;
 pub mod retry;
 pub mod session;
@@ -23,6 +24,7 @@ pub fn all() -> Vec<Case> {
         retry::cases(),
         concurrency::cases(),
         failover::cases(),
+        health::cases(),
         outcome::cases(),
         timeouts::cases(),
         batch::cases(),

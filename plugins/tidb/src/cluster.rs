@@ -5,8 +5,9 @@
 //!  callers ─►│ MySqlPool ── connect to ──►│── current endpoint (round robin over healthy ones)
 //!            │     │ after_connect: rotate │
 //!            │     ▼                       │
-//!            │ health task: probe each endpoint every `interval` (full handshake + ping),
-//!            │   mark up/down, move the pool's target off a dead endpoint at once
+//!            │ health task (crate::health): ping each endpoint every `interval`,
+//!            │   mark up/down, move the pool's target off a dead endpoint at once,
+//!            │   rebalance when one recovers
 //!            └────────────────────────────┘
 //! ```
 //!
@@ -18,110 +19,19 @@
 //! [`crate::retry::transaction_with_retry`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions as _, Connection as _};
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::classify::ErrorClass;
 use crate::deadline::{Lease, Timeouts, within};
 use crate::error::{Error, Result};
-use crate::options::{ConnectOptions, endpoint_name};
+use crate::health::{EndpointStatus, Endpoints, HealthCheck, HealthStats, Prober, health_loop};
+use crate::options::ConnectOptions;
 use crate::policy::{RetryMetrics, RetryPolicy};
 use crate::server::ServerInfo;
-
-/// The health of one endpoint as last probed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndpointStatus {
-    /// `host:port`.
-    pub name: String,
-    /// Whether the last probe succeeded.
-    pub healthy: bool,
-    /// Why the last probe failed, if it did.
-    pub last_error: Option<String>,
-}
-
-struct Endpoint {
-    name: String,
-    options: MySqlConnectOptions,
-    healthy: AtomicBool,
-    last_error: std::sync::Mutex<Option<String>>,
-}
-
-/// Names and health only: the options hold the password.
-impl std::fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("name", &self.name)
-            .field("healthy", &self.healthy.load(Ordering::Relaxed))
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug)]
-struct Endpoints {
-    list: Vec<Endpoint>,
-    next: AtomicUsize,
-    rotate: Notify,
-}
-
-impl Endpoints {
-    /// The next healthy endpoint after the round-robin cursor, if any.
-    fn next_healthy(&self) -> Option<&Endpoint> {
-        let n = self.list.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        (0..n)
-            .map(|i| &self.list[(start + i) % n])
-            .find(|e| e.healthy.load(Ordering::Relaxed))
-    }
-
-    fn mark(&self, endpoint: &Endpoint, result: &Result<()>) {
-        let healthy = result.is_ok();
-        let was = endpoint.healthy.swap(healthy, Ordering::Relaxed);
-        if was != healthy {
-            match result {
-                Ok(()) => tracing::info!(endpoint = %endpoint.name, "endpoint is back"),
-                Err(e) => tracing::warn!(endpoint = %endpoint.name, error = %e, "endpoint is down"),
-            }
-        }
-        if let Ok(mut last) = endpoint.last_error.lock() {
-            *last = result.as_ref().err().map(ToString::to_string);
-        }
-    }
-
-    fn statuses(&self) -> Vec<EndpointStatus> {
-        self.list
-            .iter()
-            .map(|e| EndpointStatus {
-                name: e.name.clone(),
-                healthy: e.healthy.load(Ordering::Relaxed),
-                last_error: e.last_error.lock().ok().and_then(|l| l.clone()),
-            })
-            .collect()
-    }
-}
-
-/// How often endpoints are probed, and how long one probe may take.
-#[derive(Debug, Clone, Copy)]
-pub struct HealthCheck {
-    /// Time between probe rounds (default 2 s).
-    pub interval: Duration,
-    /// Time-out of one probe (default 2 s).
-    pub timeout: Duration,
-}
-
-impl Default for HealthCheck {
-    fn default() -> Self {
-        HealthCheck {
-            interval: Duration::from_secs(2),
-            timeout: Duration::from_secs(2),
-        }
-    }
-}
 
 /// A connection handle to a TiDB (or MySQL/MariaDB) deployment. Cheap to share behind an `Arc`;
 /// dropping it stops the health checker. `Debug` names the server and endpoints, never the
@@ -165,27 +75,14 @@ impl Db {
     /// Probes every endpoint, fails with [`Error::NoEndpointReachable`] if none answers, then
     /// builds the pool, detects the server and starts the health checker.
     pub async fn connect_with(options: ConnectOptions, health: HealthCheck) -> Result<Db> {
-        let list: Vec<Endpoint> = options
-            .endpoints
-            .into_iter()
-            .map(|options| Endpoint {
-                name: endpoint_name(&options),
-                options,
-                healthy: AtomicBool::new(false),
-                last_error: std::sync::Mutex::new(None),
-            })
-            .collect();
-        let endpoints = Arc::new(Endpoints {
-            list,
-            next: AtomicUsize::new(0),
-            rotate: Notify::new(),
-        });
-        probe_all(&endpoints, health.timeout).await;
+        let endpoints = Arc::new(Endpoints::new(options.endpoints));
+        let mut prober = Prober::new(&endpoints, health);
+        prober.round(&endpoints).await;
         let first = endpoints
-            .next_healthy()
+            .next_target()
             .ok_or_else(|| unreachable_error(&endpoints))?;
 
-        let rotate = endpoints.clone();
+        let (rotate, recycle) = (endpoints.clone(), endpoints.clone());
         // Checked literals only (see crate::session); one statement per new connection.
         let session: Option<Arc<str>> = options.session.statement().map(Arc::from);
         let hook_session = session.clone();
@@ -207,6 +104,10 @@ impl Db {
                     }
                     Ok(())
                 }) as BoxFuture<'_, sqlx::Result<()>>
+            })
+            .after_release(move |_conn: &mut MySqlConnection, _meta| {
+                let keep = !recycle.recycle_on_release();
+                Box::pin(std::future::ready(Ok(keep))) as BoxFuture<'_, sqlx::Result<bool>>
             })
             .connect_lazy_with(first.options.clone());
 
@@ -232,7 +133,7 @@ impl Db {
         let version = within(deadline, started, what, first_connection).await?;
         let server = ServerInfo::parse(&version);
         tracing::info!(server = %server.raw, endpoints = endpoints.list.len(), "connected");
-        let health_task = tokio::spawn(health_loop(pool.clone(), endpoints.clone(), health));
+        let health_task = tokio::spawn(health_loop(pool.clone(), endpoints.clone(), prober));
         Ok(Db {
             pool,
             server,
@@ -261,6 +162,11 @@ impl Db {
     /// The health of every endpoint.
     pub fn endpoints(&self) -> Vec<EndpointStatus> {
         self.endpoints.statuses()
+    }
+
+    /// Probe and rebalancing counters of the health checker.
+    pub fn health_stats(&self) -> HealthStats {
+        self.endpoints.stats()
     }
 
     /// Retry counters of every transaction run through this handle's policies.
@@ -329,11 +235,7 @@ impl Db {
     /// timed out) by the endpoints' own errors when the health checker finds none healthy. An
     /// outcome in doubt stays what it is: that is the fact the caller must act on.
     fn explain_timeout(&self, err: Error) -> Error {
-        let all_down = !self
-            .endpoints
-            .list
-            .iter()
-            .any(|e| e.healthy.load(Ordering::Relaxed));
+        let all_down = !self.endpoints.any_healthy();
         let connection = crate::classify::classify_error(&err) == ErrorClass::Connection;
         match err {
             Error::NoEndpointReachable { .. } => err,
@@ -360,56 +262,5 @@ fn unreachable_error(endpoints: &Endpoints) -> Error {
             .into_iter()
             .map(|s| (s.name, s.last_error.unwrap_or_else(|| "not probed".into())))
             .collect(),
-    }
-}
-
-async fn probe(endpoint: &Endpoint, timeout: Duration) -> Result<()> {
-    let attempt = async {
-        let mut conn = endpoint.options.connect().await?;
-        conn.ping().await?;
-        conn.close().await
-    };
-    match tokio::time::timeout(timeout, attempt).await {
-        Ok(result) => result.map_err(Error::from),
-        Err(_) => Err(Error::Sqlx(sqlx::Error::Io(
-            std::io::ErrorKind::TimedOut.into(),
-        ))),
-    }
-}
-
-async fn probe_all(endpoints: &Endpoints, timeout: Duration) {
-    let results = futures::future::join_all(endpoints.list.iter().map(|e| probe(e, timeout))).await;
-    for (endpoint, result) in endpoints.list.iter().zip(&results) {
-        endpoints.mark(endpoint, result);
-    }
-}
-
-/// Points the pool at the next healthy endpoint.
-fn retarget(pool: &MySqlPool, endpoints: &Endpoints) {
-    if endpoints.list.len() > 1
-        && let Some(next) = endpoints.next_healthy()
-    {
-        pool.set_connect_options(next.options.clone());
-    }
-}
-
-async fn health_loop(pool: MySqlPool, endpoints: Arc<Endpoints>, health: HealthCheck) {
-    let mut ticker = tokio::time::interval(health.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {
-                probe_all(&endpoints, health.timeout).await;
-                let current = endpoint_name(&pool.connect_options());
-                let current_down = endpoints
-                    .list
-                    .iter()
-                    .any(|e| e.name == current && !e.healthy.load(Ordering::Relaxed));
-                if current_down {
-                    retarget(&pool, &endpoints);
-                }
-            }
-            () = endpoints.rotate.notified() => retarget(&pool, &endpoints),
-        }
     }
 }
