@@ -75,6 +75,9 @@ pub struct Case {
     pub name: &'static str,
     /// The test body.
     pub run: CaseFn,
+    /// The case changes server-wide settings (`SET GLOBAL …`): it runs alone, with no other
+    /// case of this process in flight.
+    pub exclusive: bool,
 }
 
 impl std::fmt::Debug for Case {
@@ -91,9 +94,20 @@ macro_rules! case {
             suite: $suite,
             name: stringify!($f),
             run: std::sync::Arc::new(|ctx| Box::pin($f(ctx))),
+            exclusive: false,
+        }
+    };
+    (exclusive $suite:expr, $f:ident) => {
+        $crate::fresh::Case {
+            exclusive: true,
+            ..$crate::case!($suite, $f)
         }
     };
 }
+
+/// Cases share the servers; an exclusive one takes this for writing, the others for reading.
+/// (`cargo test` runs one test binary at a time, so this covers every case of a run.)
+static SERVER_WIDE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// `admin_url` with its database path replaced by `database`.
 pub fn database_url(admin_url: &str, database: &str) -> String {
@@ -121,6 +135,11 @@ fn unique_name(kind: TargetKind, label: &str) -> String {
 
 /// Creates a database for `case`, runs it, and drops the database whatever the outcome.
 pub async fn run_case(kind: TargetKind, admin_url: &str, case: &Case) -> anyhow::Result<()> {
+    let (_shared, _alone) = if case.exclusive {
+        (None, Some(SERVER_WIDE.write().await))
+    } else {
+        (Some(SERVER_WIDE.read().await), None)
+    };
     let run = case.run.clone();
     with_database(
         kind,

@@ -10,6 +10,7 @@ pub fn cases() -> Vec<Case> {
         .map(|scenario| Case {
             suite: "encryption",
             name: scenario.name,
+            exclusive: false,
             run: std::sync::Arc::new(move |ctx: Ctx| {
                 Box::pin(async move {
                     let db = ctx.db.sea_orm();

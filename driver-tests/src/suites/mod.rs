@@ -7,6 +7,7 @@ pub mod encryption;
 pub mod failover;
 pub mod health;
 pub mod outcome;
+pub mod packet;
 pub mod retry;
 pub mod session;
 pub mod timeouts;
@@ -28,6 +29,7 @@ pub fn all() -> Vec<Case> {
         outcome::cases(),
         timeouts::cases(),
         batch::cases(),
+        packet::cases(),
         session::cases(),
         encryption::cases(),
     ]

@@ -41,6 +41,25 @@ impl Default for BatchLimits {
     }
 }
 
+/// What one bound value adds to a statement besides its own bytes, at most: its placeholder and
+/// separator in the SQL text (`?, `), its type in the execute packet (2 bytes), its length prefix
+/// (up to 9 bytes). [`BulkInsert::execute`] adds it to every value's estimated size.
+pub const PER_VALUE_OVERHEAD: usize = 16;
+
+impl BatchLimits {
+    /// The defaults, with `max_bytes` lowered to fit a server's `max_allowed_packet` (read at
+    /// connect, see [`crate::Db::batch_limits`]): three quarters of it, leaving room for the
+    /// statement text a size estimate does not see.
+    pub fn for_packet(max_allowed_packet: u64) -> Self {
+        let fits = usize::try_from(max_allowed_packet / 4 * 3).unwrap_or(usize::MAX);
+        let defaults = BatchLimits::default();
+        BatchLimits {
+            max_bytes: defaults.max_bytes.min(fits).max(1),
+            ..defaults
+        }
+    }
+}
+
 /// Splits rows with the given estimated sizes into consecutive ranges, each within `limits` and
 /// within [`MAX_PLACEHOLDERS`] for `columns` values per row.
 ///
@@ -92,6 +111,16 @@ pub struct BulkInsert<'a> {
 }
 
 impl BulkInsert<'_> {
+    /// The chunks for `rows`: each value's estimate plus [`PER_VALUE_OVERHEAD`].
+    fn plan<R>(&self, rows: &[R], size_of: &impl Fn(&R) -> usize) -> Result<Vec<Range<usize>>> {
+        let per_row = PER_VALUE_OVERHEAD * self.columns.len();
+        plan_chunks(
+            rows.iter().map(|r| size_of(r) + per_row),
+            self.columns.len(),
+            self.limits,
+        )
+    }
+
     /// Inserts `rows` in as many statements as [`plan_chunks`] says, each one auto-committed and
     /// retried under `policy`. Returns the number of rows inserted.
     ///
@@ -113,7 +142,7 @@ impl BulkInsert<'_> {
         bind: impl Fn(&mut Separated<'_, MySql, &'static str>, &R),
     ) -> Result<u64> {
         let head = insert_head(self.table, self.columns)?;
-        let chunks = plan_chunks(rows.iter().map(&size_of), self.columns.len(), self.limits)?;
+        let chunks = self.plan(rows, &size_of)?;
         let mut inserted = 0;
         for (index, chunk) in chunks.iter().enumerate() {
             let slice = &rows[chunk.clone()];
@@ -157,7 +186,7 @@ impl BulkInsert<'_> {
         bind: impl Fn(&mut Separated<'_, MySql, &'static str>, &R),
     ) -> Result<u64> {
         let head = insert_head(self.table, self.columns)?;
-        let chunks = plan_chunks(rows.iter().map(&size_of), self.columns.len(), self.limits)?;
+        let chunks = self.plan(rows, &size_of)?;
         let mut inserted = 0;
         for chunk in chunks {
             inserted += chunk_insert(&head, &rows[chunk], &bind)
@@ -297,6 +326,15 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn limits_fit_the_server_packet() {
+        assert_eq!(BatchLimits::for_packet(64 << 20), BatchLimits::default());
+        let one_mib = BatchLimits::for_packet(1 << 20);
+        assert_eq!(one_mib.max_bytes, 786_432);
+        assert_eq!(one_mib.max_rows, 1000);
+        assert_eq!(BatchLimits::for_packet(0).max_bytes, 1);
     }
 
     #[test]

@@ -25,6 +25,7 @@ use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions as _, Connection as _};
 use tokio::task::JoinHandle;
 
+use crate::batch::{BatchLimits, BulkInsert};
 use crate::classify::ErrorClass;
 use crate::deadline::{Lease, Timeouts, within};
 use crate::error::{Error, Result};
@@ -42,6 +43,7 @@ pub struct Db {
     endpoints: Arc<Endpoints>,
     metrics: Arc<RetryMetrics>,
     timeouts: Timeouts,
+    max_allowed_packet: u64,
     health_task: JoinHandle<()>,
 }
 
@@ -123,16 +125,19 @@ impl Db {
                     .execute(&mut conn)
                     .await?;
             }
-            let version: String = sqlx::query_scalar("SELECT VERSION()")
-                .fetch_one(&mut conn)
-                .await?;
+            let server: (String, i64) =
+                sqlx::query_as("SELECT VERSION(), CAST(@@max_allowed_packet AS SIGNED)")
+                    .fetch_one(&mut conn)
+                    .await?;
             conn.close().await?;
-            Ok::<_, sqlx::Error>(version)
+            Ok::<_, sqlx::Error>(server)
         };
         let what = "the first connection (SET SESSION, SELECT VERSION())";
-        let version = within(deadline, started, what, first_connection).await?;
+        let (version, packet) = within(deadline, started, what, first_connection).await?;
+        let max_allowed_packet = u64::try_from(packet).unwrap_or(0);
         let server = ServerInfo::parse(&version);
-        tracing::info!(server = %server.raw, endpoints = endpoints.list.len(), "connected");
+        tracing::info!(server = %server.raw, max_allowed_packet, endpoints = endpoints.list.len(),
+            "connected");
         let health_task = tokio::spawn(health_loop(pool.clone(), endpoints.clone(), prober));
         Ok(Db {
             pool,
@@ -140,6 +145,7 @@ impl Db {
             endpoints,
             metrics: Arc::default(),
             timeouts,
+            max_allowed_packet,
             health_task,
         })
     }
@@ -182,6 +188,25 @@ impl Db {
             attempt_timeout: self.timeouts.attempt,
             max_elapsed: self.timeouts.retry_budget,
             ..RetryPolicy::default()
+        }
+    }
+
+    /// The server's `max_allowed_packet`, read at connect: the largest statement it accepts.
+    pub fn max_allowed_packet(&self) -> u64 {
+        self.max_allowed_packet
+    }
+
+    /// Batch limits that fit this server's `max_allowed_packet` ([`BatchLimits::for_packet`]).
+    pub fn batch_limits(&self) -> BatchLimits {
+        BatchLimits::for_packet(self.max_allowed_packet)
+    }
+
+    /// A [`BulkInsert`] into `table` with [`Db::batch_limits`].
+    pub fn bulk_insert<'a>(&self, table: &'a str, columns: &'a [&'a str]) -> BulkInsert<'a> {
+        BulkInsert {
+            table,
+            columns,
+            limits: self.batch_limits(),
         }
     }
 
