@@ -13,6 +13,7 @@ pub mod session;
 pub mod timeouts;
 pub mod tx;
 pub mod types;
+pub mod types_limits;
 
 use crate::fresh::Case;
 
@@ -21,6 +22,7 @@ pub fn all() -> Vec<Case> {
     [
         crud::cases(),
         types::cases(),
+        types_limits::cases(),
         tx::cases(),
         retry::cases(),
         concurrency::cases(),

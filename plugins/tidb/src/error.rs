@@ -135,6 +135,17 @@ pub enum Error {
         server: String,
     },
 
+    /// A value read exactly cannot be converted without losing digits (see [`crate::types`]).
+    #[error("{value} does not fit {into} exactly: {reason}")]
+    Lossy {
+        /// The exact value, as the server sent it.
+        value: String,
+        /// The type it was to become.
+        into: &'static str,
+        /// Why not.
+        reason: String,
+    },
+
     /// An argument to a SQL helper was out of range or unsafe to splice into SQL.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -166,6 +177,7 @@ impl Error {
             Error::BatchIncomplete { .. } => "batch_incomplete",
             Error::RowTooLarge { .. } => "row_too_large",
             Error::Unsupported { .. } => "unsupported",
+            Error::Lossy { .. } => "lossy",
             Error::InvalidArgument(_) => "invalid_argument",
             Error::Work(_) => "work",
             Error::SeaOrm(_) => "sea_orm",

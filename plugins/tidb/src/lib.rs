@@ -44,6 +44,7 @@ pub mod retry;
 pub mod server;
 pub mod session;
 pub mod sql;
+pub mod types;
 
 pub use batch::{BatchLimits, BulkInsert, delete_in_chunks, plan_chunks};
 pub use classify::{ErrorClass, classify_code};
@@ -57,3 +58,4 @@ pub use retry::{sea_transaction_with_retry, transaction_with_retry};
 pub use server::{ServerInfo, ServerKind};
 pub use session::{SessionValue, SessionVars};
 pub use sql::AsOf;
+pub use types::{ExactDecimal, time_delta};
