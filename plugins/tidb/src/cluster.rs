@@ -66,7 +66,12 @@ impl Db {
     /// Connects from a URL (see [`crate::options`]) with default health checking; probes are
     /// bounded by the URL's `connect-timeout`.
     pub async fn connect(url: &str) -> Result<Db> {
-        let options: ConnectOptions = url.parse()?;
+        Db::connect_options(url.parse()?).await
+    }
+
+    /// [`Db::connect`] with options already parsed (and perhaps adjusted, e.g. the pool size
+    /// from a service's typed config).
+    pub async fn connect_options(options: ConnectOptions) -> Result<Db> {
         let health = HealthCheck {
             timeout: options.timeouts.connect,
             ..HealthCheck::default()

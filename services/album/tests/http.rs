@@ -358,6 +358,14 @@ async fn mysql_server() {
         return;
     };
     all_scenarios(Some(&db.url)).await;
+    // The typed config's pool size reaches the MySQL pool (the URL's own max-connections, 20,
+    // does not win).
+    let sep = if db.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{sep}max-connections=20", db.url);
+    let store = SeaStore::connect(Some(&url), "", 3).await.unwrap();
+    let pool = store.connection().get_mysql_connection_pool();
+    assert_eq!(pool.options().get_max_connections(), 3);
+    drop(store);
     db.drop_database().await;
 }
 

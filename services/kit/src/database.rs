@@ -49,7 +49,20 @@ impl Database {
     ) -> Result<Database, OpenError> {
         Ok(match url {
             Some(url) => {
-                let db = Db::connect(url).await?;
+                // The typed config's pool size holds for MySQL/TiDB too: it rolls out and back
+                // with the revision, like every other setting.
+                let mut options: lockstep_tidb::ConnectOptions = url.parse()?;
+                if options.pool.min_connections > max_connections {
+                    return Err(OpenError::Tidb(lockstep_tidb::Error::InvalidUrl {
+                        url: lockstep_tidb::options::redact(url),
+                        reason: format!(
+                            "min-connections {} is over database.max_connections {max_connections}",
+                            options.pool.min_connections
+                        ),
+                    }));
+                }
+                options.pool.max_connections = max_connections;
+                let db = Db::connect_options(options).await?;
                 Database {
                     conn: db.sea_orm(),
                     tidb: Some(Arc::new(db)),

@@ -65,8 +65,14 @@ impl SeaStore {
     async fn on(db: Database) -> Result<SeaStore, OpenError> {
         let store = SeaStore {
             conn: db.conn.clone(),
+            // The driver's policy: the URL's attempt time-out and retry budget, counted in its
+            // retry metrics.
+            policy: Arc::new(
+                db.tidb
+                    .as_ref()
+                    .map_or_else(RetryPolicy::default, |tidb| tidb.retry_policy()),
+            ),
             db,
-            policy: Arc::new(RetryPolicy::default()),
         };
         store.create_schema().await?;
         Ok(store)

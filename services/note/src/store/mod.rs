@@ -98,10 +98,16 @@ impl SeaStore {
     }
 
     async fn on(db: Database, keyring: Keyring) -> Result<SeaStore, OpenError> {
+        // The driver's policy: the URL's attempt time-out and retry budget, counted in its
+        // retry metrics.
+        let policy = db
+            .tidb
+            .as_ref()
+            .map_or_else(RetryPolicy::default, |tidb| tidb.retry_policy());
         let store = SeaStore {
             db,
             keyring: Arc::new(keyring),
-            policy: Arc::new(RetryPolicy::default()),
+            policy: Arc::new(policy),
         };
         store.create_schema().await?;
         Ok(store)
