@@ -20,6 +20,7 @@ pub fn cases() -> Vec<Case> {
         case!("health", probes_ping_one_kept_connection_per_endpoint),
         case!("health", a_dead_endpoint_is_retried_with_backoff),
         case!("health", a_recovered_endpoint_gets_its_share_back),
+        case!(exclusive "health", dropping_a_db_leaves_no_aborted_client),
     ]
 }
 
@@ -121,5 +122,26 @@ async fn a_recovered_endpoint_gets_its_share_back(ctx: Ctx) -> anyhow::Result<()
         "after {took:?} endpoint A holds {on_a} of 8 pool connections"
     );
     ensure!(db.health_stats().recycled >= 3, "{:?}", db.health_stats());
+    Ok(())
+}
+
+async fn aborted_clients(ctx: &Ctx) -> anyhow::Result<i64> {
+    let (_, value): (String, String) = sqlx::query_as("SHOW GLOBAL STATUS LIKE 'Aborted_clients'")
+        .fetch_one(ctx.db.pool())
+        .await?;
+    Ok(value.parse()?)
+}
+
+/// The server counts (and logs) a client that vanishes without `COM_QUIT`; a dropped `Db` closes
+/// its probe connections politely. (Runs alone: the counter is server-wide.)
+async fn dropping_a_db_leaves_no_aborted_client(ctx: Ctx) -> anyhow::Result<()> {
+    let before = aborted_clients(&ctx).await?;
+    let db = Db::connect_with(ctx.url.parse()?, FAST).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ensure!(db.health_stats().pings >= 1, "{:?}", db.health_stats());
+    drop(db);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = aborted_clients(&ctx).await?;
+    ensure!(after == before, "{} aborted clients", after - before);
     Ok(())
 }

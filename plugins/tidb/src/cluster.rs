@@ -44,7 +44,8 @@ pub struct Db {
     metrics: Arc<RetryMetrics>,
     timeouts: Timeouts,
     max_allowed_packet: u64,
-    health_task: JoinHandle<()>,
+    /// Ends on `endpoints.shutdown`; kept so the task is owned, not detached silently.
+    _health_task: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Db {
@@ -56,9 +57,11 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// Stops the health checker, which closes its probe connections politely first. The pool itself
+/// stays open while clones of it (`Db::sea_orm()`, `Db::pool().clone()`) are in use.
 impl Drop for Db {
     fn drop(&mut self) {
-        self.health_task.abort();
+        self.endpoints.shutdown.notify_one();
     }
 }
 
@@ -151,7 +154,7 @@ impl Db {
             metrics: Arc::default(),
             timeouts,
             max_allowed_packet,
-            health_task,
+            _health_task: health_task,
         })
     }
 

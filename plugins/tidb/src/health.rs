@@ -102,6 +102,8 @@ pub(crate) struct Endpoints {
     next: AtomicUsize,
     /// Set by the pool's connect hook: a connection was opened, move the target on.
     pub(crate) rotate: Notify,
+    /// Set when the `Db` is dropped: close the probe connections and stop.
+    pub(crate) shutdown: Notify,
     /// After a recovery: (endpoint index, new connections still to send there).
     pinned: Mutex<Option<(usize, u64)>>,
     /// Released pool connections still to close for a rebalance.
@@ -126,6 +128,7 @@ impl Endpoints {
             list,
             next: AtomicUsize::new(0),
             rotate: Notify::new(),
+            shutdown: Notify::new(),
             pinned: Mutex::new(None),
             recycle: AtomicU32::new(0),
             pings: AtomicU64::new(0),
@@ -246,6 +249,22 @@ impl Prober {
         }
     }
 
+    /// Says goodbye on every kept probe connection (`COM_QUIT`), so the server does not count
+    /// and log an aborted client per endpoint each time a `Db` goes away.
+    async fn close(&mut self) {
+        let closes = self
+            .states
+            .iter_mut()
+            .filter_map(|s| s.conn.take())
+            .map(|conn| {
+                let timeout = self.health.timeout;
+                async move {
+                    let _ = tokio::time::timeout(timeout, conn.close()).await;
+                }
+            });
+        futures::future::join_all(closes).await;
+    }
+
     /// Probes every endpoint that is due, concurrently; returns the indices that recovered.
     pub(crate) async fn round(&mut self, endpoints: &Endpoints) -> Vec<usize> {
         let now = Instant::now();
@@ -356,6 +375,11 @@ pub(crate) async fn health_loop(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            biased;
+            () = endpoints.shutdown.notified() => {
+                prober.close().await;
+                return;
+            }
             _ = ticker.tick() => {
                 let recovered = prober.round(&endpoints).await;
                 let current = endpoint_name(&pool.connect_options());
