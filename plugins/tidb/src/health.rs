@@ -190,14 +190,18 @@ impl Endpoints {
     fn mark(&self, endpoint: &Endpoint, result: &Result<()>) -> bool {
         let healthy = result.is_ok();
         let was = endpoint.healthy.swap(healthy, Ordering::Relaxed);
-        if was != healthy {
-            match result {
-                Ok(()) => tracing::info!(endpoint = %endpoint.name, "endpoint is back"),
-                Err(e) => tracing::warn!(endpoint = %endpoint.name, error = %e, "endpoint is down"),
+        let failed_before = endpoint.last_error.lock().ok().and_then(|mut last| {
+            std::mem::replace(&mut *last, result.as_ref().err().map(ToString::to_string))
+        });
+        match result {
+            // "Back" only after a failure: the first probe of a live endpoint is no news.
+            Ok(()) if !was && failed_before.is_some() => {
+                tracing::info!(endpoint = %endpoint.name, "endpoint is back");
             }
-        }
-        if let Ok(mut last) = endpoint.last_error.lock() {
-            *last = result.as_ref().err().map(ToString::to_string);
+            Err(e) if was || failed_before.is_none() => {
+                tracing::warn!(endpoint = %endpoint.name, error = %e, "endpoint is down");
+            }
+            _ => {}
         }
         healthy && !was
     }
