@@ -4,17 +4,21 @@
 //! documentation asks applications to do but no driver does for them:
 //!
 //! ```text
-//!  URL (mysql:// | tidb://, several hosts, TLS) ──► options ──► Db ──► MySqlPool ──► SeaORM
-//!                                                               │  health-checked failover
+//!  URL (mysql:// | tidb://, several hosts, TLS, time bounds, set.<session variable>)
+//!      ──► options ──► Db ──► MySqlPool ──► SeaORM
+//!                       │  health: kept-connection pings, backoff, rebalancing on recovery
 //!  your closure ──► retry::transaction_with_retry ──► policy::run_with_retry
 //!                        BEGIN [PESSIMISTIC]          classify error number → retry?
 //!                        work / COMMIT / ROLLBACK     sleep ((1.5^n)+rand)*100 ms
-//!  rows ──► batch::plan_chunks ──► one statement per chunk under the 6 MiB / 65,535-bind limits
-//!  sql: AUTO_RANDOM keys, AS OF TIMESTAMP stale reads, BATCH ON … LIMIT
+//!                        (deadline: attempt-timeout within retry-budget; in doubt → OutcomeUnknown)
+//!  rows ──► batch::plan_chunks ──► one statement per chunk under max_allowed_packet / 65,535 binds
+//!  sql: AUTO_RANDOM keys, AS OF TIMESTAMP stale reads, BATCH ON … LIMIT (TiDB; Unsupported elsewhere)
+//!  types: guards for values sqlx decodes wrongly without an error (signed TIME, exact DECIMAL)
 //! ```
 //!
-//! On MySQL or MariaDB everything degrades to plain behaviour (`BEGIN`, `AUTO_INCREMENT`, current
-//! reads), so the same code runs against the local test server and TiDB.
+//! On MySQL or MariaDB the portable parts degrade to plain behaviour (`BEGIN`, `AUTO_INCREMENT`,
+//! current reads), so the same code runs against the local test server and TiDB; what cannot be
+//! honoured there (`BEGIN OPTIMISTIC`, `AS OF` in a query) is refused with a typed error.
 //!
 //! ```no_run
 //! # async fn demo() -> lockstep_tidb::Result<()> {
