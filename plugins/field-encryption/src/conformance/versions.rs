@@ -29,6 +29,17 @@ async fn versions(db: &DatabaseConnection) -> Result<Vec<(u8, u8)>, sea_orm::DbE
     Ok(heads)
 }
 
+/// Rewraps `acme`'s rows under `keyring` twice: what each run wrote (the second must write 0).
+async fn rewrap_twice(
+    db: &DatabaseConnection,
+    table: &Table<'_>,
+    keyring: &Keyring,
+) -> Result<(crate::retire::TableProgress, crate::retire::TableProgress), crate::Error> {
+    let first = with_tenant(keyring, "acme", rewrap_table(db, table, false, |_, _| ())).await??;
+    let second = with_tenant(keyring, "acme", rewrap_table(db, table, false, |_, _| ())).await??;
+    Ok((first, second))
+}
+
 pub(crate) async fn rolling_upgrade_across_envelope_versions(db: &DatabaseConnection) -> Outcome {
     create_schema(db).await?;
     let table = Table {
@@ -52,9 +63,7 @@ pub(crate) async fn rolling_upgrade_across_envelope_versions(db: &DatabaseConnec
     );
     // A rotation while older readers remain: rewrap moves to key 2 and stays version 1, and a
     // second run writes nothing (comparing with a version 2 head rewrote every row each run).
-    let v1_key2 = ring(2, 1);
-    let moved = with_tenant(&v1_key2, "acme", rewrap_table(db, &table, false, |_, _| ())).await??;
-    let again = with_tenant(&v1_key2, "acme", rewrap_table(db, &table, false, |_, _| ())).await??;
+    let (moved, again) = rewrap_twice(db, &table, &ring(2, 1)).await?;
     ensure!(
         moved.written() == 6 && again.written() == 0,
         "{moved:?} then {again:?}"
@@ -66,8 +75,7 @@ pub(crate) async fn rolling_upgrade_across_envelope_versions(db: &DatabaseConnec
     );
     // Every reader is new: switch to version 2; the values move over once.
     let v2 = ring(2, 2);
-    let upgraded = with_tenant(&v2, "acme", rewrap_table(db, &table, false, |_, _| ())).await??;
-    let after = with_tenant(&v2, "acme", rewrap_table(db, &table, false, |_, _| ())).await??;
+    let (upgraded, after) = rewrap_twice(db, &table, &v2).await?;
     ensure!(
         upgraded.written() == 6 && after.written() == 0,
         "{upgraded:?} then {after:?}"
