@@ -67,7 +67,7 @@ fn micro() {
         |_: &TenantKeys, _: &str, data: &[u8]| seal_digest(&keys, "notes.body", &BODY, None, data);
     let open =
         |_: &TenantKeys, _: &str, env: &[u8]| open_digest(&keys, "notes.body", &BODY, None, env);
-    println!("seal/open vs raw aes-gcm (ns per operation, best of 5 interleaved rounds)");
+    println!("seal/open vs raw aes-gcm (ns per operation, best of 11 interleaved rounds)");
     println!(
         "{:>7} {:>9} {:>9} {:>7} {:>9} {:>9} {:>7}",
         "bytes", "raw enc", "seal", "ratio", "raw dec", "open", "ratio"
@@ -83,7 +83,7 @@ fn micro() {
         let raw_ct = raw.encrypt(&nonce, data.as_slice()).expect("raw encrypt");
         let env = seal(&keys, "notes.body", &data).expect("seal");
         let mut best = [Duration::MAX; 4];
-        for _ in 0..5 {
+        for _ in 0..11 {
             let timings = [
                 time(iters, || {
                     drop(black_box(

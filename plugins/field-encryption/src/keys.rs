@@ -217,7 +217,7 @@ pub struct TenantKeys {
     blind: Option<KeyMaterial>,
     /// Values sealed under `current` through this set: random 96-bit nonces are safe for 2^32
     /// values per key, so operators watch this and rotate long before.
-    seals: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    seals: crate::seals::SealCounter,
     /// The envelope version new values are sealed as (see [`crate::Keyring::seal_version`]).
     seal_version: u8,
 }
@@ -268,7 +268,7 @@ impl TenantKeys {
             current,
             ciphers,
             blind,
-            seals: std::sync::Arc::default(),
+            seals: crate::seals::SealCounter::default(),
             seal_version: crate::envelope::VERSION,
         })
     }
@@ -286,8 +286,9 @@ impl TenantKeys {
     /// How many values have been sealed under the current key through this set — in this process
     /// since the keyring first resolved the key, when the set came from a [`crate::Keyring`]
     /// (the count outlives cache refreshes; see [`crate::Keyring::seal_counts`]).
+    /// Other threads' seals count after their next batch (see `seals.rs`: at most 1,023 late).
     pub fn seals(&self) -> u64 {
-        self.seals.load(std::sync::atomic::Ordering::Relaxed)
+        self.seals.get()
     }
 
     /// The envelope version new values are sealed as.
@@ -308,13 +309,12 @@ impl TenantKeys {
     }
 
     /// Counts this set's seals on `counter` (the keyring's, shared by every set of the key).
-    pub(crate) fn count_seals_on(&mut self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    pub(crate) fn count_seals_on(&mut self, counter: crate::seals::SealCounter) {
         self.seals = counter;
     }
 
     pub(crate) fn count_seal(&self) {
-        self.seals
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.seals.add_one();
     }
 
     /// Whether the set holds `key_id`.

@@ -51,6 +51,7 @@ mod nonce;
 pub mod provider;
 pub mod reindex;
 pub mod retire;
+mod seals;
 pub mod value;
 pub mod wrapped;
 

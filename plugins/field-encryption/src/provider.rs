@@ -72,7 +72,7 @@ impl KeyProvider for StaticKeys {
 type Cached = (Instant, Arc<TenantKeys>);
 
 /// Seals per (tenant, key id) in this process.
-type SealCounters = HashMap<(String, u32), Arc<std::sync::atomic::AtomicU64>>;
+type SealCounters = HashMap<(String, u32), crate::seals::SealCounter>;
 
 /// Resolves tenants through a provider and caches the result for `ttl`, so a request does not
 /// read files or the database, and rotated keys are picked up within `ttl`.
@@ -174,20 +174,15 @@ impl Keyring {
     /// Values sealed in this process per `(tenant, key id)`, across cache refreshes. Random 96-bit
     /// nonces are safe for 2^32 values per key: rotate long before any count gets near. (The
     /// note service exports the sum per key id, a bound on every tenant's key of that id that
-    /// keeps the metric's labels few.)
+    /// keeps the metric's labels few.) Each thread adds its seals in batches: another thread's
+    /// last up to 1,023 seals per key show after its next batch or when it ends.
     pub fn seal_counts(&self) -> Vec<(String, u32, u64)> {
         let Ok(seals) = self.seals.lock() else {
             return Vec::new();
         };
         let mut counts: Vec<_> = seals
             .iter()
-            .map(|((tenant, id), n)| {
-                (
-                    tenant.clone(),
-                    *id,
-                    n.load(std::sync::atomic::Ordering::Relaxed),
-                )
-            })
+            .map(|((tenant, id), n)| (tenant.clone(), *id, n.get()))
             .collect();
         counts.sort();
         counts

@@ -1,5 +1,7 @@
 //! `field_encryption_seals{key_id}`: values sealed in this process under key id `key_id`, summed
-//! over tenants, read from the keyring at scrape time.
+//! over tenants, read from the keyring at scrape time. Each worker thread adds its seals in
+//! batches of 1,024, so a scrape may miss that many per thread and key (see the keyring's
+//! `seal_counts`) — noise next to the limit.
 //!
 //! Random 96-bit GCM nonces are safe for 2^32 values per key. A key is a tenant's key id, so a
 //! label per tenant would grow with the tenants; the sum over tenants per key id is a bound on
