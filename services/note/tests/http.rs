@@ -2,97 +2,16 @@
 //! of `DRIVER_TESTS_MARIADB_URL`: tokens, tenant isolation, encryption at rest, bad input.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use axum::Router;
+mod common;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use common::{Api, SECRET, config, empty_api, token};
 use http_body_util::BodyExt;
-use lockstep_field_encryption::{KeyMaterial, Keyring, StaticKeys};
-use lockstep_service_config::NoteConfig;
 use note_service::auth::{Verifier, mint_hs256};
-use note_service::store::SeaStore;
 use sea_orm::{ConnectionTrait, Statement};
-use serde_json::{Value, json};
+use serde_json::json;
 use tower::ServiceExt;
-
-const SECRET: &[u8] = b"test-secret-that-is-long-enough-for-hs256";
-
-fn config() -> NoteConfig {
-    let mut c = NoteConfig::default();
-    c.server.max_body_bytes = 128 * 1024;
-    c
-}
-
-fn token(tenant: &str) -> String {
-    mint_hs256(&config().auth, SECRET, "u1", tenant, 600).unwrap()
-}
-
-fn keyring() -> Keyring {
-    Keyring::new(
-        StaticKeys::new()
-            .with_tenant(
-                "acme",
-                1,
-                vec![(1, KeyMaterial::new([1; 32]))],
-                Some(KeyMaterial::new([11; 32])),
-            )
-            .with_tenant(
-                "globex",
-                1,
-                vec![(1, KeyMaterial::new([2; 32]))],
-                Some(KeyMaterial::new([12; 32])),
-            )
-            // A distinct tenant whose id differs from acme's by case only.
-            .with_tenant(
-                "ACME",
-                1,
-                vec![(1, KeyMaterial::new([3; 32]))],
-                Some(KeyMaterial::new([13; 32])),
-            ),
-    )
-}
-
-struct Api {
-    app: Router,
-    store: SeaStore,
-}
-
-impl Api {
-    async fn call(
-        &self,
-        method: &str,
-        uri: &str,
-        token: Option<&str>,
-        body: Option<&str>,
-    ) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            request = request.header("authorization", format!("Bearer {t}"));
-        }
-        if body.is_some() {
-            request = request.header("content-type", "application/json");
-        }
-        let request = request
-            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
-            .unwrap();
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-}
-
-async fn api(url: Option<&str>, dir: &tempfile::TempDir) -> Api {
-    let path = dir.path().join("notes.db");
-    let store = SeaStore::connect(url, path.to_str().unwrap(), keyring())
-        .await
-        .unwrap();
-    let verifier = Verifier::hs256(&config().auth, SECRET);
-    let app = note_service::app(store.clone(), verifier, &config(), "hash", true).unwrap();
-    Api { app, store }
-}
 
 async fn tokens_are_required_and_checked(api: &Api) {
     let mut other_audience = config().auth;
@@ -301,7 +220,22 @@ async fn bad_input_is_4xx(api: &Api) {
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",
         ),
-        ("/v1/notes", StatusCode::BAD_REQUEST, "bad_query"),
+        (
+            "/v1/notes?cursor=abc",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            "/v1/notes?created_from=yesterday",
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+        ),
+        (
+            "/v1/notes?created_from=2026-01-02T00:00:00Z&created_before=2026-01-01T00:00:00Z",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        ("/v1/notes?sort=title", StatusCode::BAD_REQUEST, "bad_query"),
     ] {
         let (got, v) = api.call("GET", uri, Some(&acme), None).await;
         assert_eq!((got, v["code"].as_str()), (status, Some(code)), "{uri}");
@@ -426,14 +360,7 @@ async fn seals_are_counted_per_key_id(api: &Api) {
 async fn all(url: Option<&str>) {
     for scenario in 0..7 {
         let dir = tempfile::tempdir().unwrap();
-        let api = api(url, &dir).await;
-        if url.is_some() {
-            api.store
-                .connection()
-                .execute_unprepared("DELETE FROM notes")
-                .await
-                .unwrap();
-        }
+        let api = empty_api(url, &dir).await;
         match scenario {
             0 => tokens_are_required_and_checked(&api).await,
             1 => tenants_are_isolated_and_data_is_encrypted(&api).await,

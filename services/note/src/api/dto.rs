@@ -81,19 +81,29 @@ impl From<Note> for NoteDto {
     }
 }
 
-/// `GET /v1/notes?title=…` query.
+/// `GET /v1/notes` query: newest first, optionally filtered; follow `next_cursor` for more.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SearchParams {
-    /// The exact title.
-    pub title: String,
+pub struct ListParams {
+    /// Only notes with exactly this title.
+    pub title: Option<String>,
+    /// Only notes created at or after this time (RFC 3339, e.g. `2026-11-30T00:00:00Z`).
+    pub created_from: Option<DateTime<Utc>>,
+    /// Only notes created before this time (RFC 3339).
+    pub created_before: Option<DateTime<Utc>>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
     /// At most this many (default 20, max 100).
     pub limit: Option<u32>,
 }
 
-/// Search results.
+/// One page of notes.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct NotesDto {
-    /// Matching notes, by id.
+    /// Notes, newest first (by creation time, then id).
     pub items: Vec<NoteDto>,
+    /// Pass as `cursor` for the next page; absent on the last page. A page may hold fewer
+    /// than `limit` notes and still have a next one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }

@@ -4,7 +4,7 @@
 //! | route | |
 //! |---|---|
 //! | `POST /v1/notes` | create → 201 |
-//! | `GET /v1/notes?title=` | exact-title search (blind index) |
+//! | `GET /v1/notes?title=&created_from=&created_before=&cursor=&limit=` | newest first, cursor-paged; `title` is an exact match (blind index) |
 //! | `GET /v1/notes/{id}`, `PATCH`, `DELETE` | one note |
 //! | `POST /v1/control/notes`, `GET /v1/control/notes/{id}` | plaintext twin for benchmarks (opt-in) |
 
@@ -18,9 +18,9 @@ use axum::routing::{get, post};
 use lockstep_service_kit::{ApiError, ApiJson, ApiQuery};
 
 use crate::auth::{Tenant, Verifier};
-use crate::domain::{DomainError, NewNote, NoteChanges, NoteStore};
+use crate::domain::{DomainError, ListQuery, NewNote, NoteChanges, NoteStore};
 use crate::store::SeaStore;
-use dto::{CreateNote, NoteDto, NotesDto, SearchParams, UpdateNote};
+use dto::{CreateNote, ListParams, NoteDto, NotesDto, UpdateNote};
 
 /// What the handlers share.
 #[derive(Clone, Debug)]
@@ -99,19 +99,22 @@ async fn get_one<S: NoteStore>(
     ))
 }
 
-async fn search<S: NoteStore>(
+async fn list<S: NoteStore>(
     State(state): State<AppState<S>>,
     Tenant(tenant): Tenant,
-    ApiQuery(params): ApiQuery<SearchParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<ApiJson<NotesDto>, ApiError> {
-    let limit = params.limit.unwrap_or(20);
-    if limit == 0 || limit > 100 {
-        return Err(ApiError::invalid("limit", "must be 1-100"));
-    }
-    let title = crate::domain::clean_title(&params.title)?;
-    let notes = state.store.find_by_title(&tenant, &title, limit).await?;
+    let query = ListQuery::new(
+        params.title.as_deref(),
+        params.created_from,
+        params.created_before,
+        params.cursor.as_deref(),
+        params.limit,
+    )?;
+    let page = state.store.list(&tenant, &query).await?;
     Ok(ApiJson(NotesDto {
-        items: notes.into_iter().map(NoteDto::from).collect(),
+        items: page.items.into_iter().map(NoteDto::from).collect(),
+        next_cursor: page.next.map(|c| c.encode()),
     }))
 }
 
@@ -162,7 +165,7 @@ async fn get_plain(
 /// The note routes.
 pub fn routes<S: NoteStore>(state: AppState<S>) -> Router {
     Router::new()
-        .route("/v1/notes", get(search::<S>).post(create::<S>))
+        .route("/v1/notes", get(list::<S>).post(create::<S>))
         .route(
             "/v1/notes/{id}",
             get(get_one::<S>).patch(update::<S>).delete(delete::<S>),

@@ -1,9 +1,13 @@
 //! Notes as the business sees them. Every operation is scoped to one tenant; the storage
 //! contract makes a note of another tenant indistinguishable from a missing one.
 
+mod list;
+
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
+
+pub use list::{Cursor, DEFAULT_PAGE, ListQuery, MAX_PAGE, Page};
 
 /// Longest title, in characters.
 pub const MAX_TITLE: usize = 200;
@@ -156,13 +160,12 @@ pub trait NoteStore: lockstep_service_kit::http::Probe {
     ) -> impl Future<Output = Result<Note, DomainError>> + Send;
     /// One of `tenant`'s notes.
     fn get(&self, tenant: &str, id: i64) -> impl Future<Output = Result<Note, DomainError>> + Send;
-    /// `tenant`'s notes whose title is exactly `title`.
-    fn find_by_title(
+    /// One page of `tenant`'s notes, newest first (see [`ListQuery`]).
+    fn list(
         &self,
         tenant: &str,
-        title: &str,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<Note>, DomainError>> + Send;
+        query: &ListQuery,
+    ) -> impl Future<Output = Result<Page, DomainError>> + Send;
     /// Applies validated changes.
     fn update(
         &self,

@@ -15,11 +15,11 @@ use lockstep_service_kit::database::{Database, OpenError};
 use lockstep_tidb::{RetryPolicy, sea_transaction_with_retry};
 use sea_orm::sea_query::Index;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use crate::domain::{DomainError, NewNote, Note, NoteChanges, NoteStore};
+use crate::domain::{DomainError, ListQuery, NewNote, Note, NoteChanges, NoteStore, Page};
 use entity::{NoteTitle, note, plain};
 use upgrade::{TENANT_MYSQL, binary_tenant_column, medium_blob_body};
 
@@ -163,6 +163,7 @@ impl SeaStore {
         for (name, table, cols) in [
             ("notes_tenant_title", "notes", ["tenant", "title_idx"]),
             ("notes_tenant_id", "notes", ["tenant", "id"]),
+            ("notes_tenant_created", "notes", ["tenant", "created_at"]),
             ("plain_notes_tenant_id", "plain_notes", ["tenant", "id"]),
         ] {
             let mut index = Index::create();
@@ -199,7 +200,7 @@ impl SeaStore {
 
     /// Plaintext control: insert.
     pub async fn create_plain(&self, tenant: &str, n: NewNote) -> Result<Note, DomainError> {
-        let now = Utc::now();
+        let now = stamp();
         let m = plain::ActiveModel {
             tenant: Set(tenant.to_owned()),
             title: Set(n.title),
@@ -238,8 +239,10 @@ fn plain_note(m: plain::Model) -> Note {
     }
 }
 
+/// Now, to the microsecond: what MySQL's `DATETIME(6)` keeps, so a note reads back (and pages
+/// by its cursor) the same on every backend.
 fn stamp() -> DateTime<Utc> {
-    Utc::now()
+    chrono::SubsecRound::trunc_subsecs(Utc::now(), 6)
 }
 
 impl NoteStore for SeaStore {
@@ -273,28 +276,45 @@ impl NoteStore for SeaStore {
         .await
     }
 
-    async fn find_by_title(
-        &self,
-        tenant: &str,
-        title: &str,
-        limit: u32,
-    ) -> Result<Vec<Note>, DomainError> {
+    async fn list(&self, tenant: &str, query: &ListQuery) -> Result<Page, DomainError> {
         scoped(&self.keyring, tenant, async {
-            let idx = BlindIndex::<NoteTitle>::of(&title.to_owned()).map_err(storage)?;
-            let rows = note::Entity::find()
-                .filter(note::Column::Tenant.eq(tenant))
-                .filter(note::Column::TitleIdx.eq(idx))
-                .order_by_asc(note::Column::Id)
-                .limit(u64::from(limit))
+            let mut select = note::Entity::find().filter(note::Column::Tenant.eq(tenant));
+            if let Some(title) = &query.title {
+                let idx = BlindIndex::<NoteTitle>::of(title).map_err(storage)?;
+                select = select.filter(note::Column::TitleIdx.eq(idx));
+            }
+            if let Some(from) = query.created_from {
+                select = select.filter(note::Column::CreatedAt.gte(from));
+            }
+            if let Some(before) = query.created_before {
+                select = select.filter(note::Column::CreatedAt.lt(before));
+            }
+            if let Some(after) = query.after {
+                // Keyset: strictly older than the cursor's note in (created_at, id) order.
+                select = select.filter(
+                    Condition::any()
+                        .add(note::Column::CreatedAt.lt(after.created_at))
+                        .add(
+                            Condition::all()
+                                .add(note::Column::CreatedAt.eq(after.created_at))
+                                .add(note::Column::Id.lt(after.id)),
+                        ),
+                );
+            }
+            let rows = select
+                .order_by_desc(note::Column::CreatedAt)
+                .order_by_desc(note::Column::Id)
+                .limit(u64::from(query.limit) + 1)
                 .all(&self.db.conn)
                 .await
                 .map_err(storage)?;
-            // The index is 16 bytes of a keyed hash: confirm against the decrypted title.
-            Ok(rows
-                .into_iter()
-                .map(to_note)
-                .filter(|n| n.title == title)
-                .collect())
+            let mut page = Page::from_rows(rows.into_iter().map(to_note).collect(), query.limit);
+            // The index is 16 bytes of a keyed hash: confirm against the decrypted title (the
+            // cursor still comes from the last row read, so paging goes on past a mismatch).
+            if let Some(title) = &query.title {
+                page.items.retain(|n| &n.title == title);
+            }
+            Ok(page)
         })
         .await
     }
