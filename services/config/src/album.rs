@@ -44,6 +44,12 @@ impl ServiceConfig for AlbumConfig {
         self.server.validate()?;
         self.database.validate()?;
         self.log.validate()?;
+        if self.server.rate_limit.per_tenant.is_some() {
+            return Err(invalid(
+                "server.rate_limit.per_tenant",
+                "the album service has no tenants (use per_client)",
+            ));
+        }
         let p = &self.pagination;
         if p.max_limit == 0 || p.max_limit > 1000 {
             return Err(invalid("pagination.max_limit", "must be 1-1000"));

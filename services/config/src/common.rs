@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::RateLimitConfig;
+
 /// A config that does not parse or breaks a rule. `field` is the dotted path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -38,6 +40,9 @@ pub struct ServerConfig {
     pub max_body_bytes: u64,
     /// How long in-flight requests may finish after SIGTERM.
     pub shutdown_grace_seconds: u32,
+    /// Request rate limits (none by default).
+    #[serde(skip_serializing_if = "RateLimitConfig::is_default")]
+    pub rate_limit: RateLimitConfig,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +52,7 @@ impl Default for ServerConfig {
             request_timeout_ms: 5000,
             max_body_bytes: 1 << 20,
             shutdown_grace_seconds: 20,
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -65,7 +71,7 @@ impl ServerConfig {
                 "must be between 1 KiB and 64 MiB",
             ));
         }
-        Ok(())
+        self.rate_limit.validate()
     }
 }
 

@@ -17,10 +17,12 @@
 
 mod album;
 mod common;
+mod limits;
 mod note;
 
 pub use album::{AlbumConfig, Pagination};
 pub use common::{ConfigError, DatabaseConfig, LogConfig, LogFormat, ServerConfig};
+pub use limits::{Quota, RateLimitConfig};
 pub use note::{AuthConfig, EncryptionConfig, NoteConfig};
 
 /// A service config: parse, validate, render.

@@ -43,6 +43,8 @@ pub struct Ops {
     pub request_timeout: Duration,
     /// Larger bodies are answered 413 `body_too_large`.
     pub max_body_bytes: usize,
+    /// Requests over the per-client rate are answered 429 `rate_limited` (`server.rate_limit`).
+    pub clients: Option<crate::ratelimit::ClientLimit>,
 }
 
 /// What the ops endpoints ask a service's storage.
@@ -74,6 +76,7 @@ impl Ops {
             pool: Some(Arc::new(move || probe.pool_state())),
             request_timeout: Duration::from_millis(server.request_timeout_ms),
             max_body_bytes: usize::try_from(server.max_body_bytes).unwrap_or(usize::MAX),
+            clients: crate::ratelimit::ClientLimit::from_config(&server.rate_limit),
         })
     }
 }
@@ -177,7 +180,10 @@ async fn middleware(State(ops): State<Ops>, req: Request, next: Next) -> Respons
         }
     };
     if let Some(error) = response.extensions().get::<ApiError>().cloned() {
+        // Headers the error came with (`Allow`, `Retry-After`) stay.
+        let headers = std::mem::take(response.headers_mut());
         response = error_body(&error, &id);
+        response.headers_mut().extend(headers);
     }
     let status = response.status();
     let elapsed = started.elapsed();
@@ -239,8 +245,15 @@ async fn version(State(ops): State<Ops>) -> Response {
     .into_response()
 }
 
-/// `routes` plus `/healthz`, `/readyz`, `/metrics`, `/version`, all behind the middleware.
-pub fn wrap(routes: Router, ops: Ops) -> Router {
+/// `routes` plus `/healthz`, `/readyz`, `/metrics`, `/version`, all behind the middleware; the
+/// per-client rate limit (if any) covers `routes` only, so probes and scrapes always answer.
+pub fn wrap(mut routes: Router, ops: Ops) -> Router {
+    if let Some(clients) = ops.clients.clone() {
+        routes = routes.layer(axum::middleware::from_fn_with_state(
+            clients,
+            crate::ratelimit::limit_clients,
+        ));
+    }
     let ops_routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -290,7 +303,9 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let (tx, mut rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    // The peer address is the client's key for per-client rate limits.
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");
         let _ = tx.send(true);

@@ -22,6 +22,7 @@ pub mod error;
 pub mod http;
 pub mod json;
 pub mod metrics;
+pub mod ratelimit;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

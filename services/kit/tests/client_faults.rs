@@ -3,12 +3,14 @@
 //! a readiness probe that hangs (503 within a second, naming the database).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::{get, post};
-use lockstep_service_kit::http::{Ops, serve, wrap};
+use lockstep_service_kit::http::Ops;
 use lockstep_service_kit::metrics::HttpMetrics;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -28,6 +30,7 @@ async fn server(ready_hangs: bool) -> std::net::SocketAddr {
             })
         }),
         pool: None,
+        clients: None,
         request_timeout: TIMEOUT,
         max_body_bytes: 1024,
     };
@@ -40,15 +43,7 @@ async fn server(ready_hangs: bool) -> std::net::SocketAddr {
                 "late"
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve(
-        listener,
-        wrap(routes, ops),
-        std::future::pending(),
-        Duration::from_secs(1),
-    ));
-    addr
+    common::spawn(routes, ops).await
 }
 
 /// Sends `head` (and `body`, then waits `stall` without finishing it) and returns the status

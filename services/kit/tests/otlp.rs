@@ -47,6 +47,7 @@ fn app() -> Router {
         config_hash: "cafe".into(),
         ready: Arc::new(|| Box::pin(async { Ok(()) })),
         pool: None,
+        clients: None,
         request_timeout: Duration::from_secs(5),
         max_body_bytes: 1 << 20,
     };

@@ -3,14 +3,17 @@
 //! `iss`, `aud` and `exp` checked.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use lockstep_service_config::AuthConfig;
+use lockstep_service_config::{AuthConfig, RateLimitConfig};
 use lockstep_service_kit::ApiError;
+use lockstep_service_kit::ratelimit::{KeyedLimiter, too_many_requests};
 use serde::{Deserialize, Serialize};
 
 /// The claims a note-service token carries.
@@ -162,15 +165,32 @@ pub fn mint_hs256(
     )
 }
 
-/// The verified tenant of a request (extractor). Missing or bad tokens are 401.
+/// The verified tenant of a request (extractor). Missing or bad tokens are 401; a tenant over
+/// its rate (`server.rate_limit.per_tenant`) is 429 before the handler runs.
 #[derive(Debug, Clone)]
 pub struct Tenant(pub String);
 
+/// The per-tenant rate limit, checked once the token is verified (so a request without a valid
+/// token cannot spend a tenant's budget).
+#[derive(Debug, Clone, Default)]
+pub struct TenantLimit(Option<Arc<KeyedLimiter>>);
+
+impl TenantLimit {
+    /// From the config section; no limit when `per_tenant` is absent.
+    pub fn from_config(config: &RateLimitConfig) -> TenantLimit {
+        TenantLimit(
+            config
+                .per_tenant
+                .map(|quota| Arc::new(KeyedLimiter::new(quota, config.max_tracked))),
+        )
+    }
+}
+
 impl<S> FromRequestParts<S> for Tenant
 where
-    S: Send + Sync + AsRef<Verifier>,
+    S: Send + Sync + AsRef<Verifier> + AsRef<TenantLimit>,
 {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = parts
@@ -180,8 +200,20 @@ where
             .and_then(bearer_token)
             .ok_or_else(|| {
                 ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>")
+                    .into_response()
             })?;
-        Ok(Tenant(state.as_ref().verify(token.trim())?.tenant))
+        let verifier: &Verifier = state.as_ref();
+        let tenant = verifier
+            .verify(token.trim())
+            .map_err(IntoResponse::into_response)?
+            .tenant;
+        let limit: &TenantLimit = state.as_ref();
+        if let Some(limiter) = &limit.0 {
+            limiter
+                .check(&tenant, Instant::now())
+                .map_err(|wait| too_many_requests("tenant", wait))?;
+        }
+        Ok(Tenant(tenant))
     }
 }
 

@@ -41,7 +41,11 @@ pub fn app(
     ops.metrics
         .registry()
         .register(Box::new(seals::SealMetrics::new(store.keyring())?))?;
-    let state = AppState { store, verifier };
+    let state = AppState {
+        store,
+        verifier,
+        tenants: auth::TenantLimit::from_config(&config.server.rate_limit),
+    };
     let mut routes = api::routes(state.clone());
     if control_routes {
         routes = routes.merge(api::control_routes(state));

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lockstep_service_kit::{ApiError, ApiJson, ApiQuery};
 
-use crate::auth::{Tenant, Verifier};
+use crate::auth::{Tenant, TenantLimit, Verifier};
 use crate::domain::{DomainError, ListQuery, NewNote, NoteChanges, NoteStore};
 use crate::store::SeaStore;
 use dto::{CreateNote, ListParams, NoteDto, NotesDto, UpdateNote};
@@ -29,11 +29,19 @@ pub struct AppState<S> {
     pub store: S,
     /// Token verification.
     pub verifier: Verifier,
+    /// The per-tenant rate limit.
+    pub tenants: TenantLimit,
 }
 
 impl<S> AsRef<Verifier> for AppState<S> {
     fn as_ref(&self) -> &Verifier {
         &self.verifier
+    }
+}
+
+impl<S> AsRef<TenantLimit> for AppState<S> {
+    fn as_ref(&self) -> &TenantLimit {
+        &self.tenants
     }
 }
 

@@ -84,12 +84,17 @@ impl Api {
 }
 
 pub async fn api(url: Option<&str>, dir: &tempfile::TempDir) -> Api {
+    api_with(url, dir, &config()).await
+}
+
+/// [`api`] with another config (same auth section).
+pub async fn api_with(url: Option<&str>, dir: &tempfile::TempDir, config: &NoteConfig) -> Api {
     let path = dir.path().join("notes.db");
     let store = SeaStore::connect(url, path.to_str().unwrap(), keyring())
         .await
         .unwrap();
-    let verifier = Verifier::hs256(&config().auth, SECRET);
-    let app = note_service::app(store.clone(), verifier, &config(), "hash", true).unwrap();
+    let verifier = Verifier::hs256(&config.auth, SECRET);
+    let app = note_service::app(store.clone(), verifier, config, "hash", true).unwrap();
     Api { app, store }
 }
 
