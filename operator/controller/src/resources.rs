@@ -193,7 +193,7 @@ pub fn deployment(
         ]),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
-            container_port: i32::from(pod.port),
+            container_port: i32::from(rev.content.port()),
             ..ContainerPort::default()
         }]),
         env: (!env.is_empty()).then_some(env),

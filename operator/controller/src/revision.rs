@@ -39,7 +39,18 @@ pub struct RevisionContent {
     pub pod: PodTemplate,
 }
 
+/// The container port of a revision recorded without one. [`LockstepService::content`] always
+/// records it; records from before `pod.port` was optional stated it (it defaulted to 8080).
+///
+/// [`LockstepService::content`]: crate::service::LockstepService::content
+pub const RECORDED_PORT_DEFAULT: u16 = 8080;
+
 impl RevisionContent {
+    /// The container port the revision's pods listen on.
+    pub fn port(&self) -> u16 {
+        self.pod.port.unwrap_or(RECORDED_PORT_DEFAULT)
+    }
+
     /// The revision hash: sha256 over the canonical JSON of image, config and pod fields.
     pub fn hash(&self) -> String {
         let doc = serde_json::json!({
@@ -172,7 +183,7 @@ mod tests {
             content("album:1", "server:\n  port: 8081\n").hash()
         );
         let mut pod = base.clone();
-        pod.pod.port = 9090;
+        pod.pod.port = Some(9090);
         assert_ne!(base.hash(), pod.hash());
     }
 
@@ -242,7 +253,12 @@ mod pinned {
             version: "1.4.2".into(),
             image: "ghcr.io/lockstep-dev/album-service:1.4.2".into(),
             config: "server:\n  port: 8080\n".into(),
-            pod: PodTemplate::default(),
+            // What `pod: {}` recorded before the port was optional (and what `content()`
+            // records for it now): the same hash.
+            pod: PodTemplate {
+                port: Some(8080),
+                ..PodTemplate::default()
+            },
         };
         assert_eq!(content.hash(), PINNED);
     }

@@ -87,11 +87,15 @@ macro_rules! impl_service {
                 // The same checks `kubectl lockstep lint` runs offline.
                 self.spec.check()?;
                 let release = &self.spec.release;
+                // The port is part of the identity as the pods get it: an unset `pod.port`
+                // follows the config, so stating the same port later is no new revision.
+                let mut pod = self.spec.pod.clone();
+                pod.port = Some(release.config.port());
                 Ok(RevisionContent {
                     version: release.version.clone(),
                     image: release.image.clone(),
                     config: release.config.to_yaml()?,
-                    pod: self.spec.pod.clone(),
+                    pod,
                 })
             }
 

@@ -352,17 +352,39 @@ fn bad_secret_volumes_are_config_errors_naming_the_field() {
 }
 
 #[test]
+fn a_note_service_without_ports_listens_and_is_probed_on_its_own() {
+    let note: lockstep_crd::NoteService = serde_yaml::from_str(
+        "apiVersion: lockstep.dev/v1alpha1\nkind: NoteService\nmetadata: {name: n, namespace: d}\n\
+         spec: {release: {version: '1', image: 'note:1', config: {}}}\n",
+    )
+    .unwrap();
+    let content = note.content().unwrap();
+    assert_eq!(content.port(), 8081);
+    assert!(!content.config.contains("port"), "{}", content.config);
+}
+
+#[test]
 fn a_config_port_other_than_the_pod_port_is_a_config_error() {
     let mut svc = album();
-    svc.spec.release.config.server.port = 9090;
-    svc.spec.pod.port = 8080;
+    svc.spec.release.config.server.port = Some(9090);
+    svc.spec.pod.port = Some(8080);
     let err = svc.content().unwrap_err();
     assert!(
         err.to_string().contains("pod.port") && err.to_string().contains("9090"),
         "{err}"
     );
-    svc.spec.pod.port = 9090;
-    svc.content().unwrap();
+    svc.spec.pod.port = Some(9090);
+    let stated = svc.content().unwrap();
+    // Unset, the pod port follows the config: the same revision as stating it.
+    svc.spec.pod.port = None;
+    let followed = svc.content().unwrap();
+    assert_eq!((followed.port(), followed.hash()), (9090, stated.hash()));
+    svc.spec.release.config.server.port = None;
+    assert_eq!(
+        svc.content().unwrap().port(),
+        8080,
+        "the album service's own port"
+    );
     svc.spec.release.image = String::new();
     assert!(
         svc.content()

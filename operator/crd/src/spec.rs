@@ -228,13 +228,15 @@ pub struct SecretVolume {
 }
 
 /// Pod-shaping knobs. They are part of the revision's identity.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct PodTemplate {
-    /// Container port the service listens on (must match the config's server port).
-    #[serde(default = "default_port")]
+    /// Container port. Unset: the port the config makes the service listen on
+    /// (`release.config.server.port`, or the service's own: album 8080, note 8081). When set it
+    /// must equal that port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 65535))]
-    pub port: u16,
+    pub port: Option<u16>,
     /// CPU and memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -244,19 +246,4 @@ pub struct PodTemplate {
     /// Secrets mounted as files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_volumes: Vec<SecretVolume>,
-}
-
-fn default_port() -> u16 {
-    8080
-}
-
-impl Default for PodTemplate {
-    fn default() -> Self {
-        PodTemplate {
-            port: default_port(),
-            resources: None,
-            env: Vec::new(),
-            secret_volumes: Vec::new(),
-        }
-    }
 }

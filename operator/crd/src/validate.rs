@@ -38,12 +38,14 @@ macro_rules! impl_check {
                 let release = &self.release;
                 release.config.validate()?;
                 check_image(&release.image)?;
-                if release.config.server.port != self.pod.port {
+                let listens = release.config.port();
+                if let Some(port) = self.pod.port
+                    && port != listens
+                {
                     return Err(ConfigError::Invalid {
                         field: "pod.port",
                         reason: format!(
-                            "{} but config.server.port is {}: probes and the Service would miss the process",
-                            self.pod.port, release.config.server.port
+                            "{port} but the config makes the service listen on {listens}: probes and the Service would miss the process (leave pod.port out to follow the config)"
                         ),
                     });
                 }

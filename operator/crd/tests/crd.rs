@@ -112,9 +112,10 @@ fn example_manifests_parse_and_their_configs_validate() {
     .unwrap();
     note.spec.release.config.validate().unwrap();
     // Pods run with a read-only root filesystem; only /tmp (an emptyDir) is writable.
-    let db = &note.spec.release.config.database;
+    let config = &note.spec.release.config;
+    let db = &config.database;
     assert!(
-        db.url_env.is_some() || db.sqlite_path.starts_with("/tmp/"),
+        db.url_env.is_some() || config.sqlite_path().starts_with("/tmp/"),
         "the note example would open SQLite on a read-only filesystem: {db:?}"
     );
     assert_eq!(note.spec.rollout.strategy, Strategy::Rolling);

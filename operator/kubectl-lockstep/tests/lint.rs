@@ -145,7 +145,7 @@ fn the_operators_own_checks_run_too() {
     assert_eq!(port.len(), 1, "{port:?}");
     assert!(
         port[0].starts_with(
-            "spec.pod.port: refused by the operator: 9090 but config.server.port is 8080"
+            "spec.pod.port: refused by the operator: 9090 but the config makes the service listen on 8080"
         ),
         "{port:?}"
     );

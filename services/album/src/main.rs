@@ -12,7 +12,7 @@ use lockstep_service_kit::config::{Loaded, check_config_with, load_or_default};
 #[command(version, about = "Albums over HTTP")]
 struct Cli {
     /// The config file (the operator mounts it at /etc/lockstep/config.yaml). Without one the
-    /// built-in defaults apply: port 8080, SQLite file data.db.
+    /// built-in defaults apply: port 8080, SQLite file albums.db.
     #[arg(long, env = "ALBUM_CONFIG", global = true)]
     config: Option<String>,
     #[command(subcommand)]
@@ -38,11 +38,11 @@ async fn serve(loaded: Loaded<AlbumConfig>) -> anyhow::Result<()> {
         "album-service",
         version,
         Box::pin(async {
-            let store = SeaStore::open(&config.database)
+            let store = SeaStore::open(config)
                 .await
                 .context("opening the database")?;
             let app = album_service::app(store, config, &loaded.hash)?;
-            lockstep_service_kit::http::run(app, &config.server, version, &loaded.hash).await?;
+            lockstep_service_kit::http::run(app, config, version, &loaded.hash).await?;
             Ok(())
         }),
     )
@@ -54,7 +54,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig { file } => Ok(check_config_with::<AlbumConfig>(&file, |c| {
-            lockstep_service_kit::config::writable_sqlite_path(&c.database)
+            lockstep_service_kit::config::writable_sqlite_path(c)
         })),
         Command::Serve => {
             let loaded = load_or_default::<AlbumConfig>(cli.config.as_deref())?;

@@ -40,6 +40,17 @@ pub struct AlbumConfig {
 }
 
 impl ServiceConfig for AlbumConfig {
+    const DEFAULT_PORT: u16 = 8080;
+    const DEFAULT_SQLITE_PATH: &'static str = "albums.db";
+
+    fn server(&self) -> &ServerConfig {
+        &self.server
+    }
+
+    fn database(&self) -> &DatabaseConfig {
+        &self.database
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.server.validate()?;
         self.database.validate()?;

@@ -32,8 +32,10 @@ pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigE
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// Listening port (1–65535).
-    pub port: u16,
+    /// Listening port (1–65535). Unset: the service's own (album 8080, note 8081), so both
+    /// can run side by side on one machine with no config file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     /// Requests running longer are answered 504 (408 while the body is still arriving).
     pub request_timeout_ms: u64,
     /// Largest accepted request body.
@@ -48,7 +50,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            port: 8080,
+            port: None,
             request_timeout_ms: 5000,
             max_body_bytes: 1 << 20,
             shutdown_grace_seconds: 20,
@@ -59,7 +61,7 @@ impl Default for ServerConfig {
 
 impl ServerConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.port == 0 {
+        if self.port == Some(0) {
             return Err(invalid("server.port", "must be 1-65535"));
         }
         if self.request_timeout_ms == 0 {
@@ -82,8 +84,10 @@ impl ServerConfig {
 pub struct DatabaseConfig {
     /// Environment variable with a `mysql://` / `tidb://` URL; unset = embedded SQLite.
     pub url_env: Option<String>,
-    /// SQLite file used when `url_env` is unset.
-    pub sqlite_path: String,
+    /// SQLite file used when `url_env` is unset. Unset: the service's own (`albums.db`,
+    /// `notes.db` in the working directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sqlite_path: Option<String>,
     /// Pool size.
     pub max_connections: u32,
 }
@@ -92,7 +96,7 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             url_env: None,
-            sqlite_path: "data.db".into(),
+            sqlite_path: None,
             max_connections: 10,
         }
     }
@@ -117,10 +121,14 @@ impl DatabaseConfig {
                 format!("`{env}` is not an environment variable name"),
             ));
         }
-        if self.url_env.is_none() && self.sqlite_path.trim().is_empty() {
+        if self
+            .sqlite_path
+            .as_deref()
+            .is_some_and(|path| path.trim().is_empty())
+        {
             return Err(invalid(
                 "database.sqlite_path",
-                "must be set when url_env is not",
+                "must not be empty (leave it out for the service's own file)",
             ));
         }
         if !(1..=1000).contains(&self.max_connections) {

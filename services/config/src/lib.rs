@@ -27,6 +27,30 @@ pub use note::{AuthConfig, EncryptionConfig, NoteConfig};
 
 /// A service config: parse, validate, render.
 pub trait ServiceConfig: serde::Serialize + serde::de::DeserializeOwned + Sized {
+    /// The port the service listens on when `server.port` is unset.
+    const DEFAULT_PORT: u16;
+    /// The embedded SQLite file when `database.sqlite_path` is unset.
+    const DEFAULT_SQLITE_PATH: &'static str;
+
+    /// The HTTP server section.
+    fn server(&self) -> &ServerConfig;
+
+    /// The database section.
+    fn database(&self) -> &DatabaseConfig;
+
+    /// The port the service listens on (and the operator's pod port unless `pod.port` is set).
+    fn port(&self) -> u16 {
+        self.server().port.unwrap_or(Self::DEFAULT_PORT)
+    }
+
+    /// The embedded SQLite file (used when `database.url_env` is unset).
+    fn sqlite_path(&self) -> &str {
+        self.database()
+            .sqlite_path
+            .as_deref()
+            .unwrap_or(Self::DEFAULT_SQLITE_PATH)
+    }
+
     /// Checks the rules a schema cannot express; errors name the field (`server.port`).
     fn validate(&self) -> Result<(), ConfigError>;
 

@@ -82,6 +82,17 @@ pub struct NoteConfig {
 }
 
 impl ServiceConfig for NoteConfig {
+    const DEFAULT_PORT: u16 = 8081;
+    const DEFAULT_SQLITE_PATH: &'static str = "notes.db";
+
+    fn server(&self) -> &ServerConfig {
+        &self.server
+    }
+
+    fn database(&self) -> &DatabaseConfig {
+        &self.database
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.server.validate()?;
         self.database.validate()?;

@@ -108,13 +108,11 @@ pub fn check_config_with<C: ServiceConfig>(
 
 /// Whether the embedded SQLite file can be created or opened for writing: its directory exists
 /// and takes a new file. Nothing to check when the database comes from `url_env`.
-pub fn writable_sqlite_path(
-    database: &lockstep_service_config::DatabaseConfig,
-) -> Result<(), String> {
-    if database.url_env.is_some() {
+pub fn writable_sqlite_path(service: &impl ServiceConfig) -> Result<(), String> {
+    if service.database().url_env.is_some() {
         return Ok(());
     }
-    let path = std::path::Path::new(&database.sqlite_path);
+    let path = std::path::Path::new(service.sqlite_path());
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use lockstep_service_config::DatabaseConfig;
+use lockstep_service_config::ServiceConfig;
 use lockstep_tidb::Db;
 use sea_orm::DatabaseConnection;
 
@@ -32,13 +32,20 @@ pub struct Database {
 }
 
 impl Database {
-    /// Opens what `config` names (reading the URL from `config.url_env`).
-    pub async fn open(config: &DatabaseConfig) -> Result<Database, OpenError> {
+    /// Opens the database a service's config names: the URL in `database.url_env`, or the
+    /// service's SQLite file.
+    pub async fn open(service: &impl ServiceConfig) -> Result<Database, OpenError> {
+        let config = service.database();
         let url = match &config.url_env {
             Some(var) => Some(std::env::var(var).map_err(|_| OpenError::MissingUrl(var.clone()))?),
             None => None,
         };
-        Database::connect(url.as_deref(), &config.sqlite_path, config.max_connections).await
+        Database::connect(
+            url.as_deref(),
+            service.sqlite_path(),
+            config.max_connections,
+        )
+        .await
     }
 
     /// Opens a MySQL/TiDB `url`, or the SQLite file `sqlite_path` when `url` is `None`.

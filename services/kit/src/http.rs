@@ -323,15 +323,16 @@ pub async fn serve(
     }
 }
 
-/// Binds `0.0.0.0:<server.port>` and serves `app` until SIGTERM/SIGINT, draining for at most
-/// `server.shutdown_grace_seconds`.
+/// Binds `0.0.0.0:<port>` (the config's, or the service's own) and serves `app` until
+/// SIGTERM/SIGINT, draining for at most `server.shutdown_grace_seconds`.
 pub async fn run(
     app: Router,
-    server: &ServerConfig,
+    config: &impl lockstep_service_config::ServiceConfig,
     version: &str,
     config_hash: &str,
 ) -> std::io::Result<()> {
-    let addr = std::net::SocketAddr::from(([0, 0, 0, 0], server.port));
+    let server = config.server();
+    let addr = std::net::SocketAddr::from(([0, 0, 0, 0], config.port()));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| std::io::Error::new(e.kind(), format!("binding {addr}: {e}")))?;

@@ -63,5 +63,5 @@ pub fn preflight(config: &NoteConfig) -> Result<(), String> {
     }
     let keys = &config.encryption.keys_dir;
     std::fs::read_dir(keys).map_err(|e| format!("encryption.keys_dir: {keys}: {e}"))?;
-    lockstep_service_kit::config::writable_sqlite_path(&config.database)
+    lockstep_service_kit::config::writable_sqlite_path(config)
 }

@@ -14,8 +14,8 @@ use note_service::store::SeaStore;
 #[derive(Parser)]
 #[command(version, about = "Per-tenant encrypted notes over HTTP")]
 struct Cli {
-    /// The config file (mounted at /etc/lockstep/config.yaml by the operator); built-in
-    /// defaults without one.
+    /// The config file (mounted at /etc/lockstep/config.yaml by the operator). Without one the
+    /// built-in defaults apply: port 8081, SQLite file notes.db.
     #[arg(long, env = "NOTE_CONFIG", global = true)]
     config: Option<String>,
     #[command(subcommand)]
@@ -66,11 +66,11 @@ async fn serve(loaded: Loaded<NoteConfig>, control_routes: bool) -> anyhow::Resu
             .with_ttl(Duration::from_secs(u64::from(
                 config.encryption.cache_ttl_seconds,
             )));
-            let store = SeaStore::open(&config.database, keyring)
+            let store = SeaStore::open(config, keyring)
                 .await
                 .context("opening the database")?;
             let app = note_service::app(store, verifier, config, &loaded.hash, control_routes)?;
-            lockstep_service_kit::http::run(app, &config.server, version, &loaded.hash).await?;
+            lockstep_service_kit::http::run(app, config, version, &loaded.hash).await?;
             Ok(())
         }),
     )

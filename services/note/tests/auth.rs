@@ -126,7 +126,7 @@ fn preflight_checks_the_files_and_paths_the_service_opens() {
     };
     note.encryption.keys_dir = dir.path().to_string_lossy().into_owned();
     note.database.url_env = None;
-    note.database.sqlite_path = dir.path().join("notes.db").to_string_lossy().into_owned();
+    note.database.sqlite_path = Some(dir.path().join("notes.db").to_string_lossy().into_owned());
     note_service::preflight(&note).unwrap();
 
     let mut missing_key = note.clone();
@@ -140,7 +140,7 @@ fn preflight_checks_the_files_and_paths_the_service_opens() {
     assert!(err.contains("encryption.keys_dir"), "{err}");
 
     let mut unwritable = note;
-    unwritable.database.sqlite_path = "/proc/notes.db".into();
+    unwritable.database.sqlite_path = Some("/proc/notes.db".into());
     let err = note_service::preflight(&unwritable).unwrap_err();
     assert!(err.contains("database.sqlite_path"), "{err}");
 }

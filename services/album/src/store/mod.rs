@@ -6,7 +6,7 @@ pub mod entity;
 use std::sync::Arc;
 
 use chrono::Utc;
-use lockstep_service_config::DatabaseConfig;
+use lockstep_service_config::AlbumConfig;
 use lockstep_service_kit::database::{Database, OpenError};
 use lockstep_tidb::{RetryPolicy, sea_transaction_with_retry};
 use sea_orm::sea_query::Index;
@@ -47,9 +47,9 @@ fn to_album(m: Model) -> Album {
 }
 
 impl SeaStore {
-    /// Opens the database `config` names (SQLite when `url_env` is unset) and creates the table
-    /// if missing.
-    pub async fn open(config: &DatabaseConfig) -> Result<SeaStore, OpenError> {
+    /// Opens the database `config` names (its SQLite file when `database.url_env` is unset) and
+    /// creates the table if missing.
+    pub async fn open(config: &AlbumConfig) -> Result<SeaStore, OpenError> {
         SeaStore::on(Database::open(config).await?).await
     }
 

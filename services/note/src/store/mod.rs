@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use lockstep_field_encryption::{
     BlindIndex, Encrypted, Keyring, Storage, seal_indexed, with_tenant,
 };
-use lockstep_service_config::DatabaseConfig;
+use lockstep_service_config::NoteConfig;
 use lockstep_service_kit::database::{Database, OpenError};
 use lockstep_tidb::{RetryPolicy, sea_transaction_with_retry};
 use sea_orm::sea_query::Index;
@@ -84,7 +84,7 @@ async fn scoped<T>(
 
 impl SeaStore {
     /// Opens the database `config` names and creates the tables if missing.
-    pub async fn open(config: &DatabaseConfig, keyring: Keyring) -> Result<SeaStore, OpenError> {
+    pub async fn open(config: &NoteConfig, keyring: Keyring) -> Result<SeaStore, OpenError> {
         SeaStore::on(Database::open(config).await?, keyring).await
     }
 
