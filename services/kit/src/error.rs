@@ -70,3 +70,15 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The JSON body of every error answer, for API documents (rendered by
+/// [`crate::http::wrap`]'s middleware from an [`ApiError`]).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable, snake_case: clients branch on it (`invalid_field`, `not_found`, `rate_limited`, …).
+    pub code: String,
+    /// For people.
+    pub message: String,
+    /// The request's `x-request-id`.
+    pub request_id: String,
+}

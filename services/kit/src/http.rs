@@ -340,3 +340,14 @@ pub async fn run(
     let grace = Duration::from_secs(u64::from(server.shutdown_grace_seconds));
     serve(listener, app, shutdown_signal(), grace).await
 }
+
+/// The answer of a service's `GET /openapi.json`: its rendered document, or 500 `openapi`
+/// naming why it could not be rendered.
+pub fn openapi_response(document: &Result<String, String>) -> Response {
+    match document {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json.clone()).into_response(),
+        Err(e) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "openapi", e.clone()).into_response()
+        }
+    }
+}

@@ -27,5 +27,5 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 pub use json::{ApiJson, ApiQuery};

@@ -120,3 +120,5 @@ mod tests {
         assert_eq!(super::with_database("mysql://h:1", "x"), "mysql://h:1/x");
     }
 }
+
+pub mod openapi;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Album, AlbumChanges, NewAlbum, Page};
 
 /// `POST /v1/albums`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAlbum {
     /// 1–200 characters.
@@ -29,7 +29,7 @@ impl From<CreateAlbum> for NewAlbum {
 }
 
 /// `PATCH /v1/albums/{id}`: any subset of the fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAlbum {
     /// New title.
@@ -51,7 +51,7 @@ impl From<UpdateAlbum> for AlbumChanges {
 }
 
 /// An album in responses; the price is a decimal string so no client float rounds it.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AlbumDto {
     /// Id.
     pub id: i64,
@@ -78,7 +78,8 @@ impl From<Album> for AlbumDto {
 }
 
 /// `GET /v1/albums` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Exact artist.
@@ -90,7 +91,7 @@ pub struct ListParams {
 }
 
 /// A page of albums.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PageDto {
     /// The albums.
     pub items: Vec<AlbumDto>,

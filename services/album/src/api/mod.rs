@@ -7,8 +7,10 @@
 //! | `GET /v1/albums/{id}` | one |
 //! | `PATCH /v1/albums/{id}` | change some fields |
 //! | `DELETE /v1/albums/{id}` | 204 |
+//! | `GET /openapi.json` | this API as an OpenAPI 3.1 document |
 
 pub mod dto;
+pub mod openapi;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -16,7 +18,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lockstep_service_config::Pagination;
-use lockstep_service_kit::{ApiError, ApiJson, ApiQuery};
+use lockstep_service_kit::{ApiError, ApiJson, ApiQuery, ErrorBody};
 
 use crate::domain::{AlbumChanges, AlbumStore, DomainError, ListQuery, NewAlbum};
 use dto::{AlbumDto, CreateAlbum, ListParams, PageDto, UpdateAlbum};
@@ -48,6 +50,11 @@ fn parse_id(raw: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::bad_request("bad_id", format!("{raw:?} is not an album id")))
 }
 
+#[utoipa::path(post, path = "/v1/albums", tag = "albums", request_body = CreateAlbum,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = AlbumDto),
+        (status = 422, description = "A field breaks a rule", body = ErrorBody),
+    ))]
 async fn create<S: AlbumStore>(
     State(state): State<AppState<S>>,
     ApiJson(body): ApiJson<CreateAlbum>,
@@ -65,6 +72,13 @@ async fn create<S: AlbumStore>(
         .into_response())
 }
 
+#[utoipa::path(get, path = "/v1/albums/{id}", tag = "albums",
+    params(("id" = i64, Path, description = "Album id")),
+    responses(
+        (status = 200, body = AlbumDto),
+        (status = 400, description = "Not an album id", body = ErrorBody),
+        (status = 404, description = "No such album", body = ErrorBody),
+    ))]
 async fn get_one<S: AlbumStore>(
     State(state): State<AppState<S>>,
     Path(id): Path<String>,
@@ -73,6 +87,11 @@ async fn get_one<S: AlbumStore>(
     Ok(ApiJson(album.into()))
 }
 
+#[utoipa::path(get, path = "/v1/albums", tag = "albums", params(ListParams),
+    responses(
+        (status = 200, description = "By id; `next` when more follow", body = PageDto),
+        (status = 422, description = "A parameter breaks a rule", body = ErrorBody),
+    ))]
 async fn list<S: AlbumStore>(
     State(state): State<AppState<S>>,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -99,6 +118,13 @@ async fn list<S: AlbumStore>(
     Ok(ApiJson(page.into()))
 }
 
+#[utoipa::path(patch, path = "/v1/albums/{id}", tag = "albums", request_body = UpdateAlbum,
+    params(("id" = i64, Path, description = "Album id")),
+    responses(
+        (status = 200, body = AlbumDto),
+        (status = 404, description = "No such album", body = ErrorBody),
+        (status = 422, description = "A field breaks a rule", body = ErrorBody),
+    ))]
 async fn update<S: AlbumStore>(
     State(state): State<AppState<S>>,
     Path(id): Path<String>,
@@ -109,6 +135,12 @@ async fn update<S: AlbumStore>(
     Ok(ApiJson(state.store.update(id, changes).await?.into()))
 }
 
+#[utoipa::path(delete, path = "/v1/albums/{id}", tag = "albums",
+    params(("id" = i64, Path, description = "Album id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such album", body = ErrorBody),
+    ))]
 async fn delete<S: AlbumStore>(
     State(state): State<AppState<S>>,
     Path(id): Path<String>,
@@ -125,5 +157,6 @@ pub fn routes<S: AlbumStore>(state: AppState<S>) -> Router {
             "/v1/albums/{id}",
             get(get_one::<S>).patch(update::<S>).delete(delete::<S>),
         )
+        .route("/openapi.json", get(openapi::serve))
         .with_state(state)
 }

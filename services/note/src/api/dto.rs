@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{NewNote, Note, NoteChanges};
 
 /// `POST /v1/notes`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateNote {
     /// 1–200 characters.
@@ -30,7 +30,7 @@ impl From<CreateNote> for NewNote {
 }
 
 /// `PATCH /v1/notes/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateNote {
     /// New title.
@@ -52,7 +52,7 @@ impl From<UpdateNote> for NoteChanges {
 }
 
 /// A note in responses.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct NoteDto {
     /// Id.
     pub id: i64,
@@ -82,7 +82,8 @@ impl From<Note> for NoteDto {
 }
 
 /// `GET /v1/notes` query: newest first, optionally filtered; follow `next_cursor` for more.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only notes with exactly this title.
@@ -98,7 +99,7 @@ pub struct ListParams {
 }
 
 /// One page of notes.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NotesDto {
     /// Notes, newest first (by creation time, then id).
     pub items: Vec<NoteDto>,

@@ -6,16 +6,18 @@
 //! | `POST /v1/notes` | create → 201 |
 //! | `GET /v1/notes?title=&created_from=&created_before=&cursor=&limit=` | newest first, cursor-paged; `title` is an exact match (blind index) |
 //! | `GET /v1/notes/{id}`, `PATCH`, `DELETE` | one note |
+//! | `GET /openapi.json` | this API as an OpenAPI 3.1 document (no token needed) |
 //! | `POST /v1/control/notes`, `GET /v1/control/notes/{id}` | plaintext twin for benchmarks (opt-in) |
 
 pub mod dto;
+pub mod openapi;
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use lockstep_service_kit::{ApiError, ApiJson, ApiQuery};
+use lockstep_service_kit::{ApiError, ApiJson, ApiQuery, ErrorBody};
 
 use crate::auth::{Tenant, TenantLimit, Verifier};
 use crate::domain::{DomainError, ListQuery, NewNote, NoteChanges, NoteStore};
@@ -85,6 +87,11 @@ fn created(note: NoteDto, base: &str) -> Response {
         .into_response()
 }
 
+#[utoipa::path(post, path = "/v1/notes", tag = "notes", request_body = CreateNote,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = NoteDto),
+        (status = 422, description = "A field breaks a rule", body = ErrorBody),
+    ))]
 async fn create<S: NoteStore>(
     State(state): State<AppState<S>>,
     Tenant(tenant): Tenant,
@@ -97,6 +104,12 @@ async fn create<S: NoteStore>(
     Ok(created(note.into(), "/v1/notes"))
 }
 
+#[utoipa::path(get, path = "/v1/notes/{id}", tag = "notes",
+    params(("id" = i64, Path, description = "Note id")),
+    responses(
+        (status = 200, body = NoteDto),
+        (status = 404, description = "No such note for this tenant", body = ErrorBody),
+    ))]
 async fn get_one<S: NoteStore>(
     State(state): State<AppState<S>>,
     Tenant(tenant): Tenant,
@@ -107,6 +120,11 @@ async fn get_one<S: NoteStore>(
     ))
 }
 
+#[utoipa::path(get, path = "/v1/notes", tag = "notes", params(ListParams),
+    responses(
+        (status = 200, description = "Newest first; `next_cursor` when more follow", body = NotesDto),
+        (status = 422, description = "A parameter breaks a rule", body = ErrorBody),
+    ))]
 async fn list<S: NoteStore>(
     State(state): State<AppState<S>>,
     Tenant(tenant): Tenant,
@@ -126,6 +144,13 @@ async fn list<S: NoteStore>(
     }))
 }
 
+#[utoipa::path(patch, path = "/v1/notes/{id}", tag = "notes", request_body = UpdateNote,
+    params(("id" = i64, Path, description = "Note id")),
+    responses(
+        (status = 200, body = NoteDto),
+        (status = 404, description = "No such note for this tenant", body = ErrorBody),
+        (status = 422, description = "A field breaks a rule", body = ErrorBody),
+    ))]
 async fn update<S: NoteStore>(
     State(state): State<AppState<S>>,
     Tenant(tenant): Tenant,
@@ -139,6 +164,12 @@ async fn update<S: NoteStore>(
     ))
 }
 
+#[utoipa::path(delete, path = "/v1/notes/{id}", tag = "notes",
+    params(("id" = i64, Path, description = "Note id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such note for this tenant", body = ErrorBody),
+    ))]
 async fn delete<S: NoteStore>(
     State(state): State<AppState<S>>,
     Tenant(tenant): Tenant,
@@ -178,6 +209,7 @@ pub fn routes<S: NoteStore>(state: AppState<S>) -> Router {
             "/v1/notes/{id}",
             get(get_one::<S>).patch(update::<S>).delete(delete::<S>),
         )
+        .route("/openapi.json", get(openapi::serve))
         .with_state(state)
 }
 
