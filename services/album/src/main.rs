@@ -28,6 +28,8 @@ enum Command {
         /// The file.
         file: String,
     },
+    /// Apply pending schema migrations and exit (for `database.migrate_on_start: false`).
+    Migrate,
 }
 
 async fn serve(loaded: Loaded<AlbumConfig>) -> anyhow::Result<()> {
@@ -53,6 +55,18 @@ async fn serve(loaded: Loaded<AlbumConfig>) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => {
+            let loaded = load_or_default::<AlbumConfig>(cli.config.as_deref())?;
+            let report = lockstep_service_kit::database::migrate_now(
+                &loaded.config,
+                album_service::store::schema::SERVICE,
+                album_service::store::schema::MIGRATIONS,
+            )
+            .await
+            .context("migrating")?;
+            print!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckConfig { file } => Ok(check_config_with::<AlbumConfig>(&file, |c| {
             lockstep_service_kit::config::writable_sqlite_path(c)
         })),

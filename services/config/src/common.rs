@@ -90,6 +90,17 @@ pub struct DatabaseConfig {
     pub sqlite_path: Option<String>,
     /// Pool size.
     pub max_connections: u32,
+    /// Apply pending schema migrations at start-up (under a lock, so replicas take turns).
+    /// `false`: run `<service> migrate` yourself first (a Job, a pipeline step); the service
+    /// then refuses to start while a migration is pending.
+    #[serde(skip_serializing_if = "is_true")]
+    pub migrate_on_start: bool,
+}
+
+/// The default `migrate_on_start` is not written out, so configs that never set it render (and
+/// hash) as before the field existed.
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 impl Default for DatabaseConfig {
@@ -98,6 +109,7 @@ impl Default for DatabaseConfig {
             url_env: None,
             sqlite_path: None,
             max_connections: 10,
+            migrate_on_start: true,
         }
     }
 }

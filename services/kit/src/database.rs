@@ -20,6 +20,9 @@ pub enum OpenError {
     /// SQLite or schema creation failed.
     #[error("database: {0}")]
     Sea(#[from] sea_orm::DbErr),
+    /// The schema could not be brought up to date, or is behind while migrations are manual.
+    #[error("database: {0}")]
+    Migrate(#[from] crate::migrate::MigrateError),
 }
 
 /// An open database.
@@ -29,6 +32,33 @@ pub struct Database {
     pub conn: DatabaseConnection,
     /// The driver's handle on MySQL/TiDB.
     pub tidb: Option<Arc<Db>>,
+}
+
+/// Brings the schema up to date (`migrate_on_start`), or checks that it is (see
+/// [`crate::migrate`]).
+pub async fn prepare_schema(
+    db: &Database,
+    service: &str,
+    migrations: &[crate::migrate::Migration],
+    migrate_on_start: bool,
+) -> Result<(), OpenError> {
+    if migrate_on_start {
+        crate::migrate::run(db, service, migrations).await?;
+    } else {
+        crate::migrate::require_current(db, service, migrations).await?;
+    }
+    Ok(())
+}
+
+/// The services' `migrate` subcommand: opens the database the config names and applies what is
+/// pending (for `migrate_on_start: false`, from a Job or a pipeline step).
+pub async fn migrate_now(
+    config: &impl ServiceConfig,
+    service: &str,
+    migrations: &[crate::migrate::Migration],
+) -> Result<crate::migrate::Report, OpenError> {
+    let db = Database::open(config).await?;
+    Ok(crate::migrate::run(&db, service, migrations).await?)
 }
 
 impl Database {

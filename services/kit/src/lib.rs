@@ -22,6 +22,10 @@ pub mod error;
 pub mod http;
 pub mod json;
 pub mod metrics;
+#[cfg(feature = "database")]
+pub mod migrate;
+#[cfg(feature = "database")]
+mod migrate_lock;
 pub mod ratelimit;
 pub mod telemetry;
 #[cfg(feature = "testing")]

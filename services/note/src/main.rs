@@ -35,6 +35,8 @@ enum Command {
         /// The file.
         file: String,
     },
+    /// Apply pending schema migrations and exit (for `database.migrate_on_start: false`).
+    Migrate,
     /// Print an HS256 token for local use (signed with the secret the config names).
     Token {
         /// The tenant.
@@ -83,6 +85,18 @@ async fn main() -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Serve {
         control_routes: false,
     }) {
+        Command::Migrate => {
+            let loaded = load_or_default::<NoteConfig>(cli.config.as_deref())?;
+            let report = lockstep_service_kit::database::migrate_now(
+                &loaded.config,
+                note_service::store::schema::SERVICE,
+                note_service::store::schema::MIGRATIONS,
+            )
+            .await
+            .context("migrating")?;
+            print!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckConfig { file } => Ok(check_config_with::<NoteConfig>(
             &file,
             note_service::preflight,

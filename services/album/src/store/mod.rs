@@ -2,17 +2,17 @@
 //! transactions), or an embedded SQLite file when the config names no database.
 
 pub mod entity;
+pub mod schema;
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use lockstep_service_config::AlbumConfig;
-use lockstep_service_kit::database::{Database, OpenError};
+use lockstep_service_kit::database::{Database, OpenError, prepare_schema};
 use lockstep_tidb::{RetryPolicy, sea_transaction_with_retry};
-use sea_orm::sea_query::Index;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Schema, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use crate::domain::{Album, AlbumChanges, AlbumStore, DomainError, ListQuery, NewAlbum, Page};
@@ -50,7 +50,8 @@ impl SeaStore {
     /// Opens the database `config` names (its SQLite file when `database.url_env` is unset) and
     /// creates the table if missing.
     pub async fn open(config: &AlbumConfig) -> Result<SeaStore, OpenError> {
-        SeaStore::on(Database::open(config).await?).await
+        let db = Database::open(config).await?;
+        SeaStore::on(db, config.database.migrate_on_start).await
     }
 
     /// Opens a MySQL/TiDB `url`, or the SQLite file `sqlite_path` when `url` is `None`.
@@ -59,10 +60,16 @@ impl SeaStore {
         sqlite_path: &str,
         max_connections: u32,
     ) -> Result<SeaStore, OpenError> {
-        SeaStore::on(Database::connect(url, sqlite_path, max_connections).await?).await
+        SeaStore::on(
+            Database::connect(url, sqlite_path, max_connections).await?,
+            true,
+        )
+        .await
     }
 
-    async fn on(db: Database) -> Result<SeaStore, OpenError> {
+    /// Migrates the schema (or checks it is current when `migrate` is false) and wraps `db`.
+    async fn on(db: Database, migrate: bool) -> Result<SeaStore, OpenError> {
+        prepare_schema(&db, schema::SERVICE, schema::MIGRATIONS, migrate).await?;
         let store = SeaStore {
             conn: db.conn.clone(),
             // The driver's policy: the URL's attempt time-out and retry budget, counted in its
@@ -74,23 +81,7 @@ impl SeaStore {
             ),
             db,
         };
-        store.create_schema().await?;
         Ok(store)
-    }
-
-    async fn create_schema(&self) -> Result<(), sea_orm::DbErr> {
-        let backend = self.conn.get_database_backend();
-        let schema = Schema::new(backend);
-        let mut table = schema.create_table_from_entity(Entity);
-        self.conn.execute(table.if_not_exists()).await?;
-        let index = Index::create()
-            .if_not_exists()
-            .name("idx_albums_artist_id")
-            .table(Entity)
-            .col(Column::Artist)
-            .col(Column::Id)
-            .to_owned();
-        self.db.create_index(&index).await
     }
 
     /// The SeaORM connection (tests, tools).

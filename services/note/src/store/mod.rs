@@ -2,26 +2,23 @@
 //! a tenant scope, exact-title search through the blind index, every query filtered by tenant.
 
 pub mod entity;
+pub mod schema;
 mod upgrade;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use lockstep_field_encryption::{
-    BlindIndex, Encrypted, Keyring, Storage, seal_indexed, with_tenant,
-};
+use lockstep_field_encryption::{BlindIndex, Encrypted, Keyring, seal_indexed, with_tenant};
 use lockstep_service_config::NoteConfig;
-use lockstep_service_kit::database::{Database, OpenError};
+use lockstep_service_kit::database::{Database, OpenError, prepare_schema};
 use lockstep_tidb::{RetryPolicy, sea_transaction_with_retry};
-use sea_orm::sea_query::Index;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
 };
 
 use crate::domain::{DomainError, ListQuery, NewNote, Note, NoteChanges, NoteStore, Page};
 use entity::{NoteTitle, note, plain};
-use upgrade::{TENANT_MYSQL, binary_tenant_column, medium_blob_body};
 
 /// The SeaORM store with the tenant keyring.
 #[derive(Clone)]
@@ -85,7 +82,8 @@ async fn scoped<T>(
 impl SeaStore {
     /// Opens the database `config` names and creates the tables if missing.
     pub async fn open(config: &NoteConfig, keyring: Keyring) -> Result<SeaStore, OpenError> {
-        SeaStore::on(Database::open(config).await?, keyring).await
+        let db = Database::open(config).await?;
+        SeaStore::on(db, keyring, config.database.migrate_on_start).await
     }
 
     /// Opens a MySQL/TiDB `url`, or the SQLite file `sqlite_path` when `url` is `None`.
@@ -94,10 +92,12 @@ impl SeaStore {
         sqlite_path: &str,
         keyring: Keyring,
     ) -> Result<SeaStore, OpenError> {
-        SeaStore::on(Database::connect(url, sqlite_path, 8).await?, keyring).await
+        SeaStore::on(Database::connect(url, sqlite_path, 8).await?, keyring, true).await
     }
 
-    async fn on(db: Database, keyring: Keyring) -> Result<SeaStore, OpenError> {
+    /// Migrates the schema (or checks it is current when `migrate` is false) and wraps `db`.
+    async fn on(db: Database, keyring: Keyring, migrate: bool) -> Result<SeaStore, OpenError> {
+        prepare_schema(&db, schema::SERVICE, schema::MIGRATIONS, migrate).await?;
         // The driver's policy: the URL's attempt time-out and retry budget, counted in its
         // retry metrics.
         let policy = db
@@ -109,74 +109,7 @@ impl SeaStore {
             keyring: Arc::new(keyring),
             policy: Arc::new(policy),
         };
-        store.create_schema().await?;
         Ok(store)
-    }
-
-    async fn create_schema(&self) -> Result<(), sea_orm::DbErr> {
-        let conn = &self.db.conn;
-        let backend = conn.get_database_backend();
-        // Tenant ids compare byte for byte on every backend: MySQL-family servers default to
-        // case-insensitive collations, under which tenant `ACME` would match `acme`'s rows.
-        let (id, blob, time, tenant) = match backend {
-            DatabaseBackend::Sqlite => (
-                "id INTEGER PRIMARY KEY AUTOINCREMENT",
-                "BLOB",
-                "TEXT",
-                "VARCHAR(64)",
-            ),
-            // BLOB holds 65,535 bytes: a 64 KiB body plus the 34-byte envelope does not fit
-            // (an error, or with a lax sql_mode a truncated, undecryptable value).
-            _ => (
-                "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
-                "MEDIUMBLOB",
-                "DATETIME(6)",
-                TENANT_MYSQL,
-            ),
-        };
-        // The database refuses anything but an envelope in the encrypted columns (a plaintext
-        // `col_expr` or hand-written UPDATE): new tables only, see `sealed_check`.
-        let sealed = |column| {
-            lockstep_field_encryption::sealed_check(backend, column, Storage::Binary)
-                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))
-        };
-        conn.execute_unprepared(&format!(
-            "CREATE TABLE IF NOT EXISTS notes ({id}, tenant {tenant} NOT NULL, \
-             title {blob} NOT NULL {}, title_idx BINARY(16) NOT NULL, body {blob} NOT NULL {}, \
-             tags TEXT NOT NULL, created_at {time} NOT NULL, updated_at {time} NOT NULL)",
-            sealed("title")?,
-            sealed("body")?,
-        ))
-        .await?;
-        conn.execute_unprepared(&format!(
-            "CREATE TABLE IF NOT EXISTS plain_notes ({id}, tenant {tenant} NOT NULL, \
-             title VARCHAR(255) NOT NULL, body TEXT NOT NULL, tags TEXT NOT NULL, \
-             created_at {time} NOT NULL, updated_at {time} NOT NULL)"
-        ))
-        .await?;
-        if backend == DatabaseBackend::MySql {
-            for table in ["notes", "plain_notes"] {
-                binary_tenant_column(conn, table).await?;
-            }
-            medium_blob_body(conn).await?;
-        }
-        for (name, table, cols) in [
-            ("notes_tenant_title", "notes", ["tenant", "title_idx"]),
-            ("notes_tenant_id", "notes", ["tenant", "id"]),
-            ("notes_tenant_created", "notes", ["tenant", "created_at"]),
-            ("plain_notes_tenant_id", "plain_notes", ["tenant", "id"]),
-        ] {
-            let mut index = Index::create();
-            index
-                .if_not_exists()
-                .name(name)
-                .table(sea_orm::sea_query::Alias::new(table));
-            for col in cols {
-                index.col(sea_orm::sea_query::Alias::new(col));
-            }
-            self.db.create_index(&index).await?;
-        }
-        Ok(())
     }
 
     /// The keyring (its seal counts are exported as metrics).

@@ -1,5 +1,6 @@
-//! Bringing tables created by earlier versions up to date on MySQL-family servers. Each step is
-//! idempotent and runs at start-up.
+//! Bringing tables created by earlier versions up to date on MySQL-family servers: the steps of
+//! migrations `0002_tenant_byte_exact` and `0003_body_mediumblob` (`schema.rs`). Each checks
+//! before it changes, so it is idempotent.
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
