@@ -1,10 +1,12 @@
 //! # album-service
 //!
-//! Albums (title, artist, price DECIMAL(10,2), created_at) over HTTP. Kratos-style layers:
+//! Albums (title, artist, price DECIMAL(10,2), created_at) over HTTP and gRPC. Kratos-style
+//! layers: two transports over one domain.
 //!
 //! ```text
 //!  api/     axum handlers + DTOs, errors → {code, message, request_id}
-//!    │  calls
+//!  grpc.rs  tonic service (proto/album/v1), errors → status codes; health, reflection
+//!    │  call
 //!  domain/  Album, validation rules, the AlbumStore trait          (no axum, no SQL)
 //!    ▲  implements
 //!  store/   SeaORM: MySQL/TiDB through lockstep-tidb (retrying transactions) or SQLite
@@ -15,6 +17,7 @@
 
 pub mod api;
 pub mod domain;
+pub mod grpc;
 pub mod store;
 
 use axum::Router;

@@ -43,8 +43,28 @@ async fn serve(loaded: Loaded<AlbumConfig>) -> anyhow::Result<()> {
             let store = SeaStore::open(config)
                 .await
                 .context("opening the database")?;
+            let grpc = match config.grpc.port {
+                Some(port) => {
+                    let (routes, health) =
+                        album_service::grpc::routes(store.clone(), config.pagination.clone())
+                            .await?;
+                    let addr = std::net::SocketAddr::from(([0, 0, 0, 0], port));
+                    let listener = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("binding gRPC {addr}"))?;
+                    tracing::info!(%addr, "serving gRPC");
+                    let shutdown = lockstep_service_kit::http::shutdown_signal();
+                    Some(tokio::spawn(album_service::grpc::serve(
+                        listener, routes, health, shutdown,
+                    )))
+                }
+                None => None,
+            };
             let app = album_service::app(store, config, &loaded.hash)?;
             lockstep_service_kit::http::run(app, config, version, &loaded.hash).await?;
+            if let Some(grpc) = grpc {
+                grpc.await.context("gRPC server task")??;
+            }
             Ok(())
         }),
     )

@@ -25,6 +25,22 @@ impl Default for Pagination {
     }
 }
 
+/// The gRPC API (same domain and store as HTTP), off unless a port is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcConfig {
+    /// Port of the gRPC server (album API, `grpc.health.v1`, reflection); unset = no gRPC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+impl GrpcConfig {
+    /// Off: not written out, so configs without it render (and hash) as before it existed.
+    pub fn is_off(&self) -> bool {
+        self.port.is_none()
+    }
+}
+
 /// `album-service` config file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -35,6 +51,9 @@ pub struct AlbumConfig {
     pub database: DatabaseConfig,
     /// List paging.
     pub pagination: Pagination,
+    /// The gRPC API.
+    #[serde(skip_serializing_if = "GrpcConfig::is_off")]
+    pub grpc: GrpcConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -60,6 +79,17 @@ impl ServiceConfig for AlbumConfig {
                 "server.rate_limit.per_tenant",
                 "the album service has no tenants (use per_client)",
             ));
+        }
+        if let Some(port) = self.grpc.port {
+            if port == 0 {
+                return Err(invalid("grpc.port", "must be 1-65535"));
+            }
+            if port == self.port() {
+                return Err(invalid(
+                    "grpc.port",
+                    format!("{port} is the HTTP port too: gRPC needs its own"),
+                ));
+            }
         }
         let p = &self.pagination;
         if p.max_limit == 0 || p.max_limit > 1000 {

@@ -20,7 +20,7 @@ mod common;
 mod limits;
 mod note;
 
-pub use album::{AlbumConfig, Pagination};
+pub use album::{AlbumConfig, GrpcConfig, Pagination};
 pub use common::{ConfigError, DatabaseConfig, LogConfig, LogFormat, ServerConfig};
 pub use limits::{Quota, RateLimitConfig};
 pub use note::{AuthConfig, EncryptionConfig, NoteConfig};

@@ -126,7 +126,16 @@ mod tests {
     #[test]
     fn unset_limits_are_not_rendered() {
         let plain = AlbumConfig::default().to_yaml().unwrap();
-        assert!(!plain.contains("rate_limit"), "{plain}");
+        for section in [
+            "rate_limit",
+            "grpc",
+            "migrate_on_start",
+            "port",
+            "sqlite_path",
+        ] {
+            assert!(!plain.contains(section), "{section}: {plain}");
+        }
+        AlbumConfig::from_yaml("grpc: {port: 9090}").unwrap();
         let limited =
             AlbumConfig::from_yaml("server: {rate_limit: {per_client: {per_second: 5, burst: 5}}}")
                 .unwrap();

@@ -170,6 +170,9 @@ mod tests {
             ("log: {level: loud}", "log.level"),
             ("database: {url_env: 'lower-case'}", "database.url_env"),
             ("database: {max_connections: 0}", "database.max_connections"),
+            ("grpc: {port: 0}", "grpc.port"),
+            ("grpc: {port: 8080}", "grpc.port"),
+            ("server: {port: 9000}\ngrpc: {port: 9000}", "grpc.port"),
         ];
         for (yaml, field) in cases {
             let err = AlbumConfig::from_yaml(yaml).unwrap_err();

@@ -96,25 +96,13 @@ async fn list<S: AlbumStore>(
     State(state): State<AppState<S>>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<ApiJson<PageDto>, ApiError> {
-    let limit = params.limit.unwrap_or(state.pagination.default_limit);
-    if limit == 0 || limit > state.pagination.max_limit {
-        return Err(ApiError::invalid(
-            "limit",
-            &format!("must be 1-{}", state.pagination.max_limit),
-        ));
-    }
-    let artist = params
-        .artist
-        .map(|a| crate::domain::clean_text("artist", &a))
-        .transpose()?;
-    let page = state
-        .store
-        .list(ListQuery {
-            artist,
-            after: params.after,
-            limit,
-        })
-        .await?;
+    let query = ListQuery::checked(
+        params.artist.as_deref(),
+        params.after,
+        params.limit,
+        &state.pagination,
+    )?;
+    let page = state.store.list(query).await?;
     Ok(ApiJson(page.into()))
 }
 

@@ -120,6 +120,30 @@ pub fn check_price(price: Decimal) -> Result<Decimal, DomainError> {
     Ok(price.round_dp(2))
 }
 
+impl ListQuery {
+    /// A listing request checked against the configured page sizes (HTTP and gRPC alike):
+    /// `limit` 1..=`max_limit` (default `default_limit`), `artist` trimmed and non-empty.
+    pub fn checked(
+        artist: Option<&str>,
+        after: Option<i64>,
+        limit: Option<u32>,
+        pagination: &lockstep_service_config::Pagination,
+    ) -> Result<ListQuery, DomainError> {
+        let limit = limit.unwrap_or(pagination.default_limit);
+        if limit == 0 || limit > pagination.max_limit {
+            return Err(invalid(
+                "limit",
+                format!("must be 1-{}", pagination.max_limit),
+            ));
+        }
+        Ok(ListQuery {
+            artist: artist.map(|a| clean_text("artist", a)).transpose()?,
+            after,
+            limit,
+        })
+    }
+}
+
 impl NewAlbum {
     /// The album with its fields checked and trimmed.
     pub fn validated(self) -> Result<NewAlbum, DomainError> {
