@@ -76,15 +76,12 @@ async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
-            let loaded = load_or_default::<AlbumConfig>(cli.config.as_deref())?;
-            let report = lockstep_service_kit::database::migrate_now(
-                &loaded.config,
+            lockstep_service_kit::database::migrate_command::<AlbumConfig>(
+                cli.config.as_deref(),
                 album_service::store::schema::SERVICE,
                 album_service::store::schema::MIGRATIONS,
             )
-            .await
-            .context("migrating")?;
-            print!("{report}");
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { file } => Ok(check_config_with::<AlbumConfig>(&file, |c| {

@@ -19,11 +19,13 @@ mod album;
 mod common;
 mod limits;
 mod note;
+mod user;
 
 pub use album::{AlbumConfig, GrpcConfig, Pagination};
 pub use common::{ConfigError, DatabaseConfig, LogConfig, LogFormat, ServerConfig};
 pub use limits::{Quota, RateLimitConfig};
 pub use note::{AuthConfig, EncryptionConfig, NoteConfig};
+pub use user::{IssuerConfig, UserConfig};
 
 /// A service config: parse, validate, render.
 pub trait ServiceConfig: serde::Serialize + serde::de::DeserializeOwned + Sized {

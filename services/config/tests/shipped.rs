@@ -1,7 +1,7 @@
 //! Every config file the repository ships parses and validates, so compose and docs never drift
 //! from the types.
 
-use lockstep_service_config::{AlbumConfig, NoteConfig, ServiceConfig};
+use lockstep_service_config::{AlbumConfig, NoteConfig, ServiceConfig, UserConfig};
 
 fn read(path: &str) -> String {
     let full = format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"));
@@ -12,6 +12,7 @@ fn read(path: &str) -> String {
 fn compose_stack_configs_are_valid() {
     AlbumConfig::from_yaml(&read("compose/stack/album.yaml")).expect("compose/stack/album.yaml");
     NoteConfig::from_yaml(&read("compose/stack/note.yaml")).expect("compose/stack/note.yaml");
+    UserConfig::from_yaml(&read("compose/stack/user.yaml")).expect("compose/stack/user.yaml");
 }
 
 #[test]
@@ -20,7 +21,7 @@ fn compose_stack_services_send_traces_to_its_jaeger() {
     let services = &stack["services"];
     let jaeger_ports = services["jaeger"]["ports"].as_sequence().expect("jaeger");
     assert!(jaeger_ports.iter().any(|p| p.as_str() == Some("4318:4318")));
-    for name in ["album", "note"] {
+    for name in ["album", "note", "user"] {
         let endpoint = &services[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"];
         assert_eq!(endpoint.as_str(), Some("http://jaeger:4318"), "{name}");
     }

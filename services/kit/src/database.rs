@@ -50,15 +50,32 @@ pub async fn prepare_schema(
     Ok(())
 }
 
-/// The services' `migrate` subcommand: opens the database the config names and applies what is
-/// pending (for `migrate_on_start: false`, from a Job or a pipeline step).
-pub async fn migrate_now(
-    config: &impl ServiceConfig,
+/// Why the `migrate` subcommand failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateCommandError {
+    /// The config file.
+    #[error(transparent)]
+    Config(#[from] crate::config::LoadError),
+    /// The database or a migration.
+    #[error("migrating: {0}")]
+    Open(#[from] OpenError),
+}
+
+/// The services' `migrate` subcommand: loads the config (`path`, or the built-in defaults),
+/// opens the database it names, applies what is pending and prints what it did (for
+/// `migrate_on_start: false`, from a Job or a pipeline step).
+pub async fn migrate_command<C: ServiceConfig + Default>(
+    path: Option<&str>,
     service: &str,
     migrations: &[crate::migrate::Migration],
-) -> Result<crate::migrate::Report, OpenError> {
-    let db = Database::open(config).await?;
-    Ok(crate::migrate::run(&db, service, migrations).await?)
+) -> Result<(), MigrateCommandError> {
+    let loaded = crate::config::load_or_default::<C>(path)?;
+    let db = Database::open(&loaded.config).await?;
+    let report = crate::migrate::run(&db, service, migrations)
+        .await
+        .map_err(OpenError::from)?;
+    print!("{report}");
+    Ok(())
 }
 
 impl Database {

@@ -86,15 +86,12 @@ async fn main() -> anyhow::Result<ExitCode> {
         control_routes: false,
     }) {
         Command::Migrate => {
-            let loaded = load_or_default::<NoteConfig>(cli.config.as_deref())?;
-            let report = lockstep_service_kit::database::migrate_now(
-                &loaded.config,
+            lockstep_service_kit::database::migrate_command::<NoteConfig>(
+                cli.config.as_deref(),
                 note_service::store::schema::SERVICE,
                 note_service::store::schema::MIGRATIONS,
             )
-            .await
-            .context("migrating")?;
-            print!("{report}");
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { file } => Ok(check_config_with::<NoteConfig>(
