@@ -13,6 +13,8 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use lockstep_service_config::{AuthConfig, RateLimitConfig};
 use lockstep_service_kit::ApiError;
+
+use crate::domain::Owner;
 use lockstep_service_kit::ratelimit::{KeyedLimiter, too_many_requests};
 use serde::{Deserialize, Serialize};
 
@@ -135,6 +137,14 @@ impl Verifier {
                 "the token's tenant is not a valid tenant id",
             ));
         }
+        // The owner of notes: printable, and short enough for its column.
+        let sub = &data.claims.sub;
+        if sub.is_empty() || sub.len() > 64 || !sub.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::unauthorized(
+                "invalid_token",
+                "the token's sub must be 1-64 printable ASCII characters",
+            ));
+        }
         Ok(data.claims)
     }
 }
@@ -165,10 +175,11 @@ pub fn mint_hs256(
     )
 }
 
-/// The verified tenant of a request (extractor). Missing or bad tokens are 401; a tenant over
-/// its rate (`server.rate_limit.per_tenant`) is 429 before the handler runs.
+/// The verified caller of a request (extractor): the token's tenant and user (`sub`). Missing
+/// or bad tokens are 401; a tenant over its rate (`server.rate_limit.per_tenant`) is 429
+/// before the handler runs.
 #[derive(Debug, Clone)]
-pub struct Tenant(pub String);
+pub struct Caller(pub Owner);
 
 /// The per-tenant rate limit, checked once the token is verified (so a request without a valid
 /// token cannot spend a tenant's budget).
@@ -186,7 +197,7 @@ impl TenantLimit {
     }
 }
 
-impl<S> FromRequestParts<S> for Tenant
+impl<S> FromRequestParts<S> for Caller
 where
     S: Send + Sync + AsRef<Verifier> + AsRef<TenantLimit>,
 {
@@ -203,17 +214,20 @@ where
                     .into_response()
             })?;
         let verifier: &Verifier = state.as_ref();
-        let tenant = verifier
+        let claims = verifier
             .verify(token.trim())
-            .map_err(IntoResponse::into_response)?
-            .tenant;
+            .map_err(IntoResponse::into_response)?;
+        let tenant = claims.tenant;
         let limit: &TenantLimit = state.as_ref();
         if let Some(limiter) = &limit.0 {
             limiter
                 .check(&tenant, Instant::now())
                 .map_err(|wait| too_many_requests("tenant", wait))?;
         }
-        Ok(Tenant(tenant))
+        Ok(Caller(Owner {
+            tenant,
+            user: claims.sub,
+        }))
     }
 }
 

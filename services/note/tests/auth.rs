@@ -144,3 +144,28 @@ fn preflight_checks_the_files_and_paths_the_service_opens() {
     let err = note_service::preflight(&unwritable).unwrap_err();
     assert!(err.contains("database.sqlite_path"), "{err}");
 }
+
+/// `sub` owns notes: an empty, overlong or non-printable one is not a user.
+#[test]
+fn a_token_without_a_usable_sub_is_rejected() {
+    let verifier = Verifier::from_config(&config()).unwrap();
+    let private = std::fs::read(fixture("rs256-test-private.pem")).unwrap();
+    let sign = |sub: &str| {
+        let mut c = claims("acme");
+        c.sub = sub.into();
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::RS256),
+            &c,
+            &EncodingKey::from_rsa_pem(&private).unwrap(),
+        )
+        .unwrap()
+    };
+    for bad in ["", "a b", &"x".repeat(65)] {
+        assert_eq!(
+            verifier.verify(&sign(bad)).unwrap_err().code,
+            "invalid_token",
+            "{bad:?}"
+        );
+    }
+    assert_eq!(verifier.verify(&sign("42")).unwrap().sub, "42");
+}

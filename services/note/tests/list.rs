@@ -1,11 +1,11 @@
-//! `GET /v1/notes`: newest first, cursor pages, creation-time ranges, exact title — per tenant,
+//! `GET /v1/notes`: newest first, cursor pages, creation-time ranges, exact title — per user,
 //! on SQLite and on the MySQL-protocol server of `DRIVER_TESTS_MARIADB_URL`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use axum::http::StatusCode;
-use common::{Api, empty_api, token};
+use common::{Api, empty_api, token, token_of};
 use sea_orm::{ConnectionTrait, DatabaseBackend};
 use serde_json::{Value, json};
 
@@ -154,13 +154,52 @@ async fn ranges_and_titles_filter(api: &Api) {
     assert!(v["message"].as_str().unwrap().starts_with("limit:"), "{v}");
 }
 
+/// Notes are owned per user inside the tenant (the token's `sub`): another user of the same
+/// tenant neither lists, finds, reads, changes nor deletes them.
+async fn users_see_only_their_own_notes(api: &Api) {
+    let mine = create(api, "acme", "mine").await;
+    let (bob, alice) = (token_of("acme", "bob"), token("acme"));
+    let (status, page) = api.call("GET", "/v1/notes", Some(&bob), None).await;
+    assert_eq!(
+        (status, page["items"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0))
+    );
+    let (_, found) = api
+        .call("GET", "/v1/notes?title=mine", Some(&bob), None)
+        .await;
+    assert_eq!(found["items"], json!([]));
+    let uri = format!("/v1/notes/{mine}");
+    for (method, body) in [
+        ("GET", None),
+        ("PATCH", Some(r#"{"title":"taken"}"#)),
+        ("DELETE", None),
+    ] {
+        let (status, _) = api.call(method, &uri, Some(&bob), body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} by another user");
+    }
+    let (status, note) = api.call("GET", &uri, Some(&alice), None).await;
+    assert_eq!(
+        (status, note["title"].as_str()),
+        (StatusCode::OK, Some("mine"))
+    );
+    // A note without an owner (written by a release before owners) is nobody's.
+    api.store
+        .connection()
+        .execute_unprepared("UPDATE notes SET owner = ''")
+        .await
+        .unwrap();
+    let (status, _) = api.call("GET", &uri, Some(&alice), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 async fn all(url: Option<&str>) {
-    for scenario in 0..3 {
+    for scenario in 0..4 {
         let dir = tempfile::tempdir().unwrap();
         let api = empty_api(url, &dir).await;
         match scenario {
             0 => pages_cover_each_note_once_newest_first_per_tenant(&api).await,
             1 => equal_creation_times_page_by_id(&api).await,
+            2 => users_see_only_their_own_notes(&api).await,
             _ => ranges_and_titles_filter(&api).await,
         }
     }

@@ -1,5 +1,6 @@
-//! HTTP handlers. Every route needs a verified token; the token's tenant scopes every query and
-//! selects the encryption key, and another tenant's note answers 404 exactly like a missing one.
+//! HTTP handlers. Every route needs a verified token; its tenant selects the encryption key and
+//! its user (`sub`) owns the notes: every query is scoped to both, and another user's or
+//! tenant's note answers 404 exactly like a missing one.
 //!
 //! | route | |
 //! |---|---|
@@ -19,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lockstep_service_kit::{ApiError, ApiJson, ApiQuery, ErrorBody};
 
-use crate::auth::{Tenant, TenantLimit, Verifier};
+use crate::auth::{Caller, TenantLimit, Verifier};
 use crate::domain::{DomainError, ListQuery, NewNote, NoteChanges, NoteStore};
 use crate::store::SeaStore;
 use dto::{CreateNote, ListParams, NoteDto, NotesDto, UpdateNote};
@@ -94,12 +95,12 @@ fn created(note: NoteDto, base: &str) -> Response {
     ))]
 async fn create<S: NoteStore>(
     State(state): State<AppState<S>>,
-    Tenant(tenant): Tenant,
+    Caller(owner): Caller,
     ApiJson(body): ApiJson<CreateNote>,
 ) -> Result<Response, ApiError> {
     let note = state
         .store
-        .create(&tenant, NewNote::from(body).validated()?)
+        .create(&owner, NewNote::from(body).validated()?)
         .await?;
     Ok(created(note.into(), "/v1/notes"))
 }
@@ -108,15 +109,15 @@ async fn create<S: NoteStore>(
     params(("id" = i64, Path, description = "Note id")),
     responses(
         (status = 200, body = NoteDto),
-        (status = 404, description = "No such note for this tenant", body = ErrorBody),
+        (status = 404, description = "No such note of this user", body = ErrorBody),
     ))]
 async fn get_one<S: NoteStore>(
     State(state): State<AppState<S>>,
-    Tenant(tenant): Tenant,
+    Caller(owner): Caller,
     Path(id): Path<String>,
 ) -> Result<ApiJson<NoteDto>, ApiError> {
     Ok(ApiJson(
-        state.store.get(&tenant, parse_id(&id)?).await?.into(),
+        state.store.get(&owner, parse_id(&id)?).await?.into(),
     ))
 }
 
@@ -127,7 +128,7 @@ async fn get_one<S: NoteStore>(
     ))]
 async fn list<S: NoteStore>(
     State(state): State<AppState<S>>,
-    Tenant(tenant): Tenant,
+    Caller(owner): Caller,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<ApiJson<NotesDto>, ApiError> {
     let query = ListQuery::new(
@@ -137,7 +138,7 @@ async fn list<S: NoteStore>(
         params.cursor.as_deref(),
         params.limit,
     )?;
-    let page = state.store.list(&tenant, &query).await?;
+    let page = state.store.list(&owner, &query).await?;
     Ok(ApiJson(NotesDto {
         items: page.items.into_iter().map(NoteDto::from).collect(),
         next_cursor: page.next.map(|c| c.encode()),
@@ -148,19 +149,19 @@ async fn list<S: NoteStore>(
     params(("id" = i64, Path, description = "Note id")),
     responses(
         (status = 200, body = NoteDto),
-        (status = 404, description = "No such note for this tenant", body = ErrorBody),
+        (status = 404, description = "No such note of this user", body = ErrorBody),
         (status = 422, description = "A field breaks a rule", body = ErrorBody),
     ))]
 async fn update<S: NoteStore>(
     State(state): State<AppState<S>>,
-    Tenant(tenant): Tenant,
+    Caller(owner): Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateNote>,
 ) -> Result<ApiJson<NoteDto>, ApiError> {
     let id = parse_id(&id)?;
     let changes = NoteChanges::from(body).validated()?;
     Ok(ApiJson(
-        state.store.update(&tenant, id, changes).await?.into(),
+        state.store.update(&owner, id, changes).await?.into(),
     ))
 }
 
@@ -168,36 +169,40 @@ async fn update<S: NoteStore>(
     params(("id" = i64, Path, description = "Note id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such note for this tenant", body = ErrorBody),
+        (status = 404, description = "No such note of this user", body = ErrorBody),
     ))]
 async fn delete<S: NoteStore>(
     State(state): State<AppState<S>>,
-    Tenant(tenant): Tenant,
+    Caller(owner): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete(&tenant, parse_id(&id)?).await?;
+    state.store.delete(&owner, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn create_plain(
     State(state): State<AppState<SeaStore>>,
-    Tenant(tenant): Tenant,
+    Caller(owner): Caller,
     ApiJson(body): ApiJson<CreateNote>,
 ) -> Result<Response, ApiError> {
     let note = state
         .store
-        .create_plain(&tenant, NewNote::from(body).validated()?)
+        .create_plain(&owner.tenant, NewNote::from(body).validated()?)
         .await?;
     Ok(created(note.into(), "/v1/control/notes"))
 }
 
 async fn get_plain(
     State(state): State<AppState<SeaStore>>,
-    Tenant(tenant): Tenant,
+    Caller(owner): Caller,
     Path(id): Path<String>,
 ) -> Result<ApiJson<NoteDto>, ApiError> {
     Ok(ApiJson(
-        state.store.get_plain(&tenant, parse_id(&id)?).await?.into(),
+        state
+            .store
+            .get_plain(&owner.tenant, parse_id(&id)?)
+            .await?
+            .into(),
     ))
 }
 

@@ -18,6 +18,16 @@ pub const MAX_TAGS: usize = 20;
 /// Longest tag, in characters.
 pub const MAX_TAG: usize = 40;
 
+/// Whose notes an operation may touch: a user (`sub` of the token) inside a tenant. Notes are
+/// owned per user, as in EasyNote; the tenant selects the encryption key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// The tenant (key and isolation boundary).
+    pub tenant: String,
+    /// The user (`sub`).
+    pub user: String,
+}
+
 /// A stored note, decrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {
@@ -150,32 +160,36 @@ impl NoteChanges {
     }
 }
 
-/// Where notes live, per tenant.
+/// Where notes live, per owner (a user inside a tenant).
 pub trait NoteStore: lockstep_service_kit::http::Probe {
-    /// Stores a validated note for `tenant`.
+    /// Stores a validated note for `owner`.
     fn create(
         &self,
-        tenant: &str,
+        owner: &Owner,
         note: NewNote,
     ) -> impl Future<Output = Result<Note, DomainError>> + Send;
-    /// One of `tenant`'s notes.
-    fn get(&self, tenant: &str, id: i64) -> impl Future<Output = Result<Note, DomainError>> + Send;
-    /// One page of `tenant`'s notes, newest first (see [`ListQuery`]).
+    /// One of `owner`'s notes.
+    fn get(&self, owner: &Owner, id: i64)
+    -> impl Future<Output = Result<Note, DomainError>> + Send;
+    /// One page of `owner`'s notes, newest first (see [`ListQuery`]).
     fn list(
         &self,
-        tenant: &str,
+        owner: &Owner,
         query: &ListQuery,
     ) -> impl Future<Output = Result<Page, DomainError>> + Send;
     /// Applies validated changes.
     fn update(
         &self,
-        tenant: &str,
+        owner: &Owner,
         id: i64,
         changes: NoteChanges,
     ) -> impl Future<Output = Result<Note, DomainError>> + Send;
-    /// Deletes one of `tenant`'s notes.
-    fn delete(&self, tenant: &str, id: i64)
-    -> impl Future<Output = Result<(), DomainError>> + Send;
+    /// Deletes one of `owner`'s notes.
+    fn delete(
+        &self,
+        owner: &Owner,
+        id: i64,
+    ) -> impl Future<Output = Result<(), DomainError>> + Send;
 }
 
 #[cfg(test)]

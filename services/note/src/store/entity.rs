@@ -19,8 +19,11 @@ pub mod note {
         /// Primary key.
         #[sea_orm(primary_key)]
         pub id: i64,
-        /// Owner (plaintext: every query filters on it).
+        /// Tenant (plaintext: every query filters on it).
         pub tenant: String,
+        /// The user who owns the note (the token's `sub`; every query filters on it). Notes
+        /// written before owners existed, or by a release without them, have `''`: no user's.
+        pub owner: String,
         /// Sealed under the tenant's key, bound to `notes.title`.
         pub title: Encrypted<String, NoteTitle>,
         /// Keyed hash of the title for exact search.

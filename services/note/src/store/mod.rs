@@ -1,5 +1,6 @@
 //! Notes in SQL: titles and bodies sealed with the tenant's key (lockstep-field-encryption) inside
-//! a tenant scope, exact-title search through the blind index, every query filtered by tenant.
+//! a tenant scope, exact-title search through the blind index, every query filtered by tenant
+//! and owner (the token's `sub`).
 
 pub mod entity;
 pub mod schema;
@@ -17,7 +18,7 @@ use sea_orm::{
     Set,
 };
 
-use crate::domain::{DomainError, ListQuery, NewNote, Note, NoteChanges, NoteStore, Page};
+use crate::domain::{DomainError, ListQuery, NewNote, Note, NoteChanges, NoteStore, Owner, Page};
 use entity::{NoteTitle, note, plain};
 
 /// The SeaORM store with the tenant keyring.
@@ -122,9 +123,10 @@ impl SeaStore {
         &self.db.conn
     }
 
-    async fn find(&self, tenant: &str, id: i64) -> Result<note::Model, DomainError> {
+    async fn find(&self, owner: &Owner, id: i64) -> Result<note::Model, DomainError> {
         note::Entity::find_by_id(id)
-            .filter(note::Column::Tenant.eq(tenant))
+            .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
+            .filter(note::Column::Owner.eq(owner.user.as_str()))
             .one(&self.db.conn)
             .await
             .map_err(storage)?
@@ -179,13 +181,14 @@ fn stamp() -> DateTime<Utc> {
 }
 
 impl NoteStore for SeaStore {
-    async fn create(&self, tenant: &str, n: NewNote) -> Result<Note, DomainError> {
-        scoped(&self.keyring, tenant, async {
+    async fn create(&self, owner: &Owner, n: NewNote) -> Result<Note, DomainError> {
+        scoped(&self.keyring, &owner.tenant, async {
             let (title, title_idx) =
                 seal_indexed::<String, NoteTitle>(n.title.clone()).map_err(storage)?;
             let now = stamp();
             let m = note::ActiveModel {
-                tenant: Set(tenant.to_owned()),
+                tenant: Set(owner.tenant.clone()),
+                owner: Set(owner.user.clone()),
                 title: Set(title),
                 title_idx: Set(title_idx),
                 body: Set(Encrypted::new(n.body.clone()).map_err(storage)?),
@@ -202,16 +205,18 @@ impl NoteStore for SeaStore {
         .await
     }
 
-    async fn get(&self, tenant: &str, id: i64) -> Result<Note, DomainError> {
-        scoped(&self.keyring, tenant, async {
-            Ok(to_note(self.find(tenant, id).await?))
+    async fn get(&self, owner: &Owner, id: i64) -> Result<Note, DomainError> {
+        scoped(&self.keyring, &owner.tenant, async {
+            Ok(to_note(self.find(owner, id).await?))
         })
         .await
     }
 
-    async fn list(&self, tenant: &str, query: &ListQuery) -> Result<Page, DomainError> {
-        scoped(&self.keyring, tenant, async {
-            let mut select = note::Entity::find().filter(note::Column::Tenant.eq(tenant));
+    async fn list(&self, owner: &Owner, query: &ListQuery) -> Result<Page, DomainError> {
+        scoped(&self.keyring, &owner.tenant, async {
+            let mut select = note::Entity::find()
+                .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
+                .filter(note::Column::Owner.eq(owner.user.as_str()));
             if let Some(title) = &query.title {
                 let idx = BlindIndex::<NoteTitle>::of(title).map_err(storage)?;
                 select = select.filter(note::Column::TitleIdx.eq(idx));
@@ -254,17 +259,18 @@ impl NoteStore for SeaStore {
 
     async fn update(
         &self,
-        tenant: &str,
+        owner: &Owner,
         id: i64,
         changes: NoteChanges,
     ) -> Result<Note, DomainError> {
-        scoped(&self.keyring, tenant, async {
+        scoped(&self.keyring, &owner.tenant, async {
             let m = sea_transaction_with_retry(&self.db.conn, &self.policy, |txn| {
                 let changes = changes.clone();
-                let tenant = tenant.to_owned();
+                let owner = owner.clone();
                 Box::pin(async move {
                     let current = note::Entity::find_by_id(id)
-                        .filter(note::Column::Tenant.eq(tenant.as_str()))
+                        .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
+                        .filter(note::Column::Owner.eq(owner.user.as_str()))
                         .lock_exclusive()
                         .one(txn)
                         .await?
@@ -298,10 +304,11 @@ impl NoteStore for SeaStore {
         .await
     }
 
-    async fn delete(&self, tenant: &str, id: i64) -> Result<(), DomainError> {
+    async fn delete(&self, owner: &Owner, id: i64) -> Result<(), DomainError> {
         let result = note::Entity::delete_many()
             .filter(note::Column::Id.eq(id))
-            .filter(note::Column::Tenant.eq(tenant))
+            .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
+            .filter(note::Column::Owner.eq(owner.user.as_str()))
             .exec(&self.db.conn)
             .await
             .map_err(storage)?;

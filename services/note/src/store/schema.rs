@@ -34,6 +34,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_notes_tenant_created",
         up: tenant_created_index,
     },
+    Migration {
+        name: "0005_notes_owner",
+        up: owner_column,
+    },
 ];
 
 /// `notes` (sealed title and body, blind title index) and its plaintext twin `plain_notes`.
@@ -121,6 +125,65 @@ fn tenant_created_index(db: &Database) -> Step<'_> {
         "notes",
         &["tenant", "created_at"],
     ))
+}
+
+/// Notes owned per user: `owner` (the token's `sub`), indexed with the tenant and creation time
+/// for listing. Additive, so the previous release still works on it: its inserts get the
+/// default `''`, which no user owns — notes written during a rollback need an `UPDATE … SET
+/// owner` to reappear. Existing notes also start with `''`.
+fn owner_column(db: &Database) -> Step<'_> {
+    Box::pin(async move {
+        let backend = db.conn.get_database_backend();
+        if !has_column(db, backend, "notes", "owner").await? {
+            let text = match backend {
+                DatabaseBackend::Sqlite => "VARCHAR(64)",
+                _ => "VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin",
+            };
+            db.conn
+                .execute_unprepared(&format!(
+                    "ALTER TABLE notes ADD COLUMN owner {text} NOT NULL DEFAULT ''"
+                ))
+                .await?;
+        }
+        index(
+            db,
+            "notes_owner_created",
+            "notes",
+            &["tenant", "owner", "created_at"],
+        )
+        .await
+    })
+}
+
+async fn has_column(
+    db: &Database,
+    backend: DatabaseBackend,
+    table: &str,
+    column: &str,
+) -> Result<bool, DbErr> {
+    let sql = match backend {
+        DatabaseBackend::Sqlite => {
+            format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?")
+        }
+        _ => "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+              AND TABLE_NAME = ? AND COLUMN_NAME = ?"
+            .to_owned(),
+    };
+    let values: Vec<sea_orm::Value> = match backend {
+        DatabaseBackend::Sqlite => vec![column.into()],
+        _ => vec![table.into(), column.into()],
+    };
+    let row = db
+        .conn
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
+        .await?;
+    let count: i64 = match row {
+        Some(row) => row.try_get_by(0)?,
+        None => 0,
+    };
+    Ok(count > 0)
 }
 
 async fn index(db: &Database, name: &str, table: &str, columns: &[&str]) -> Result<(), DbErr> {

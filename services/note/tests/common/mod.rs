@@ -22,7 +22,12 @@ pub fn config() -> NoteConfig {
 }
 
 pub fn token(tenant: &str) -> String {
-    mint_hs256(&config().auth, SECRET, "u1", tenant, 600).unwrap()
+    token_of(tenant, "u1")
+}
+
+/// A token of user `sub` in `tenant`.
+pub fn token_of(tenant: &str, sub: &str) -> String {
+    mint_hs256(&config().auth, SECRET, sub, tenant, 600).unwrap()
 }
 
 pub fn keyring() -> Keyring {
