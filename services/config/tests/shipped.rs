@@ -2,6 +2,7 @@
 //! from the types.
 
 use lockstep_service_config::{AlbumConfig, NoteConfig, ServiceConfig, UserConfig};
+use serde::Deserialize;
 
 fn read(path: &str) -> String {
     let full = format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"));
@@ -25,4 +26,18 @@ fn compose_stack_services_send_traces_to_its_jaeger() {
         let endpoint = &services[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"];
         assert_eq!(endpoint.as_str(), Some("http://jaeger:4318"), "{name}");
     }
+}
+
+/// The user service example's ConfigMap holds a config the service accepts.
+#[test]
+fn the_user_service_example_config_is_valid() {
+    let text = read("examples/user-service.yaml");
+    let config_map = serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| serde_yaml::Value::deserialize(doc).unwrap())
+        .find(|doc| doc["kind"] == "ConfigMap")
+        .expect("a ConfigMap");
+    let config = config_map["data"]["config.yaml"]
+        .as_str()
+        .expect("config.yaml");
+    UserConfig::from_yaml(config).expect("examples/user-service.yaml");
 }
