@@ -229,6 +229,20 @@ impl FileKeys {
 }
 
 impl crate::provider::KeyProvider for FileKeys {
+    /// Ready when the directory can be listed (a Secret that is not mounted is not).
+    fn ready(&self) -> futures::future::BoxFuture<'_, std::result::Result<(), String>> {
+        let dir = self.dir.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                std::fs::read_dir(&dir)
+                    .map(drop)
+                    .map_err(|e| format!("{}: {e}", dir.display()))
+            })
+            .await
+            .map_err(|e| format!("checking the key directory: {e}"))?
+        })
+    }
+
     fn keys<'a>(&'a self, tenant: &'a str) -> futures::future::BoxFuture<'a, Result<TenantKeys>> {
         Box::pin(async move { self.load(tenant) })
     }

@@ -26,6 +26,13 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug {
     /// All keys of `tenant` that can still decrypt, which one is current, and the blind-index
     /// key if any.
     fn keys<'a>(&'a self, tenant: &'a str) -> BoxFuture<'a, Result<TenantKeys>>;
+
+    /// Whether the provider can serve keys at all, for a service's readiness probe: `Err` says
+    /// what is missing (a key directory that cannot be read). Ready unless a provider says
+    /// otherwise.
+    fn ready(&self) -> BoxFuture<'_, std::result::Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// One tenant's keys in [`StaticKeys`]: current id, all keys, blind-index key.
@@ -186,6 +193,11 @@ impl Keyring {
             .collect();
         counts.sort();
         counts
+    }
+
+    /// Whether the provider can serve keys at all (see [`KeyProvider::ready`]).
+    pub async fn ready(&self) -> std::result::Result<(), String> {
+        self.provider.ready().await
     }
 
     /// Drops the cached keys of `tenant` (after a rotation in this process).

@@ -61,9 +61,22 @@ async fn serve(loaded: Loaded<AlbumConfig>) -> anyhow::Result<()> {
                 None => None,
             };
             let app = album_service::app(store, config, &loaded.hash)?;
-            lockstep_service_kit::http::run(app, config, version, &loaded.hash).await?;
-            if let Some(grpc) = grpc {
-                grpc.await.context("gRPC server task")??;
+            let http = lockstep_service_kit::http::run(app, config, version, &loaded.hash);
+            let Some(mut grpc) = grpc else {
+                return Ok(http.await?);
+            };
+            tokio::pin!(http);
+            // A gRPC server that fails ends the process (and the pod restarts) at once, not at
+            // the next SIGTERM; on SIGTERM both drain.
+            tokio::select! {
+                served = &mut http => {
+                    served?;
+                    grpc.await.context("gRPC server task")??;
+                }
+                served = &mut grpc => {
+                    served.context("gRPC server task")??;
+                    http.await?;
+                }
             }
             Ok(())
         }),

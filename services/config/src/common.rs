@@ -42,6 +42,11 @@ pub struct ServerConfig {
     pub max_body_bytes: u64,
     /// How long in-flight requests may finish after SIGTERM.
     pub shutdown_grace_seconds: u32,
+    /// After SIGTERM, `/readyz` answers 503 `draining` at once while the service keeps serving
+    /// for this long (0–60 s), so Services and load balancers stop sending before it stops
+    /// accepting; then the `shutdown_grace_seconds` drain starts.
+    #[serde(skip_serializing_if = "is_default_drain_delay")]
+    pub drain_delay_seconds: u32,
     /// Request rate limits (none by default).
     #[serde(skip_serializing_if = "RateLimitConfig::is_default")]
     pub rate_limit: RateLimitConfig,
@@ -54,13 +59,26 @@ impl Default for ServerConfig {
             request_timeout_ms: 5000,
             max_body_bytes: 1 << 20,
             shutdown_grace_seconds: 20,
+            drain_delay_seconds: DEFAULT_DRAIN_DELAY,
             rate_limit: RateLimitConfig::default(),
         }
     }
 }
 
+/// Long enough for endpoint controllers and kube-proxy to take a pod out of rotation.
+const DEFAULT_DRAIN_DELAY: u32 = 5;
+
+/// The default is not written out, so configs that never set it render (and hash) as before
+/// the field existed.
+fn is_default_drain_delay(value: &u32) -> bool {
+    *value == DEFAULT_DRAIN_DELAY
+}
+
 impl ServerConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.drain_delay_seconds > 60 {
+            return Err(invalid("server.drain_delay_seconds", "must be 0-60"));
+        }
         if self.port == Some(0) {
             return Err(invalid("server.port", "must be 1-65535"));
         }

@@ -180,10 +180,15 @@ async fn middleware(State(ops): State<Ops>, req: Request, next: Next) -> Respons
         }
     };
     if let Some(error) = response.extensions().get::<ApiError>().cloned() {
-        // Headers the error came with (`Allow`, `Retry-After`) stay.
+        // Headers the error came with (`Allow`, `Retry-After`) stay; those describing the old
+        // body do not.
         let headers = std::mem::take(response.headers_mut());
         response = error_body(&error, &id);
-        response.headers_mut().extend(headers);
+        for (name, value) in &headers {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                response.headers_mut().append(name, value.clone());
+            }
+        }
     }
     let status = response.status();
     let elapsed = started.elapsed();
@@ -207,11 +212,42 @@ async fn middleware(State(ops): State<Ops>, req: Request, next: Next) -> Respons
     response
 }
 
+/// Set when the process starts draining (SIGTERM): `/readyz` answers 503 from then on. One HTTP
+/// application per process, so the flag is the process's.
+static DRAINING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks the process as draining: `/readyz` answers 503 `not_ready` ("draining").
+pub fn begin_draining() {
+    DRAINING.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Resolves `delay` after `signal`: at the signal the process is marked draining (readiness
+/// fails, so Services stop routing to it) but keeps serving; after the delay the server stops
+/// accepting and drains in-flight requests. Without the delay, requests already routed to the
+/// pod by a kube-proxy that has not seen it leave would be refused.
+pub async fn drain_after(signal: impl Future<Output = ()>, delay: Duration) {
+    signal.await;
+    begin_draining();
+    tracing::info!(
+        ?delay,
+        "draining: /readyz fails, still serving until the delay ends"
+    );
+    tokio::time::sleep(delay).await;
+}
+
 /// How long `/readyz` waits for the database: a probe must answer well inside a kubelet's
 /// default 1 s timeout, and say what failed.
 pub const READY_TIMEOUT: Duration = Duration::from_millis(800);
 
 async fn readyz(State(ops): State<Ops>) -> Response {
+    if DRAINING.load(std::sync::atomic::Ordering::SeqCst) {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "draining: the service is shutting down",
+        )
+        .into_response();
+    }
     // Inside the request timeout too, so the answer is this one, not a bare 504.
     let limit = READY_TIMEOUT.min(ops.request_timeout * 3 / 4);
     let outcome = tokio::time::timeout(limit, (ops.ready)())
@@ -324,7 +360,8 @@ pub async fn serve(
 }
 
 /// Binds `0.0.0.0:<port>` (the config's, or the service's own) and serves `app` until
-/// SIGTERM/SIGINT, draining for at most `server.shutdown_grace_seconds`.
+/// SIGTERM/SIGINT plus `server.drain_delay_seconds` (readiness failing meanwhile), then drains
+/// for at most `server.shutdown_grace_seconds`.
 pub async fn run(
     app: Router,
     config: &impl lockstep_service_config::ServiceConfig,
@@ -338,7 +375,8 @@ pub async fn run(
         .map_err(|e| std::io::Error::new(e.kind(), format!("binding {addr}: {e}")))?;
     tracing::info!(%addr, version, config_hash, "serving");
     let grace = Duration::from_secs(u64::from(server.shutdown_grace_seconds));
-    serve(listener, app, shutdown_signal(), grace).await
+    let delay = Duration::from_secs(u64::from(server.drain_delay_seconds));
+    serve(listener, app, drain_after(shutdown_signal(), delay), grace).await
 }
 
 /// The answer of a service's `GET /openapi.json`: its rendered document, or 500 `openapi`

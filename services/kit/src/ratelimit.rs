@@ -5,7 +5,9 @@
 //! request at `now` is admitted while `TAT - now ≤ (burst - 1) · interval`, and pushes TAT one
 //! `interval` (`1 s / per_second`) further. Otherwise it is refused with the time until that
 //! holds again, sent as `Retry-After`. A key whose TAT has passed holds a full bucket, exactly
-//! like an absent key, so such keys are what is forgotten when the map is full.
+//! like an absent key, so such keys are what is forgotten when the map is full. Forgetting
+//! scans the map, so it runs at most once per [`PURGE_EVERY`]: a flood of new keys against a
+//! full map of limited ones costs a lookup each, not a scan each.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,13 +22,27 @@ use lockstep_service_config::{Quota, RateLimitConfig};
 
 use crate::ApiError;
 
+/// How often a full map may be scanned for keys to forget.
+pub const PURGE_EVERY: Duration = Duration::from_secs(1);
+
+/// Longest key kept: an IPv6 address has 45 characters, a tenant 64; a longer client-chosen
+/// key (an `X-Forwarded-For` value) is cut, so the map's memory stays bounded.
+pub const MAX_KEY: usize = 130;
+
 /// Admits requests per key at a [`Quota`], tracking at most `max_keys` keys.
 #[derive(Debug)]
 pub struct KeyedLimiter {
     interval: Duration,
     tolerance: Duration,
     max_keys: usize,
-    tats: Mutex<HashMap<Box<str>, Instant>>,
+    state: Mutex<Tracked>,
+}
+
+#[derive(Debug, Default)]
+struct Tracked {
+    tats: HashMap<Box<str>, Instant>,
+    /// No scan of a full map before this.
+    next_purge: Option<Instant>,
 }
 
 impl KeyedLimiter {
@@ -37,36 +53,54 @@ impl KeyedLimiter {
             interval,
             tolerance: interval * quota.burst.max(1).saturating_sub(1),
             max_keys: usize::try_from(max_keys.max(1)).unwrap_or(usize::MAX),
-            tats: Mutex::default(),
+            state: Mutex::default(),
         }
     }
 
     /// Admits a request of `key` at `now`, or says how long until one would be admitted.
     pub fn check(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let key = cut(key);
         // The map is only ever left consistent: a panic elsewhere cannot corrupt a timestamp.
-        let mut tats = self.tats.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(tat) = tats.get_mut(key) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(tat) = state.tats.get_mut(key) {
             return admit(tat, now, self.interval, self.tolerance);
         }
-        if tats.len() >= self.max_keys {
-            tats.retain(|_, tat| *tat > now);
-            if tats.len() >= self.max_keys {
+        if state.tats.len() >= self.max_keys {
+            if state.next_purge.is_some_and(|at| now < at) {
+                return Err(self.interval);
+            }
+            state.tats.retain(|_, tat| *tat > now);
+            state.next_purge = Some(now + PURGE_EVERY);
+            if state.tats.len() >= self.max_keys {
                 return Err(self.interval);
             }
         }
         let mut tat = now;
         let verdict = admit(&mut tat, now, self.interval, self.tolerance);
-        tats.insert(key.into(), tat);
+        state.tats.insert(key.into(), tat);
         verdict
     }
 
     /// Keys tracked now.
     pub fn tracked(&self) -> usize {
-        self.tats
+        self.state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .tats
             .len()
     }
+}
+
+/// `key` cut to at most [`MAX_KEY`] bytes, on a character boundary.
+fn cut(key: &str) -> &str {
+    if key.len() <= MAX_KEY {
+        return key;
+    }
+    let mut end = MAX_KEY;
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    &key[..end]
 }
 
 fn admit(
@@ -201,6 +235,28 @@ mod tests {
         let later = t0 + Duration::from_secs(2);
         limiter.check("c", later).unwrap();
         assert_eq!(limiter.tracked(), 1);
+    }
+
+    #[test]
+    fn a_full_map_is_scanned_at_most_once_a_second_and_keys_are_cut() {
+        let limiter = KeyedLimiter::new(quota(10, 1), 1);
+        let t0 = Instant::now();
+        limiter.check("a", t0).unwrap();
+        // Full and `a` still limited: the scan frees nothing.
+        assert!(limiter.check("b", t0).is_err());
+        // `a`'s bucket is full again after 100 ms, but the next scan waits a second.
+        assert!(limiter.check("c", t0 + Duration::from_millis(500)).is_err());
+        limiter.check("c", t0 + PURGE_EVERY).unwrap();
+        let long = "x".repeat(10_000);
+        let limiter = KeyedLimiter::new(quota(1, 1), 10);
+        limiter.check(&long, t0).unwrap();
+        // The same 130-byte prefix is the same key.
+        assert!(
+            limiter
+                .check(&format!("{}y", &long[..MAX_KEY]), t0)
+                .is_err()
+        );
+        assert_eq!(cut("é".repeat(100).as_str()).len(), MAX_KEY);
     }
 
     #[test]

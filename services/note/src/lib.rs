@@ -37,7 +37,20 @@ pub fn app(
     config_hash: &str,
     control_routes: bool,
 ) -> Result<Router, prometheus::Error> {
-    let ops = Ops::new(VERSION, config_hash, &config.server, store.clone())?;
+    let mut ops = Ops::new(VERSION, config_hash, &config.server, store.clone())?;
+    // Ready when the database answers and the tenant keys can be read (a Secret not mounted
+    // would fail every request).
+    let (database, keyring) = (ops.ready.clone(), store.keyring());
+    ops.ready = std::sync::Arc::new(move || {
+        let (database, keyring) = (database.clone(), keyring.clone());
+        Box::pin(async move {
+            database().await?;
+            keyring
+                .ready()
+                .await
+                .map_err(|e| format!("tenant keys: {e}"))
+        })
+    });
     ops.metrics
         .registry()
         .register(Box::new(seals::SealMetrics::new(store.keyring())?))?;
