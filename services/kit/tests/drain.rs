@@ -3,13 +3,13 @@
 //! draining flag is the process's.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use lockstep_service_kit::http::{Ops, drain_after, serve, wrap};
-use lockstep_service_kit::metrics::HttpMetrics;
+use lockstep_service_kit::http::{drain_after, serve, wrap};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn get_path(addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
@@ -23,16 +23,7 @@ async fn get_path(addr: std::net::SocketAddr, path: &str) -> std::io::Result<Str
 
 #[tokio::test]
 async fn readiness_fails_first_then_the_server_stops_accepting() {
-    let ops = Ops {
-        metrics: Arc::new(HttpMetrics::new("1.0.0", "cafe").unwrap()),
-        version: "1.0.0",
-        config_hash: "cafe".into(),
-        ready: Arc::new(|| Box::pin(async { Ok(()) })),
-        pool: None,
-        request_timeout: Duration::from_secs(5),
-        max_body_bytes: 1024,
-        clients: None,
-    };
+    let ops = common::ready_ops(None);
     let routes = Router::new().route("/things", get(|| async { "thing" }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -12,8 +12,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use lockstep_service_config::{Quota, RateLimitConfig};
-use lockstep_service_kit::http::Ops;
-use lockstep_service_kit::metrics::HttpMetrics;
 use lockstep_service_kit::ratelimit::ClientLimit;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -27,16 +25,7 @@ async fn server(trust_forwarded_for: bool) -> (std::net::SocketAddr, Arc<AtomicU
         trust_forwarded_for,
         ..RateLimitConfig::default()
     };
-    let ops = Ops {
-        metrics: Arc::new(HttpMetrics::new("1.0.0", "cafe").unwrap()),
-        version: "1.0.0",
-        config_hash: "cafe".into(),
-        ready: Arc::new(|| Box::pin(async { Ok(()) })),
-        pool: None,
-        request_timeout: Duration::from_secs(5),
-        max_body_bytes: 1024,
-        clients: ClientLimit::from_config(&config),
-    };
+    let ops = common::ready_ops(ClientLimit::from_config(&config));
     let runs = Arc::new(AtomicUsize::new(0));
     let counted = runs.clone();
     let routes = Router::new().route(

@@ -3,8 +3,26 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use axum::Router;
 use lockstep_service_kit::http::{Ops, serve, wrap};
+use lockstep_service_kit::metrics::HttpMetrics;
+use lockstep_service_kit::ratelimit::ClientLimit;
+
+/// Ops that are always ready, with a 5 s request time-out, 1 KiB bodies and `clients`.
+pub fn ready_ops(clients: Option<ClientLimit>) -> Ops {
+    Ops {
+        metrics: Arc::new(HttpMetrics::new("1.0.0", "cafe").unwrap()),
+        version: "1.0.0",
+        config_hash: "cafe".into(),
+        ready: Arc::new(|| Box::pin(async { Ok(()) })),
+        pool: None,
+        request_timeout: Duration::from_secs(5),
+        max_body_bytes: 1024,
+        clients,
+    }
+}
 
 /// Serves `routes` wrapped with `ops` on a free loopback port (never shut down).
 pub async fn spawn(routes: Router, ops: Ops) -> std::net::SocketAddr {
