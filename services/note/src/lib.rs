@@ -1,13 +1,14 @@
 //! # note-service
 //!
-//! Per-tenant notes (title, body, tags) over HTTP. The tenant comes from a verified JWT; titles
-//! and bodies are sealed with AES-256-GCM under that tenant's key (lockstep-field-encryption),
-//! and exact-title search goes through a blind index.
+//! Per-user notes (title, body, tags) over HTTP. Tenant and user come from a verified JWT (the
+//! user service issues them); titles and bodies are sealed with AES-256-GCM under the tenant's
+//! key (lockstep-field-encryption), exact-title search goes through a blind index, and listing
+//! pages newest first.
 //!
 //! ```text
-//!  api/     axum handlers + DTOs; auth.rs: Bearer token → Tenant (401 otherwise)
+//!  api/     axum handlers + DTOs; auth.rs: Bearer token → Caller {tenant, user} (401 otherwise)
 //!    │
-//!  domain/  Note, validation, the NoteStore trait (tenant-scoped)   (no axum, no SQL)
+//!  domain/  Note, validation, the NoteStore trait (owner-scoped)   (no axum, no SQL)
 //!    ▲
 //!  store/   SeaORM + Encrypted<String, notes.title|notes.body> + BlindIndex, inside with_tenant
 //! ```
