@@ -25,7 +25,7 @@ pub use album::{AlbumConfig, GrpcConfig, Pagination};
 pub use common::{ConfigError, DatabaseConfig, LogConfig, LogFormat, ServerConfig};
 pub use limits::{Quota, RateLimitConfig};
 pub use note::{AuthConfig, EncryptionConfig, NoteConfig};
-pub use user::{IssuerConfig, UserConfig};
+pub use user::{IssuerConfig, RegistrationConfig, UserConfig};
 
 /// A service config: parse, validate, render.
 pub trait ServiceConfig: serde::Serialize + serde::de::DeserializeOwned + Sized {

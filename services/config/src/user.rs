@@ -41,6 +41,31 @@ impl Default for IssuerConfig {
     }
 }
 
+/// Who may register.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationConfig {
+    /// The tenants users may register in; unset, any tenant id. A user of a tenant gets tokens
+    /// for it, so its notes are sealed with that tenant's keys: in production list them (or put
+    /// registration behind your own sign-up flow).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenants: Option<Vec<String>>,
+}
+
+impl RegistrationConfig {
+    /// Open to any tenant: not written out.
+    pub fn is_open(&self) -> bool {
+        self.tenants.is_none()
+    }
+
+    /// Whether users may register in `tenant` (byte for byte).
+    pub fn allows(&self, tenant: &str) -> bool {
+        self.tenants
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|t| t == tenant))
+    }
+}
+
 /// `user-service` config file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -51,6 +76,9 @@ pub struct UserConfig {
     pub database: DatabaseConfig,
     /// Token issuing.
     pub tokens: IssuerConfig,
+    /// Who may register.
+    #[serde(skip_serializing_if = "RegistrationConfig::is_open")]
+    pub registration: RegistrationConfig,
     /// Logging.
     pub log: LogConfig,
 }

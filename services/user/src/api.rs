@@ -33,6 +33,8 @@ pub struct AppState<S> {
     pub issuer: Issuer,
     /// Login attempts per tenant and user name.
     pub logins: Arc<KeyedLimiter>,
+    /// Who may register.
+    pub registration: lockstep_service_config::RegistrationConfig,
 }
 
 /// `POST /v1/users` and `POST /v1/tokens`.
@@ -93,6 +95,7 @@ impl From<DomainError> for ApiError {
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = Credentials,
     responses(
         (status = 201, body = UserDto),
+        (status = 403, description = "Registration is closed for this tenant", body = ErrorBody),
         (status = 409, description = "The name is taken in this tenant", body = ErrorBody),
         (status = 422, description = "A field breaks a rule", body = ErrorBody),
     ))]
@@ -101,6 +104,13 @@ async fn register<S: UserStore>(
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     let tenant = check_tenant(&body.tenant)?;
+    if !state.registration.allows(tenant) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "registration_closed",
+            "users cannot register in this tenant here",
+        ));
+    }
     let username = canonical_username(&body.username)?;
     let hash = passwords::hash(check_password(&body.password)?).await?;
     let user = state.store.insert(tenant, &username, &hash).await?;

@@ -49,6 +49,7 @@ pub fn app<S: UserStore>(
             store,
             issuer,
             logins,
+            registration: config.registration.clone(),
         }),
         ops,
     ))

@@ -154,6 +154,40 @@ async fn scenario(url: Option<&str>) {
         let (got, v) = call(&app, "POST", "/v1/users", body.clone(), None).await;
         assert_eq!((got, v["code"].as_str()), (status, Some(code)), "{body}");
     }
+    // Registration closed for tenants not listed; logins unaffected.
+    let mut closed = config.clone();
+    closed.registration.tenants = Some(vec!["acme".into()]);
+    let closed_app = user_service::app(
+        SeaStore::connect(url, path.to_str().unwrap())
+            .await
+            .unwrap(),
+        Issuer::from_config(&closed.tokens).unwrap(),
+        &closed,
+        "hash",
+    )
+    .unwrap();
+    let (status, v) = call(
+        &closed_app,
+        "POST",
+        "/v1/users",
+        creds("globex", "carol", password),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("registration_closed"))
+    );
+    let (status, _) = call(
+        &closed_app,
+        "POST",
+        "/v1/users",
+        creds("acme", "carol", password),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+
     // A tenant differing by case only is another tenant, with its own alice.
     let (status, _) = call(
         &app,
