@@ -47,6 +47,13 @@ pub struct ServerConfig {
     /// accepting; then the `shutdown_grace_seconds` drain starts.
     #[serde(skip_serializing_if = "is_default_drain_delay")]
     pub drain_delay_seconds: u32,
+    /// Origins browsers may call the API from (CORS), e.g. `https://app.example.com`; empty
+    /// (the default): no CORS headers, so browsers keep other origins out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cors_allowed_origins: Vec<String>,
+    /// Compress responses (gzip) for clients that accept it.
+    #[serde(skip_serializing_if = "is_true")]
+    pub compression: bool,
     /// Request rate limits (none by default).
     #[serde(skip_serializing_if = "RateLimitConfig::is_default")]
     pub rate_limit: RateLimitConfig,
@@ -60,9 +67,25 @@ impl Default for ServerConfig {
             max_body_bytes: 1 << 20,
             shutdown_grace_seconds: 20,
             drain_delay_seconds: DEFAULT_DRAIN_DELAY,
+            cors_allowed_origins: Vec::new(),
+            compression: true,
             rate_limit: RateLimitConfig::default(),
         }
     }
+}
+
+/// An origin as browsers send it: `http(s)://host[:port]`, no path, no wildcard.
+fn is_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
 }
 
 /// Long enough for endpoint controllers and kube-proxy to take a pod out of rotation.
@@ -78,6 +101,12 @@ impl ServerConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.drain_delay_seconds > 60 {
             return Err(invalid("server.drain_delay_seconds", "must be 0-60"));
+        }
+        if let Some(bad) = self.cors_allowed_origins.iter().find(|o| !is_origin(o)) {
+            return Err(invalid(
+                "server.cors_allowed_origins",
+                format!("`{bad}` is not an origin (http(s)://host[:port], no path, no `*`)"),
+            ));
         }
         if self.port == Some(0) {
             return Err(invalid("server.port", "must be 1-65535"));
@@ -115,8 +144,8 @@ pub struct DatabaseConfig {
     pub migrate_on_start: bool,
 }
 
-/// The default `migrate_on_start` is not written out, so configs that never set it render (and
-/// hash) as before the field existed.
+/// The defaults `migrate_on_start` and `compression` (true) are not written out, so configs
+/// that never set them render (and hash) as before the fields existed.
 fn is_true(value: &bool) -> bool {
     *value
 }

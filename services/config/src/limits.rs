@@ -136,6 +136,8 @@ mod tests {
             assert!(!plain.contains(section), "{section}: {plain}");
         }
         AlbumConfig::from_yaml("grpc: {port: 9090}").unwrap();
+        AlbumConfig::from_yaml("server: {cors_allowed_origins: ['https://app.example:8443']}")
+            .unwrap();
         let limited =
             AlbumConfig::from_yaml("server: {rate_limit: {per_client: {per_second: 5, burst: 5}}}")
                 .unwrap();

@@ -171,6 +171,18 @@ mod tests {
             ("database: {url_env: 'lower-case'}", "database.url_env"),
             ("database: {max_connections: 0}", "database.max_connections"),
             ("grpc: {port: 0}", "grpc.port"),
+            (
+                "server: {cors_allowed_origins: ['*']}",
+                "server.cors_allowed_origins",
+            ),
+            (
+                "server: {cors_allowed_origins: ['https://a.example/app']}",
+                "server.cors_allowed_origins",
+            ),
+            (
+                "server: {drain_delay_seconds: 61}",
+                "server.drain_delay_seconds",
+            ),
             ("grpc: {port: 8080}", "grpc.port"),
             ("server: {port: 9000}\ngrpc: {port: 9000}", "grpc.port"),
         ];

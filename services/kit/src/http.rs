@@ -45,6 +45,10 @@ pub struct Ops {
     pub max_body_bytes: usize,
     /// Requests over the per-client rate are answered 429 `rate_limited` (`server.rate_limit`).
     pub clients: Option<crate::ratelimit::ClientLimit>,
+    /// Origins allowed by CORS (`server.cors_allowed_origins`); empty: no CORS headers.
+    pub cors_origins: Vec<HeaderValue>,
+    /// gzip responses for clients that accept it (`server.compression`).
+    pub compression: bool,
 }
 
 /// What the ops endpoints ask a service's storage.
@@ -77,6 +81,14 @@ impl Ops {
             request_timeout: Duration::from_millis(server.request_timeout_ms),
             max_body_bytes: usize::try_from(server.max_body_bytes).unwrap_or(usize::MAX),
             clients: crate::ratelimit::ClientLimit::from_config(&server.rate_limit),
+            // Checked by the config's validation; an origin that is not a header value is
+            // skipped rather than answered for.
+            cors_origins: server
+                .cors_allowed_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect(),
+            compression: server.compression,
         })
     }
 }
@@ -296,7 +308,7 @@ pub fn wrap(mut routes: Router, ops: Ops) -> Router {
         .route("/metrics", get(metrics))
         .route("/version", get(version))
         .with_state(ops.clone());
-    routes
+    let router = routes
         .merge(ops_routes)
         .fallback(|| async { ApiError::not_found("no such route") })
         // Like every other error, a 405 is JSON with a code (axum keeps the `Allow` header).
@@ -308,7 +320,10 @@ pub fn wrap(mut routes: Router, ops: Ops) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(ops.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(ops, middleware))
+        .layer(crate::layers::catch_panic());
+    let (compression, cors_origins) = (ops.compression, ops.cors_origins.clone());
+    let router = router.layer(axum::middleware::from_fn_with_state(ops, middleware));
+    crate::layers::outer(router, compression, cors_origins)
 }
 
 /// Resolves on SIGTERM or SIGINT.

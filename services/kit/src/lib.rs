@@ -21,6 +21,7 @@ pub mod database;
 pub mod error;
 pub mod http;
 pub mod json;
+mod layers;
 pub mod metrics;
 #[cfg(feature = "database")]
 pub mod migrate;

@@ -31,6 +31,8 @@ async fn server(ready_hangs: bool) -> std::net::SocketAddr {
         }),
         pool: None,
         clients: None,
+        cors_origins: Vec::new(),
+        compression: true,
         request_timeout: TIMEOUT,
         max_body_bytes: 1024,
     };

@@ -48,6 +48,8 @@ fn app() -> Router {
         ready: Arc::new(|| Box::pin(async { Ok(()) })),
         pool: None,
         clients: None,
+        cors_origins: Vec::new(),
+        compression: true,
         request_timeout: Duration::from_secs(5),
         max_body_bytes: 1 << 20,
     };

@@ -21,6 +21,8 @@ pub fn ready_ops(clients: Option<ClientLimit>) -> Ops {
         request_timeout: Duration::from_secs(5),
         max_body_bytes: 1024,
         clients,
+        cors_origins: Vec::new(),
+        compression: true,
     }
 }
 
