@@ -13,10 +13,10 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use lockstep_service_config::{AuthConfig, RateLimitConfig};
 use lockstep_service_kit::ApiError;
-
-use crate::domain::Owner;
 use lockstep_service_kit::ratelimit::{KeyedLimiter, too_many_requests};
 use serde::{Deserialize, Serialize};
+
+use crate::domain::Owner;
 
 /// The claims a note-service token carries.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
