@@ -170,7 +170,7 @@ impl GrpcHealth {
             .await;
         self.reporter
             .set_service_status(
-                <AlbumServiceServer<AlbumGrpc<crate::store::SeaStore>> as tonic::server::NamedService>::NAME,
+                pb::album_service_server::SERVICE_NAME,
                 tonic_health::ServingStatus::NotServing,
             )
             .await;

@@ -151,6 +151,27 @@ impl Database {
         self.conn.ping().await.map_err(|e| e.to_string())
     }
 
+    /// Creates the index `name` on `table`'s `columns` unless it exists (migrations are
+    /// idempotent; see [`Database::create_index`]).
+    pub async fn ensure_index(
+        &self,
+        name: &str,
+        table: &str,
+        columns: &[&str],
+        unique: bool,
+    ) -> Result<(), sea_orm::DbErr> {
+        use sea_orm::sea_query::{Alias, Index};
+        let mut index = Index::create();
+        index.if_not_exists().name(name).table(Alias::new(table));
+        if unique {
+            index.unique();
+        }
+        for column in columns {
+            index.col(Alias::new(*column));
+        }
+        self.create_index(&index).await
+    }
+
     /// Runs a CREATE INDEX, treating "already exists" as done (MySQL has no IF NOT EXISTS for
     /// indexes; its error 1061 is "duplicate key name").
     pub async fn create_index(

@@ -40,15 +40,13 @@ fn users(db: &Database) -> Step<'_> {
                  created_at {time} NOT NULL)"
             ))
             .await?;
-        let mut index = sea_orm::sea_query::Index::create();
-        index
-            .if_not_exists()
-            .unique()
-            .name("users_tenant_username")
-            .table(sea_orm::sea_query::Alias::new("users"))
-            .col(sea_orm::sea_query::Alias::new("tenant"))
-            .col(sea_orm::sea_query::Alias::new("username"));
-        db.create_index(&index).await
+        db.ensure_index(
+            "users_tenant_username",
+            "users",
+            &["tenant", "username"],
+            true,
+        )
+        .await
     })
 }
 

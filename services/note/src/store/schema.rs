@@ -8,7 +8,6 @@
 use lockstep_field_encryption::Storage;
 use lockstep_service_kit::database::Database;
 use lockstep_service_kit::migrate::{Migration, Step};
-use sea_orm::sea_query::{Alias, Index};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr};
 
 use super::upgrade::{TENANT_MYSQL, binary_tenant_column, medium_blob_body};
@@ -83,13 +82,20 @@ fn notes(db: &Database) -> Step<'_> {
              created_at {time} NOT NULL, updated_at {time} NOT NULL)"
         ))
         .await?;
-        index(db, "notes_tenant_title", "notes", &["tenant", "title_idx"]).await?;
-        index(db, "notes_tenant_id", "notes", &["tenant", "id"]).await?;
-        index(
-            db,
+        db.ensure_index(
+            "notes_tenant_title",
+            "notes",
+            &["tenant", "title_idx"],
+            false,
+        )
+        .await?;
+        db.ensure_index("notes_tenant_id", "notes", &["tenant", "id"], false)
+            .await?;
+        db.ensure_index(
             "plain_notes_tenant_id",
             "plain_notes",
             &["tenant", "id"],
+            false,
         )
         .await
     })
@@ -119,11 +125,11 @@ fn body_mediumblob(db: &Database) -> Step<'_> {
 
 /// The index newest-first listing pages on.
 fn tenant_created_index(db: &Database) -> Step<'_> {
-    Box::pin(index(
-        db,
+    Box::pin(db.ensure_index(
         "notes_tenant_created",
         "notes",
         &["tenant", "created_at"],
+        false,
     ))
 }
 
@@ -145,11 +151,11 @@ fn owner_column(db: &Database) -> Step<'_> {
                 ))
                 .await?;
         }
-        index(
-            db,
+        db.ensure_index(
             "notes_owner_created",
             "notes",
             &["tenant", "owner", "created_at"],
+            false,
         )
         .await
     })
@@ -184,13 +190,4 @@ async fn has_column(
         None => 0,
     };
     Ok(count > 0)
-}
-
-async fn index(db: &Database, name: &str, table: &str, columns: &[&str]) -> Result<(), DbErr> {
-    let mut index = Index::create();
-    index.if_not_exists().name(name).table(Alias::new(table));
-    for column in columns {
-        index.col(Alias::new(*column));
-    }
-    db.create_index(&index).await
 }
