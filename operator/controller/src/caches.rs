@@ -17,19 +17,21 @@
 //! (the Deployment controller in kube-controller-manager solves the same with "expectations").
 //!
 //! The caches run whether or not this replica leads, so a standby that takes over reconciles
-//! from warm caches at once.
+//! from warm caches at once. They hold projections ([`crate::children`]), not API objects: the
+//! watch's object is reduced to what a reconcile reads as it arrives.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use futures::{Stream, StreamExt};
+use kube::Resource;
 use kube::api::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
-use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 
+use crate::children::Child;
 use crate::resources::LABEL_SERVICE;
 
 /// `(namespace, service name)`: the key children are indexed by.
@@ -60,7 +62,7 @@ impl<K> Clone for Index<K> {
     }
 }
 
-impl<K: Resource + Send + Sync + 'static> std::fmt::Debug for Index<K> {
+impl<K: Child> std::fmt::Debug for Index<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Index")
             .field("objects", &self.len())
@@ -84,14 +86,15 @@ impl<K> Default for Index<K> {
     }
 }
 
-fn key_of<K: Resource>(obj: &K) -> Option<(ServiceKey, (String, String))> {
-    let namespace = obj.namespace()?;
-    let service = obj.labels().get(LABEL_SERVICE)?.clone();
-    let name = obj.meta().name.clone()?;
+fn key_of<K: Child>(obj: &K) -> Option<(ServiceKey, (String, String))> {
+    let meta = obj.meta();
+    let namespace = meta.namespace.clone()?;
+    let service = meta.service.clone()?;
+    let name = meta.name.clone()?;
     Some(((namespace.clone(), service), (namespace, name)))
 }
 
-impl<K: Resource + Send + Sync + 'static> Index<K> {
+impl<K: Child> Index<K> {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, IndexState<K>> {
         // A panic while holding the lock leaves plain maps behind; they stay usable.
         self.state
@@ -119,7 +122,7 @@ impl<K: Resource + Send + Sync + 'static> Index<K> {
     }
 
     fn remove(state: &mut IndexState<K>, obj: &K) {
-        let (Some(ns), Some(name)) = (obj.namespace(), obj.meta().name.clone()) else {
+        let (Some(ns), Some(name)) = (obj.meta().namespace.clone(), obj.meta().name.clone()) else {
             return;
         };
         if let Some(service) = state.placed.remove(&(ns, name.clone()))
@@ -250,27 +253,9 @@ pub(crate) fn changes<T: Send + Sync + 'static>(
     .flat_map(futures::stream::iter)
 }
 
-/// Keeps of a child's metadata what the operator reads: identity and version, the three labels
-/// it selects and maps by, the render annotation, the creation time (a pod's age). Labels,
-/// annotations, owner references and managed fields are most of a small object's memory, and
-/// the caches hold several objects per service.
-pub fn trim_meta(meta: &mut kube::core::ObjectMeta) {
-    use crate::resources::{ANNOTATION_RENDER, LABEL_COMPONENT, LABEL_REVISION};
-    meta.managed_fields = None;
-    meta.owner_references = None;
-    meta.finalizers = None;
-    if let Some(labels) = meta.labels.as_mut() {
-        labels
-            .retain(|k, _| [LABEL_SERVICE, LABEL_COMPONENT, LABEL_REVISION].contains(&k.as_str()));
-    }
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.retain(|k, _| k == ANNOTATION_RENDER);
-    }
-}
-
 /// Keeps `index` filled from a watch of `api` until the stream ends (never, in practice: the
-/// watcher retries with backoff). `trim` drops what the operator never reads before caching.
-pub async fn feed<K>(api: Api<K>, index: Index<K>, trim: impl Fn(&mut K) + Send + 'static)
+/// watcher retries with backoff), each object reduced to its projection `V` as it arrives.
+pub async fn feed<K, V>(api: Api<K>, index: Index<V>)
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -279,28 +264,35 @@ where
         + Send
         + Sync
         + 'static,
+    V: Child + From<K>,
 {
     let config = watcher::Config::default().labels(LABEL_SERVICE);
-    run(watcher::watcher(api, config), index, trim).await;
+    run(watcher::watcher(api, config), index).await;
 }
 
-pub(crate) async fn run<K>(
+/// The projection's event for the object's.
+pub fn project<K, V: From<K>>(event: Event<K>) -> Event<V> {
+    match event {
+        Event::Init => Event::Init,
+        Event::InitApply(obj) => Event::InitApply(obj.into()),
+        Event::InitDone => Event::InitDone,
+        Event::Apply(obj) => Event::Apply(obj.into()),
+        Event::Delete(obj) => Event::Delete(obj.into()),
+    }
+}
+
+pub(crate) async fn run<K, V>(
     events: impl Stream<Item = Result<Event<K>, watcher::Error>> + Send,
-    index: Index<K>,
-    trim: impl Fn(&mut K),
+    index: Index<V>,
 ) where
     K: Resource<DynamicType = ()> + Send + Sync + 'static,
+    V: Child + From<K>,
 {
     let events = events.default_backoff();
     futures::pin_mut!(events);
     while let Some(event) = events.next().await {
         match event {
-            Ok(event) => {
-                index.apply(event.modify(|obj| {
-                    trim_meta(obj.meta_mut());
-                    trim(obj);
-                }));
-            }
+            Ok(event) => index.apply(project(event)),
             Err(e) => tracing::warn!(error = %e, kind = %K::kind(&()) , "watch failed; retrying"),
         }
     }

@@ -45,13 +45,14 @@ async fn create_config_map(
     client: &Client,
     sref: &ServiceRef,
     rev: &Revision,
-    cr: &ControllerRevision,
+    owner: (&str, Option<&str>),
 ) -> Result<Option<Written>> {
+    let (owner_name, owner_uid) = owner;
     let owner = OwnerReference {
         api_version: "apps/v1".into(),
         kind: "ControllerRevision".into(),
-        name: cr.name_any(),
-        uid: cr.uid().ok_or(Error::MissingObjectKey("uid"))?,
+        name: owner_name.to_owned(),
+        uid: owner_uid.ok_or(Error::MissingObjectKey("uid"))?.to_owned(),
         controller: Some(true),
         block_owner_deletion: Some(true),
     };
@@ -92,7 +93,9 @@ where
                     )
                     .await?;
                 written.push(Written::of(Kind::Revision, &cr));
-                written.extend(create_config_map(client, &sref, rev, &cr).await?);
+                let owner = (cr.metadata.name.as_deref().unwrap_or_default(), cr.uid());
+                let owner = (owner.0, owner.1.as_deref());
+                written.extend(create_config_map(client, &sref, rev, owner).await?);
                 created.push(rev.clone());
             }
             Action::CreateConfigMap(rev) => {
@@ -102,7 +105,8 @@ where
                     .revisions
                     .get(&ns, &name, &revision_name)
                     .ok_or(Error::RevisionVanished(rev.number))?;
-                written.extend(create_config_map(client, &sref, rev, &cr).await?);
+                let owner = (revision_name.as_str(), cr.uid.as_deref());
+                written.extend(create_config_map(client, &sref, rev, owner).await?);
             }
             Action::ScaleRevision { revision, replicas } => {
                 let common = svc.common();

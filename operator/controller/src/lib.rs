@@ -16,6 +16,7 @@
 pub mod analysis;
 pub mod args;
 pub mod caches;
+pub mod children;
 pub mod controller;
 pub mod crds;
 pub mod error;

@@ -13,9 +13,12 @@ use lockstep_crd::{AlbumService, NoteService};
 use tokio::sync::broadcast;
 
 use crate::caches::{Index, feed};
+use crate::children::{
+    CachedConfigMap, CachedDeployment, CachedPod, CachedRevision, CachedService, Child,
+};
 use crate::error::{Error, Result};
 use crate::plan::{Cluster, ObservedDeployment};
-use crate::resources::{self, LABEL_REVISION};
+use crate::resources;
 use crate::service::LockstepService;
 
 /// The services of one kind: kube's store (the controller reads it) and their changes.
@@ -48,15 +51,15 @@ impl<S: LockstepService> Services<S> {
 #[derive(Clone, Debug)]
 pub struct Caches {
     /// ControllerRevisions (revision content).
-    pub revisions: Index<ControllerRevision>,
+    pub revisions: Index<CachedRevision>,
     /// Deployments, one per running revision.
-    pub deployments: Index<Deployment>,
-    /// Pods, metadata and status only.
-    pub pods: Index<Pod>,
-    /// ConfigMaps, metadata only.
-    pub config_maps: Index<PartialObjectMeta<ConfigMap>>,
+    pub deployments: Index<CachedDeployment>,
+    /// Pods: what their statuses say about their revision's health.
+    pub pods: Index<CachedPod>,
+    /// ConfigMaps (that they exist).
+    pub config_maps: Index<CachedConfigMap>,
     /// The Services routing to the revisions.
-    pub services: Index<Service>,
+    pub services: Index<CachedService>,
     /// AlbumServices.
     pub albums: Arc<Services<AlbumService>>,
     /// NoteServices.
@@ -103,22 +106,20 @@ impl Caches {
         };
         let feeds = futures::future::join5(
             feed(
-                api(client, namespace),
+                api::<ControllerRevision>(client, namespace),
                 caches.revisions.clone(),
-                resources::compact_revision,
             ),
             feed(
-                api(client, namespace),
+                api::<Deployment>(client, namespace),
                 caches.deployments.clone(),
-                trim_deployment,
             ),
-            // A reconcile reads a pod's labels and status; its spec is most of its size.
-            feed(api::<Pod>(client, namespace), caches.pods.clone(), |p| {
-                p.spec = None;
-            }),
+            feed(api::<Pod>(client, namespace), caches.pods.clone()),
             // Metadata only: the operator needs a ConfigMap's name, never its data.
-            feed(api(client, namespace), caches.config_maps.clone(), |_| {}),
-            feed(api(client, namespace), caches.services.clone(), |_| {}),
+            feed(
+                api::<PartialObjectMeta<ConfigMap>>(client, namespace),
+                caches.config_maps.clone(),
+            ),
+            feed(api::<Service>(client, namespace), caches.services.clone()),
         );
         (caches, async move {
             Box::pin(feeds).await;
@@ -163,31 +164,28 @@ impl Caches {
                 .revisions
                 .children(ns, name)
                 .iter()
-                .filter_map(|r| resources::parse_revision(r))
+                .filter_map(|r| resources::parse_revision_json(r.data.as_deref()?))
                 .collect(),
-            service_routes: self
-                .services
-                .get(ns, name, name)
-                .and_then(|s| resources::service_routes(&s, name)),
+            service_routes: self.services.get(ns, name, name).and_then(|s| s.routes),
             config_maps: self
                 .config_maps
                 .children(ns, name)
                 .iter()
-                .filter_map(|m| m.metadata.name.clone())
+                .filter_map(|m| m.meta.name.clone())
                 .collect(),
             ..Cluster::default()
         };
         cluster.revisions.sort_by_key(|r| r.number);
         for d in self.deployments.children(ns, name) {
-            let Some(number) = d.labels().get(LABEL_REVISION).and_then(|n| n.parse().ok()) else {
+            let Some(number) = d.meta.revision else {
                 continue;
             };
             cluster.deployments.insert(
                 number,
                 ObservedDeployment {
-                    replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                    ready: crate::pods::counted(&d),
-                    template: resources::observed_fingerprint(&d),
+                    replicas: d.replicas,
+                    ready: d.counted,
+                    template: d.fingerprint.clone(),
                 },
             );
         }
@@ -225,8 +223,8 @@ impl Caches {
     }
 
     fn shows<S: LockstepService>(&self, ns: &str, service: &str, written: &Written) -> bool {
-        fn version<K: Resource>(obj: Option<Arc<K>>) -> Option<String> {
-            obj.and_then(|o| o.resource_version())
+        fn version<K: Child>(obj: Option<Arc<K>>) -> Option<String> {
+            obj.and_then(|o| o.meta().resource_version.clone())
         }
         let (kind, name) = (written.kind, written.name.as_str());
         let seen = match kind {
@@ -234,53 +232,16 @@ impl Caches {
             Kind::ConfigMap => version(self.config_maps.get(ns, service, name)),
             Kind::Deployment => version(self.deployments.get(ns, service, name)),
             Kind::Service => version(self.services.get(ns, service, name)),
-            Kind::Custom => version(S::feed(self).store.get(&ObjectRef::new(name).within(ns))),
+            Kind::Custom => S::feed(self)
+                .store
+                .get(&ObjectRef::new(name).within(ns))
+                .and_then(|s| s.resource_version()),
         };
         match (&written.version, seen) {
             (None, seen) => seen.is_none(),
             (Some(_), None) => false,
             (Some(wrote), Some(seen)) => caught_up(&seen, wrote),
         }
-    }
-}
-
-/// Keeps of a Deployment what a reconcile reads — replicas, `minReadySeconds`, status, and the
-/// pod template's parts [`resources::observed_fingerprint`] compares (container names and
-/// images, the config volume, template annotations): the rest of the template is most of its
-/// size, and 10,000 services keep one or two each in memory.
-pub fn trim_deployment(d: &mut Deployment) {
-    use k8s_openapi::api::core::v1::{Container, PodSpec};
-    let Some(spec) = d.spec.as_mut() else {
-        return;
-    };
-    spec.selector = Default::default();
-    spec.strategy = None;
-    if let Some(meta) = spec.template.metadata.as_mut() {
-        meta.labels = None;
-    }
-    if let Some(pod) = spec.template.spec.take() {
-        // Fresh vectors: collecting into the old ones would keep their capacity, and a
-        // `Volume` or `Container` is hundreds of bytes even when empty.
-        let mut containers: Vec<Container> = pod
-            .containers
-            .into_iter()
-            .map(|c| Container {
-                name: c.name,
-                image: c.image,
-                ..Container::default()
-            })
-            .collect();
-        containers.shrink_to_fit();
-        let volumes = pod.volumes.map(|v| {
-            let mut config: Vec<_> = v.into_iter().filter(|v| v.name == "config").collect();
-            config.shrink_to_fit();
-            config
-        });
-        spec.template.spec = Some(PodSpec {
-            containers,
-            volumes,
-            ..PodSpec::default()
-        });
     }
 }
 

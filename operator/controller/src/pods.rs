@@ -1,14 +1,12 @@
 //! What pods and Deployments say about a revision's health: failures that will not heal,
-//! container restarts, and the pods that count towards a step. Pure: the controller lists the
-//! objects and passes them in.
+//! container restarts, and the pods that count towards a step. Pure: the controller passes in
+//! the pods as its cache keeps them ([`CachedPod`]).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
-use kube::{Resource, ResourceExt};
 
-use crate::resources::LABEL_REVISION;
+use crate::children::CachedPod;
 
 /// Pod waiting reasons that will not heal by waiting.
 const FATAL_WAITING: [&str; 4] = [
@@ -37,14 +35,8 @@ pub struct PodFailures {
     pub recheck_after: Option<i64>,
 }
 
-fn revision_label<K: Resource>(obj: &K) -> Option<i64> {
-    obj.labels().get(LABEL_REVISION)?.parse().ok()
-}
-
-fn container_statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
-    pod.status
-        .iter()
-        .flat_map(|s| s.container_statuses.iter().flatten())
+fn pod_name(pod: &CachedPod) -> &str {
+    pod.meta.name.as_deref().unwrap_or_default()
 }
 
 /// The pods of `d` that count towards a step: with `minReadySeconds`, the available ones (ready
@@ -67,31 +59,23 @@ pub fn counted(d: &Deployment) -> i32 {
 /// The first failure of any container, by revision, at Unix time `now`: a fatal waiting
 /// reason at once, a healing one once the pod has waited [`CONFIG_ERROR_GRACE_SECONDS`] (its
 /// age counts from the kubelet's start time, else its creation).
-pub fn failures<'a>(pods: impl IntoIterator<Item = &'a Pod>, now: i64) -> PodFailures {
+pub fn failures<'a>(pods: impl IntoIterator<Item = &'a CachedPod>, now: i64) -> PodFailures {
     let mut out = PodFailures::default();
     for pod in pods {
-        let Some(number) = revision_label(pod) else {
+        let Some(number) = pod.meta.revision else {
             continue;
         };
-        let started = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.start_time.as_ref())
-            .or(pod.metadata.creation_timestamp.as_ref())
-            .map_or(now, |t| t.0.as_second());
-        for status in container_statuses(pod) {
-            let Some(waiting) = status.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
+        let started = pod.started.unwrap_or(now);
+        for status in &pod.containers {
+            let Some(reason) = status.waiting_reason.as_deref() else {
                 continue;
             };
-            let Some(reason) = waiting.reason.as_deref() else {
-                continue;
-            };
-            let detail = waiting
-                .message
+            let detail = status
+                .waiting_message
                 .as_deref()
                 .map_or_else(String::new, |m| format!(": {m}"));
             let failure = if FATAL_WAITING.contains(&reason) {
-                format!("{reason} in pod {}{detail}", pod.name_any())
+                format!("{reason} in pod {}{detail}", pod_name(pod))
             } else if HEALING_WAITING.contains(&reason) {
                 let waited = now - started;
                 if waited < CONFIG_ERROR_GRACE_SECONDS {
@@ -99,7 +83,7 @@ pub fn failures<'a>(pods: impl IntoIterator<Item = &'a Pod>, now: i64) -> PodFai
                     out.recheck_after = Some(out.recheck_after.map_or(left, |r| r.min(left)));
                     continue;
                 }
-                format!("{reason} for {waited}s in pod {}{detail}", pod.name_any())
+                format!("{reason} for {waited}s in pod {}{detail}", pod_name(pod))
             } else {
                 continue;
             };
@@ -111,26 +95,22 @@ pub fn failures<'a>(pods: impl IntoIterator<Item = &'a Pod>, now: i64) -> PodFai
 
 /// The newest container restart of any pod, by revision: when the container's last run ended
 /// (Unix seconds) and why, e.g. `OOMKilled (exit 137) in pod albums-2-x, restart 1`.
-pub fn restarts<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> BTreeMap<i64, (i64, String)> {
+pub fn restarts<'a>(pods: impl IntoIterator<Item = &'a CachedPod>) -> BTreeMap<i64, (i64, String)> {
     let mut restarts: BTreeMap<i64, (i64, String)> = BTreeMap::new();
     for pod in pods {
-        let Some(number) = revision_label(pod) else {
+        let Some(number) = pod.meta.revision else {
             continue;
         };
-        for status in container_statuses(pod).filter(|s| s.restart_count > 0) {
-            let Some(ended) = status
-                .last_state
-                .as_ref()
-                .and_then(|s| s.terminated.as_ref())
-            else {
+        for status in pod.containers.iter().filter(|s| s.restart_count > 0) {
+            let Some(ended) = status.last_terminated.as_ref() else {
                 continue;
             };
-            let at = ended.finished_at.as_ref().map_or(0, |t| t.0.as_second());
+            let at = ended.finished_at.unwrap_or(0);
             let why = format!(
                 "{} (exit {}) in pod {}, restart {}",
                 ended.reason.as_deref().unwrap_or("Error"),
                 ended.exit_code,
-                pod.name_any(),
+                pod_name(pod),
                 status.restart_count
             );
             if restarts.get(&number).is_none_or(|(newest, _)| at > *newest) {

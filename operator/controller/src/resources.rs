@@ -109,24 +109,13 @@ pub fn controller_revision(svc: &ServiceRef, rev: &Revision) -> ControllerRevisi
 
 /// Reads a revision back from its record.
 pub fn parse_revision(cr: &ControllerRevision) -> Option<Revision> {
-    match &cr.data.as_ref()?.0 {
-        // As the operator's cache keeps it (see `compact_revision`).
-        serde_json::Value::String(json) => serde_json::from_str(json).ok(),
-        data => serde_json::from_value(data.clone()).ok(),
-    }
+    serde_json::from_value(cr.data.as_ref()?.0.clone()).ok()
 }
 
-/// Replaces a ControllerRevision's data with the same JSON as one string, which
-/// [`parse_revision`] reads as well. A `serde_json::Value` tree costs several times its text
-/// in memory, and the operator caches every kept revision of every service.
-pub fn compact_revision(cr: &mut ControllerRevision) {
-    if let Some(data) = cr.data.as_mut()
-        && !data.0.is_string()
-        && let Ok(mut json) = serde_json::to_string(&data.0)
-    {
-        json.shrink_to_fit();
-        data.0 = serde_json::Value::String(json);
-    }
+/// Reads a revision back from its record's data as JSON text, as the operator's cache keeps it
+/// ([`crate::children::CachedRevision`]).
+pub fn parse_revision_json(json: &str) -> Option<Revision> {
+    serde_json::from_str(json).ok()
 }
 
 /// The revision's config file, immutable, owned by its ControllerRevision (`owner`) so that

@@ -10,17 +10,17 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
+use kube::Client;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, watcher};
-use kube::{Client, Resource};
 use lockstep_crd::{AlbumService, NoteService};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::children::{Child, ChildMeta};
 use crate::events::Recorder;
 use crate::metrics::Metrics;
 use crate::observe::Caches;
-use crate::resources::LABEL_SERVICE;
 use crate::service::LockstepService;
 use crate::watch::Undecodable;
 
@@ -126,29 +126,35 @@ where
     S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
 {
     let feed = S::feed(caches);
+    // The caches hold projections, not API objects, so children trigger by reference.
+    let children = futures::stream::select_all([
+        owners::<S, _>(caches.revisions.changes()),
+        owners::<S, _>(caches.deployments.changes()),
+        owners::<S, _>(caches.pods.changes()),
+        owners::<S, _>(caches.config_maps.changes()),
+        owners::<S, _>(caches.services.changes()),
+    ]);
     Controller::for_shared_stream(feed.triggers(), feed.store.clone())
-        .watches_shared_stream(caches.revisions.changes(), owner::<S, _>)
-        .watches_shared_stream(caches.deployments.changes(), owner::<S, _>)
-        .watches_shared_stream(caches.pods.changes(), owner::<S, _>)
-        .watches_shared_stream(caches.config_maps.changes(), owner::<S, _>)
-        .watches_shared_stream(caches.services.changes(), owner::<S, _>)
+        .reconcile_on(children)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown)
 }
 
+fn owners<S: LockstepService, C: Child>(
+    changes: impl futures::Stream<Item = Arc<C>> + Send + 'static,
+) -> futures::stream::BoxStream<'static, ObjectRef<S>> {
+    changes
+        .filter_map(|child| futures::future::ready(owner::<S>(child.meta())))
+        .boxed()
+}
+
 /// The service of kind `S` a child belongs to, by its labels (the children of both kinds share
 /// the caches; `app.kubernetes.io/name` tells them apart).
-#[allow(clippy::needless_pass_by_value)] // the mapper signature `watches_shared_stream` expects
-pub fn owner<S: LockstepService, K: Resource>(child: Arc<K>) -> Option<ObjectRef<S>> {
-    let labels = &child.meta().labels.as_ref()?;
-    if labels
-        .get(crate::resources::LABEL_COMPONENT)
-        .map(String::as_str)
-        != Some(S::COMPONENT)
-    {
+pub fn owner<S: LockstepService>(child: &ChildMeta) -> Option<ObjectRef<S>> {
+    if child.component.as_deref() != Some(S::COMPONENT) {
         return None;
     }
-    let name = labels.get(LABEL_SERVICE)?;
-    let namespace = child.meta().namespace.as_deref()?;
+    let name = child.service.as_deref()?;
+    let namespace = child.namespace.as_deref()?;
     Some(ObjectRef::new(name).within(namespace))
 }

@@ -27,8 +27,11 @@ pub struct Undecodable {
     pub error: String,
 }
 
-/// Decodes one object; `Err` carries its metadata and why.
-pub fn decode<S: DeserializeOwned>(object: DynamicObject) -> Result<S, Box<Undecodable>> {
+/// Decodes one object; `Err` carries its metadata and why. The object's `managedFields` are
+/// dropped first: the operator never reads them, they are often the largest part of an object
+/// the API server returns, and the cache keeps every service.
+pub fn decode<S: DeserializeOwned>(mut object: DynamicObject) -> Result<S, Box<Undecodable>> {
+    object.metadata.managed_fields = None;
     let metadata = object.metadata.clone();
     serde_json::to_value(object)
         .and_then(serde_json::from_value)

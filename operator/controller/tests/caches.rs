@@ -9,20 +9,26 @@ mod common;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::watcher::Event;
 use lockstep_operator::caches::Index;
+use lockstep_operator::children::CachedConfigMap;
 use lockstep_operator::observe::caught_up;
 
-fn cm(name: &str, service: &str, version: &str) -> ConfigMap {
-    serde_json::from_value(serde_json::json!({"metadata": {
-        "name": name, "namespace": "shop", "resourceVersion": version,
-        "labels": {"lockstep.dev/service": service}}}))
-    .unwrap()
+fn config_map(name: &str, service: Option<&str>, version: &str) -> CachedConfigMap {
+    let labels = service.map(|s| serde_json::json!({"lockstep.dev/service": s}));
+    let cm: ConfigMap = serde_json::from_value(serde_json::json!({"metadata": {
+        "name": name, "namespace": "shop", "resourceVersion": version, "labels": labels}}))
+    .unwrap();
+    cm.into()
 }
 
-fn names(index: &Index<ConfigMap>, service: &str) -> Vec<String> {
+fn cm(name: &str, service: &str, version: &str) -> CachedConfigMap {
+    config_map(name, Some(service), version)
+}
+
+fn names(index: &Index<CachedConfigMap>, service: &str) -> Vec<String> {
     index
         .children("shop", service)
         .iter()
-        .filter_map(|c| c.metadata.name.clone())
+        .filter_map(|c| c.meta.name.clone())
         .collect()
 }
 
@@ -53,7 +59,7 @@ fn a_relist_replaces_everything_when_it_completes() {
         index
             .get("shop", "a", "a-2")
             .unwrap()
-            .metadata
+            .meta
             .resource_version
             .as_deref(),
         Some("5")
@@ -73,9 +79,7 @@ fn relabels_move_and_deletes_remove() {
     assert!(index.is_empty());
     // Unlabelled objects are not indexed (the watch selects the label; a removed label is an
     // update the watch still delivers).
-    let mut plain = cm("y", "a", "4");
-    plain.metadata.labels = None;
-    index.apply(Event::Apply(plain));
+    index.apply(Event::Apply(config_map("y", None, "4")));
     assert!(index.is_empty());
 }
 
@@ -92,16 +96,17 @@ fn versions_are_caught_up_when_equal_or_newer() {
     );
 }
 
-/// The cached Deployment is trimmed to what a reconcile reads: its fingerprint (drift check)
-/// and its counted pods are those of the whole object, and most of the template is gone.
+/// The cache keeps of a Deployment what a reconcile reads: its fingerprint (drift check), its
+/// counted pods, its replicas and revision, as the functions reading the whole object see them.
 #[test]
-fn a_trimmed_deployment_reads_as_the_whole_one() {
+fn a_cached_deployment_reads_as_the_whole_one() {
+    use lockstep_operator::children::CachedDeployment;
     use lockstep_operator::service::{LockstepService, ServiceRef};
-    use lockstep_operator::{observe::trim_deployment, pods, resources, revision::Revision};
+    use lockstep_operator::{pods, resources, revision::Revision};
     let album = common::album();
     let content = album.content().unwrap();
     let rev = Revision {
-        number: 1,
+        number: 2,
         hash: content.hash(),
         content,
         cause: "spec change".into(),
@@ -109,26 +114,41 @@ fn a_trimmed_deployment_reads_as_the_whole_one() {
     };
     let svc = ServiceRef::of(&album).unwrap();
     let mut d = resources::deployment(&svc, &rev, 4, Some("2026-11-22T09:00:00Z"), 30);
+    d.metadata.resource_version = Some("17".into());
     d.status = Some(
         serde_json::from_value(serde_json::json!(
         {"replicas": 4, "readyReplicas": 4, "availableReplicas": 3}))
         .unwrap(),
     );
-    let whole = d.clone();
-    trim_deployment(&mut d);
+    let cached = CachedDeployment::from(d.clone());
+    assert_eq!(cached.fingerprint, resources::observed_fingerprint(&d));
     assert_eq!(
-        resources::observed_fingerprint(&d),
-        resources::observed_fingerprint(&whole)
+        cached.fingerprint,
+        resources::fingerprint("albums", &rev, Some("2026-11-22T09:00:00Z"), 30),
+        "the rendered template's fingerprint: a fresh Deployment is not drifted"
     );
-    assert_eq!(pods::counted(&d), pods::counted(&whole));
-    assert_eq!(pods::counted(&d), 3, "minReadySeconds: available pods");
-    let size = |d: &k8s_openapi::api::apps::v1::Deployment| serde_json::to_string(d).unwrap().len();
-    assert!(
-        size(&d) * 2 < size(&whole),
-        "{} of {} bytes kept",
-        size(&d),
-        size(&whole)
-    );
+    assert_eq!(cached.counted, 3, "minReadySeconds: available pods");
+    assert_eq!(cached.counted, pods::counted(&d));
+    assert_eq!(cached.replicas, 4);
+    assert_eq!(cached.meta.revision, Some(2));
+    assert_eq!(cached.meta.service.as_deref(), Some("albums"));
+    assert_eq!(cached.meta.component.as_deref(), Some("album"));
+    assert_eq!(cached.meta.resource_version.as_deref(), Some("17"));
+}
+
+/// The cache keeps a Service's routing as `resources::service_routes` reads it, drift included.
+#[test]
+fn a_cached_service_keeps_its_routes() {
+    use lockstep_operator::children::CachedService;
+    use lockstep_operator::resources;
+    use lockstep_operator::service::ServiceRef;
+    let svc = ServiceRef::of(&common::album()).unwrap();
+    let rendered = resources::service(&svc, Some(3));
+    assert_eq!(CachedService::from(rendered.clone()).routes, Some(Some(3)));
+    let mut drifted = rendered;
+    drifted.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].target_port =
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(9999));
+    assert_eq!(CachedService::from(drifted).routes, None);
 }
 
 /// A re-LIST's objects are announced when it completes, when the index holds them: a
@@ -143,9 +163,36 @@ fn a_relist_is_announced_when_the_index_holds_it() {
     assert!(changes.next().now_or_never().is_none(), "not yet");
     index.apply(Event::InitDone);
     let announced = changes.next().now_or_never().flatten().unwrap();
-    assert_eq!(announced.metadata.name.as_deref(), Some("a-1"));
+    assert_eq!(announced.meta.name.as_deref(), Some("a-1"));
     assert_eq!(names(&index, "a"), ["a-1"], "and the index holds it");
     index.apply(Event::Apply(cm("a-2", "a", "2")));
     let announced = changes.next().now_or_never().flatten().unwrap();
-    assert_eq!(announced.metadata.name.as_deref(), Some("a-2"));
+    assert_eq!(announced.meta.name.as_deref(), Some("a-2"));
+}
+
+/// Services are decoded one by one for the cache: their `managedFields` (often most of what the
+/// API server returns) are not kept, and an object that does not decode is reported with its
+/// name and the decoder's reason instead of failing the rest.
+#[test]
+fn a_decoded_service_keeps_no_managed_fields() {
+    use kube::api::DynamicObject;
+    use lockstep_crd::AlbumService;
+    use lockstep_operator::watch::decode;
+    let mut json = serde_json::to_value(common::album()).unwrap();
+    json["metadata"]["managedFields"] = serde_json::json!([{
+        "manager": "kubectl", "operation": "Apply", "apiVersion": "lockstep.dev/v1alpha1",
+        "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]);
+    let object: DynamicObject = serde_json::from_value(json.clone()).unwrap();
+    assert!(
+        object.metadata.managed_fields.is_some(),
+        "the fixture has them"
+    );
+    let decoded: AlbumService = decode(object).unwrap();
+    assert_eq!(decoded.metadata.managed_fields, None);
+    assert_eq!(decoded.spec, common::album().spec);
+
+    json["spec"]["replicas"] = serde_json::json!("four");
+    let bad = decode::<AlbumService>(serde_json::from_value(json).unwrap()).unwrap_err();
+    assert_eq!(bad.metadata.name, common::album().metadata.name);
+    assert!(bad.error.contains("expected i32"), "{}", bad.error);
 }

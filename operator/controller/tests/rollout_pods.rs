@@ -7,6 +7,7 @@ mod rollout_support;
 
 use k8s_openapi::api::core::v1::Pod;
 use lockstep_crd::status::Phase;
+use lockstep_operator::children::CachedPod;
 use lockstep_operator::pods;
 use rollout_support::*;
 use serde_json::json;
@@ -56,12 +57,13 @@ fn restarts_from_before_the_rollout_or_of_a_steady_revision_do_not_count() {
     assert_eq!((d.phase, d.events.len()), (Phase::Healthy, 0));
 }
 
-fn pod(name: &str, revision: i64, statuses: &serde_json::Value) -> Pod {
-    serde_json::from_value(json!({
+fn pod(name: &str, revision: i64, statuses: &serde_json::Value) -> CachedPod {
+    let pod: Pod = serde_json::from_value(json!({
         "metadata": {"name": name, "labels": {"lockstep.dev/revision": revision.to_string()}},
         "status": {"containerStatuses": statuses}
     }))
-    .unwrap()
+    .unwrap();
+    pod.into()
 }
 
 fn status(restarts: i32, reason: &str, exit: i32, finished: &str) -> serde_json::Value {
@@ -91,19 +93,25 @@ fn the_newest_restart_per_revision_is_read_from_pod_statuses() {
     ];
     let restarts = pods::restarts(&pods);
     assert_eq!(restarts.len(), 1, "{restarts:?}");
+    assert!(
+        pods[2].containers.is_empty(),
+        "the cache keeps no container of a pod that never waited or restarted"
+    );
     let (at, why) = &restarts[&2];
     assert_eq!(*at, 1_796_033_100, "2026-11-30T10:05:00Z");
     assert_eq!(why, "OOMKilled (exit 137) in pod a-2-y, restart 2");
 }
 
-fn waiting_pod(name: &str, started: &str, reason: &str, message: &str) -> Pod {
-    serde_json::from_value(json!({
+/// A pod as the operator's cache keeps it: the API object, projected.
+fn waiting_pod(name: &str, started: &str, reason: &str, message: &str) -> CachedPod {
+    let pod: Pod = serde_json::from_value(json!({
         "metadata": {"name": name, "labels": {"lockstep.dev/revision": "2"}},
         "status": {"startTime": started, "containerStatuses": [
             {"name": "album", "image": "a", "imageID": "", "ready": false, "restartCount": 0,
              "state": {"waiting": {"reason": reason, "message": message}}}]}
     }))
-    .unwrap()
+    .unwrap();
+    pod.into()
 }
 
 /// A missing Secret shows as `CreateContainerConfigError` and heals once the Secret exists: it

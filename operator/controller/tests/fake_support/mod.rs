@@ -92,7 +92,7 @@ pub(crate) fn album_controller_with(
     // As the operator's run does while leading (an undecodable service's Warning event).
     metrics.set_leader(true);
     let ctx = Arc::new(Context {
-        client: client.clone(),
+        client,
         recorder,
         metrics,
         prometheus: prometheus.map(|url| {

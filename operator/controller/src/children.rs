@@ -1,0 +1,249 @@
+//! What the caches keep of each child: a small projection made when the watch delivers the
+//! object, instead of the API type.
+//!
+//! Why: the operator caches every child of every service (a ControllerRevision and ConfigMap per
+//! kept revision, a Deployment per running revision, the Service, the pods), and an API type
+//! costs kilobytes even trimmed — `Deployment` and `Pod` embed their whole specs inline, so an
+//! empty one is over a kilobyte before any string. At 10,000 services the trimmed API types
+//! cost more than the 150 MiB budget on their own (see the operator README, *Benchmarks*).
+//! A projection keeps exactly what a reconcile reads; the functions that compute it
+//! (`resources::observed_fingerprint`, `pods::counted`, `resources::service_routes`) are the
+//! ones the reconcile used on the whole object, so the two readings cannot differ.
+
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+use k8s_openapi::api::core::v1::{ConfigMap, ContainerStatus, Pod, Service};
+use kube::api::PartialObjectMeta;
+use kube::core::ObjectMeta;
+
+use crate::plan::TemplateFingerprint;
+use crate::resources::{LABEL_COMPONENT, LABEL_REVISION, LABEL_SERVICE};
+
+/// A child's identity and the labels the operator indexes and routes it by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChildMeta {
+    /// Its namespace.
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its resourceVersion (read-your-writes, `crate::observe::Caches::settle`).
+    pub resource_version: Option<String>,
+    /// `lockstep.dev/service`: the service it belongs to.
+    pub service: Option<String>,
+    /// `app.kubernetes.io/name`: which kind of service (album or note).
+    pub component: Option<String>,
+    /// `lockstep.dev/revision`, when it is a number.
+    pub revision: Option<i64>,
+}
+
+impl ChildMeta {
+    /// The parts of `meta` the operator reads.
+    pub fn of(meta: &ObjectMeta) -> ChildMeta {
+        let label = |key: &str| meta.labels.as_ref().and_then(|l| l.get(key)).cloned();
+        ChildMeta {
+            namespace: meta.namespace.clone(),
+            name: meta.name.clone(),
+            resource_version: meta.resource_version.clone(),
+            service: label(LABEL_SERVICE),
+            component: label(LABEL_COMPONENT),
+            revision: label(LABEL_REVISION).and_then(|n| n.parse().ok()),
+        }
+    }
+}
+
+/// A cached child: anything with a [`ChildMeta`].
+pub trait Child: Send + Sync + 'static {
+    /// Its identity and labels.
+    fn meta(&self) -> &ChildMeta;
+}
+
+macro_rules! child {
+    ($($kind:ty),*) => {$(
+        impl Child for $kind {
+            fn meta(&self) -> &ChildMeta {
+                &self.meta
+            }
+        }
+    )*};
+}
+child!(
+    CachedRevision,
+    CachedDeployment,
+    CachedConfigMap,
+    CachedService,
+    CachedPod
+);
+
+/// A ControllerRevision: its data as one JSON string (a `serde_json::Value` tree costs several
+/// times its text), parsed by [`crate::resources::parse_revision_json`] when a reconcile reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedRevision {
+    /// Identity and labels.
+    pub meta: ChildMeta,
+    /// Its uid: the owner of the revision's ConfigMap.
+    pub uid: Option<String>,
+    /// `data` as JSON text.
+    pub data: Option<Box<str>>,
+}
+
+impl From<ControllerRevision> for CachedRevision {
+    fn from(cr: ControllerRevision) -> Self {
+        let data = cr.data.and_then(|d| match d.0 {
+            serde_json::Value::String(json) => Some(json.into_boxed_str()),
+            other => serde_json::to_string(&other)
+                .ok()
+                .map(String::into_boxed_str),
+        });
+        CachedRevision {
+            meta: ChildMeta::of(&cr.metadata),
+            uid: cr.metadata.uid,
+            data,
+        }
+    }
+}
+
+/// A Deployment: desired and counted pods, and the template fingerprint the drift check
+/// compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedDeployment {
+    /// Identity and labels.
+    pub meta: ChildMeta,
+    /// `spec.replicas` (1 when unset, the API server's default).
+    pub replicas: i32,
+    /// Pods that count towards a step ([`crate::pods::counted`]).
+    pub counted: i32,
+    /// [`crate::resources::observed_fingerprint`].
+    pub fingerprint: TemplateFingerprint,
+}
+
+impl From<Deployment> for CachedDeployment {
+    fn from(d: Deployment) -> Self {
+        CachedDeployment {
+            meta: ChildMeta::of(&d.metadata),
+            replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+            counted: crate::pods::counted(&d),
+            fingerprint: crate::resources::observed_fingerprint(&d),
+        }
+    }
+}
+
+/// A ConfigMap: that it exists (the operator never reads its data back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedConfigMap {
+    /// Identity and labels.
+    pub meta: ChildMeta,
+}
+
+impl From<PartialObjectMeta<ConfigMap>> for CachedConfigMap {
+    fn from(m: PartialObjectMeta<ConfigMap>) -> Self {
+        CachedConfigMap {
+            meta: ChildMeta::of(&m.metadata),
+        }
+    }
+}
+
+impl From<ConfigMap> for CachedConfigMap {
+    fn from(m: ConfigMap) -> Self {
+        CachedConfigMap {
+            meta: ChildMeta::of(&m.metadata),
+        }
+    }
+}
+
+/// A Service: how it routes, when it is as rendered ([`crate::resources::service_routes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedService {
+    /// Identity and labels.
+    pub meta: ChildMeta,
+    /// `Some(Some(n))` to revision `n` alone, `Some(None)` to every revision, `None` when it
+    /// routes otherwise (drift).
+    pub routes: Option<Option<i64>>,
+}
+
+impl From<Service> for CachedService {
+    fn from(s: Service) -> Self {
+        let name = s.metadata.name.clone().unwrap_or_default();
+        CachedService {
+            routes: crate::resources::service_routes(&s, &name),
+            meta: ChildMeta::of(&s.metadata),
+        }
+    }
+}
+
+/// A pod: when it started, and only its containers that say something about the revision's
+/// health (waiting, or restarted) — a healthy pod is its metadata alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedPod {
+    /// Identity and labels.
+    pub meta: ChildMeta,
+    /// Unix seconds: the kubelet's start time, else the creation time.
+    pub started: Option<i64>,
+    /// Containers waiting or restarted.
+    pub containers: Vec<ContainerHealth>,
+}
+
+/// What [`crate::pods`] reads of one container's status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerHealth {
+    /// `state.waiting.reason`.
+    pub waiting_reason: Option<String>,
+    /// `state.waiting.message`.
+    pub waiting_message: Option<String>,
+    /// `restartCount`.
+    pub restart_count: i32,
+    /// `lastState.terminated`, when the container ended before.
+    pub last_terminated: Option<Terminated>,
+}
+
+/// How a container's previous run ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Terminated {
+    /// `reason`, e.g. `OOMKilled`.
+    pub reason: Option<String>,
+    /// `exitCode`.
+    pub exit_code: i32,
+    /// `finishedAt`, Unix seconds.
+    pub finished_at: Option<i64>,
+}
+
+impl ContainerHealth {
+    fn of(status: ContainerStatus) -> Option<ContainerHealth> {
+        let waiting = status.state.and_then(|s| s.waiting);
+        let health = ContainerHealth {
+            waiting_reason: waiting.as_ref().and_then(|w| w.reason.clone()),
+            waiting_message: waiting.and_then(|w| w.message),
+            restart_count: status.restart_count,
+            last_terminated: status
+                .last_state
+                .and_then(|s| s.terminated)
+                .map(|t| Terminated {
+                    reason: t.reason,
+                    exit_code: t.exit_code,
+                    finished_at: t.finished_at.map(|at| at.0.as_second()),
+                }),
+        };
+        (health.waiting_reason.is_some() || health.restart_count > 0).then_some(health)
+    }
+}
+
+impl From<Pod> for CachedPod {
+    fn from(pod: Pod) -> Self {
+        let status = pod.status.unwrap_or_default();
+        let started = status
+            .start_time
+            .as_ref()
+            .or(pod.metadata.creation_timestamp.as_ref())
+            .map(|t| t.0.as_second());
+        let mut containers: Vec<ContainerHealth> = status
+            .container_statuses
+            .into_iter()
+            .flatten()
+            .filter_map(ContainerHealth::of)
+            .collect();
+        containers.shrink_to_fit();
+        CachedPod {
+            meta: ChildMeta::of(&pod.metadata),
+            started,
+            containers,
+        }
+    }
+}
