@@ -26,7 +26,6 @@ pub mod leader;
 /// RFC 7386 merge patches (in `lockstep-crd`, shared with the plugin and the test API server).
 pub use lockstep_crd::merge;
 pub mod metrics;
-pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod pods;

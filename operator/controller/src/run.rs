@@ -213,11 +213,16 @@ pub fn bound_requests(config: &mut kube::Config, limit: Duration) {
     config.write_timeout = Some(limit);
 }
 
-/// Runs both controllers (while leader) and the HTTP server until SIGINT/SIGTERM.
+/// Runs both controllers (while leader) and the HTTP server until SIGINT/SIGTERM, on the
+/// cluster of the kubeconfig or the pod's service account.
 pub async fn run(args: Args) -> Result<(), RunError> {
     let mut config = kube::Config::infer().await?;
     bound_requests(&mut config, Duration::from_secs(args.api_timeout_seconds));
-    let client = Client::try_from(config)?;
+    run_with(Client::try_from(config)?, args).await
+}
+
+/// [`run`] with the given client (benchmarks run the operator in-process on the fake API).
+pub async fn run_with(client: Client, args: Args) -> Result<(), RunError> {
     if args.manage_crds {
         // Boxed: awaited once at start, it would otherwise grow the whole operator future.
         Box::pin(crate::crds::ensure(&client, Duration::from_secs(60))).await?;

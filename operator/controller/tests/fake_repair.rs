@@ -1,7 +1,8 @@
 //! The real controller on the fake API server keeping children as the revision says: a hand
-//! edit of a Deployment, an edited Service and a deleted ConfigMap are repaired as soon as their
-//! watch reports them (no idle requeue needed: it is 300 s here); `restartAt` rolls the pods
-//! without a new revision; an invalid config writes no child.
+//! edit of a Deployment, a Deployment of another renderer version, an edited Service and a
+//! deleted ConfigMap are repaired as soon as their watch reports them (no idle requeue needed:
+//! it is 300 s here); `restartAt` rolls the pods without a new revision; an invalid config
+//! writes no child.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -90,6 +91,27 @@ async fn children_edited_or_deleted_by_hand_are_repaired_at_once() {
     until("the Deployment's image is the revision's again", || async {
         image(&deployments.get(&name_1).await.unwrap()) == original
     })
+    .await;
+
+    // A Deployment written by another renderer version (its render annotation differs) is
+    // re-applied, which puts the current renderer's annotation back.
+    let render = |d: &Deployment| {
+        d.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("lockstep.dev/render").cloned())
+    };
+    let current = render(&deployments.get(&name_1).await.unwrap());
+    assert!(current.is_some(), "the operator renders the annotation");
+    let older = json!({"metadata": {"annotations": {"lockstep.dev/render": "0"}}});
+    deployments
+        .patch(&name_1, &PatchParams::default(), &Patch::Merge(&older))
+        .await
+        .unwrap();
+    until(
+        "the Deployment is rendered by this version again",
+        || async { render(&deployments.get(&name_1).await.unwrap()) == current },
+    )
     .await;
 
     // The Service is pointed at a revision that does not exist, then deleted.

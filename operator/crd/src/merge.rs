@@ -4,8 +4,8 @@
 //! A merge patch only removes what it names with `null`. A status written as "the new struct,
 //! `None` fields skipped" therefore leaves every field that became `None` on the server
 //! forever (a STEP column on a Healthy service, stale analysis passes). [`diff`] writes the
-//! nulls; [`apply`] is what the server does with them, so the in-repo model and the tests see
-//! what a real API server would hold.
+//! nulls; [`apply`] is what the server does with them (the fake API server applies patches
+//! with it, and the kubectl plugin computes its edits with both).
 
 use serde_json::{Map, Value};
 
