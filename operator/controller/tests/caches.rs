@@ -196,3 +196,24 @@ fn a_decoded_service_keeps_no_managed_fields() {
     assert_eq!(bad.metadata.name, common::album().metadata.name);
     assert!(bad.error.contains("expected i32"), "{}", bad.error);
 }
+
+/// A service's children come back sorted by name whatever order the watch delivered them in
+/// (the first pod failure read per revision must not depend on it), and a newer version of an
+/// object replaces it in place.
+#[test]
+fn children_are_sorted_by_name_and_replaced_in_place() {
+    let index = Index::default();
+    index.apply(Event::Init);
+    index.apply(Event::InitDone);
+    for name in ["c", "a", "b"] {
+        index.apply(Event::Apply(cm(name, "svc", "1")));
+    }
+    assert_eq!(names(&index, "svc"), ["a", "b", "c"]);
+    index.apply(Event::Apply(cm("b", "svc", "2")));
+    assert_eq!(names(&index, "svc"), ["a", "b", "c"]);
+    assert_eq!(index.len(), 3);
+    let b = index.get("shop", "svc", "b").unwrap();
+    assert_eq!(b.meta.resource_version.as_deref(), Some("2"));
+    assert!(index.get("shop", "svc", "d").is_none());
+    assert!(index.get("shop", "other", "b").is_none());
+}

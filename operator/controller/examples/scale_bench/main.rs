@@ -6,6 +6,7 @@
 //! idle phase — the requests and writes of `IDLE_SECS` seconds (default 60) with nothing to do.
 //!
 //! `cargo run --release -p lockstep-operator --example scale_bench [-- 1000 10000]`
+//! (`PODS=4`: that many running pods per service in the fake, for the pod cache's memory)
 //!
 //! Three processes per N, so that memory is the operator's alone: this orchestrator, the fake
 //! API server (`--serve N`), and the operator (`--operator`).
@@ -70,6 +71,17 @@ async fn serve(n: usize, idle: u64) {
             store.create(&albums(), "bench", svc, "bench").unwrap();
         }
     }
+    let pods = pods_per_service();
+    if pods > 0 {
+        let mut store = fake.store();
+        for i in 0..n {
+            for p in 0..pods {
+                store
+                    .create(&pods_collection(), "bench", pod(i, p), "bench")
+                    .unwrap();
+            }
+        }
+    }
     fake.reset_counters();
     println!("listening {}", fake.addr);
     std::io::stdout().flush().unwrap();
@@ -113,6 +125,52 @@ async fn serve(n: usize, idle: u64) {
     std::io::stdout().flush().unwrap();
     // Stay up while the orchestrator reads the operator's memory.
     tokio::time::sleep(Duration::from_secs(3600)).await;
+}
+
+/// `PODS`: running pods per service (default 0: the fake plays the Deployment controller by
+/// setting ready replicas and creates no pods), so the operator's pod cache is measured too.
+fn pods_per_service() -> usize {
+    std::env::var("PODS")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
+}
+
+fn pods_collection() -> lockstep_fake_api::Collection {
+    lockstep_fake_api::Collection {
+        prefix: "/api/v1".into(),
+        resource: "pods".into(),
+    }
+}
+
+/// A running, ready pod of service `i`'s revision 1, as a kubelet reports it.
+fn pod(i: usize, p: usize) -> serde_json::Value {
+    serde_json::json!({
+        "metadata": {
+            "name": format!("album-{i}-1-{p:05}"),
+            "labels": {"lockstep.dev/service": format!("album-{i}"), "lockstep.dev/revision": "1",
+                       "app.kubernetes.io/name": "album", "pod-template-hash": "6d8f9c7b5"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                 "name": format!("album-{i}-1-6d8f9c7b5"), "uid": format!("rs-{i}")}]
+        },
+        "spec": {"containers": [{"name": "album", "image": "ghcr.io/lockstep-dev/album-service:1.4.2",
+                                 "ports": [{"name": "http", "containerPort": 8080}]}],
+                 "nodeName": "node-1"},
+        "status": {
+            "phase": "Running", "podIP": "10.0.0.1", "hostIP": "192.168.0.1",
+            "startTime": "2026-11-30T10:00:00Z", "qosClass": "Burstable",
+            "conditions": [
+                {"type": "Initialized", "status": "True", "lastTransitionTime": "2026-11-30T10:00:00Z"},
+                {"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-30T10:00:05Z"},
+                {"type": "ContainersReady", "status": "True", "lastTransitionTime": "2026-11-30T10:00:05Z"},
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-11-30T10:00:00Z"}],
+            "containerStatuses": [{"name": "album", "ready": true, "started": true, "restartCount": 0,
+                "image": "ghcr.io/lockstep-dev/album-service:1.4.2",
+                "imageID": "ghcr.io/lockstep-dev/album-service@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "containerID": "containerd://0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "state": {"running": {"startedAt": "2026-11-30T10:00:01Z"}}}]
+        }
+    })
 }
 
 fn kubeconfig(addr: &str) -> tempfile::NamedTempFile {
