@@ -45,6 +45,7 @@ async fn create_config_map(
     client: &Client,
     sref: &ServiceRef,
     rev: &Revision,
+    // The ControllerRevision's name and uid (the ConfigMap is garbage-collected with it).
     owner: (&str, Option<&str>),
 ) -> Result<Option<Written>> {
     let (owner_name, owner_uid) = owner;
@@ -93,8 +94,8 @@ where
                     )
                     .await?;
                 written.push(Written::of(Kind::Revision, &cr));
-                let owner = (cr.metadata.name.as_deref().unwrap_or_default(), cr.uid());
-                let owner = (owner.0, owner.1.as_deref());
+                let (owner, uid) = (cr.name_any(), cr.uid());
+                let owner = (owner.as_str(), uid.as_deref());
                 written.extend(create_config_map(client, &sref, rev, owner).await?);
                 created.push(rev.clone());
             }

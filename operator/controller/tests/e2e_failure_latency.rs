@@ -123,6 +123,9 @@ async fn a_failing_canary_is_rolled_back_within_15_s_p95() {
          p95 {p95:.2} s, max {:.2} s",
         seconds[seconds.len() - 1]
     );
-    assert!(p95 <= 15.0, "p95 {p95:.2} s over the 15 s goal: {seconds:?}");
+    assert!(
+        p95 <= 15.0,
+        "p95 {p95:.2} s over the 15 s goal: {seconds:?}"
+    );
     env.teardown().await;
 }

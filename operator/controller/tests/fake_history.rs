@@ -1,7 +1,7 @@
 //! Revisions over a service's life, through the real controller on the fake API server (merged
 //! status and spec patches, CRD admission, ownerReference garbage collection): scaling makes no
-//! revision and a config change does; history is pruned to the limit with its ConfigMaps, never
-//! the stable revision; `rollbackTo` restores image, config and pod fields and reuses the kept
+//! revision and a config change does; history is pruned to the limit with its ConfigMaps, the
+//! serving revision kept; `rollbackTo` restores image, config and pod fields and reuses the kept
 //! revision; `rollbackTo` a revision that is not kept is cleared with a Warning; the scale
 //! subresource's `status.replicas` never counts the warm previous revision.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -137,7 +137,7 @@ async fn scaling_makes_no_revision_and_a_config_change_does() {
 }
 
 #[tokio::test]
-async fn history_is_pruned_with_its_config_maps_but_never_the_stable_revision() {
+async fn history_is_pruned_to_the_limit_with_its_config_maps() {
     let fake = fake().await;
     let api: Api<AlbumService> = Api::namespaced(fake.client(), "shop");
     let mut svc = fake_support::rolling("albums", "shop");
