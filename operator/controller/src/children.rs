@@ -4,8 +4,9 @@
 //! Why: the operator caches every child of every service (a ControllerRevision and ConfigMap per
 //! kept revision, a Deployment per running revision, the Service, the pods), and an API type
 //! costs kilobytes even trimmed — `Deployment` and `Pod` embed their whole specs inline, so an
-//! empty one is over a kilobyte before any string. At 10,000 services the trimmed API types
-//! cost more than the 150 MiB budget on their own (see the operator README, *Benchmarks*).
+//! empty one is 2,400 and 2,176 bytes before any string (`size_of`, k8s-openapi 0.29), against
+//! 248 and 176 for [`CachedDeployment`] and [`CachedPod`]. At 10,000 services the trimmed API
+//! types cost more than the 150 MiB budget on their own (see the operator README, *Benchmarks*).
 //! A projection keeps exactly what a reconcile reads; the functions that compute it
 //! (`resources::observed_fingerprint`, `pods::counted`, `resources::service_routes`) are the
 //! ones the reconcile used on the whole object, so the two readings cannot differ.
