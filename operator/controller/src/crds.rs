@@ -3,9 +3,9 @@
 //! Helm installs `charts/lockstep/crds/` once and never upgrades it (helm/helm#8972, by design),
 //! so a chart upgrade that changes the schema would silently keep the old one. With
 //! `--manage-crds` (the chart sets it on a cluster-wide install) the operator writes its
-//! embedded CRDs at start and waits until the API server serves them. RBAC for
-//! this is scoped to the two CRD names ([`crate::rbac::CRD_PERMISSIONS`]); a namespaced
-//! install never gets it and never calls this.
+//! embedded CRDs at start and waits until the API server serves them. RBAC for this is scoped
+//! to the two CRD names (the `Scope::Crds` entry of [`crate::rbac::PERMISSIONS`]); a
+//! namespaced install never gets it and never calls this.
 
 use std::time::Duration;
 

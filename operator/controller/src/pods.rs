@@ -22,7 +22,8 @@ const FATAL_WAITING: [&str; 4] = [
 /// secrets controller); the kubelet retries and the pod starts once it appears.
 const HEALING_WAITING: [&str; 1] = ["CreateContainerConfigError"];
 
-/// How long a pod may wait on a [`HEALING_WAITING`] reason before it fails its revision.
+/// How long a pod may wait on a reason that often heals (`CreateContainerConfigError`) before it
+/// fails its revision.
 pub const CONFIG_ERROR_GRACE_SECONDS: i64 = 60;
 
 /// What the pods of a service say: failures by revision, and when to look again because a
