@@ -1,7 +1,8 @@
 //! Every Kubernetes API call the operator makes, as RBAC rules: the one list the Helm chart's
-//! ClusterRole/Role must grant (checked by `tests/chart.rs`) and every call seen by the mocked
-//! API server must fall under (checked in `tests/mock`). A new call without a new line here
-//! fails the tests instead of failing in a cluster with 403.
+//! ClusterRole/Role must grant (checked by `tests/chart.rs`) and every call the operator makes
+//! to the fake API server in its tests must fall under (`tests/fake_support`: the fake refuses
+//! any other call with 403, as RBAC would). A new call without a new line here fails the tests
+//! instead of failing in a cluster with 403.
 
 /// One RBAC rule: verbs on a resource (or subresource) of an API group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -137,7 +137,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<bool, Error> {
     run_with(&client, &ns, &cli, out).await
 }
 
-/// [`run`] with a given client and namespace (tests use a mocked API server).
+/// [`run`] with a given client and namespace (the tests run it on the fake API server).
 pub async fn run_with(
     client: &kube::Client,
     ns: &str,
