@@ -51,8 +51,6 @@ pub trait LockstepService:
     fn content(&self) -> Result<RevisionContent, ConfigError>;
     /// The current status.
     fn status(&self) -> Option<&ServiceStatus>;
-    /// Replaces the status (models and tests; the controller patches it through the API).
-    fn set_status(&mut self, status: ServiceStatus);
     /// This kind's services in `caches`.
     fn feed(caches: &crate::observe::Caches) -> &crate::observe::Services<Self>;
     /// The merge patch that rewrites this spec to revision `rev` (see [`rollback_patch`]).
@@ -101,10 +99,6 @@ macro_rules! impl_service {
 
             fn status(&self) -> Option<&ServiceStatus> {
                 self.status.as_ref()
-            }
-
-            fn set_status(&mut self, status: ServiceStatus) {
-                self.status = Some(status);
             }
 
             fn feed(caches: &crate::observe::Caches) -> &crate::observe::Services<Self> {
