@@ -21,6 +21,7 @@ use lockstep_crd::AlbumService;
 use lockstep_operator::events::Recorder;
 use lockstep_operator::metrics::Metrics;
 use lockstep_operator::plan::{Cluster, plan};
+use lockstep_operator::service::LockstepService as _;
 
 const NAMESPACE: &str = "bench";
 
@@ -132,7 +133,9 @@ async fn observed(input: &[AlbumService]) -> Vec<(AlbumService, Cluster)> {
                 .store
                 .get(&ObjectRef::new(name).within(NAMESPACE))
                 .expect("the service in the cache");
-            ((*cached).clone(), caches.observe(NAMESPACE, name, now))
+            let ports = lockstep_operator::resources::service_ports(cached.grpc_port());
+            let cluster = caches.observe(NAMESPACE, name, now, &ports);
+            ((*cached).clone(), cluster)
         })
         .collect();
     feeds.abort();

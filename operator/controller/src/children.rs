@@ -17,7 +17,7 @@ use kube::api::PartialObjectMeta;
 use kube::core::ObjectMeta;
 
 use crate::plan::TemplateFingerprint;
-use crate::resources::{LABEL_COMPONENT, LABEL_REVISION, LABEL_SERVICE};
+use crate::resources::{LABEL_COMPONENT, LABEL_REVISION, LABEL_SERVICE, PortShape};
 
 /// A child's identity and the labels the operator indexes and routes it by.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -150,14 +150,24 @@ impl From<ConfigMap> for CachedConfigMap {
     }
 }
 
-/// A Service: how it routes, when it is as rendered ([`crate::resources::service_routes`]).
+/// A Service: how its selector routes ([`crate::resources::service_routes`]) and its ports,
+/// which a reconcile compares with what the current spec asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedService {
     /// Identity and labels.
     pub meta: ChildMeta,
-    /// `Some(Some(n))` to revision `n` alone, `Some(None)` to every revision, `None` when it
-    /// routes otherwise (drift).
+    /// `Some(Some(n))` to revision `n` alone, `Some(None)` to every revision, `None` when its
+    /// selector is not as rendered (drift).
     pub routes: Option<Option<i64>>,
+    /// Its ports as [`crate::resources::PortShape`]s.
+    pub ports: Vec<PortShape>,
+}
+
+impl CachedService {
+    /// Its routes when its ports are `expected` too; `None` (drift) otherwise.
+    pub fn routes_with(&self, expected: &[PortShape]) -> Option<Option<i64>> {
+        self.routes.filter(|_| self.ports == expected)
+    }
 }
 
 impl From<Service> for CachedService {
@@ -165,6 +175,7 @@ impl From<Service> for CachedService {
         let name = s.metadata.name.clone().unwrap_or_default();
         CachedService {
             routes: crate::resources::service_routes(&s, &name),
+            ports: crate::resources::observed_ports(&s),
             meta: ChildMeta::of(&s.metadata),
         }
     }

@@ -226,7 +226,8 @@ where
     let name = svc.name_any();
     ctx.caches.wait_synced(SETTLE_LIMIT).await?;
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
-    let cluster = ctx.caches.observe(&ns, &name, now);
+    let ports = crate::resources::service_ports(svc.grpc_port());
+    let cluster = ctx.caches.observe(&ns, &name, now, &ports);
     let mut plan = crate::plan::plan(&*svc, &cluster, now, None);
     if plan.analysis_needed {
         let outcome = analyze(&*svc, &ctx, plan.target.unwrap_or_default()).await;

@@ -34,6 +34,7 @@ pub mod readiness;
 pub mod resources;
 pub mod revision;
 pub mod rollout;
+pub mod routing;
 pub mod run;
 pub mod service;
 pub mod triggers;

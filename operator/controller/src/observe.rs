@@ -157,8 +157,16 @@ impl Caches {
         Ok(())
     }
 
-    /// What the cluster holds for the service `name` in `ns`, at Unix time `now`.
-    pub fn observe(&self, ns: &str, name: &str, now: i64) -> Cluster {
+    /// What the cluster holds for the service `name` in `ns`, at Unix time `now`; its Service
+    /// counts as drifted unless it has `service_ports` (what the current spec asks for,
+    /// [`resources::service_ports`]).
+    pub fn observe(
+        &self,
+        ns: &str,
+        name: &str,
+        now: i64,
+        service_ports: &[resources::PortShape],
+    ) -> Cluster {
         let mut cluster = Cluster {
             revisions: self
                 .revisions
@@ -166,7 +174,10 @@ impl Caches {
                 .iter()
                 .filter_map(|r| resources::parse_revision_json(r.data.as_deref()?))
                 .collect(),
-            service_routes: self.services.get(ns, name, name).and_then(|s| s.routes),
+            service_routes: self
+                .services
+                .get(ns, name, name)
+                .and_then(|s| s.routes_with(service_ports)),
             config_maps: self
                 .config_maps
                 .children(ns, name)

@@ -15,8 +15,7 @@ use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, DeploymentSpec}
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
     EnvVar, EnvVarSource, HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    SeccompProfile, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec, Volume,
-    VolumeMount,
+    SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
@@ -37,6 +36,12 @@ pub const LABEL_CONFIG_HASH: &str = "lockstep.dev/config-hash";
 pub const LABEL_HASH_SCHEMA: &str = "lockstep.dev/hash-schema";
 /// Where the config file is mounted (shared with the checks in `lockstep_crd::validate`).
 pub use lockstep_crd::validate::CONFIG_DIR;
+
+/// The Service and its drift check live in [`crate::routing`]; re-exported here, beside the
+/// other renderers.
+pub use crate::routing::{
+    PortShape, observed_ports, service, service_ports, service_routes, serving_selector,
+};
 /// The config file's name in the ConfigMap and the mount.
 pub const CONFIG_FILE: &str = "config.yaml";
 /// Annotation on each Deployment: the version of [`deployment`]'s rendering. Bump it when the
@@ -71,7 +76,7 @@ fn labels(svc: &ServiceRef, rev: Option<&Revision>) -> BTreeMap<String, String> 
     labels
 }
 
-fn meta(
+pub(crate) fn meta(
     svc: &ServiceRef,
     name: String,
     rev: Option<&Revision>,
@@ -145,6 +150,23 @@ fn http_probe(path: &str, period: i32) -> Probe {
     }
 }
 
+/// The app container's ports: `http`, and `grpc` when the revision's config serves gRPC. The
+/// Service targets them by name, so each revision's pods are reached on their own numbers.
+fn container_ports(svc: &ServiceRef, rev: &Revision) -> Vec<ContainerPort> {
+    let named = |name: &str, port: u16| ContainerPort {
+        name: Some(name.into()),
+        container_port: i32::from(port),
+        ..ContainerPort::default()
+    };
+    let mut ports = vec![named("http", rev.content.port())];
+    ports.extend(
+        rev.content
+            .grpc_port(svc.component)
+            .map(|p| named("grpc", p)),
+    );
+    ports
+}
+
 /// The Deployment of one revision with `replicas` pods.
 /// `restart_at` (`spec.restartAt`) becomes a pod template annotation, so changing it rolls the
 /// pods without touching the revision.
@@ -180,11 +202,7 @@ pub fn deployment(
             "--config".into(),
             format!("{CONFIG_DIR}/{CONFIG_FILE}"),
         ]),
-        ports: Some(vec![ContainerPort {
-            name: Some("http".into()),
-            container_port: i32::from(rev.content.port()),
-            ..ContainerPort::default()
-        }]),
+        ports: Some(container_ports(svc, rev)),
         env: (!env.is_empty()).then_some(env),
         resources: pod.resources.clone(),
         readiness_probe: Some(http_probe("/readyz", 5)),
@@ -372,71 +390,4 @@ pub fn observed_fingerprint(d: &Deployment) -> TemplateFingerprint {
             .and_then(|s| s.min_ready_seconds)
             .filter(|s| *s > 0),
     }
-}
-
-/// The one Service in front of every revision: traffic splits by ready pods, so the canary's
-/// weight is its share of replicas. It targets the container port by name (`http`), so a
-/// revision that moves `pod.port` is reached on its own port while the previous revision's pods
-/// still serve on theirs.
-pub fn service(svc: &ServiceRef, serving: Option<i64>) -> Service {
-    Service {
-        metadata: meta(svc, svc.name.clone(), None, svc.owner.clone()),
-        spec: Some(service_spec(&svc.name, serving)),
-        ..Service::default()
-    }
-}
-
-fn selector(name: &str, serving: Option<i64>) -> BTreeMap<String, String> {
-    let mut selector = BTreeMap::from([(LABEL_SERVICE.to_owned(), name.to_owned())]);
-    if let Some(revision) = serving {
-        selector.insert(LABEL_REVISION.to_owned(), revision.to_string());
-    }
-    selector
-}
-
-/// The label selector of the pods that serve (`status.selector`, what an HPA measures).
-pub fn serving_selector(name: &str, serving: Option<i64>) -> String {
-    selector(name, serving)
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn service_spec(name: &str, serving: Option<i64>) -> ServiceSpec {
-    ServiceSpec {
-        selector: Some(selector(name, serving)),
-        ports: Some(vec![ServicePort {
-            name: Some("http".into()),
-            port: 80,
-            target_port: Some(IntOrString::String("http".into())),
-            ..ServicePort::default()
-        }]),
-        ..ServiceSpec::default()
-    }
-}
-
-/// How an observed Service of service `name` routes, if as [`service`] renders it (same ports,
-/// selector of the service's pods, alone or with one revision's label): `Some(Some(n))` to
-/// revision `n`, `Some(None)` to every revision, `None` for anything else (drift). Fields the
-/// API server defaults (cluster IP, protocol, session affinity) are not compared.
-pub fn service_routes(observed: &Service, name: &str) -> Option<Option<i64>> {
-    let spec = observed.spec.as_ref()?;
-    let ports = |s: &ServiceSpec| {
-        s.ports
-            .iter()
-            .flatten()
-            .map(|p| (p.name.clone(), p.port, p.target_port.clone()))
-            .collect::<Vec<_>>()
-    };
-    if ports(spec) != ports(&service_spec(name, None)) {
-        return None;
-    }
-    let routes = spec
-        .selector
-        .as_ref()?
-        .get(LABEL_REVISION)
-        .map(|n| n.parse::<i64>().ok())
-        .map_or(Some(None), |n| n.map(Some))?;
-    (spec.selector == Some(selector(name, routes))).then_some(routes)
 }

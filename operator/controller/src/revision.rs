@@ -51,6 +51,19 @@ impl RevisionContent {
         self.pod.port.unwrap_or(RECORDED_PORT_DEFAULT)
     }
 
+    /// The gRPC port the revision's pods serve, read from its config file (only the album
+    /// service has gRPC). Read from the file, not recorded beside it: revisions recorded before
+    /// the operator exposed gRPC have it too, and the hash stays what it was.
+    pub fn grpc_port(&self, component: &str) -> Option<u16> {
+        use lockstep_service_config::ServiceConfig as _;
+        if component != "album" {
+            return None;
+        }
+        lockstep_service_config::AlbumConfig::from_yaml(&self.config)
+            .ok()?
+            .grpc_port()
+    }
+
     /// The revision hash: sha256 over the canonical JSON of image, config and pod fields.
     pub fn hash(&self) -> String {
         let doc = serde_json::json!({

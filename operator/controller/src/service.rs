@@ -49,6 +49,8 @@ pub trait LockstepService:
     fn common(&self) -> CommonSpec<'_>;
     /// The release as revision content: image, version and the config rendered to its file.
     fn content(&self) -> Result<RevisionContent, ConfigError>;
+    /// The gRPC port the spec's config serves, if any.
+    fn grpc_port(&self) -> Option<u16>;
     /// The current status.
     fn status(&self) -> Option<&ServiceStatus>;
     /// This kind's services in `caches`.
@@ -95,6 +97,11 @@ macro_rules! impl_service {
                     config: release.config.to_yaml()?,
                     pod,
                 })
+            }
+
+            fn grpc_port(&self) -> Option<u16> {
+                use lockstep_service_config::ServiceConfig as _;
+                self.spec.release.config.grpc_port()
             }
 
             fn status(&self) -> Option<&ServiceStatus> {
@@ -146,6 +153,8 @@ pub struct ServiceRef {
     pub component: &'static str,
     /// Controller owner reference to the custom resource.
     pub owner: OwnerReference,
+    /// The gRPC port the current spec's config serves, if any: the Service's `grpc` port.
+    pub grpc_port: Option<u16>,
 }
 
 impl ServiceRef {
@@ -157,6 +166,7 @@ impl ServiceRef {
             namespace: svc.namespace()?,
             component: S::COMPONENT,
             owner: svc.controller_owner_ref(&())?,
+            grpc_port: svc.grpc_port(),
         })
     }
 }

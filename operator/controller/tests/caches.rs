@@ -136,19 +136,36 @@ fn a_cached_deployment_reads_as_the_whole_one() {
     assert_eq!(cached.meta.resource_version.as_deref(), Some("17"));
 }
 
-/// The cache keeps a Service's routing as `resources::service_routes` reads it, drift included.
+/// The cache keeps a Service's routing as `resources::service_routes` reads it and its ports;
+/// a reconcile counts it as drifted when either differs from what the spec asks for.
 #[test]
-fn a_cached_service_keeps_its_routes() {
+fn a_cached_service_keeps_its_routes_and_ports() {
     use lockstep_operator::children::CachedService;
-    use lockstep_operator::resources;
+    use lockstep_operator::resources::{self, service_ports};
     use lockstep_operator::service::ServiceRef;
-    let svc = ServiceRef::of(&common::album()).unwrap();
+    let mut svc = ServiceRef::of(&common::album()).unwrap();
     let rendered = resources::service(&svc, Some(3));
-    assert_eq!(CachedService::from(rendered.clone()).routes, Some(Some(3)));
+    let cached = CachedService::from(rendered.clone());
+    assert_eq!(cached.routes_with(&service_ports(None)), Some(Some(3)));
+    assert_eq!(
+        cached.routes_with(&service_ports(Some(9090))),
+        None,
+        "the spec now serves gRPC: the Service lacks its port"
+    );
     let mut drifted = rendered;
     drifted.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].target_port =
         Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(9999));
-    assert_eq!(CachedService::from(drifted).routes, None);
+    assert_eq!(
+        CachedService::from(drifted).routes_with(&service_ports(None)),
+        None
+    );
+    svc.grpc_port = Some(9090);
+    let with_grpc = CachedService::from(resources::service(&svc, None));
+    assert_eq!(
+        with_grpc.routes_with(&service_ports(Some(9090))),
+        Some(None)
+    );
+    assert_eq!(with_grpc.routes_with(&service_ports(None)), None);
 }
 
 /// A re-LIST's objects are announced when it completes, when the index holds them: a

@@ -258,3 +258,76 @@ async fn rollback_to_a_revision_not_kept_is_cleared_with_a_warning() {
     );
     operator.stop().await;
 }
+
+/// The Service's ports follow the spec: turning gRPC on rolls out a revision whose pods name the
+/// port and adds the Service's `grpc` port; turning it off removes it again.
+#[tokio::test]
+async fn grpc_is_exposed_when_the_config_serves_it_and_removed_when_not() {
+    use k8s_openapi::api::core::v1::Service;
+    let (fake, api, operator) = healthy().await;
+    let services: Api<Service> = Api::namespaced(fake.client(), "shop");
+    let port_names = || async {
+        let s = services.get("albums").await.unwrap();
+        s.spec
+            .unwrap()
+            .ports
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.name.unwrap_or_default(), p.port))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(port_names().await, [("http".to_owned(), 80)]);
+
+    patch(
+        &api,
+        json!({"release": {"config": {"grpc": {"port": 9090}}}}),
+    )
+    .await;
+    stable_on(&api, 2).await;
+    assert_eq!(
+        port_names().await,
+        [("http".to_owned(), 80), ("grpc".to_owned(), 9090)]
+    );
+    let deployments: Api<Deployment> = Api::namespaced(fake.client(), "shop");
+    let revision_2 = deployments
+        .list(&ListParams::default().labels("lockstep.dev/revision=2"))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let container_ports: Vec<(String, i32)> =
+        revision_2.spec.unwrap().template.spec.unwrap().containers[0]
+            .ports
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.name.unwrap_or_default(), p.container_port))
+            .collect();
+    assert_eq!(
+        container_ports,
+        [("http".to_owned(), 8080), ("grpc".to_owned(), 9090)]
+    );
+
+    // Someone drops the Service's grpc port by hand: it is drift, repaired.
+    let only_http =
+        json!({"spec": {"ports": [{"name": "http", "port": 80, "targetPort": "http"}]}});
+    services
+        .patch("albums", &PatchParams::default(), &Patch::Merge(&only_http))
+        .await
+        .unwrap();
+    until("the grpc port restored", || async {
+        port_names().await.len() == 2
+    })
+    .await;
+
+    patch(
+        &api,
+        json!({"release": {"config": {"grpc": {"port": null}}}}),
+    )
+    .await;
+    until("the grpc port removed from the Service", || async {
+        port_names().await == [("http".to_owned(), 80)]
+    })
+    .await;
+    operator.stop().await;
+}

@@ -191,15 +191,18 @@ fn one_service_selects_every_revision_or_the_serving_one() {
         Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("http".into()))
     );
     // Drift: a hand-edited targetPort or selector is not current, defaulted fields are.
+    let expected = resources::service_ports(None);
+    assert_eq!(resources::observed_ports(&s), expected);
     let mut edited = s.clone();
     edited.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].target_port =
         Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(9999));
-    assert_eq!(resources::service_routes(&edited, "albums"), None);
+    assert_ne!(resources::observed_ports(&edited), expected);
     let mut defaulted = s.clone();
     let spec = defaulted.spec.as_mut().unwrap();
     spec.cluster_ip = Some("10.0.0.7".into());
     spec.ports.as_mut().unwrap()[0].protocol = Some("TCP".into());
     assert_eq!(resources::service_routes(&defaulted, "albums"), Some(None));
+    assert_eq!(resources::observed_ports(&defaulted), expected);
     let mut other = s.clone();
     other.spec.as_mut().unwrap().selector =
         Some([(LABEL_SERVICE.to_owned(), "x".to_owned())].into());
@@ -390,5 +393,62 @@ fn a_config_port_other_than_the_pod_port_is_a_config_error() {
             .unwrap_err()
             .to_string()
             .contains("release.image")
+    );
+}
+
+/// An album config that serves gRPC gets a container port `grpc` on its pods and a Service port
+/// `grpc` targeting it by name; without it, and for the note service, there is neither.
+#[test]
+fn grpc_is_exposed_on_the_pods_and_the_service_when_configured() {
+    let mut svc = album();
+    svc.spec.release.config.grpc.port = Some(9090);
+    let r = ServiceRef::of(&svc).unwrap();
+    assert_eq!(r.grpc_port, Some(9090));
+    let rev = revision(&svc, 2);
+    assert_eq!(rev.content.grpc_port("album"), Some(9090));
+    assert_eq!(rev.content.grpc_port("note"), None);
+    let d = resources::deployment(&r, &rev, 1, None, 0);
+    let ports: Vec<(Option<String>, i32)> = d.spec.unwrap().template.spec.unwrap().containers[0]
+        .ports
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.name, p.container_port))
+        .collect();
+    assert_eq!(
+        ports,
+        [(Some("http".into()), 8080), (Some("grpc".into()), 9090)]
+    );
+    let s = resources::service(&r, Some(2));
+    let by_name =
+        |name: &str| k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(name.into());
+    assert_eq!(
+        resources::observed_ports(&s),
+        [
+            (Some("http".into()), 80, Some(by_name("http"))),
+            (Some("grpc".into()), 9090, Some(by_name("grpc")))
+        ]
+    );
+    assert_eq!(
+        resources::observed_ports(&s),
+        resources::service_ports(Some(9090))
+    );
+
+    let plain = album();
+    let r = ServiceRef::of(&plain).unwrap();
+    assert_eq!(r.grpc_port, None);
+    let rev = revision(&plain, 1);
+    let d = resources::deployment(&r, &rev, 1, None, 0);
+    assert_eq!(
+        d.spec.unwrap().template.spec.unwrap().containers[0]
+            .ports
+            .as_ref()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        resources::observed_ports(&resources::service(&r, None)).len(),
+        1
     );
 }

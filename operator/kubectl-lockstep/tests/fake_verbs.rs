@@ -42,6 +42,7 @@ fn record(n: i64) -> ControllerRevision {
         namespace: "shop".into(),
         component: "album",
         owner: OwnerReference::default(),
+        grpc_port: None,
     };
     let rev = Revision {
         number: n,

@@ -70,6 +70,10 @@ impl ServiceConfig for AlbumConfig {
         &self.database
     }
 
+    fn grpc_port(&self) -> Option<u16> {
+        self.grpc.port
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.server.validate()?;
         self.database.validate()?;

@@ -45,6 +45,12 @@ pub trait ServiceConfig: serde::Serialize + serde::de::DeserializeOwned + Sized 
         self.server().port.unwrap_or(Self::DEFAULT_PORT)
     }
 
+    /// The gRPC port, when the service serves gRPC (the operator exposes it on the pods and the
+    /// Service as the port named `grpc`).
+    fn grpc_port(&self) -> Option<u16> {
+        None
+    }
+
     /// The embedded SQLite file (used when `database.url_env` is unset).
     fn sqlite_path(&self) -> &str {
         self.database()
