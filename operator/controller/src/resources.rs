@@ -47,8 +47,9 @@ pub const CONFIG_FILE: &str = "config.yaml";
 /// Annotation on each Deployment: the version of [`deployment`]'s rendering. Bump it when the
 /// renderer changes what it writes, so that existing Deployments are re-applied once.
 pub const ANNOTATION_RENDER: &str = "lockstep.dev/render";
-/// See [`ANNOTATION_RENDER`].
-pub const RENDER_VERSION: &str = "2";
+/// See [`ANNOTATION_RENDER`]. 3: the `grpc` container port (Deployments of revisions whose
+/// config serves gRPC gain it once the operator is upgraded).
+pub const RENDER_VERSION: &str = "3";
 /// The uid and gid the services' images run as (distroless `nonroot`, numeric in
 /// `services/Dockerfile`). A kubelet refuses `runAsNonRoot` for an image whose `USER` is a name
 /// unless the pod says which uid it runs as ("cannot verify user is non-root").
