@@ -54,23 +54,6 @@ fn services(n: usize) -> Vec<AlbumService> {
         .collect()
 }
 
-fn operator_args() -> lockstep_operator::args::Args {
-    lockstep_operator::args::Args {
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        namespace: None,
-        leader_election: false,
-        lease_name: "unused".into(),
-        lease_namespace: None,
-        identity: Some("plan-bench".into()),
-        lease_seconds: 15,
-        prometheus_url: None,
-        concurrency: 16,
-        log_json: false,
-        manage_crds: false,
-        api_timeout_seconds: 30,
-    }
-}
-
 /// Every service Healthy on the fake API server, as the operator's caches observe them.
 async fn observed(input: &[AlbumService]) -> Vec<(AlbumService, Cluster)> {
     let mut store = lockstep_fake_api::Store::default();
@@ -87,7 +70,10 @@ async fn observed(input: &[AlbumService]) -> Vec<(AlbumService, Cluster)> {
     }
     let operator = tokio::spawn(lockstep_operator::run::run_with(
         fake.client(),
-        operator_args(),
+        lockstep_operator::args::Args {
+            api_timeout_seconds: 30,
+            ..lockstep_operator::args::Args::in_process("plan-bench")
+        },
     ));
     let started = Instant::now();
     let healthy = |s: &AlbumService| {

@@ -50,6 +50,28 @@ pub struct Args {
     pub log_json: bool,
 }
 
+impl Args {
+    /// An operator run inside another program (benchmarks, the e2e suite's in-process
+    /// operator): HTTP on a free loopback port, no leader election, no analysis, plain logs,
+    /// CRDs left alone; `identity` names it in events. Every other field as the CLI defaults it.
+    pub fn in_process(identity: &str) -> Args {
+        Args {
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            namespace: None,
+            leader_election: false,
+            lease_name: "lockstep-operator".into(),
+            lease_namespace: None,
+            identity: Some(identity.to_owned()),
+            lease_seconds: 15,
+            prometheus_url: None,
+            concurrency: 16,
+            manage_crds: false,
+            api_timeout_seconds: 295,
+            log_json: false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +101,26 @@ mod tests {
         assert!(
             Args::try_parse_from(["lockstep-operator", "--lease-seconds", "1"]).is_err(),
             "a lease shorter than 3 s cannot be renewed in time"
+        );
+    }
+
+    #[test]
+    fn in_process_differs_from_the_cli_only_where_it_says() {
+        let cli = Args::try_parse_from([
+            "lockstep-operator",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--leader-election",
+            "false",
+            "--log-json",
+            "false",
+            "--identity",
+            "bench",
+        ])
+        .unwrap();
+        assert_eq!(
+            format!("{:?}", Args::in_process("bench")),
+            format!("{cli:?}")
         );
     }
 }

@@ -15,7 +15,7 @@
 
 mod e2e_support;
 
-use e2e_support::{Env, album, album_with_image, paused_canary, phase, wait_for};
+use e2e_support::{Env, album, album_with_image, healthy_canary, paused_canary, phase, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
@@ -116,16 +116,7 @@ async fn pause_waits_for_promote() {
 #[ignore = "needs a cluster: LOCKSTEP_E2E_IMAGE=… cargo test --test e2e -- --ignored"]
 async fn a_failing_canary_rolls_back_image_and_config() {
     let env = Env::new("crash").await;
-    env.create(album(
-        "albums",
-        2,
-        &[json!({"setWeight": 50}), json!({"pause": {}})],
-    ))
-    .await;
-    wait_for(&env, "albums", "first deploy healthy", |s| {
-        phase(s) == Some(Phase::Healthy)
-    })
-    .await;
+    healthy_canary(&env, "albums").await;
     // A new image that cannot start, with a new config: both must go.
     env.patch_spec(
         "albums",
@@ -206,16 +197,7 @@ async fn rollback_to_an_older_revision_restores_it() {
 #[ignore = "needs a cluster: LOCKSTEP_E2E_IMAGE=… cargo test --test e2e -- --ignored"]
 async fn an_operator_restart_mid_step_resumes_the_same_step() {
     let mut env = Env::new("restart").await;
-    env.create(album(
-        "albums",
-        2,
-        &[json!({"setWeight": 50}), json!({"pause": {}})],
-    ))
-    .await;
-    wait_for(&env, "albums", "first deploy healthy", |s| {
-        phase(s) == Some(Phase::Healthy)
-    })
-    .await;
+    healthy_canary(&env, "albums").await;
     env.patch_spec(
         "albums",
         json!({"release": {"config": {"log": {"level": "warn"}}}}),

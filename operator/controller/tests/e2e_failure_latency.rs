@@ -17,7 +17,7 @@ mod e2e_support;
 
 use std::time::{Duration, Instant};
 
-use e2e_support::{Env, album, phase, wait_for};
+use e2e_support::{Env, healthy_canary, phase};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use lockstep_crd::status::Phase;
@@ -83,16 +83,7 @@ async fn a_failing_canary_is_rolled_back_within_15_s_p95() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(10);
     let env = Env::new("latency").await;
-    env.create(album(
-        "albums",
-        2,
-        &[json!({"setWeight": 50}), json!({"pause": {}})],
-    ))
-    .await;
-    wait_for(&env, "albums", "first deploy healthy", |s| {
-        phase(s) == Some(Phase::Healthy)
-    })
-    .await;
+    healthy_canary(&env, "albums").await;
     let limit = Duration::from_secs(300);
     let mut seconds = Vec::with_capacity(rounds);
     for round in 0..rounds {

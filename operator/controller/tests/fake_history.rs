@@ -9,9 +9,7 @@
 mod common;
 mod fake_support;
 
-use std::time::{Duration, Instant};
-
-use fake_support::{Operator, create_rolling, fake, wait_for_phase};
+use fake_support::{Operator, create_rolling, fake, until, until_stable, wait_for_phase};
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event;
@@ -20,14 +18,6 @@ use lockstep_crd::AlbumService;
 use lockstep_crd::status::Phase;
 use lockstep_fake_api::FakeApi;
 use serde_json::json;
-
-async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
-    let started = Instant::now();
-    while !done().await {
-        assert!(started.elapsed() < Duration::from_secs(15), "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 async fn patch(api: &Api<AlbumService>, spec: serde_json::Value) {
     api.patch(
@@ -41,19 +31,7 @@ async fn patch(api: &Api<AlbumService>, spec: serde_json::Value) {
 
 /// Waits until `albums` is Healthy on revision `n`.
 async fn stable_on(api: &Api<AlbumService>, n: i64) -> AlbumService {
-    let started = Instant::now();
-    loop {
-        let svc = api.get("albums").await.unwrap();
-        let status = svc.status.clone().unwrap_or_default();
-        if status.phase == Some(Phase::Healthy) && status.stable_revision == Some(n) {
-            return svc;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "never Healthy on revision {n}: {status:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_stable(api, n).await.0
 }
 
 /// The numbers of the kept ControllerRevisions, ascending.

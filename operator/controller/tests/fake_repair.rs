@@ -8,9 +8,9 @@
 mod common;
 mod fake_support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fake_support::{Operator, create_rolling, fake, wait_for_phase};
+use fake_support::{Operator, create_rolling, fake, until, wait_for_phase};
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
@@ -56,14 +56,6 @@ async fn revisions(fake: &FakeApi) -> usize {
         .unwrap()
         .items
         .len()
-}
-
-async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
-    let started = Instant::now();
-    while !done().await {
-        assert!(started.elapsed() < Duration::from_secs(10), "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn image(d: &Deployment) -> Option<String> {

@@ -17,21 +17,7 @@ use lockstep_crd::AlbumService;
 use lockstep_crd::status::Phase;
 use serde_json::json;
 
-use fake_support::{Operator, fake, rolling, wait_for_phase};
-
-/// Polls every 10 ms until `albums` is Healthy with stable revision `stable`.
-async fn until_stable(api: &Api<AlbumService>, stable: i64) -> (AlbumService, Duration) {
-    let started = Instant::now();
-    loop {
-        let svc = api.get("albums").await.unwrap();
-        let status = svc.status.clone().unwrap_or_default();
-        if status.phase == Some(Phase::Healthy) && status.stable_revision == Some(stable) {
-            return (svc, started.elapsed());
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "{status:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+use fake_support::{Operator, fake, rolling, until_stable, wait_for_phase};
 
 async fn revision_deployment(fake: &lockstep_fake_api::FakeApi, n: i64) -> Option<Deployment> {
     let selector = format!("lockstep.dev/revision={n}");

@@ -263,21 +263,11 @@ fn main() {
                 .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
                 .init();
             let args = lockstep_operator::args::Args {
-                http_addr: "127.0.0.1:0".parse().unwrap(),
-                namespace: None,
-                leader_election: false,
-                lease_name: "unused".into(),
-                lease_namespace: None,
-                identity: Some("bench".into()),
-                lease_seconds: 15,
-                prometheus_url: None,
                 concurrency: std::env::var("CONCURRENCY")
                     .ok()
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(16),
-                log_json: false,
-                manage_crds: false,
-                api_timeout_seconds: 295,
+                ..lockstep_operator::args::Args::in_process("bench")
             };
             runtime
                 .block_on(lockstep_operator::run::run(args))

@@ -37,20 +37,12 @@ pub struct Env {
 
 fn start_operator(ns: &str) -> tokio::task::JoinHandle<()> {
     let args = lockstep_operator::args::Args {
-        http_addr: "127.0.0.1:0".parse().unwrap(),
         namespace: Some(ns.to_owned()),
-        leader_election: false,
-        lease_name: "unused".into(),
-        lease_namespace: None,
-        identity: Some(format!("e2e-{ns}")),
-        lease_seconds: 15,
-        prometheus_url: None,
         concurrency: 4,
-        log_json: false,
         // On a real cluster the CRDs the suite installed are replaced by this build's own:
         // the `--manage-crds` path, with concurrent operators racing on the same CRDs.
         manage_crds: true,
-        api_timeout_seconds: 295,
+        ..lockstep_operator::args::Args::in_process(&format!("e2e-{ns}"))
     };
     tokio::spawn(async move {
         if let Err(e) = lockstep_operator::run::run(args).await {
@@ -295,9 +287,9 @@ pub async fn wait_for(
     }
 }
 
-/// A canary waiting for promote: `name` (2 pods, steps 50 % then pause) deployed healthy as
-/// revision 1, then a new version and config (log level debug) rolled out to the pause.
-pub async fn paused_canary(env: &Env, name: &str) -> ServiceStatus {
+/// `name` created as a canary (2 pods, steps 50 % then pause) and deployed Healthy as
+/// revision 1 (a first deploy skips the steps).
+pub async fn healthy_canary(env: &Env, name: &str) -> ServiceStatus {
     env.create(album(
         name,
         2,
@@ -307,7 +299,13 @@ pub async fn paused_canary(env: &Env, name: &str) -> ServiceStatus {
     wait_for(env, name, "first deploy healthy", |s| {
         s.phase == Some(Phase::Healthy)
     })
-    .await;
+    .await
+}
+
+/// A canary waiting for promote: [`healthy_canary`], then a new version and config (log level
+/// debug) rolled out to the pause.
+pub async fn paused_canary(env: &Env, name: &str) -> ServiceStatus {
+    healthy_canary(env, name).await;
     env.patch_spec(
         name,
         json!({"release": {"version": "1.0.1", "config": {"log": {"level": "debug"}}}}),

@@ -234,3 +234,30 @@ pub(crate) fn analysis(query: &str, samples: u32) -> lockstep_crd::spec::Analysi
         ..lockstep_crd::spec::Analysis::new(query, 0.05)
     }
 }
+
+/// Polls `done` every 20 ms; fails the test with `what` after 15 s.
+pub(crate) async fn until<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut done: impl FnMut() -> F,
+) {
+    let started = std::time::Instant::now();
+    while !done().await {
+        assert!(started.elapsed() < Duration::from_secs(15), "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls every 10 ms until `albums` is Healthy with stable revision `stable`; the service then
+/// and how long it took.
+pub(crate) async fn until_stable(api: &Api<AlbumService>, stable: i64) -> (AlbumService, Duration) {
+    let started = std::time::Instant::now();
+    loop {
+        let svc = api.get("albums").await.unwrap();
+        let status = svc.status.clone().unwrap_or_default();
+        if status.phase == Some(Phase::Healthy) && status.stable_revision == Some(stable) {
+            return (svc, started.elapsed());
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{status:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
