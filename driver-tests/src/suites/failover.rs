@@ -15,6 +15,7 @@ pub fn cases() -> Vec<Case> {
         case!("failover", dead_endpoint_in_the_list_fails_no_request),
         case!("failover", endpoint_dying_mid_run_fails_no_transaction),
         case!("failover", all_endpoints_down_is_a_typed_error),
+        case!("failover", errors_name_the_endpoint_that_answered),
     ]
 }
 
@@ -107,5 +108,62 @@ async fn all_endpoints_down_is_a_typed_error(ctx: Ctx) -> anyhow::Result<()> {
         other => anyhow::bail!("expected NoEndpointReachable, got {other}"),
     }
     ensure!(err.to_string().contains("127.0.0.1:2"), "{err}");
+    Ok(())
+}
+
+/// A duplicate key on `t`: a server error every time, from whichever endpoint ran it.
+async fn duplicate(db: &Db) -> anyhow::Result<Error> {
+    db.transaction_with_retry(|tx| {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO t (id, n) VALUES (1, 0)")
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        })
+    })
+    .await
+    .err()
+    .context("a duplicate key was accepted")
+}
+
+/// The endpoint in an error is the one the failing work ran on: with one endpoint of two left,
+/// every error names it, then the other once they swap.
+async fn errors_name_the_endpoint_that_answered(ctx: Ctx) -> anyhow::Result<()> {
+    ctx.exec_all(&[
+        "CREATE TABLE t (id INT PRIMARY KEY, n INT NOT NULL)",
+        "INSERT INTO t VALUES (1, 0)",
+    ])
+    .await?;
+    let upstream = real_endpoint(&ctx)?;
+    let a = Proxy::start(upstream.clone()).await?;
+    let b = Proxy::start(upstream.clone()).await?;
+    let (a_name, b_name) = (a.addr.to_string(), b.addr.to_string());
+    let url = with_hosts(&ctx.url, &[a_name.clone(), b_name.clone()])?;
+    let db = Db::connect_with(url.parse()?, FAST).await?;
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        seen.push(duplicate(&db).await?.endpoint().map(str::to_owned));
+    }
+    // Idle endpoints take turns.
+    ensure!(
+        seen.contains(&Some(a_name.clone())) && seen.contains(&Some(b_name.clone())),
+        "{seen:?}"
+    );
+    let addr = a.addr;
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for _ in 0..4 {
+        let err = duplicate(&db).await?;
+        ensure!(err.server_code() == Some(1062), "{err}");
+        ensure!(err.endpoint() == Some(b_name.as_str()), "{err}");
+        ensure!(err.to_string().contains(&b_name), "{err}");
+    }
+    let _a = Proxy::start_at(addr, upstream).await?;
+    b.kill();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for _ in 0..4 {
+        let err = duplicate(&db).await?;
+        ensure!(err.endpoint() == Some(a_name.as_str()), "{err}");
+    }
     Ok(())
 }

@@ -214,9 +214,17 @@ async fn commit_on_a_hung_server_is_outcome_unknown(ctx: Ctx) -> anyhow::Result<
         .err()
         .context("a COMMIT on a hung server reported success")?;
     ensure!(proxy.replies_lost() == 1, "the fault did not fire");
+    let endpoint = proxy.addr.to_string();
     match &err {
-        Error::OutcomeUnknown { what, source } => {
+        Error::OutcomeUnknown {
+            what,
+            endpoint: Some(on),
+            source,
+        } => {
             ensure!(what == "COMMIT", "{what}");
+            // The server to check is named, in the message too.
+            ensure!(**on == *endpoint, "{on}");
+            ensure!(err.to_string().contains(&endpoint), "{err}");
             ensure!(
                 matches!(**source, Error::TimedOut { ref what, sent: true, .. } if what == "COMMIT"),
                 "{source:?}"
@@ -256,6 +264,10 @@ async fn sea_orm_transaction_on_a_hung_server_is_bounded(ctx: Ctx) -> anyhow::Re
         other => bail!("expected RetriesExhausted, got {other:?}"),
     };
     ensure!(matches!(**last, Error::TimedOut { .. }), "{last:?}");
+    ensure!(
+        err.endpoint() == Some(proxy.addr.to_string().as_str()),
+        "{err}"
+    );
     proxy.resume();
     // Not committed: the hung attempt's transaction died with its connection.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -282,8 +294,16 @@ async fn batch_chunk_on_a_hung_server_stops_and_counts(ctx: Ctx) -> anyhow::Resu
             source,
             ..
         } => match &**source {
-            Error::OutcomeUnknown { what, source } => {
+            Error::OutcomeUnknown {
+                what,
+                endpoint,
+                source,
+            } => {
                 ensure!(what.contains("chunk 2 of 3"), "{what}");
+                ensure!(
+                    endpoint.as_deref() == Some(proxy.addr.to_string().as_str()),
+                    "{endpoint:?}"
+                );
                 ensure!(
                     matches!(**source, Error::TimedOut { sent: true, .. }),
                     "{source:?}"

@@ -14,9 +14,10 @@ use sqlx::query_builder::Separated;
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use tokio::time::Instant;
 
-use crate::deadline::{Lease, within};
+use crate::deadline::within;
 use crate::error::{Error, Result};
 use crate::policy::{Attempt, AttemptError, RetryPolicy, run_with_retry};
+use crate::route::Route;
 use crate::sql::quote_ident;
 
 /// The most placeholders one MySQL-protocol statement may carry.
@@ -258,7 +259,9 @@ async fn autocommit(
     statement: Query<'_, MySql, MySqlArguments>,
 ) -> std::result::Result<u64, AttemptError> {
     let started = Instant::now();
-    let mut lease = Lease::acquire(pool, attempt.deadline)
+    let route = Route::single(pool);
+    let mut lease = route
+        .lease(attempt.deadline)
         .await
         .map_err(AttemptError::before_commit)?;
     let done = within(
@@ -268,7 +271,7 @@ async fn autocommit(
         statement.execute(lease.conn()),
     )
     .await
-    .map_err(|e| AttemptError::in_doubt(e, what))?;
+    .map_err(|e| AttemptError::in_doubt(route.named(e), what))?;
     lease.finished();
     Ok(done.rows_affected())
 }

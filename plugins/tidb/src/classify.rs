@@ -59,9 +59,11 @@ pub fn classify_sqlx(err: &sqlx::Error) -> ErrorClass {
 pub fn classify_error(err: &crate::Error) -> ErrorClass {
     match err {
         crate::Error::Server { class, .. } => *class,
-        crate::Error::Sqlx(e) => classify_sqlx(e),
-        crate::Error::SeaOrm(e) => classify_db_err(e),
-        crate::Error::NoEndpointReachable { .. } => ErrorClass::Connection,
+        crate::Error::Sqlx { source, .. } => classify_sqlx(source),
+        crate::Error::SeaOrm { source, .. } => classify_db_err(source),
+        crate::Error::NoEndpointReachable { .. } | crate::Error::EndpointDown { .. } => {
+            ErrorClass::Connection
+        }
         // The connection was closed: like a broken link, in doubt once sent.
         crate::Error::TimedOut { .. } => ErrorClass::Connection,
         // Already decided: retrying would guess.

@@ -1,44 +1,52 @@
-//! [`Db`]: one sqlx pool over one or several TiDB endpoints, with health-checked failover.
+//! [`Db`]: one sqlx pool per TiDB endpoint, an endpoint chosen per unit of work, health-checked
+//! failover.
 //!
 //! ```text
-//!            ┌──────────── Db ────────────┐
-//!  callers ─►│ MySqlPool ── connect to ──►│── current endpoint (round robin over healthy ones)
-//!            │     │ after_connect: rotate │
-//!            │     ▼                       │
-//!            │ health task (crate::health): ping each endpoint every `interval`,
-//!            │   mark up/down, move the pool's target off a dead endpoint at once,
-//!            │   rebalance when one recovers
-//!            └────────────────────────────┘
+//!            ┌──────────────── Db ────────────────┐
+//!  callers ─►│ pick: the healthy endpoint with the │── pool of endpoint 0 ──► tidb-0
+//!            │ fewest busy connections (ties: round│── pool of endpoint 1 ──► tidb-1
+//!            │ robin)                              │
+//!            │ health task (crate::health): ping each endpoint every `interval`, and at once
+//!            │   when work lost a connection; work waiting for a dead endpoint's connection
+//!            │   is woken and retried on another
+//!            └─────────────────────────────────────┘
 //! ```
 //!
-//! TiDB servers are stateless, so any healthy endpoint can serve any connection. The pool re-reads
-//! its connect options on every connection attempt and retries refused connections until its
-//! acquire time-out, so moving the target off a dead endpoint lets waiting callers succeed on
-//! another one instead of failing. Idle connections to a dead server fail their ping on acquire
-//! and are replaced; a statement that breaks mid-transaction is retried by
-//! [`crate::retry::transaction_with_retry`].
+//! TiDB servers are stateless, so any healthy endpoint can serve any unit of work. One pool per
+//! endpoint (instead of one pool whose connect target moves) means every connection's endpoint
+//! is known, so every error of the driver's work names it ([`Error::endpoint`]); and an
+//! endpoint that recovers has an empty pool, so it gets new work at once instead of after
+//! `max-lifetime`. `max-connections` is per endpoint, like TiDB's own per-server limits.
+//!
+//! Take [`Db::pool`] / [`Db::sea_orm`] per unit of work: each call picks. The driver's own
+//! operations ([`Db::transaction_with_retry`], [`Db::sea_transaction_with_retry`]) pick again
+//! for every attempt, so a retry after a lost connection goes to a healthy endpoint.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions as _, Connection as _};
 use tokio::task::JoinHandle;
 
 use crate::batch::{BatchLimits, BulkInsert};
 use crate::classify::ErrorClass;
-use crate::deadline::{Lease, Timeouts, within};
+use crate::deadline::{Timeouts, within};
 use crate::error::{Error, Result};
 use crate::health::{EndpointStatus, Endpoints, HealthCheck, HealthStats, Prober, health_loop};
-use crate::options::ConnectOptions;
+use crate::options::{ConnectOptions, PoolSettings};
 use crate::policy::{RetryMetrics, RetryPolicy};
+use crate::route::Route;
 use crate::server::ServerInfo;
 
 /// A connection handle to a TiDB (or MySQL/MariaDB) deployment. Cheap to share behind an `Arc`;
 /// dropping it stops the health checker. `Debug` names the server and endpoints, never the
 /// password.
 pub struct Db {
-    pool: MySqlPool,
+    /// One per endpoint, in the order of `endpoints.list`.
+    pools: Vec<MySqlPool>,
     server: ServerInfo,
     endpoints: Arc<Endpoints>,
     metrics: Arc<RetryMetrics>,
@@ -57,8 +65,8 @@ impl std::fmt::Debug for Db {
     }
 }
 
-/// Stops the health checker, which closes its probe connections politely first. The pool itself
-/// stays open while clones of it (`Db::sea_orm()`, `Db::pool().clone()`) are in use.
+/// Stops the health checker, which closes its probe connections politely first. The pools
+/// themselves stay open while clones of them (`Db::sea_orm()`, `Db::pool().clone()`) are in use.
 impl Drop for Db {
     fn drop(&mut self) {
         self.endpoints.shutdown.notify_one();
@@ -83,43 +91,24 @@ impl Db {
     }
 
     /// Probes every endpoint, fails with [`Error::NoEndpointReachable`] if none answers, then
-    /// builds the pool, detects the server and starts the health checker.
+    /// builds one pool per endpoint, detects the server and starts the health checker.
     pub async fn connect_with(options: ConnectOptions, health: HealthCheck) -> Result<Db> {
         let endpoints = Arc::new(Endpoints::new(options.endpoints));
         let mut prober = Prober::new(&endpoints, health);
         prober.round(&endpoints).await;
         let first = endpoints
-            .next_target()
+            .list
+            .iter()
+            .find(|e| e.is_healthy())
             .ok_or_else(|| unreachable_error(&endpoints))?;
 
-        let (rotate, recycle) = (endpoints.clone(), endpoints.clone());
         // Checked literals only (see crate::session); one statement per new connection.
         let session: Option<Arc<str>> = options.session.statement().map(Arc::from);
-        let hook_session = session.clone();
-        let settings = &options.pool;
-        let pool = MySqlPoolOptions::new()
-            .max_connections(settings.max_connections)
-            .min_connections(settings.min_connections)
-            .acquire_timeout(settings.acquire_timeout)
-            .idle_timeout(settings.idle_timeout)
-            .max_lifetime(settings.max_lifetime)
-            .after_connect(move |conn: &mut MySqlConnection, _meta| {
-                rotate.rotate.notify_one();
-                let session = hook_session.clone();
-                Box::pin(async move {
-                    if let Some(set) = session.as_deref() {
-                        sqlx::raw_sql(sqlx::AssertSqlSafe(set))
-                            .execute(conn)
-                            .await?;
-                    }
-                    Ok(())
-                }) as BoxFuture<'_, sqlx::Result<()>>
-            })
-            .after_release(move |_conn: &mut MySqlConnection, _meta| {
-                let keep = !recycle.recycle_on_release();
-                Box::pin(std::future::ready(Ok(keep))) as BoxFuture<'_, sqlx::Result<bool>>
-            })
-            .connect_lazy_with(first.options.clone());
+        let pools = endpoints
+            .list
+            .iter()
+            .map(|e| endpoint_pool(&options.pool, session.clone(), e.options.clone()))
+            .collect();
 
         let timeouts = options.timeouts;
         let started = tokio::time::Instant::now();
@@ -141,14 +130,16 @@ impl Db {
             Ok::<_, sqlx::Error>(server)
         };
         let what = "the first connection (SET SESSION, SELECT VERSION())";
-        let (version, packet) = within(deadline, started, what, first_connection).await?;
+        let (version, packet) = within(deadline, started, what, first_connection)
+            .await
+            .map_err(|e| e.at(&first.name))?;
         let max_allowed_packet = u64::try_from(packet).unwrap_or(0);
         let server = ServerInfo::parse(&version);
         tracing::info!(server = %server.raw, max_allowed_packet, endpoints = endpoints.list.len(),
             "connected");
-        let health_task = tokio::spawn(health_loop(pool.clone(), endpoints.clone(), prober));
+        let health_task = tokio::spawn(health_loop(endpoints.clone(), prober));
         Ok(Db {
-            pool,
+            pools,
             server,
             endpoints,
             metrics: Arc::default(),
@@ -158,14 +149,37 @@ impl Db {
         })
     }
 
-    /// The sqlx pool, for plain sqlx queries.
-    pub fn pool(&self) -> &MySqlPool {
-        &self.pool
+    /// The endpoint for the next unit of work and its pool.
+    fn route(&self) -> Route<'_> {
+        let index = self.endpoints.pick(|i| busy(&self.pools[i]));
+        Route::of(&self.endpoints, index, &self.pools[index])
     }
 
-    /// A SeaORM connection over the same pool (same connections, same failover).
-    pub fn sea_orm(&self) -> sea_orm::DatabaseConnection {
-        sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(self.pool.clone())
+    /// A pool for plain sqlx queries: the one of the healthy endpoint with the fewest busy
+    /// connections. Take it per unit of work (cheap); a pool kept stays on its endpoint.
+    pub fn pool(&self) -> &MySqlPool {
+        self.route().pool
+    }
+
+    /// Every endpoint's `host:port` with its pool, in URL order.
+    pub fn pools(&self) -> impl Iterator<Item = (&str, &MySqlPool)> {
+        self.endpoints
+            .list
+            .iter()
+            .map(|e| e.name.as_str())
+            .zip(&self.pools)
+    }
+
+    /// Open and idle connections over all endpoints' pools.
+    pub fn pool_state(&self) -> (u32, usize) {
+        self.pools.iter().fold((0, 0), |(open, idle), pool| {
+            (open + pool.size(), idle + pool.num_idle())
+        })
+    }
+
+    /// A SeaORM connection over [`Db::pool`]'s pool: take it per unit of work, like the pool.
+    pub fn sea_orm(&self) -> DatabaseConnection {
+        sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(self.pool().clone())
     }
 
     /// What server answered at connect time.
@@ -178,7 +192,7 @@ impl Db {
         self.endpoints.statuses()
     }
 
-    /// Probe and rebalancing counters of the health checker.
+    /// Probe counters of the health checker.
     pub fn health_stats(&self) -> HealthStats {
         self.endpoints.stats()
     }
@@ -232,13 +246,30 @@ impl Db {
             .await
     }
 
-    /// [`crate::retry::transaction_with_retry`] with an explicit policy; `BEGIN PESSIMISTIC` /
-    /// `OPTIMISTIC` are only sent to TiDB.
+    /// [`crate::retry::transaction_with_retry`] with an explicit policy, each attempt on the
+    /// endpoint [`Db::pool`] would pick then; `BEGIN PESSIMISTIC` / `OPTIMISTIC` are only sent
+    /// to TiDB.
     pub async fn transaction_with_policy<T, F>(&self, policy: &RetryPolicy, work: F) -> Result<T>
     where
         F: for<'c> FnMut(&'c mut MySqlConnection) -> BoxFuture<'c, Result<T>>,
     {
-        crate::retry::transaction_with_retry(&self.pool, policy, self.server.is_tidb(), work)
+        crate::retry::transaction_routed(|| self.route(), policy, self.server.is_tidb(), work)
+            .await
+            .map_err(|e| self.explain_timeout(e))
+    }
+
+    /// [`crate::retry::sea_transaction_with_retry`], each attempt on the endpoint
+    /// [`Db::sea_orm`] would pick then.
+    pub async fn sea_transaction_with_retry<T, F>(&self, policy: &RetryPolicy, work: F) -> Result<T>
+    where
+        F: for<'c> FnMut(&'c DatabaseTransaction) -> BoxFuture<'c, Result<T>>,
+    {
+        let next = || {
+            let route = self.route();
+            let conn = sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(route.pool.clone());
+            (Cow::Owned(conn), Some(route))
+        };
+        crate::retry::sea_transaction_routed(next, policy, work)
             .await
             .map_err(|e| self.explain_timeout(e))
     }
@@ -253,13 +284,19 @@ impl Db {
         let (begin, stale) = crate::sql::stale_read_begin(&self.server, as_of);
         let started = tokio::time::Instant::now();
         let deadline = started + self.timeouts.attempt;
-        let mut lease = Lease::acquire(&self.pool, deadline)
+        let route = self.route();
+        let mut lease = route
+            .lease(deadline)
             .await
             .map_err(|e| self.explain_timeout(e))?;
-        let begin = sqlx::Connection::begin_with(lease.conn(), sqlx::AssertSqlSafe(begin));
-        let mut tx = within(deadline, started, "BEGIN", begin).await?;
-        let value = within(deadline, started, "the read", work(&mut tx)).await?;
-        within(deadline, started, "COMMIT", tx.commit()).await?;
+        let read = async {
+            let begin = sqlx::Connection::begin_with(lease.conn(), sqlx::AssertSqlSafe(begin));
+            let mut tx = within(deadline, started, "BEGIN", begin).await?;
+            let value = within(deadline, started, "the read", work(&mut tx)).await?;
+            within(deadline, started, "COMMIT", tx.commit()).await?;
+            Ok::<_, Error>(value)
+        };
+        let value = read.await.map_err(|e| route.named(e))?;
         lease.finished();
         Ok((value, stale))
     }
@@ -286,6 +323,39 @@ impl Db {
             other => other,
         }
     }
+}
+
+/// Busy connections of a pool: open minus idle.
+fn busy(pool: &MySqlPool) -> u32 {
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+    pool.size().saturating_sub(idle)
+}
+
+/// The pool of one endpoint: every connection it opens goes there, and runs the URL's
+/// `SET SESSION` first.
+fn endpoint_pool(
+    settings: &PoolSettings,
+    session: Option<Arc<str>>,
+    options: MySqlConnectOptions,
+) -> MySqlPool {
+    MySqlPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .min_connections(settings.min_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .idle_timeout(settings.idle_timeout)
+        .max_lifetime(settings.max_lifetime)
+        .after_connect(move |conn: &mut MySqlConnection, _meta| {
+            let session = session.clone();
+            Box::pin(async move {
+                if let Some(set) = session.as_deref() {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(set))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(())
+            }) as BoxFuture<'_, sqlx::Result<()>>
+        })
+        .connect_lazy_with(options)
 }
 
 fn unreachable_error(endpoints: &Endpoints) -> Error {

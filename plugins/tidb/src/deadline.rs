@@ -88,6 +88,7 @@ pub(crate) fn timed_out(what: &str, after: Duration, sent: bool) -> Error {
         what: what.to_owned(),
         after,
         sent,
+        endpoint: None,
     }
 }
 
@@ -246,7 +247,9 @@ mod tests {
         .await
         .unwrap_err();
         match err {
-            Error::TimedOut { what, after, sent } => {
+            Error::TimedOut {
+                what, after, sent, ..
+            } => {
                 assert_eq!(what, "COMMIT");
                 assert_eq!(after, Duration::from_secs(2));
                 assert!(sent);

@@ -40,10 +40,20 @@ pub enum Error {
         attempts: Vec<(String, String)>,
     },
 
+    /// Work was waiting for a connection to `endpoint` when the health checker found it down;
+    /// nothing was sent. Retried on another endpoint.
+    #[error("endpoint {endpoint} went down while waiting for its connection: {reason}")]
+    EndpointDown {
+        /// `host:port`.
+        endpoint: String,
+        /// Why its probe failed.
+        reason: String,
+    },
+
     /// A step did not finish within its time bound (see [`crate::deadline::Timeouts`]); the
     /// connection it used was closed. `sent` is false when the step was waiting for a connection,
     /// so nothing reached the server.
-    #[error("{what} timed out after {after:?}{}", if *.sent { "" } else { " (nothing was sent)" })]
+    #[error("{what} timed out after {after:?}{}{}", if *.sent { "" } else { " (nothing was sent)" }, on(.endpoint))]
     TimedOut {
         /// The step: `BEGIN`, `COMMIT`, the work, a chunk, waiting for a connection.
         what: String,
@@ -51,10 +61,12 @@ pub enum Error {
         after: Duration,
         /// Whether the step may have reached the server.
         sent: bool,
+        /// `host:port` of the endpoint the attempt ran on (see [`Error::endpoint`]).
+        endpoint: Option<Box<str>>,
     },
 
     /// The server returned an error. `class` says whether and how it may be retried.
-    #[error("server error {code} ({sqlstate}) [{class:?}]: {message}")]
+    #[error("server error {code} ({sqlstate}) [{class:?}]{}: {message}", on(.endpoint))]
     Server {
         /// The MySQL/TiDB error number, e.g. 9007.
         code: u16,
@@ -64,6 +76,8 @@ pub enum Error {
         message: String,
         /// How the driver classified it.
         class: ErrorClass,
+        /// `host:port` of the endpoint that answered (see [`Error::endpoint`]).
+        endpoint: Option<Box<str>>,
         /// The underlying sqlx error.
         #[source]
         source: sqlx::Error,
@@ -85,11 +99,13 @@ pub enum Error {
     /// statement or a batch chunk — so it may or may not have taken effect. The driver did not
     /// retry it (the policy does not declare the work idempotent): check before running it again.
     #[error(
-        "outcome unknown: {what} was sent and the connection broke before the reply; it may or may not have taken effect: {source}"
+        "outcome unknown: {what} was sent{} and the connection broke before the reply; it may or may not have taken effect: {source}", on(.endpoint)
     )]
     OutcomeUnknown {
         /// The statement, chunk or `COMMIT` in doubt.
         what: String,
+        /// `host:port` of the endpoint it was sent to: the server to check.
+        endpoint: Option<Box<str>>,
         /// The connection failure.
         #[source]
         source: Box<Error>,
@@ -155,12 +171,24 @@ pub enum Error {
     Work(#[source] Box<dyn std::error::Error + Send + Sync>),
 
     /// A SeaORM call failed with an error that is not a server error.
-    #[error(transparent)]
-    SeaOrm(#[from] sea_orm::DbErr),
+    #[error("{source}{}", on(.endpoint))]
+    SeaOrm {
+        /// SeaORM's error.
+        #[source]
+        source: sea_orm::DbErr,
+        /// `host:port` of the endpoint the work ran on (see [`Error::endpoint`]).
+        endpoint: Option<Box<str>>,
+    },
 
     /// Any other sqlx failure (I/O, pool time-out, decoding, protocol).
-    #[error(transparent)]
-    Sqlx(sqlx::Error),
+    #[error("{source}{}", on(.endpoint))]
+    Sqlx {
+        /// sqlx's error.
+        #[source]
+        source: sqlx::Error,
+        /// `host:port` of the endpoint the work ran on (see [`Error::endpoint`]).
+        endpoint: Option<Box<str>>,
+    },
 }
 
 impl Error {
@@ -170,6 +198,7 @@ impl Error {
             Error::InvalidUrl { .. } => "invalid_url",
             Error::Tls { .. } => "tls",
             Error::NoEndpointReachable { .. } => "no_endpoint",
+            Error::EndpointDown { .. } => "endpoint_down",
             Error::TimedOut { .. } => "timed_out",
             Error::Server { .. } => "server",
             Error::RetriesExhausted { .. } => "retries_exhausted",
@@ -180,8 +209,8 @@ impl Error {
             Error::Lossy { .. } => "lossy",
             Error::InvalidArgument(_) => "invalid_argument",
             Error::Work(_) => "work",
-            Error::SeaOrm(_) => "sea_orm",
-            Error::Sqlx(_) => "sqlx",
+            Error::SeaOrm { .. } => "sea_orm",
+            Error::Sqlx { .. } => "sqlx",
         }
     }
 
@@ -193,21 +222,86 @@ impl Error {
             Error::OutcomeUnknown { source, .. } | Error::BatchIncomplete { source, .. } => {
                 source.server_code()
             }
-            Error::SeaOrm(e) => {
-                crate::classify::sqlx_in_db_err(e).and_then(crate::classify::server_code_of)
+            Error::SeaOrm { source, .. } => {
+                crate::classify::sqlx_in_db_err(source).and_then(crate::classify::server_code_of)
             }
             _ => None,
+        }
+    }
+
+    /// `host:port` of the endpoint the failing step ran on, when the error came from work on a
+    /// connection (for [`Error::RetriesExhausted`], the last attempt's). The driver's own
+    /// operations name it exactly: each endpoint has its own pool (see [`crate::Db`]).
+    pub fn endpoint(&self) -> Option<&str> {
+        match self {
+            Error::TimedOut { endpoint, .. }
+            | Error::Server { endpoint, .. }
+            | Error::SeaOrm { endpoint, .. }
+            | Error::Sqlx { endpoint, .. } => endpoint.as_deref(),
+            Error::EndpointDown { endpoint, .. } => Some(endpoint),
+            Error::OutcomeUnknown {
+                endpoint, source, ..
+            } => endpoint.as_deref().or_else(|| source.endpoint()),
+            Error::RetriesExhausted { last, .. } => last.endpoint(),
+            Error::BatchIncomplete { source, .. } => source.endpoint(),
+            _ => None,
+        }
+    }
+
+    /// Names `endpoint` as where this error happened, unless it already names one.
+    pub fn at(mut self, name: &str) -> Error {
+        self.name_endpoint(name);
+        self
+    }
+
+    fn name_endpoint(&mut self, name: &str) {
+        match self {
+            Error::TimedOut { endpoint, .. }
+            | Error::Server { endpoint, .. }
+            | Error::SeaOrm { endpoint, .. }
+            | Error::Sqlx { endpoint, .. } => {
+                endpoint.get_or_insert_with(|| name.into());
+            }
+            Error::OutcomeUnknown {
+                endpoint, source, ..
+            } => {
+                endpoint.get_or_insert_with(|| name.into());
+                source.name_endpoint(name);
+            }
+            Error::RetriesExhausted { last: inner, .. }
+            | Error::BatchIncomplete { source: inner, .. } => inner.name_endpoint(name),
+            _ => {}
+        }
+    }
+}
+
+/// ` on host:port` for messages, or nothing.
+fn on(endpoint: &Option<Box<str>>) -> String {
+    endpoint
+        .as_deref()
+        .map_or_else(String::new, |e| format!(" on {e}"))
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(source: sea_orm::DbErr) -> Self {
+        Error::SeaOrm {
+            source,
+            endpoint: None,
         }
     }
 }
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
+        let plain = |source| Error::Sqlx {
+            source,
+            endpoint: None,
+        };
         let Some(db) = err.as_database_error() else {
-            return Error::Sqlx(err);
+            return plain(err);
         };
         let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() else {
-            return Error::Sqlx(err);
+            return plain(err);
         };
         let code = mysql.number();
         let sqlstate = mysql.code().unwrap_or("HY000").to_owned();
@@ -217,6 +311,7 @@ impl From<sqlx::Error> for Error {
             sqlstate,
             message,
             class: crate::classify::classify_code(code),
+            endpoint: None,
             source: err,
         }
     }

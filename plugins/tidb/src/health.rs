@@ -1,25 +1,28 @@
-//! Endpoint health: cheap probes, backoff for dead endpoints, and rebalancing on recovery.
+//! Endpoint health: cheap probes, backoff for dead endpoints, and the choice of endpoint for
+//! each unit of work.
 //!
 //! ```text
 //!  every `interval`:   healthy endpoint ── ping on its own kept connection (one round trip)
 //!                      ping fails ──────── reconnect once (the server may have restarted)
 //!                      down endpoint ───── reconnect only when its backoff is due
 //!                                          (interval · 2^(failures-1), at most `max_backoff`)
-//!  down → up:          close ~pool/healthy connections as they are released; the new ones
-//!                      replacing them go to the recovered endpoint, so the pool spreads
-//!                      again without waiting for `max-lifetime`
+//!  a connection failure in the driver's work ── probe now, not at the next tick
+//!  each unit of work:  the healthy endpoint with the fewest busy connections (ties: round robin)
 //! ```
 //!
-//! A probe used to open a new connection (TCP, handshake, authentication) to every endpoint on
-//! every round: 30 handshakes per endpoint per minute per `Db`. Keeping one probe connection per
-//! endpoint makes a round one `COM_PING` per healthy endpoint, and a dead endpoint costs a
-//! connection attempt only when its backoff is due. [`HealthStats`] counts both.
+//! Every endpoint has a pool of its own (see [`crate::cluster`]), so balancing is a choice per
+//! unit of work: an endpoint that recovers has an empty pool, the fewest busy connections, and
+//! gets new work at once. A probe used to open a new connection (TCP, handshake,
+//! authentication) to every endpoint on every round: 30 handshakes per endpoint per minute per
+//! `Db`. Keeping one probe connection per endpoint makes a round one `COM_PING` per healthy
+//! endpoint, and a dead endpoint costs a connection attempt only when its backoff is due.
+//! [`HealthStats`] counts both.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{ConnectOptions as _, Connection as _};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -68,8 +71,6 @@ pub struct HealthStats {
     pub pings: u64,
     /// New probe connections attempted (first contact, reconnects, dead-endpoint retries).
     pub connects: u64,
-    /// Released pool connections closed to rebalance after an endpoint recovered.
-    pub recycled: u64,
 }
 
 pub(crate) struct Endpoint {
@@ -77,6 +78,11 @@ pub(crate) struct Endpoint {
     pub(crate) options: MySqlConnectOptions,
     healthy: AtomicBool,
     last_error: Mutex<Option<String>>,
+    /// Work lost a connection here since the last good probe: chosen only when no endpoint
+    /// without such a loss is healthy.
+    suspect: AtomicBool,
+    /// Wakes everyone waiting for a connection of this endpoint when it is found down.
+    down: Notify,
 }
 
 /// Names and health only: the options hold the password.
@@ -93,24 +99,37 @@ impl Endpoint {
     pub(crate) fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
     }
+
+    /// Why the last probe failed, if it did.
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// Resolves when the health checker finds this endpoint down (at once if it is down now):
+    /// a wait for one of its connections can stop and go elsewhere.
+    pub(crate) async fn went_down(&self) {
+        let notified = self.down.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so a transition in between is not missed.
+        notified.as_mut().enable();
+        if self.is_healthy() {
+            notified.await;
+        }
+    }
 }
 
-/// The endpoints of one `Db`, shared by the pool's connect hook and the health task.
+/// The endpoints of one `Db`, shared by its operations and the health task.
 #[derive(Debug)]
 pub(crate) struct Endpoints {
     pub(crate) list: Vec<Endpoint>,
+    /// Round-robin cursor for ties in [`choose`].
     next: AtomicUsize,
-    /// Set by the pool's connect hook: a connection was opened, move the target on.
-    pub(crate) rotate: Notify,
+    /// Set by work that lost its connection: probe now instead of at the next tick.
+    pub(crate) probe_now: Notify,
     /// Set when the `Db` is dropped: close the probe connections and stop.
     pub(crate) shutdown: Notify,
-    /// After a recovery: (endpoint index, new connections still to send there).
-    pinned: Mutex<Option<(usize, u64)>>,
-    /// Released pool connections still to close for a rebalance.
-    recycle: AtomicU32,
     pings: AtomicU64,
     connects: AtomicU64,
-    recycled: AtomicU64,
 }
 
 impl Endpoints {
@@ -122,74 +141,60 @@ impl Endpoints {
                 options,
                 healthy: AtomicBool::new(false),
                 last_error: Mutex::new(None),
+                suspect: AtomicBool::new(false),
+                down: Notify::new(),
             })
             .collect();
         Endpoints {
             list,
             next: AtomicUsize::new(0),
-            rotate: Notify::new(),
+            probe_now: Notify::new(),
             shutdown: Notify::new(),
-            pinned: Mutex::new(None),
-            recycle: AtomicU32::new(0),
             pings: AtomicU64::new(0),
             connects: AtomicU64::new(0),
-            recycled: AtomicU64::new(0),
         }
     }
 
-    /// The endpoint for the next new connection: a recovered endpoint while it is pinned,
-    /// otherwise the next healthy one after the round-robin cursor.
-    pub(crate) fn next_target(&self) -> Option<&Endpoint> {
-        if let Ok(mut pinned) = self.pinned.lock()
-            && let Some((index, left)) = pinned.as_mut()
-        {
-            let endpoint = &self.list[*index];
-            *left -= 1;
-            if !endpoint.is_healthy() {
-                // Down again: stop moving connections to it.
-                self.recycle.store(0, Ordering::Relaxed);
-            }
-            if *left == 0 || !endpoint.is_healthy() {
-                *pinned = None;
-            }
-            if endpoint.is_healthy() {
-                return Some(endpoint);
-            }
+    /// The endpoint for the next unit of work, given each endpoint's busy connections
+    /// (see [`choose`]); a suspect endpoint counts as far busier than any other.
+    pub(crate) fn pick(&self, busy: impl Fn(usize) -> u32) -> usize {
+        if self.list.len() == 1 {
+            return 0;
         }
-        // The k-th healthy endpoint, so that a dead one's turns spread evenly over the rest
-        // (skipping to "the next healthy after the cursor" gave its turns all to its neighbour).
-        let healthy = self.list.iter().filter(|e| e.is_healthy()).count();
-        if healthy == 0 {
-            return None;
-        }
-        let k = self.next.fetch_add(1, Ordering::Relaxed) % healthy;
-        self.list.iter().filter(|e| e.is_healthy()).nth(k)
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        choose(
+            self.list.iter().enumerate().map(|(i, e)| {
+                let penalty = if e.suspect.load(Ordering::Relaxed) {
+                    SUSPECT_PENALTY
+                } else {
+                    0
+                };
+                e.is_healthy().then(|| busy(i).saturating_add(penalty))
+            }),
+            start,
+        )
     }
 
-    /// The pool's release hook: true when this released connection is to be closed for a
-    /// rebalance. One relaxed load when none is running.
-    pub(crate) fn recycle_on_release(&self) -> bool {
-        if self.recycle.load(Ordering::Relaxed) == 0 {
-            return false;
-        }
-        let taken = self
-            .recycle
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-            .is_ok();
-        if taken {
-            self.recycled.fetch_add(1, Ordering::Relaxed);
-        }
-        taken
+    /// Work on endpoint `index` lost its connection: avoid it and probe it now (a good probe
+    /// clears this; a bad one marks it down).
+    pub(crate) fn suspect(&self, index: usize) {
+        self.list[index].suspect.store(true, Ordering::Relaxed);
+        self.probe_now.notify_one();
     }
 
     pub(crate) fn any_healthy(&self) -> bool {
         self.list.iter().any(Endpoint::is_healthy)
     }
 
-    /// Records a probe result; true when the endpoint just came back.
-    fn mark(&self, endpoint: &Endpoint, result: &Result<()>) -> bool {
+    /// Records a probe result; a recovered endpoint then gets new work first (its pool is
+    /// the least busy), a dead one wakes the work waiting for its connections.
+    fn mark(&self, endpoint: &Endpoint, result: &Result<()>) {
         let healthy = result.is_ok();
         let was = endpoint.healthy.swap(healthy, Ordering::Relaxed);
+        endpoint.suspect.store(false, Ordering::Relaxed);
+        if was && !healthy {
+            endpoint.down.notify_waiters();
+        }
         let failed_before = endpoint.last_error.lock().ok().and_then(|mut last| {
             std::mem::replace(&mut *last, result.as_ref().err().map(ToString::to_string))
         });
@@ -203,7 +208,6 @@ impl Endpoints {
             }
             _ => {}
         }
-        healthy && !was
     }
 
     pub(crate) fn statuses(&self) -> Vec<EndpointStatus> {
@@ -212,7 +216,7 @@ impl Endpoints {
             .map(|e| EndpointStatus {
                 name: e.name.clone(),
                 healthy: e.is_healthy(),
-                last_error: e.last_error.lock().ok().and_then(|l| l.clone()),
+                last_error: e.last_error(),
             })
             .collect()
     }
@@ -221,7 +225,6 @@ impl Endpoints {
         HealthStats {
             pings: self.pings.load(Ordering::Relaxed),
             connects: self.connects.load(Ordering::Relaxed),
-            recycled: self.recycled.load(Ordering::Relaxed),
         }
     }
 }
@@ -269,8 +272,8 @@ impl Prober {
         futures::future::join_all(closes).await;
     }
 
-    /// Probes every endpoint that is due, concurrently; returns the indices that recovered.
-    pub(crate) async fn round(&mut self, endpoints: &Endpoints) -> Vec<usize> {
+    /// Probes every endpoint that is due, concurrently.
+    pub(crate) async fn round(&mut self, endpoints: &Endpoints) {
         let now = Instant::now();
         let health = self.health;
         let probes = self
@@ -284,7 +287,6 @@ impl Prober {
                 (i, result)
             });
         let results = futures::future::join_all(probes).await;
-        let mut recovered = Vec::new();
         for (i, result) in results {
             let state = &mut self.states[i];
             if result.is_ok() {
@@ -295,11 +297,8 @@ impl Prober {
                 let wait = health.interval * 2u32.saturating_pow(state.failures - 1).min(1 << 16);
                 state.next_at = Some(Instant::now() + wait.min(health.max_backoff));
             }
-            if endpoints.mark(&endpoints.list[i], &result) {
-                recovered.push(i);
-            }
+            endpoints.mark(&endpoints.list[i], &result);
         }
-        recovered
     }
 }
 
@@ -330,51 +329,32 @@ async fn probe(
             Ok(())
         }
         Ok(Err(e)) => Err(Error::from(e)),
-        Err(_) => Err(Error::Sqlx(sqlx::Error::Io(
+        Err(_) => Err(Error::from(sqlx::Error::Io(
             std::io::ErrorKind::TimedOut.into(),
         ))),
     }
 }
 
-/// Points the pool at the endpoint for its next new connection.
-pub(crate) fn retarget(pool: &MySqlPool, endpoints: &Endpoints) {
-    if endpoints.list.len() > 1
-        && let Some(next) = endpoints.next_target()
-    {
-        pool.set_connect_options(next.options.clone());
-    }
+/// What a suspect endpoint adds to its busy count: more than any pool holds.
+const SUSPECT_PENALTY: u32 = 1 << 20;
+
+/// The endpoint for a unit of work: among the healthy ones (`Some(busy connections)`), the one
+/// with the fewest busy connections, the first from `start` (a round-robin cursor) on a tie.
+/// When none is healthy, the one at `start`: the work then fails on it with that endpoint's own
+/// error, which the caller turns into [`Error::NoEndpointReachable`].
+pub(crate) fn choose(busy: impl ExactSizeIterator<Item = Option<u32>>, start: usize) -> usize {
+    let n = busy.len();
+    let busy: Vec<Option<u32>> = busy.collect();
+    (0..n)
+        .map(|k| (start + k) % n)
+        .filter_map(|i| busy[i].map(|b| (b, i)))
+        .min_by_key(|&(b, _)| b)
+        .map_or(start % n, |(_, i)| i)
 }
 
-/// After `index` recovered: its fair share is `pool size / healthy endpoints` (its old
-/// connections died with it, so the pool now lives on the others). That many released
-/// connections are closed instead of pooled ([`Endpoints::recycle_on_release`], the pool's
-/// release hook), and the new connections that replace them are pinned to `index`, so the pool
-/// spreads again within a few requests per connection instead of waiting for `max-lifetime`.
-/// Released, not idle: a busy pool has no idle connection to close.
-fn start_rebalance(pool: &MySqlPool, endpoints: &Endpoints, index: usize) {
-    let healthy = endpoints.list.iter().filter(|e| e.is_healthy()).count() as u32;
-    if endpoints.list.len() < 2 || healthy < 2 {
-        return;
-    }
-    let share = pool.size() / healthy;
-    if share == 0 {
-        return;
-    }
-    // The pool's target covers the next connection; the pin the rest of the share.
-    if let Ok(mut pinned) = endpoints.pinned.lock() {
-        *pinned = (share > 1).then(|| (index, u64::from(share - 1)));
-    }
-    pool.set_connect_options(endpoints.list[index].options.clone());
-    endpoints.recycle.store(share, Ordering::Relaxed);
-    tracing::info!(endpoint = %endpoints.list[index].name, share, "rebalancing after recovery");
-}
-
-/// The health task: probe rounds every `interval`, retargeting after each new connection.
-pub(crate) async fn health_loop(
-    pool: MySqlPool,
-    endpoints: std::sync::Arc<Endpoints>,
-    mut prober: Prober,
-) {
+/// The health task: a probe round every `interval`, and one at once when work lost a
+/// connection.
+pub(crate) async fn health_loop(endpoints: std::sync::Arc<Endpoints>, mut prober: Prober) {
     let mut ticker = tokio::time::interval(prober.health.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -384,22 +364,10 @@ pub(crate) async fn health_loop(
                 prober.close().await;
                 return;
             }
-            _ = ticker.tick() => {
-                let recovered = prober.round(&endpoints).await;
-                let current = endpoint_name(&pool.connect_options());
-                let current_down = endpoints
-                    .list
-                    .iter()
-                    .any(|e| e.name == current && !e.is_healthy());
-                if current_down {
-                    retarget(&pool, &endpoints);
-                }
-                if let Some(&index) = recovered.last() {
-                    start_rebalance(&pool, &endpoints, index);
-                }
-            }
-            () = endpoints.rotate.notified() => retarget(&pool, &endpoints),
+            _ = ticker.tick() => {}
+            () = endpoints.probe_now.notified() => {}
         }
+        prober.round(&endpoints).await;
     }
 }
 

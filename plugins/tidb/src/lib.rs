@@ -6,7 +6,7 @@
 //! ```text
 //!  URL (mysql:// | tidb://, several hosts, TLS, time bounds, set.<session variable>)
 //!      ──► options ──► Db ──► MySqlPool ──► SeaORM
-//!                       │  health: kept-connection pings, backoff, rebalancing on recovery
+//!                       │  a pool per endpoint, picked per unit of work; health: pings, backoff
 //!  your closure ──► retry::transaction_with_retry ──► policy::run_with_retry
 //!                        BEGIN [PESSIMISTIC]          classify error number → retry?
 //!                        work / COMMIT / ROLLBACK     sleep ((1.5^n)+rand)*100 ms
@@ -45,6 +45,7 @@ pub mod health;
 pub mod options;
 pub mod policy;
 pub mod retry;
+mod route;
 pub mod server;
 pub mod session;
 pub mod sql;

@@ -4,8 +4,8 @@
 //! tidb://user:pass@host-a:4000,host-b:4000/app?ssl-mode=VERIFY_IDENTITY&max-connections=20
 //! └─┬─┘ └───┬───┘ └──────────┬──────────┘ └┬┘ └────────────────────┬─────────────────────┘
 //! scheme  user    endpoints (stateless,   db   sqlx options (ssl-*, charset, timezone, …)
-//! (mysql: 3306   tried round robin with        and pool options (max-connections, …)
-//!  tidb:  4000)  health-checked failover)
+//! (mysql: 3306   a pool each, the least busy      and pool options (max-connections, …
+//!  tidb:  4000)  healthy one per unit of work)    per endpoint)
 //! ```
 //!
 //! Parsing is pure: every problem (unknown option, bad port, a CA file that does not exist,
@@ -47,12 +47,13 @@ const SQLX_KEYS: [&str; 13] = [
     "time-zone",
 ];
 
-/// Pool sizing and timing. Defaults suit TiDB: TiDB servers are stateless and cheap to
+/// Pool sizing and timing, for each endpoint's pool. Defaults suit TiDB: TiDB servers are stateless and cheap to
 /// reconnect to, load balancers in front of them drop idle connections, so connections are
 /// recycled well before common LB idle limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolSettings {
-    /// Upper bound of open connections (default 10).
+    /// Upper bound of open connections per endpoint (default 10): TiDB limits connections
+    /// per server, and one endpoint must be able to carry the load when the others are down.
     pub max_connections: u32,
     /// Connections kept open when idle (default 0).
     pub min_connections: u32,

@@ -198,9 +198,14 @@ impl From<Error> for AttemptError {
 fn may_have_reached_server(error: &Error) -> bool {
     !matches!(
         error,
-        Error::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
-            | Error::SeaOrm(sea_orm::DbErr::ConnectionAcquire(_))
-            | Error::NoEndpointReachable { .. }
+        Error::Sqlx {
+            source: sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
+            ..
+        } | Error::SeaOrm {
+            source: sea_orm::DbErr::ConnectionAcquire(_),
+            ..
+        } | Error::NoEndpointReachable { .. }
+            | Error::EndpointDown { .. }
             | Error::TimedOut { sent: false, .. }
     )
 }
@@ -277,6 +282,7 @@ impl<'p> Retry<'p> {
             return Err(match in_doubt {
                 Some(what) => Error::OutcomeUnknown {
                     what,
+                    endpoint: failure.error.endpoint().map(Box::from),
                     source: Box::new(failure.error),
                 },
                 None => failure.error,

@@ -13,23 +13,41 @@
 //! (or must make them idempotent). Rolling back before each retry is explicit: a failed
 //! statement on TiDB leaves the transaction open, and reusing it would commit half the work.
 
+use std::borrow::Cow;
+
 use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use sqlx::mysql::{MySqlConnection, MySqlPool};
 
 use tokio::time::Instant;
 
-use crate::deadline::{Lease, Step, Steps};
+use crate::deadline::{Step, Steps};
 use crate::error::Result;
 use crate::policy::{AttemptError, Retry, RetryPolicy};
+use crate::route::Route;
 
 /// Runs `work` inside a transaction on `pool`, retrying the whole transaction on TiDB's
 /// retryable errors according to `policy`.
 ///
 /// `is_tidb` chooses whether `policy.mode` may emit `BEGIN PESSIMISTIC/OPTIMISTIC`
-/// ([`crate::Db::transaction_with_retry`] fills it in from server detection).
+/// ([`crate::Db::transaction_with_retry`] fills it in from server detection). Every attempt
+/// runs on `pool`; [`crate::Db::transaction_with_retry`] picks an endpoint per attempt instead.
 pub async fn transaction_with_retry<T, F>(
     pool: &MySqlPool,
+    policy: &RetryPolicy,
+    is_tidb: bool,
+    work: F,
+) -> Result<T>
+where
+    F: for<'c> FnMut(&'c mut MySqlConnection) -> BoxFuture<'c, Result<T>>,
+{
+    transaction_routed(|| Route::single(pool), policy, is_tidb, work).await
+}
+
+/// [`transaction_with_retry`] with each attempt on the pool `route` gives; failures name the
+/// attempt's endpoint.
+pub(crate) async fn transaction_routed<'r, T, F>(
+    route: impl Fn() -> Route<'r>,
     policy: &RetryPolicy,
     is_tidb: bool,
     mut work: F,
@@ -41,8 +59,9 @@ where
     let mut retry = Retry::start(policy);
     loop {
         retry.attempt();
+        let route = route();
         let (started, deadline) = (Instant::now(), retry.deadline());
-        let failure = match Lease::acquire(pool, deadline).await {
+        let failure = match route.lease(deadline).await {
             Ok(mut lease) => {
                 // One timer for the rest of the attempt; `steps` says which step it stopped.
                 // (A timer per step measured 1 % more client instructions per point
@@ -65,7 +84,7 @@ where
             }
             Err(e) => AttemptError::before_commit(e),
         };
-        retry.failed(failure).await?;
+        retry.failed(route.failed(failure)).await?;
     }
 }
 
@@ -112,8 +131,26 @@ where
 /// Each step is bounded by the attempt's deadline like the sqlx path, but SeaORM owns the
 /// connection: one abandoned by a time-out goes back to sqlx's pool, whose release ping holds
 /// that pool slot until the server answers or the link fails.
+///
+/// Every attempt runs on `db`; [`crate::Db::sea_transaction_with_retry`] picks an endpoint per
+/// attempt instead. On MySQL/TiDB a failure names the endpoint of `db`'s pool.
 pub async fn sea_transaction_with_retry<T, F>(
     db: &DatabaseConnection,
+    policy: &RetryPolicy,
+    work: F,
+) -> Result<T>
+where
+    F: for<'c> FnMut(&'c DatabaseTransaction) -> BoxFuture<'c, Result<T>>,
+{
+    let mysql = db.get_database_backend() == sea_orm::DatabaseBackend::MySql;
+    let route = mysql.then(|| Route::single(db.get_mysql_connection_pool()));
+    sea_transaction_routed(|| (Cow::Borrowed(db), route), policy, work).await
+}
+
+/// [`sea_transaction_with_retry`] with each attempt on the connection `next` gives, and its
+/// route (none for SQLite) to name the endpoint of a failure.
+pub(crate) async fn sea_transaction_routed<'r, T, F>(
+    next: impl Fn() -> (Cow<'r, DatabaseConnection>, Option<Route<'r>>),
     policy: &RetryPolicy,
     mut work: F,
 ) -> Result<T>
@@ -123,12 +160,17 @@ where
     let mut retry = Retry::start(policy);
     loop {
         retry.attempt();
+        let (db, route) = next();
         let (started, steps) = (Instant::now(), Steps::new());
-        let run = sea_attempt(db, &mut work, &steps);
+        let run = sea_attempt(&db, &mut work, &steps);
         let failure = match tokio::time::timeout_at(retry.deadline(), run).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(failure)) => failure,
             Err(_) => steps.timed_out(started.elapsed()),
+        };
+        let failure = match route {
+            Some(route) => route.failed(failure),
+            None => failure,
         };
         retry.failed(failure).await?;
     }

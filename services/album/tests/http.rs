@@ -363,7 +363,8 @@ async fn mysql_server() {
     let sep = if db.url.contains('?') { '&' } else { '?' };
     let url = format!("{}{sep}max-connections=20", db.url);
     let store = SeaStore::connect(Some(&url), "", 3).await.unwrap();
-    let pool = store.connection().get_mysql_connection_pool();
+    let conn = store.connection();
+    let pool = conn.get_mysql_connection_pool();
     assert_eq!(pool.options().get_max_connections(), 3);
     drop(store);
     db.drop_database().await;

@@ -1,6 +1,7 @@
 //! The services' database (feature `database`): a MySQL/TiDB URL goes through the Lockstep
-//! driver (health-checked endpoints, one pool, SeaORM over it); no URL means an embedded SQLite
-//! file, so a service runs on a fresh machine with nothing installed.
+//! driver (health-checked endpoints, a pool per endpoint, SeaORM over the one each call picks);
+//! no URL means an embedded SQLite file, so a service runs on a fresh machine with nothing
+//! installed.
 
 use std::sync::Arc;
 
@@ -28,10 +29,15 @@ pub enum OpenError {
 /// An open database.
 #[derive(Clone, Debug)]
 pub struct Database {
-    /// SeaORM over the pool.
-    pub conn: DatabaseConnection,
+    backend: Backend,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
     /// The driver's handle on MySQL/TiDB.
-    pub tidb: Option<Arc<Db>>,
+    Tidb(Arc<Db>),
+    /// SeaORM over the SQLite file.
+    Sqlite(DatabaseConnection),
 }
 
 /// Brings the schema up to date (`migrate_on_start`), or checks that it is (see
@@ -118,8 +124,7 @@ impl Database {
                 options.pool.max_connections = max_connections;
                 let db = Db::connect_options(options).await?;
                 Database {
-                    conn: db.sea_orm(),
-                    tidb: Some(Arc::new(db)),
+                    backend: Backend::Tidb(Arc::new(db)),
                 }
             }
             None => {
@@ -127,19 +132,56 @@ impl Database {
                 let mut options = sea_orm::ConnectOptions::new(url);
                 options.max_connections(max_connections).sqlx_logging(false);
                 Database {
-                    conn: sea_orm::Database::connect(options).await?,
-                    tidb: None,
+                    backend: Backend::Sqlite(sea_orm::Database::connect(options).await?),
                 }
             }
         })
     }
 
-    /// `(open, idle)` pool connections.
+    /// SeaORM for one unit of work: on MySQL/TiDB over the pool of the healthy endpoint with
+    /// the fewest busy connections (take it per request, do not keep it), on SQLite the file.
+    pub fn conn(&self) -> DatabaseConnection {
+        match &self.backend {
+            Backend::Tidb(db) => db.sea_orm(),
+            Backend::Sqlite(sqlite) => sqlite.clone(),
+        }
+    }
+
+    /// The driver's handle, on MySQL/TiDB.
+    pub fn tidb(&self) -> Option<&Arc<Db>> {
+        match &self.backend {
+            Backend::Tidb(db) => Some(db),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// A retried SeaORM transaction: on MySQL/TiDB each attempt picks an endpoint (a retry
+    /// after a lost connection goes to a healthy one), on SQLite it runs on the file.
+    pub async fn transaction_with_retry<T, F>(
+        &self,
+        policy: &lockstep_tidb::RetryPolicy,
+        work: F,
+    ) -> Result<T, lockstep_tidb::Error>
+    where
+        F: for<'c> FnMut(
+            &'c sea_orm::DatabaseTransaction,
+        )
+            -> futures::future::BoxFuture<'c, Result<T, lockstep_tidb::Error>>,
+    {
+        match &self.backend {
+            Backend::Tidb(db) => db.sea_transaction_with_retry(policy, work).await,
+            Backend::Sqlite(sqlite) => {
+                lockstep_tidb::sea_transaction_with_retry(sqlite, policy, work).await
+            }
+        }
+    }
+
+    /// `(open, idle)` pool connections (over all endpoints on MySQL/TiDB).
     pub fn pool_state(&self) -> (i64, i64) {
-        let (open, idle) = match &self.tidb {
-            Some(db) => (db.pool().size(), db.pool().num_idle()),
-            None => {
-                let pool = self.conn.get_sqlite_connection_pool();
+        let (open, idle) = match &self.backend {
+            Backend::Tidb(db) => db.pool_state(),
+            Backend::Sqlite(sqlite) => {
+                let pool = sqlite.get_sqlite_connection_pool();
                 (pool.size(), pool.num_idle())
             }
         };
@@ -148,7 +190,7 @@ impl Database {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), String> {
-        self.conn.ping().await.map_err(|e| e.to_string())
+        self.conn().ping().await.map_err(|e| e.to_string())
     }
 
     /// Creates the index `name` on `table`'s `columns` unless it exists (migrations are
@@ -179,7 +221,7 @@ impl Database {
         index: &sea_orm::sea_query::IndexCreateStatement,
     ) -> Result<(), sea_orm::DbErr> {
         use sea_orm::ConnectionTrait;
-        match self.conn.execute(index).await {
+        match self.conn().execute(index).await {
             Ok(_) => Ok(()),
             Err(e) if e.to_string().contains("1061") => Ok(()),
             Err(e) => Err(e),

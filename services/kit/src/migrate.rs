@@ -112,11 +112,11 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(120);
 const LEDGER: &str = "lockstep_migrations";
 
 async fn ensure_ledger(db: &Database) -> Result<(), DbErr> {
-    let time = match db.conn.get_database_backend() {
+    let time = match db.conn().get_database_backend() {
         DatabaseBackend::Sqlite => "TEXT",
         _ => "DATETIME(6)",
     };
-    db.conn
+    db.conn()
         .execute_unprepared(&format!(
             "CREATE TABLE IF NOT EXISTS {LEDGER} (service VARCHAR(64) NOT NULL, \
              name VARCHAR(200) NOT NULL, applied_at {time} NOT NULL, PRIMARY KEY (service, name))"
@@ -127,9 +127,9 @@ async fn ensure_ledger(db: &Database) -> Result<(), DbErr> {
 
 /// The ledger's names for `service`.
 async fn recorded(db: &Database, service: &str) -> Result<Vec<String>, DbErr> {
-    let backend = db.conn.get_database_backend();
+    let backend = db.conn().get_database_backend();
     let rows = db
-        .conn
+        .conn()
         .query_all_raw(Statement::from_sql_and_values(
             backend,
             format!("SELECT name FROM {LEDGER} WHERE service = ? ORDER BY name"),
@@ -214,7 +214,7 @@ async fn apply(
         tracing::warn!(service, newer = ?report.newer,
             "the schema has migrations of a newer release (this binary is a rollback); leaving them");
     }
-    let backend = db.conn.get_database_backend();
+    let backend = db.conn().get_database_backend();
     for migration in migrations {
         if done.iter().any(|d| d == migration.name) {
             report.already.push(migration.name.to_owned());
@@ -226,7 +226,7 @@ async fn apply(
             source,
         };
         (migration.up)(db).await.map_err(failed)?;
-        db.conn
+        db.conn()
             .execute_raw(Statement::from_sql_and_values(
                 backend,
                 format!("INSERT INTO {LEDGER} (service, name, applied_at) VALUES (?, ?, ?)"),

@@ -22,7 +22,7 @@ impl Lock {
         service: &str,
         wait: Duration,
     ) -> Result<Lock, MigrateError> {
-        let Some(tidb) = &db.tidb else {
+        let Some(tidb) = &db.tidb() else {
             return Ok(Lock { held: None });
         };
         let ledger = |e: sqlx::Error| MigrateError::Ledger(DbErr::Custom(format!("lock: {e}")));

@@ -13,12 +13,12 @@ use sea_orm::ConnectionTrait;
 /// Each migration adds a row to `steps`, so the test sees what ran how often.
 fn record<'a>(db: &'a Database, name: &'static str) -> Step<'a> {
     Box::pin(async move {
-        db.conn
+        db.conn()
             .execute_unprepared("CREATE TABLE IF NOT EXISTS steps (name VARCHAR(64) NOT NULL)")
             .await?;
         // Long enough for a second replica to arrive while the first one migrates.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        db.conn
+        db.conn()
             .execute_unprepared(&format!("INSERT INTO steps (name) VALUES ('{name}')"))
             .await?;
         Ok(())
@@ -33,7 +33,7 @@ fn two(db: &Database) -> Step<'_> {
 }
 fn broken(db: &Database) -> Step<'_> {
     Box::pin(async move {
-        db.conn
+        db.conn()
             .execute_unprepared("ALTER TABLE no_such_table ADD COLUMN x INTEGER")
             .await?;
         Ok(())
@@ -51,9 +51,9 @@ const TWO: Migration = Migration {
 
 async fn steps(db: &Database) -> Vec<String> {
     let rows = db
-        .conn
+        .conn()
         .query_all_raw(sea_orm::Statement::from_string(
-            db.conn.get_database_backend(),
+            db.conn().get_database_backend(),
             "SELECT name FROM steps ORDER BY name",
         ))
         .await
@@ -148,7 +148,14 @@ async fn mysql_server() {
 
     // A lock held by another session: refused after the wait, naming the service.
     let other = Database::connect(Some(&fresh.url), "", 1).await.unwrap();
-    let mut holder = other.tidb.as_ref().unwrap().pool().acquire().await.unwrap();
+    let mut holder = other
+        .tidb()
+        .as_ref()
+        .unwrap()
+        .pool()
+        .acquire()
+        .await
+        .unwrap();
     let held: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK('lockstep_migrate_busy', 5)")
         .fetch_one(&mut *holder)
         .await

@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
 async fn column(db: &Database, table: &str, column: &str, of: &str) -> String {
     let row = db
-        .conn
+        .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DatabaseBackend::MySql,
             format!(
@@ -69,12 +69,12 @@ async fn mysql_server() {
     // An earlier release's start-up DDL: the server's default collation for tenants, a 64 KiB
     // BLOB body, no ledger. The migrations bring it up to date and record themselves.
     for table in ["notes", "plain_notes", "lockstep_migrations"] {
-        db.conn
+        db.conn()
             .execute_unprepared(&format!("DROP TABLE {table}"))
             .await
             .unwrap();
     }
-    db.conn
+    db.conn()
         .execute_unprepared(
             "CREATE TABLE notes (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, \
              tenant VARCHAR(64) COLLATE utf8mb4_general_ci NOT NULL, title BLOB NOT NULL, \

@@ -20,7 +20,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
 
 fn users(db: &Database) -> Step<'_> {
     Box::pin(async move {
-        let (id, text, time) = match db.conn.get_database_backend() {
+        let (id, text, time) = match db.conn().get_database_backend() {
             DatabaseBackend::Sqlite => (
                 "id INTEGER PRIMARY KEY AUTOINCREMENT",
                 "VARCHAR(64)",
@@ -33,7 +33,7 @@ fn users(db: &Database) -> Step<'_> {
                 "DATETIME(6)",
             ),
         };
-        db.conn
+        db.conn()
             .execute_unprepared(&format!(
                 "CREATE TABLE IF NOT EXISTS users ({id}, tenant {text} NOT NULL, \
                  username {text} NOT NULL, password_hash VARCHAR(255) NOT NULL, \
@@ -76,7 +76,7 @@ impl SeaStore {
     }
 
     fn statement(&self, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-        Statement::from_sql_and_values(self.db.conn.get_database_backend(), sql, values)
+        Statement::from_sql_and_values(self.db.conn().get_database_backend(), sql, values)
     }
 }
 
@@ -94,7 +94,7 @@ impl UserStore for SeaStore {
         let now: DateTime<Utc> = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
         let result = self
             .db
-            .conn
+            .conn()
             .execute_raw(self.statement(
                 "INSERT INTO users (tenant, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
                 vec![tenant.into(), username.into(), password_hash.into(), now.into()],
@@ -122,7 +122,7 @@ impl UserStore for SeaStore {
     async fn find(&self, tenant: &str, username: &str) -> Result<Option<User>, DomainError> {
         let row = self
             .db
-            .conn
+            .conn()
             .query_one_raw(self.statement(
                 "SELECT id, password_hash, created_at FROM users WHERE tenant = ? AND username = ?",
                 vec![tenant.into(), username.into()],

@@ -9,6 +9,7 @@ fn server_error(code: u16) -> Error {
         sqlstate: "HY000".into(),
         message: format!("error {code}"),
         class: crate::classify::classify_code(code),
+        endpoint: None,
         source: sqlx::Error::RowNotFound,
     }
 }
@@ -112,7 +113,7 @@ async fn transient_errors_need_idempotent_work() {
 }
 
 fn io() -> Error {
-    Error::Sqlx(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()))
+    Error::from(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()))
 }
 
 #[tokio::test(start_paused = true)]
@@ -124,9 +125,15 @@ async fn a_broken_commit_is_outcome_unknown_unless_idempotent() {
     .await
     .unwrap_err();
     match &err {
-        Error::OutcomeUnknown { what, source } => {
+        Error::OutcomeUnknown { what, source, .. } => {
             assert_eq!(what, "COMMIT");
-            assert!(matches!(**source, Error::Sqlx(sqlx::Error::Io(_))));
+            assert!(matches!(
+                **source,
+                Error::Sqlx {
+                    source: sqlx::Error::Io(_),
+                    ..
+                }
+            ));
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -158,7 +165,7 @@ async fn unknown_work_is_in_doubt_but_a_connection_never_obtained_is_retried() {
     assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
     let out = run_with_retry(&policy, |a| async move {
         if a.number == 1 {
-            Err(Error::Sqlx(sqlx::Error::PoolTimedOut).into())
+            Err(Error::from(sqlx::Error::PoolTimedOut).into())
         } else {
             Ok(a.number)
         }
@@ -241,7 +248,7 @@ async fn a_hung_attempt_is_stopped_at_its_time_out_and_is_in_doubt() {
     .unwrap_err();
     // Work the loop knows nothing about may have been an autocommit write that reached the server.
     match &err {
-        Error::OutcomeUnknown { what, source } => {
+        Error::OutcomeUnknown { what, source, .. } => {
             assert_eq!(what, "the statement");
             assert!(
                 matches!(**source, Error::TimedOut { sent: true, after, .. } if after == Duration::from_secs(2)),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use lockstep_service_config::AlbumConfig;
 use lockstep_service_kit::database::{Database, OpenError, prepare_schema};
-use lockstep_tidb::{RetryPolicy, sea_transaction_with_retry};
+use lockstep_tidb::RetryPolicy;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -22,7 +22,6 @@ use entity::{ActiveModel, Column, Entity, Model};
 #[derive(Clone, Debug)]
 pub struct SeaStore {
     db: Database,
-    conn: DatabaseConnection,
     policy: Arc<RetryPolicy>,
 }
 
@@ -71,11 +70,10 @@ impl SeaStore {
     async fn on(db: Database, migrate: bool) -> Result<SeaStore, OpenError> {
         prepare_schema(&db, schema::SERVICE, schema::MIGRATIONS, migrate).await?;
         let store = SeaStore {
-            conn: db.conn.clone(),
             // The driver's policy: the URL's attempt time-out and retry budget, counted in its
             // retry metrics.
             policy: Arc::new(
-                db.tidb
+                db.tidb()
                     .as_ref()
                     .map_or_else(RetryPolicy::default, |tidb| tidb.retry_policy()),
             ),
@@ -84,37 +82,39 @@ impl SeaStore {
         Ok(store)
     }
 
-    /// The SeaORM connection (tests, tools).
-    pub fn connection(&self) -> &DatabaseConnection {
-        &self.conn
+    /// A SeaORM connection (tests, tools).
+    pub fn connection(&self) -> DatabaseConnection {
+        self.db.conn()
     }
 }
 
 impl AlbumStore for SeaStore {
     async fn create(&self, album: NewAlbum) -> Result<Album, DomainError> {
-        let row = sea_transaction_with_retry(&self.conn, &self.policy, |txn| {
-            let album = album.clone();
-            Box::pin(async move {
-                let model = ActiveModel {
-                    title: Set(album.title),
-                    artist: Set(album.artist),
-                    price: Set(album.price),
-                    created_at: Set(Utc::now()),
-                    ..Default::default()
-                }
-                .insert(txn)
-                .await?;
-                Ok(model)
+        let row = self
+            .db
+            .transaction_with_retry(&self.policy, |txn| {
+                let album = album.clone();
+                Box::pin(async move {
+                    let model = ActiveModel {
+                        title: Set(album.title),
+                        artist: Set(album.artist),
+                        price: Set(album.price),
+                        created_at: Set(Utc::now()),
+                        ..Default::default()
+                    }
+                    .insert(txn)
+                    .await?;
+                    Ok(model)
+                })
             })
-        })
-        .await
-        .map_err(from_txn)?;
+            .await
+            .map_err(from_txn)?;
         Ok(to_album(row))
     }
 
     async fn get(&self, id: i64) -> Result<Album, DomainError> {
         Entity::find_by_id(id)
-            .one(&self.conn)
+            .one(&self.db.conn())
             .await
             .map_err(storage)?
             .map(to_album)
@@ -128,7 +128,7 @@ impl AlbumStore for SeaStore {
             // The filter is exact on every backend. MySQL-family collations are case- and
             // trailing-space-insensitive (and utf8mb4_general_ci weighs all emoji alike): the
             // indexed `=` narrows, the binary comparison decides.
-            if self.conn.get_database_backend() == sea_orm::DatabaseBackend::MySql {
+            if self.db.conn().get_database_backend() == sea_orm::DatabaseBackend::MySql {
                 select = select.filter(sea_orm::sea_query::Expr::cust_with_values(
                     "CAST(artist AS BINARY) = ?",
                     [artist.as_str()],
@@ -140,7 +140,7 @@ impl AlbumStore for SeaStore {
         }
         let mut rows = select
             .limit(u64::from(query.limit) + 1)
-            .all(&self.conn)
+            .all(&self.db.conn())
             .await
             .map_err(storage)?;
         let more = rows.len() > query.limit as usize;
@@ -153,38 +153,43 @@ impl AlbumStore for SeaStore {
     }
 
     async fn update(&self, id: i64, changes: AlbumChanges) -> Result<Album, DomainError> {
-        let row = sea_transaction_with_retry(&self.conn, &self.policy, |txn| {
-            let changes = changes.clone();
-            Box::pin(async move {
-                let Some(current) = Entity::find_by_id(id).lock_exclusive().one(txn).await? else {
-                    return Err(lockstep_tidb::Error::Work(Box::new(DomainError::NotFound(
-                        id,
-                    ))));
-                };
-                let mut model: ActiveModel = current.into();
-                if let Some(title) = changes.title {
-                    model.title = Set(title);
-                }
-                if let Some(artist) = changes.artist {
-                    model.artist = Set(artist);
-                }
-                if let Some(price) = changes.price {
-                    model.price = Set(price);
-                }
-                Ok(model.update(txn).await?)
+        let row = self
+            .db
+            .transaction_with_retry(&self.policy, |txn| {
+                let changes = changes.clone();
+                Box::pin(async move {
+                    let Some(current) = Entity::find_by_id(id).lock_exclusive().one(txn).await?
+                    else {
+                        return Err(lockstep_tidb::Error::Work(Box::new(DomainError::NotFound(
+                            id,
+                        ))));
+                    };
+                    let mut model: ActiveModel = current.into();
+                    if let Some(title) = changes.title {
+                        model.title = Set(title);
+                    }
+                    if let Some(artist) = changes.artist {
+                        model.artist = Set(artist);
+                    }
+                    if let Some(price) = changes.price {
+                        model.price = Set(price);
+                    }
+                    Ok(model.update(txn).await?)
+                })
             })
-        })
-        .await
-        .map_err(from_txn)?;
+            .await
+            .map_err(from_txn)?;
         Ok(to_album(row))
     }
 
     async fn delete(&self, id: i64) -> Result<(), DomainError> {
-        let result = sea_transaction_with_retry(&self.conn, &self.policy, |txn| {
-            Box::pin(async move { Ok(Entity::delete_by_id(id).exec(txn).await?) })
-        })
-        .await
-        .map_err(from_txn)?;
+        let result = self
+            .db
+            .transaction_with_retry(&self.policy, |txn| {
+                Box::pin(async move { Ok(Entity::delete_by_id(id).exec(txn).await?) })
+            })
+            .await
+            .map_err(from_txn)?;
         if result.rows_affected == 0 {
             return Err(DomainError::NotFound(id));
         }

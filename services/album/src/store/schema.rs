@@ -22,9 +22,9 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
 /// `albums` from the entity, and the (artist, id) index the artist filter pages on.
 fn albums(db: &Database) -> Step<'_> {
     Box::pin(async move {
-        let schema = Schema::new(db.conn.get_database_backend());
+        let schema = Schema::new(db.conn().get_database_backend());
         let mut table = schema.create_table_from_entity(Entity);
-        db.conn.execute(table.if_not_exists()).await?;
+        db.conn().execute(table.if_not_exists()).await?;
         let index = Index::create()
             .if_not_exists()
             .name("idx_albums_artist_id")

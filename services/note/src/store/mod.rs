@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use lockstep_field_encryption::{BlindIndex, Encrypted, Keyring, seal_indexed, with_tenant};
 use lockstep_service_config::NoteConfig;
 use lockstep_service_kit::database::{Database, OpenError, prepare_schema};
-use lockstep_tidb::{RetryPolicy, sea_transaction_with_retry};
+use lockstep_tidb::RetryPolicy;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Set,
@@ -102,7 +102,7 @@ impl SeaStore {
         // The driver's policy: the URL's attempt time-out and retry budget, counted in its
         // retry metrics.
         let policy = db
-            .tidb
+            .tidb()
             .as_ref()
             .map_or_else(RetryPolicy::default, |tidb| tidb.retry_policy());
         let store = SeaStore {
@@ -119,15 +119,15 @@ impl SeaStore {
     }
 
     /// The connection (tests look at the stored bytes).
-    pub fn connection(&self) -> &sea_orm::DatabaseConnection {
-        &self.db.conn
+    pub fn connection(&self) -> sea_orm::DatabaseConnection {
+        self.db.conn()
     }
 
     async fn find(&self, owner: &Owner, id: i64) -> Result<note::Model, DomainError> {
         note::Entity::find_by_id(id)
             .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
             .filter(note::Column::Owner.eq(owner.user.as_str()))
-            .one(&self.db.conn)
+            .one(&self.db.conn())
             .await
             .map_err(storage)?
             .ok_or(DomainError::NotFound(id))
@@ -145,7 +145,7 @@ impl SeaStore {
             updated_at: Set(now),
             ..Default::default()
         }
-        .insert(&self.db.conn)
+        .insert(&self.db.conn())
         .await
         .map_err(storage)?;
         Ok(plain_note(m))
@@ -155,7 +155,7 @@ impl SeaStore {
     pub async fn get_plain(&self, tenant: &str, id: i64) -> Result<Note, DomainError> {
         plain::Entity::find_by_id(id)
             .filter(plain::Column::Tenant.eq(tenant))
-            .one(&self.db.conn)
+            .one(&self.db.conn())
             .await
             .map_err(storage)?
             .map(plain_note)
@@ -197,7 +197,7 @@ impl NoteStore for SeaStore {
                 updated_at: Set(now),
                 ..Default::default()
             }
-            .insert(&self.db.conn)
+            .insert(&self.db.conn())
             .await
             .map_err(storage)?;
             Ok(to_note(m))
@@ -243,7 +243,7 @@ impl NoteStore for SeaStore {
                 .order_by_desc(note::Column::CreatedAt)
                 .order_by_desc(note::Column::Id)
                 .limit(u64::from(query.limit) + 1)
-                .all(&self.db.conn)
+                .all(&self.db.conn())
                 .await
                 .map_err(storage)?;
             let mut page = Page::from_rows(rows.into_iter().map(to_note).collect(), query.limit);
@@ -264,41 +264,43 @@ impl NoteStore for SeaStore {
         changes: NoteChanges,
     ) -> Result<Note, DomainError> {
         scoped(&self.keyring, &owner.tenant, async {
-            let m = sea_transaction_with_retry(&self.db.conn, &self.policy, |txn| {
-                let changes = changes.clone();
-                let owner = owner.clone();
-                Box::pin(async move {
-                    let current = note::Entity::find_by_id(id)
-                        .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
-                        .filter(note::Column::Owner.eq(owner.user.as_str()))
-                        .lock_exclusive()
-                        .one(txn)
-                        .await?
-                        .ok_or_else(|| {
-                            lockstep_tidb::Error::Work(Box::new(DomainError::NotFound(id)))
-                        })?;
-                    let work = |e: lockstep_field_encryption::Error| {
-                        lockstep_tidb::Error::Work(Box::new(e))
-                    };
-                    let mut model: note::ActiveModel = current.into();
-                    if let Some(title) = changes.title {
-                        let (title, idx) =
-                            seal_indexed::<String, NoteTitle>(title).map_err(work)?;
-                        model.title = Set(title);
-                        model.title_idx = Set(idx);
-                    }
-                    if let Some(body) = changes.body {
-                        model.body = Set(Encrypted::new(body).map_err(work)?);
-                    }
-                    if let Some(tags) = changes.tags {
-                        model.tags = Set(tags_json(&tags));
-                    }
-                    model.updated_at = Set(stamp());
-                    Ok(model.update(txn).await?)
+            let m = self
+                .db
+                .transaction_with_retry(&self.policy, |txn| {
+                    let changes = changes.clone();
+                    let owner = owner.clone();
+                    Box::pin(async move {
+                        let current = note::Entity::find_by_id(id)
+                            .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
+                            .filter(note::Column::Owner.eq(owner.user.as_str()))
+                            .lock_exclusive()
+                            .one(txn)
+                            .await?
+                            .ok_or_else(|| {
+                                lockstep_tidb::Error::Work(Box::new(DomainError::NotFound(id)))
+                            })?;
+                        let work = |e: lockstep_field_encryption::Error| {
+                            lockstep_tidb::Error::Work(Box::new(e))
+                        };
+                        let mut model: note::ActiveModel = current.into();
+                        if let Some(title) = changes.title {
+                            let (title, idx) =
+                                seal_indexed::<String, NoteTitle>(title).map_err(work)?;
+                            model.title = Set(title);
+                            model.title_idx = Set(idx);
+                        }
+                        if let Some(body) = changes.body {
+                            model.body = Set(Encrypted::new(body).map_err(work)?);
+                        }
+                        if let Some(tags) = changes.tags {
+                            model.tags = Set(tags_json(&tags));
+                        }
+                        model.updated_at = Set(stamp());
+                        Ok(model.update(txn).await?)
+                    })
                 })
-            })
-            .await
-            .map_err(from_txn)?;
+                .await
+                .map_err(from_txn)?;
             Ok(to_note(m))
         })
         .await
@@ -309,7 +311,7 @@ impl NoteStore for SeaStore {
             .filter(note::Column::Id.eq(id))
             .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
             .filter(note::Column::Owner.eq(owner.user.as_str()))
-            .exec(&self.db.conn)
+            .exec(&self.db.conn())
             .await
             .map_err(storage)?;
         if result.rows_affected == 0 {

@@ -42,7 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
 /// `notes` (sealed title and body, blind title index) and its plaintext twin `plain_notes`.
 fn notes(db: &Database) -> Step<'_> {
     Box::pin(async move {
-        let conn = &db.conn;
+        let conn = &db.conn();
         let backend = conn.get_database_backend();
         // Tenant ids compare byte for byte on every backend: MySQL-family servers default to
         // case-insensitive collations, under which tenant `ACME` would match `acme`'s rows.
@@ -104,9 +104,9 @@ fn notes(db: &Database) -> Step<'_> {
 /// Tables of releases that used the server's default (case-insensitive) collation.
 fn tenant_byte_exact(db: &Database) -> Step<'_> {
     Box::pin(async move {
-        if db.conn.get_database_backend() == DatabaseBackend::MySql {
+        if db.conn().get_database_backend() == DatabaseBackend::MySql {
             for table in ["notes", "plain_notes"] {
-                binary_tenant_column(&db.conn, table).await?;
+                binary_tenant_column(&db.conn(), table).await?;
             }
         }
         Ok(())
@@ -116,8 +116,8 @@ fn tenant_byte_exact(db: &Database) -> Step<'_> {
 /// `notes.body` of releases that made it a 64 KiB `BLOB`.
 fn body_mediumblob(db: &Database) -> Step<'_> {
     Box::pin(async move {
-        if db.conn.get_database_backend() == DatabaseBackend::MySql {
-            medium_blob_body(&db.conn).await?;
+        if db.conn().get_database_backend() == DatabaseBackend::MySql {
+            medium_blob_body(&db.conn()).await?;
         }
         Ok(())
     })
@@ -139,13 +139,13 @@ fn tenant_created_index(db: &Database) -> Step<'_> {
 /// owner` to reappear. Existing notes also start with `''`.
 fn owner_column(db: &Database) -> Step<'_> {
     Box::pin(async move {
-        let backend = db.conn.get_database_backend();
+        let backend = db.conn().get_database_backend();
         if !has_column(db, backend, "notes", "owner").await? {
             let text = match backend {
                 DatabaseBackend::Sqlite => "VARCHAR(64)",
                 _ => "VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin",
             };
-            db.conn
+            db.conn()
                 .execute_unprepared(&format!(
                     "ALTER TABLE notes ADD COLUMN owner {text} NOT NULL DEFAULT ''"
                 ))
@@ -180,7 +180,7 @@ async fn has_column(
         _ => vec![table.into(), column.into()],
     };
     let row = db
-        .conn
+        .conn()
         .query_one_raw(sea_orm::Statement::from_sql_and_values(
             backend, sql, values,
         ))
