@@ -135,7 +135,7 @@ pub struct DatabaseConfig {
     /// `notes.db` in the working directory).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sqlite_path: Option<String>,
-    /// Pool size.
+    /// Pool size (on MySQL/TiDB, of each endpoint's pool).
     pub max_connections: u32,
     /// Apply pending schema migrations at start-up (under a lock, so replicas take turns).
     /// `false`: run `<service> migrate` yourself first (a Job, a pipeline step); the service
