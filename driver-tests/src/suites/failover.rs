@@ -16,6 +16,7 @@ pub fn cases() -> Vec<Case> {
         case!("failover", endpoint_dying_mid_run_fails_no_transaction),
         case!("failover", all_endpoints_down_is_a_typed_error),
         case!("failover", errors_name_the_endpoint_that_answered),
+        case!("failover", the_only_endpoint_is_tried_while_marked_down),
     ]
 }
 
@@ -165,5 +166,49 @@ async fn errors_name_the_endpoint_that_answered(ctx: Ctx) -> anyhow::Result<()> 
         let err = duplicate(&db).await?;
         ensure!(err.endpoint() == Some(a_name.as_str()), "{err}");
     }
+    Ok(())
+}
+
+/// One endpoint, marked down by a probe that timed out while the link stalled, answers again
+/// before its next probe is due: work is still tried on it (it is the only one), not refused
+/// until the health checker looks again.
+async fn the_only_endpoint_is_tried_while_marked_down(ctx: Ctx) -> anyhow::Result<()> {
+    let proxy = Proxy::start(real_endpoint(&ctx)?).await?;
+    let url = with_hosts(&ctx.url, &[proxy.addr.to_string()])?;
+    let slow_probes = HealthCheck {
+        interval: Duration::from_secs(2),
+        timeout: Duration::from_millis(200),
+        max_backoff: Duration::from_secs(8),
+    };
+    let db = Db::connect_with(url.parse()?, slow_probes).await?;
+    let one = || {
+        db.transaction_with_retry(|tx| {
+            Box::pin(async move {
+                let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *tx).await?;
+                Ok(one)
+            })
+        })
+    };
+    ensure!(one().await? == 1);
+    proxy.stall();
+    let started = std::time::Instant::now();
+    while db.endpoints()[0].healthy {
+        ensure!(
+            started.elapsed() < Duration::from_secs(5),
+            "never marked down"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proxy.resume();
+    // The next probe is ~2 s away.
+    let started = std::time::Instant::now();
+    ensure!(one().await? == 1);
+    let took = started.elapsed();
+    ensure!(
+        !db.endpoints()[0].healthy,
+        "a probe ran in between: {:?}",
+        db.endpoints()
+    );
+    ensure!(took < Duration::from_millis(500), "took {took:?}");
     Ok(())
 }

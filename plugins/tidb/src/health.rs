@@ -343,20 +343,21 @@ const SUSPECT_PENALTY: u32 = 1 << 20;
 /// When none is healthy, the one at `start`: the work then fails on it with that endpoint's own
 /// error, which the caller turns into [`Error::NoEndpointReachable`].
 pub(crate) fn choose(busy: impl ExactSizeIterator<Item = Option<u32>>, start: usize) -> usize {
-    let n = busy.len();
-    let busy: Vec<Option<u32>> = busy.collect();
-    (0..n)
-        .map(|k| (start + k) % n)
-        .filter_map(|i| busy[i].map(|b| (b, i)))
-        .min_by_key(|&(b, _)| b)
-        .map_or(start % n, |(_, i)| i)
+    let n = busy.len().max(1);
+    let first = start % n;
+    busy.enumerate()
+        .filter_map(|(i, b)| b.map(|b| (b, (i + n - first) % n, i)))
+        .min_by_key(|&(b, turn, _)| (b, turn))
+        .map_or(first, |(_, _, i)| i)
 }
 
-/// The health task: a probe round every `interval`, and one at once when work lost a
-/// connection.
+/// The health task: a probe round every `interval`, and one soon when work lost a connection
+/// (at most one such round per `interval / 4`, however many failures ask for it).
 pub(crate) async fn health_loop(endpoints: std::sync::Arc<Endpoints>, mut prober: Prober) {
     let mut ticker = tokio::time::interval(prober.health.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let min_gap = prober.health.interval / 4;
+    let mut last_round = Instant::now();
     loop {
         tokio::select! {
             biased;
@@ -365,9 +366,12 @@ pub(crate) async fn health_loop(endpoints: std::sync::Arc<Endpoints>, mut prober
                 return;
             }
             _ = ticker.tick() => {}
-            () = endpoints.probe_now.notified() => {}
+            () = endpoints.probe_now.notified() => {
+                tokio::time::sleep_until(last_round + min_gap).await;
+            }
         }
         prober.round(&endpoints).await;
+        last_round = Instant::now();
     }
 }
 

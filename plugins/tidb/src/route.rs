@@ -51,8 +51,9 @@ impl<'a> Route<'a> {
     /// acquire time-out), so the next attempt can go to another endpoint.
     pub(crate) async fn lease(&self, deadline: Instant) -> Result<Lease> {
         let acquired = match self.endpoint {
-            None => Lease::acquire(self.pool, deadline).await,
-            Some((endpoints, index)) => {
+            // Picked while down only when every endpoint is: try it anyway (the health
+            // checker may not have seen it come back yet).
+            Some((endpoints, index)) if endpoints.list[index].is_healthy() => {
                 let endpoint = &endpoints.list[index];
                 tokio::select! {
                     biased;
@@ -63,6 +64,7 @@ impl<'a> Route<'a> {
                     }),
                 }
             }
+            _ => Lease::acquire(self.pool, deadline).await,
         };
         acquired.map_err(|e| self.named(e))
     }
