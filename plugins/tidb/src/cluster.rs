@@ -156,7 +156,10 @@ impl Db {
     }
 
     /// A pool for plain sqlx queries: the one of the healthy endpoint with the fewest busy
-    /// connections. Take it per unit of work (cheap); a pool kept stays on its endpoint.
+    /// connections. Take it per unit of work (cheap); a pool kept stays on its endpoint. A
+    /// query that took it just before its endpoint died waits up to `acquire-timeout` (sqlx
+    /// retries refused connections until then); [`Db::transaction_with_retry`] stops waiting
+    /// when the endpoint is found down and retries elsewhere.
     pub fn pool(&self) -> &MySqlPool {
         self.route().pool
     }
