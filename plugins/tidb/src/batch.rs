@@ -263,7 +263,7 @@ async fn autocommit(
     let mut lease = route
         .lease(attempt.deadline)
         .await
-        .map_err(AttemptError::before_commit)?;
+        .map_err(|e| AttemptError::before_commit(route.named(e)))?;
     let done = within(
         attempt.deadline,
         started,

@@ -291,7 +291,7 @@ impl Db {
         let mut lease = route
             .lease(deadline)
             .await
-            .map_err(|e| self.explain_timeout(e))?;
+            .map_err(|e| self.explain_timeout(route.named(e)))?;
         let read = async {
             let begin = sqlx::Connection::begin_with(lease.conn(), sqlx::AssertSqlSafe(begin));
             let mut tx = within(deadline, started, "BEGIN", begin).await?;

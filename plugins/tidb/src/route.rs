@@ -48,9 +48,10 @@ impl<'a> Route<'a> {
 
     /// A connection by `deadline`. Under a `Db` the wait also ends when the health checker
     /// finds the endpoint down (sqlx would keep retrying a refused connection until its
-    /// acquire time-out), so the next attempt can go to another endpoint.
+    /// acquire time-out), so the next attempt can go to another endpoint. The caller names
+    /// the error ([`Route::named`], [`Route::failed`]) with the rest of the attempt's.
     pub(crate) async fn lease(&self, deadline: Instant) -> Result<Lease> {
-        let acquired = match self.endpoint {
+        match self.endpoint {
             // Picked while down only when every endpoint is: try it anyway (the health
             // checker may not have seen it come back yet).
             Some((endpoints, index)) if endpoints.list[index].is_healthy() => {
@@ -65,8 +66,7 @@ impl<'a> Route<'a> {
                 }
             }
             _ => Lease::acquire(self.pool, deadline).await,
-        };
-        acquired.map_err(|e| self.named(e))
+        }
     }
 
     /// `error` with this route's endpoint named; a lost connection also makes the endpoint
