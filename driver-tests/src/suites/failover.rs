@@ -16,7 +16,7 @@ pub fn cases() -> Vec<Case> {
         case!("failover", endpoint_dying_mid_run_fails_no_transaction),
         case!("failover", all_endpoints_down_is_a_typed_error),
         case!("failover", errors_name_the_endpoint_that_answered),
-        case!("failover", the_only_endpoint_is_tried_while_marked_down),
+        case!("failover", every_endpoint_down_fails_fast_and_recovers),
     ]
 }
 
@@ -169,46 +169,104 @@ async fn errors_name_the_endpoint_that_answered(ctx: Ctx) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// One endpoint, marked down by a probe that timed out while the link stalled, answers again
-/// before its next probe is due: work is still tried on it (it is the only one), not refused
-/// until the health checker looks again.
-async fn the_only_endpoint_is_tried_while_marked_down(ctx: Ctx) -> anyhow::Result<()> {
-    let proxy = Proxy::start(real_endpoint(&ctx)?).await?;
-    let url = with_hosts(&ctx.url, &[proxy.addr.to_string()])?;
-    let slow_probes = HealthCheck {
-        interval: Duration::from_secs(2),
-        timeout: Duration::from_millis(200),
-        max_backoff: Duration::from_secs(8),
-    };
-    let db = Db::connect_with(url.parse()?, slow_probes).await?;
-    let one = || {
-        db.transaction_with_retry(|tx| {
-            Box::pin(async move {
-                let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *tx).await?;
-                Ok(one)
-            })
+/// `SELECT 1` in a transaction.
+async fn one(db: &Db) -> lockstep_tidb::Result<i64> {
+    db.transaction_with_retry(|tx| {
+        Box::pin(async move {
+            let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *tx).await?;
+            Ok(one)
         })
-    };
-    ensure!(one().await? == 1);
-    proxy.stall();
-    let started = std::time::Instant::now();
-    while db.endpoints()[0].healthy {
-        ensure!(
-            started.elapsed() < Duration::from_secs(5),
-            "never marked down"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    })
+    .await
+}
+
+/// The endpoints named by a top-level `NoEndpointReachable`, each with a reason.
+fn unreachable_names(err: &Error) -> anyhow::Result<Vec<String>> {
+    match err {
+        Error::NoEndpointReachable { attempts } => {
+            ensure!(
+                attempts.iter().all(|(_, why)| !why.is_empty()),
+                "{attempts:?}"
+            );
+            Ok(attempts.iter().map(|(name, _)| name.clone()).collect())
+        }
+        other => anyhow::bail!("expected a top-level NoEndpointReachable, got {other:?}"),
     }
-    proxy.resume();
-    // The next probe is ~2 s away.
+}
+
+/// Every endpoint dies mid-run, with the default health check: the call in flight ends in
+/// seconds (it took 28.5 s, the retry budget); once the health checker knows, every operation
+/// fails at once with a top-level `NoEndpointReachable` naming both endpoints (it waited out
+/// the budget again, with `NoEndpointReachable` only inside `RetriesExhausted`); an endpoint
+/// that returns serves work within 1.2 s.
+async fn every_endpoint_down_fails_fast_and_recovers(ctx: Ctx) -> anyhow::Result<()> {
+    let upstream = real_endpoint(&ctx)?;
+    let a = Proxy::start(upstream.clone()).await?;
+    let b = Proxy::start(upstream.clone()).await?;
+    let names = vec![a.addr.to_string(), b.addr.to_string()];
+    let url = with_hosts(&ctx.url, &names)?;
+    let db = Db::connect_with(url.parse()?, HealthCheck::default()).await?;
+    ensure!(one(&db).await? == 1);
+    let a_addr = a.addr;
+    drop((a, b));
     let started = std::time::Instant::now();
-    ensure!(one().await? == 1);
+    let first = one(&db)
+        .await
+        .err()
+        .context("a call with every endpoint dead succeeded")?;
     let took = started.elapsed();
     ensure!(
-        !db.endpoints()[0].healthy,
-        "a probe ran in between: {:?}",
-        db.endpoints()
+        took < Duration::from_secs(5),
+        "the call in flight took {took:?}: {first}"
     );
-    ensure!(took < Duration::from_millis(500), "took {took:?}");
+    ensure!(unreachable_names(&first)? == names, "{first}");
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let err = one(&db).await.err().context("succeeded while down")?;
+        let took = started.elapsed();
+        ensure!(
+            took < Duration::from_millis(50),
+            "took {took:?} while known down"
+        );
+        ensure!(unreachable_names(&err)? == names, "{err}");
+    }
+    let policy = db.retry_policy();
+    let sea = db
+        .sea_transaction_with_retry(&policy, |_| Box::pin(async { Ok(()) }))
+        .await
+        .err()
+        .context("SeaORM work succeeded while down")?;
+    ensure!(unreachable_names(&sea)? == names, "{sea}");
+    let run = db
+        .run_with_retry(&policy, |_, _| async { Ok(()) })
+        .await
+        .err()
+        .context("run_with_retry succeeded while down")?;
+    ensure!(unreachable_names(&run)? == names, "{run}");
+    let stale = lockstep_tidb::AsOf::Staleness(Duration::from_secs(1));
+    let read = db
+        .stale_read(&stale, |_| Box::pin(async { Ok(()) }))
+        .await
+        .err()
+        .context("a stale read succeeded while down")?;
+    ensure!(unreachable_names(&read)? == names, "{read}");
+
+    let _a = Proxy::start_at(a_addr, upstream).await?;
+    let back = std::time::Instant::now();
+    loop {
+        if one(&db).await.is_ok() {
+            break;
+        }
+        ensure!(
+            back.elapsed() < Duration::from_millis(1200),
+            "no work served 1.2 s after an endpoint returned: {:?}",
+            db.endpoints()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!(
+        "every endpoint down: in-flight call failed after {took:?}; served again {:?} after an endpoint returned",
+        back.elapsed()
+    );
     Ok(())
 }

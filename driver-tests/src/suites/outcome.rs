@@ -3,7 +3,7 @@
 //! chosen statement on the real server and swallows its reply (`Proxy::lose_reply_to`).
 
 use anyhow::{Context as _, ensure};
-use lockstep_tidb::policy::{AttemptError, run_with_retry};
+use lockstep_tidb::policy::AttemptError;
 use lockstep_tidb::{BatchLimits, BulkInsert, Db, Error, RetryPolicy};
 
 use super::failover::{FAST, real_endpoint, with_hosts};
@@ -55,10 +55,10 @@ async fn insert_key(
     sql: &'static str,
     key: &str,
 ) -> lockstep_tidb::Result<u64> {
-    run_with_retry(policy, |_| async {
+    db.run_with_retry(policy, |_, pool| async move {
         sqlx::query(sql)
             .bind(key)
-            .execute(db.pool())
+            .execute(pool)
             .await
             .map(|done| done.rows_affected())
             .map_err(|e| AttemptError::from(Error::from(e)))
@@ -88,6 +88,10 @@ async fn autocommit_insert_with_a_lost_reply_is_outcome_unknown(ctx: Ctx) -> any
         "expected OutcomeUnknown, got {err:?}"
     );
     ensure!(err.to_string().contains("may or may not"), "{err}");
+    // `Db::run_with_retry` names the server to check, though the work returned a bare error.
+    let endpoint = proxy.addr.to_string();
+    ensure!(err.endpoint() == Some(endpoint.as_str()), "{err:?}");
+    ensure!(err.to_string().contains(&endpoint), "{err}");
     ensure!(
         rows(&ctx).await? == 1,
         "the insert was applied {} times",

@@ -37,7 +37,7 @@ use crate::deadline::{Timeouts, within};
 use crate::error::{Error, Result};
 use crate::health::{EndpointStatus, Endpoints, HealthCheck, HealthStats, Prober, health_loop};
 use crate::options::{ConnectOptions, PoolSettings};
-use crate::policy::{RetryMetrics, RetryPolicy};
+use crate::policy::{Attempt, AttemptError, RetryMetrics, RetryPolicy};
 use crate::route::Route;
 use crate::server::ServerInfo;
 
@@ -150,9 +150,21 @@ impl Db {
     }
 
     /// The endpoint for the next unit of work and its pool.
-    fn route(&self) -> Route<'_> {
+    fn pick(&self) -> Route<'_> {
         let index = self.endpoints.pick(|i| busy(&self.pools[i]));
         Route::of(&self.endpoints, index, &self.pools[index])
+    }
+
+    /// [`Db::pick`] for the driver's own operations: while the health checker knows every
+    /// endpoint is down, [`Error::NoEndpointReachable`] at once instead of a wait for a
+    /// connection that cannot come (it probes every `interval / 4` then, so work is accepted
+    /// again soon after an endpoint returns).
+    fn route(&self) -> Result<Route<'_>> {
+        if self.endpoints.any_healthy() {
+            Ok(self.pick())
+        } else {
+            Err(unreachable_error(&self.endpoints))
+        }
     }
 
     /// A pool for plain sqlx queries: the one of the healthy endpoint with the fewest busy
@@ -161,7 +173,7 @@ impl Db {
     /// retries refused connections until then); [`Db::transaction_with_retry`] stops waiting
     /// when the endpoint is found down and retries elsewhere.
     pub fn pool(&self) -> &MySqlPool {
-        self.route().pool
+        self.pick().pool
     }
 
     /// Every endpoint's `host:port` with its pool, in URL order.
@@ -268,9 +280,9 @@ impl Db {
         F: for<'c> FnMut(&'c DatabaseTransaction) -> BoxFuture<'c, Result<T>>,
     {
         let next = || {
-            let route = self.route();
+            let route = self.route()?;
             let conn = sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(route.pool.clone());
-            (Cow::Owned(conn), Some(route))
+            Ok((Cow::Owned(conn), Some(route)))
         };
         crate::retry::sea_transaction_routed(next, policy, work)
             .await
@@ -287,7 +299,7 @@ impl Db {
         let (begin, stale) = crate::sql::stale_read_begin(&self.server, as_of);
         let started = tokio::time::Instant::now();
         let deadline = started + self.timeouts.attempt;
-        let route = self.route();
+        let route = self.route()?;
         let mut lease = route
             .lease(deadline)
             .await
@@ -304,26 +316,41 @@ impl Db {
         Ok((value, stale))
     }
 
-    /// Replaces a connection failure (a pool time-out, a refused or broken link, a step that
-    /// timed out) by the endpoints' own errors when the health checker finds none healthy. An
-    /// outcome in doubt stays what it is: that is the fact the caller must act on.
+    /// [`crate::policy::run_with_retry`] with each attempt on the endpoint [`Db::pool`] would
+    /// pick then: `attempt` gets that endpoint's pool, the driver names the endpoint in every
+    /// error of the attempt (also one your closure returns unnamed, and a time-out), and a
+    /// call while every endpoint is down is refused at once.
+    pub async fn run_with_retry<'a, T, F, Fut>(
+        &'a self,
+        policy: &RetryPolicy,
+        attempt: F,
+    ) -> Result<T>
+    where
+        F: FnMut(Attempt, &'a MySqlPool) -> Fut,
+        Fut: Future<Output = std::result::Result<T, AttemptError>>,
+    {
+        crate::retry::run_routed(|| self.route(), policy, attempt)
+            .await
+            .map_err(|e| self.explain_timeout(e))
+    }
+
+    /// When the health checker finds every endpoint down, a connection failure (a pool
+    /// time-out, a refused or broken link, a step that timed out), also as the last attempt of
+    /// [`Error::RetriesExhausted`], becomes a top-level [`Error::NoEndpointReachable`] naming
+    /// each endpoint and its last error: the one variant to match for "the database is down".
+    /// An outcome in doubt stays what it is: that is the fact the caller must act on.
     fn explain_timeout(&self, err: Error) -> Error {
-        let all_down = !self.endpoints.any_healthy();
-        let connection = crate::classify::classify_error(&err) == ErrorClass::Connection;
-        match err {
-            Error::NoEndpointReachable { .. } => err,
-            _ if all_down && connection => unreachable_error(&self.endpoints),
-            // The budget ran out waiting for connections: say why, per endpoint.
-            Error::RetriesExhausted {
-                attempts,
-                elapsed,
-                last,
-            } => Error::RetriesExhausted {
-                attempts,
-                elapsed,
-                last: Box::new(self.explain_timeout(*last)),
-            },
-            other => other,
+        if self.endpoints.any_healthy() {
+            return err;
+        }
+        let connection = |e: &Error| crate::classify::classify_error(e) == ErrorClass::Connection;
+        match &err {
+            Error::NoEndpointReachable { .. } | Error::OutcomeUnknown { .. } => err,
+            Error::RetriesExhausted { last, .. } if connection(last) => {
+                unreachable_error(&self.endpoints)
+            }
+            e if connection(e) => unreachable_error(&self.endpoints),
+            _ => err,
         }
     }
 }

@@ -54,9 +54,6 @@ impl Timeouts {
     /// Sets the bound named by the URL option `key`.
     pub(crate) fn set(&mut self, key: &str, value: &str) -> std::result::Result<(), String> {
         let duration = parse_duration(key, value)?;
-        if duration.is_zero() {
-            return Err(format!("option `{key}` must be more than zero"));
-        }
         match key {
             "connect-timeout" => self.connect = duration,
             "attempt-timeout" => self.attempt = duration,
@@ -67,7 +64,11 @@ impl Timeouts {
     }
 }
 
-/// `5` (seconds), `5s` or `500ms`.
+/// The longest time bound a URL may set. Longer is a typo (`attempt-timeout=4294967295`), and
+/// sqlx's pool treats some huge durations as "never".
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// `5` (seconds), `5s` or `500ms`; more than zero and at most [`MAX_DURATION`].
 pub(crate) fn parse_duration(key: &str, value: &str) -> std::result::Result<Duration, String> {
     let bad = || format!("option `{key}` wants seconds or a duration like `500ms`, got `{value}`");
     let (digits, unit) = match value.strip_suffix("ms") {
@@ -77,8 +78,20 @@ pub(crate) fn parse_duration(key: &str, value: &str) -> std::result::Result<Dura
             Duration::from_secs(1),
         ),
     };
-    let n: u32 = digits.parse().map_err(|_| bad())?;
-    Ok(unit * n)
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let duration = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| u32::try_from(n).ok())
+        .map(|n| unit * n)
+        .filter(|d| *d <= MAX_DURATION)
+        .ok_or_else(|| format!("option `{key}` must be at most 24 h, got `{value}`"))?;
+    if duration.is_zero() {
+        return Err(format!("option `{key}` must be more than zero"));
+    }
+    Ok(duration)
 }
 
 /// A step did not finish before its deadline. `sent` says whether the step may have reached the

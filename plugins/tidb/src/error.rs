@@ -33,7 +33,38 @@ pub enum Error {
         reason: String,
     },
 
-    /// No endpoint answered when the driver started or when a connection was needed.
+    /// No endpoint answered when the driver started, or the health checker knows every
+    /// endpoint is down: the driver's operations then fail with this at once, top-level
+    /// (never inside [`Error::RetriesExhausted`]), so one match arm covers "the database is
+    /// down":
+    ///
+    /// ```
+    /// use lockstep_tidb::Error;
+    ///
+    /// fn status(err: &Error) -> (u16, String) {
+    ///     match err {
+    ///         Error::NoEndpointReachable { attempts } => {
+    ///             let down: Vec<String> =
+    ///                 attempts.iter().map(|(endpoint, why)| format!("{endpoint} ({why})")).collect();
+    ///             (503, format!("database unavailable: {}", down.join(", ")))
+    ///         }
+    ///         other => (500, other.to_string()),
+    ///     }
+    /// }
+    ///
+    /// let err = Error::NoEndpointReachable {
+    ///     attempts: vec![
+    ///         ("tidb-0:4000".into(), "Connection refused (os error 111)".into()),
+    ///         ("tidb-1:4000".into(), "probe timed out".into()),
+    ///     ],
+    /// };
+    /// assert_eq!(status(&err).0, 503);
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "no database endpoint is reachable: tidb-0:4000: Connection refused (os error 111); \
+    ///      tidb-1:4000: probe timed out"
+    /// );
+    /// ```
     #[error("no database endpoint is reachable: {}", describe_endpoints(.attempts))]
     NoEndpointReachable {
         /// Each endpoint with the reason it failed.

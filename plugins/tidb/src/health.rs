@@ -272,16 +272,19 @@ impl Prober {
         futures::future::join_all(closes).await;
     }
 
-    /// Probes every endpoint that is due, concurrently.
+    /// Probes every endpoint that is due, concurrently. While no endpoint is healthy every one
+    /// is due, whatever its backoff: work is refused at once then (see [`crate::Db`]), so the
+    /// first endpoint back must be seen soon.
     pub(crate) async fn round(&mut self, endpoints: &Endpoints) {
         let now = Instant::now();
         let health = self.health;
+        let all_down = !endpoints.any_healthy();
         let probes = self
             .states
             .iter_mut()
             .zip(&endpoints.list)
             .enumerate()
-            .filter(|(_, (state, _))| state.next_at.is_none_or(|at| at <= now))
+            .filter(|(_, (state, _))| all_down || state.next_at.is_none_or(|at| at <= now))
             .map(|(i, (state, endpoint))| async move {
                 let result = probe(endpoint, state, health, endpoints).await;
                 (i, result)
@@ -340,8 +343,9 @@ const SUSPECT_PENALTY: u32 = 1 << 20;
 
 /// The endpoint for a unit of work: among the healthy ones (`Some(busy connections)`), the one
 /// with the fewest busy connections, the first from `start` (a round-robin cursor) on a tie.
-/// When none is healthy, the one at `start`: the work then fails on it with that endpoint's own
-/// error, which the caller turns into [`Error::NoEndpointReachable`].
+/// When none is healthy, the one at `start`: the driver's operations refuse work then
+/// ([`Error::NoEndpointReachable`]), but [`crate::Db::pool`] must still return a pool, whose
+/// queries then fail with that endpoint's own error.
 pub(crate) fn choose(busy: impl ExactSizeIterator<Item = Option<u32>>, start: usize) -> usize {
     let n = busy.len().max(1);
     let first = start % n;
@@ -351,14 +355,17 @@ pub(crate) fn choose(busy: impl ExactSizeIterator<Item = Option<u32>>, start: us
         .map_or(first, |(_, _, i)| i)
 }
 
-/// The health task: a probe round every `interval`, and one soon when work lost a connection
-/// (at most one such round per `interval / 4`, however many failures ask for it).
+/// The health task: a probe round every `interval`, one soon when work lost a connection (at
+/// most one such round per `interval / 4`, however many failures ask for it), and one every
+/// `interval / 4` while no endpoint is healthy, so that calls refused then start succeeding
+/// within about that long of an endpoint's return.
 pub(crate) async fn health_loop(endpoints: std::sync::Arc<Endpoints>, mut prober: Prober) {
     let mut ticker = tokio::time::interval(prober.health.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let min_gap = prober.health.interval / 4;
     let mut last_round = Instant::now();
     loop {
+        let all_down = !endpoints.any_healthy();
         tokio::select! {
             biased;
             () = endpoints.shutdown.notified() => {
@@ -366,6 +373,7 @@ pub(crate) async fn health_loop(endpoints: std::sync::Arc<Endpoints>, mut prober
                 return;
             }
             _ = ticker.tick() => {}
+            () = tokio::time::sleep_until(last_round + min_gap), if all_down => {}
             () = endpoints.probe_now.notified() => {
                 tokio::time::sleep_until(last_round + min_gap).await;
             }

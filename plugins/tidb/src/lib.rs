@@ -63,4 +63,4 @@ pub use retry::{sea_transaction_with_retry, transaction_with_retry};
 pub use server::{ServerInfo, ServerKind};
 pub use session::{SessionValue, SessionVars};
 pub use sql::AsOf;
-pub use types::{ExactDecimal, time_delta};
+pub use types::{ExactDecimal, SignedTime, time_delta};

@@ -22,6 +22,10 @@ use crate::deadline::{Timeouts, parse_duration};
 use crate::error::{Error, Result};
 use crate::session::SessionVars;
 
+mod url;
+
+pub use url::redact;
+
 /// Options the driver reads itself; everything else is handed to sqlx.
 const POOL_KEYS: [&str; 5] = [
     "max-connections",
@@ -77,12 +81,12 @@ impl Default for PoolSettings {
     }
 }
 
-/// A parsed connection URL. `Debug` shows endpoints, user and database, never the password
-/// (sqlx's own options derive `Debug` with it).
+/// A parsed connection URL. `Debug` shows endpoints, user and database, never the password;
+/// the sqlx options (which carry it, and whose own `Debug` prints it) are not public.
 #[derive(Clone)]
 pub struct ConnectOptions {
     /// One sqlx option set per endpoint, in URL order.
-    pub endpoints: Vec<MySqlConnectOptions>,
+    pub(crate) endpoints: Vec<MySqlConnectOptions>,
     /// Pool settings from the URL's query (or defaults).
     pub pool: PoolSettings,
     /// Time bounds from the URL's query (or defaults).
@@ -101,14 +105,10 @@ impl FromStr for ConnectOptions {
 
 impl std::fmt::Debug for ConnectOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let first = self.endpoints.first();
         f.debug_struct("ConnectOptions")
             .field("endpoints", &self.endpoint_names())
-            .field("user", &first.map(MySqlConnectOptions::get_username))
-            .field(
-                "database",
-                &first.and_then(MySqlConnectOptions::get_database),
-            )
+            .field("user", &self.user())
+            .field("database", &self.database())
             .field("pool", &self.pool)
             .field("timeouts", &self.timeouts)
             .field("session", &self.session)
@@ -117,31 +117,37 @@ impl std::fmt::Debug for ConnectOptions {
 }
 
 impl ConnectOptions {
-    /// `host:port` of every endpoint, for logs and errors.
+    /// `host:port` of every endpoint (`[ipv6]:port` for IPv6), for logs and errors.
     pub fn endpoint_names(&self) -> Vec<String> {
         self.endpoints.iter().map(endpoint_name).collect()
+    }
+
+    /// The user name every endpoint is logged into with.
+    pub fn user(&self) -> &str {
+        self.endpoints
+            .first()
+            .map_or("", MySqlConnectOptions::get_username)
+    }
+
+    /// The default database, if the URL names one.
+    pub fn database(&self) -> Option<&str> {
+        self.endpoints
+            .first()
+            .and_then(MySqlConnectOptions::get_database)
     }
 }
 
 /// `host:port` of one endpoint.
 pub fn endpoint_name(options: &MySqlConnectOptions) -> String {
-    format!("{}:{}", options.get_host(), options.get_port())
+    display_endpoint(options.get_host(), options.get_port())
 }
 
-/// Removes the password from a URL so it can appear in errors and logs.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            let masked = if userinfo.contains(':') { ":***" } else { "" };
-            format!("{scheme}://{user}{masked}@{hosts}{tail}")
-        }
-        None => url.to_owned(),
+/// `host:port`, with an IPv6 address in brackets.
+pub(crate) fn display_endpoint(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 
@@ -150,44 +156,29 @@ fn parse(url: &str) -> Result<ConnectOptions> {
         url: redact(url),
         reason,
     };
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| invalid("expected `mysql://` or `tidb://`".into()))?;
-    let default_port = match scheme {
-        "mysql" => 3306,
-        "tidb" => 4000,
-        other => {
-            return Err(invalid(format!(
-                "unsupported scheme `{other}`, use mysql or tidb"
-            )));
-        }
-    };
-    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let (authority, path) = before_query.split_once('/').unwrap_or((before_query, ""));
-    let (userinfo, hosts) = match authority.rsplit_once('@') {
-        Some((user, hosts)) => (Some(user), hosts),
-        None => (None, authority),
-    };
-    if hosts.is_empty() {
-        return Err(invalid("no host given".into()));
-    }
+    let parts = url::split(url).map_err(invalid)?;
     let Query {
         pool,
         timeouts,
         session,
         passthrough,
-    } = split_query(query).map_err(invalid)?;
-
+    } = split_query(parts.query).map_err(invalid)?;
+    // sqlx reads the pass-through options (TLS, charset, time zone) from a URL that holds no
+    // secret; user, password and database are set directly, so no sqlx error can quote them.
+    let base = MySqlConnectOptions::from_str(&format!("mysql://localhost/?{passthrough}"))
+        .map_err(|e| invalid(format!("options: {e}")))?;
     let mut endpoints = Vec::new();
-    for host in hosts.split(',') {
-        let (name, port) = split_host_port(host, default_port).map_err(invalid)?;
-        let single = format!(
-            "mysql://{}{name}:{port}/{path}{}{passthrough}",
-            userinfo.map(|u| format!("{u}@")).unwrap_or_default(),
-            if passthrough.is_empty() { "" } else { "?" },
-        );
-        let options = MySqlConnectOptions::from_str(&single)
-            .map_err(|e| invalid(format!("endpoint `{host}`: {e}")))?;
+    for (host, port) in &parts.hosts {
+        let mut options = base.clone().host(host).port(*port);
+        if let Some(user) = &parts.user {
+            options = options.username(user);
+        }
+        if let Some(password) = &parts.password {
+            options = options.password(password);
+        }
+        if let Some(database) = &parts.database {
+            options = options.database(database);
+        }
         check_tls(&options, &passthrough)?;
         endpoints.push(options);
     }
@@ -199,23 +190,6 @@ fn parse(url: &str) -> Result<ConnectOptions> {
     })
 }
 
-fn split_host_port(host: &str, default_port: u16) -> std::result::Result<(&str, u16), String> {
-    let host = host.trim();
-    if host.is_empty() {
-        return Err("empty host in host list".into());
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if !name.is_empty() => {
-            let port = port
-                .parse::<u16>()
-                .map_err(|_| format!("bad port `{port}` in `{host}`"))?;
-            Ok((name, port))
-        }
-        Some(_) => Err(format!("bad host `{host}`")),
-        None => Ok((host, default_port)),
-    }
-}
-
 /// A URL query split into what the driver reads and what it hands to sqlx.
 struct Query {
     pool: PoolSettings,
@@ -224,29 +198,40 @@ struct Query {
     passthrough: String,
 }
 
+/// The most connections one endpoint's pool may open: far above any TiDB server's comfort, but
+/// a typo like `max-connections=1000000` is refused instead of taken.
+const MAX_CONNECTIONS: u32 = 10_000;
+
 /// Splits the query into pool settings, time bounds, session variables and a pass-through
-/// query string for sqlx. Values are taken literally (no percent-decoding).
+/// query string for sqlx. The driver's own values are taken literally (no percent-decoding);
+/// sqlx decodes the pass-through ones. An option given twice (also as its alias, `sslmode`
+/// for `ssl-mode`) is refused: which one would win is a guess.
 fn split_query(query: &str) -> std::result::Result<Query, String> {
     let mut pool = PoolSettings::default();
     let mut timeouts = Timeouts::default();
     let mut session = SessionVars::default();
     let mut passthrough = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair
             .split_once('=')
             .ok_or_else(|| format!("option `{pair}` has no value"))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|_| format!("option `{key}` wants a number, got `{value}`"))
+        let canonical = key.replace('-', "");
+        if !key.starts_with(SessionVars::PREFIX) {
+            if seen.contains(&canonical) {
+                return Err(format!("option `{key}` is given twice"));
+            }
+            seen.push(canonical);
+        }
+        let connections = || match value.parse::<u32>() {
+            Ok(n) if n <= MAX_CONNECTIONS => Ok(n),
+            _ => Err(format!(
+                "option `{key}` wants a number from 0 to {MAX_CONNECTIONS}, got `{value}`"
+            )),
         };
         match key {
-            "max-connections" => {
-                pool.max_connections = u32::try_from(number()?).map_err(|e| e.to_string())?
-            }
-            "min-connections" => {
-                pool.min_connections = u32::try_from(number()?).map_err(|e| e.to_string())?
-            }
+            "max-connections" => pool.max_connections = connections()?,
+            "min-connections" => pool.min_connections = connections()?,
             "acquire-timeout" => pool.acquire_timeout = parse_duration(key, value)?,
             "idle-timeout" => pool.idle_timeout = parse_duration(key, value)?,
             "max-lifetime" => pool.max_lifetime = parse_duration(key, value)?,
@@ -292,7 +277,7 @@ fn check_tls(options: &MySqlConnectOptions, query: &str) -> Result<()> {
                 key,
                 "ssl-ca" | "sslca" | "ssl-cert" | "sslcert" | "ssl-key" | "sslkey"
             )
-            && !Path::new(file).is_file()
+            && !url::decode(file).is_some_and(|path| Path::new(&path).is_file())
         {
             return Err(tls_error(format!("{key} file `{file}` does not exist")));
         }

@@ -268,6 +268,13 @@ impl<'p> Retry<'p> {
         self.deadline
     }
 
+    /// The work ends before another attempt with `error` (every endpoint is down): counted as
+    /// failed.
+    pub(crate) fn stopped(&self, error: Error) -> Error {
+        self.policy.metrics.failed.fetch_add(1, Ordering::Relaxed);
+        error
+    }
+
     /// Decides what to do after a failed attempt: `Ok` after sleeping the backoff when another
     /// attempt is allowed, otherwise the error to return to the caller.
     pub async fn failed(&mut self, failure: AttemptError) -> Result<()> {
@@ -307,6 +314,10 @@ impl<'p> Retry<'p> {
 }
 
 /// Runs `attempt` until it succeeds, fails with a non-retryable error, or the budget runs out.
+///
+/// This loop does not know where your work runs, so its errors name an endpoint only if your
+/// work named it ([`Error::at`]). [`crate::Db::run_with_retry`] picks an endpoint per attempt,
+/// hands your work its pool and names it in every error.
 ///
 /// Each attempt is stopped at its [`Attempt::deadline`]; the stopped work counts as sent (a
 /// statement may have reached the server), so it is in doubt unless the policy is idempotent.

@@ -14,6 +14,7 @@
 //! statement on TiDB leaves the transaction open, and reusing it would commit half the work.
 
 use std::borrow::Cow;
+use std::future::Future;
 
 use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
@@ -23,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::deadline::{Step, Steps};
 use crate::error::Result;
-use crate::policy::{AttemptError, Retry, RetryPolicy};
+use crate::policy::{Attempt, AttemptError, Retry, RetryPolicy};
 use crate::route::Route;
 
 /// Runs `work` inside a transaction on `pool`, retrying the whole transaction on TiDB's
@@ -41,13 +42,13 @@ pub async fn transaction_with_retry<T, F>(
 where
     F: for<'c> FnMut(&'c mut MySqlConnection) -> BoxFuture<'c, Result<T>>,
 {
-    transaction_routed(|| Route::single(pool), policy, is_tidb, work).await
+    transaction_routed(|| Ok(Route::single(pool)), policy, is_tidb, work).await
 }
 
 /// [`transaction_with_retry`] with each attempt on the pool `route` gives; failures name the
-/// attempt's endpoint.
+/// attempt's endpoint. An error from `route` (every endpoint down) ends the work at once.
 pub(crate) async fn transaction_routed<'r, T, F>(
-    route: impl Fn() -> Route<'r>,
+    route: impl Fn() -> Result<Route<'r>>,
     policy: &RetryPolicy,
     is_tidb: bool,
     mut work: F,
@@ -58,8 +59,8 @@ where
     let begin = policy.mode.begin_statement(is_tidb)?;
     let mut retry = Retry::start(policy);
     loop {
+        let route = route().map_err(|e| retry.stopped(e))?;
         retry.attempt();
-        let route = route();
         let (started, deadline) = (Instant::now(), retry.deadline());
         let failure = match route.lease(deadline).await {
             Ok(mut lease) => {
@@ -125,6 +126,35 @@ where
     }
 }
 
+/// [`crate::policy::run_with_retry`] with each attempt on the pool `route` gives, which the
+/// attempt's work receives; every failure of an attempt names its endpoint.
+pub(crate) async fn run_routed<'r, T, F, Fut>(
+    route: impl Fn() -> Result<Route<'r>>,
+    policy: &RetryPolicy,
+    mut attempt: F,
+) -> Result<T>
+where
+    F: FnMut(Attempt, &'r MySqlPool) -> Fut,
+    Fut: Future<Output = std::result::Result<T, AttemptError>>,
+{
+    let mut retry = Retry::start(policy);
+    loop {
+        let route = route().map_err(|e| retry.stopped(e))?;
+        let number = retry.attempt();
+        let (started, deadline) = (Instant::now(), retry.deadline());
+        let run = attempt(Attempt { number, deadline }, route.pool);
+        let failure = match tokio::time::timeout_at(deadline, run).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(failure)) => failure,
+            Err(_) => AttemptError::in_doubt(
+                crate::deadline::timed_out("the attempt", started.elapsed(), true),
+                "the statement",
+            ),
+        };
+        retry.failed(route.failed(failure)).await?;
+    }
+}
+
 /// The SeaORM counterpart of [`transaction_with_retry`]: `work` gets a `DatabaseTransaction`.
 ///
 /// SeaORM always opens with plain `BEGIN`, so the server's `tidb_txn_mode` decides the mode.
@@ -144,13 +174,13 @@ where
 {
     let mysql = db.get_database_backend() == sea_orm::DatabaseBackend::MySql;
     let route = mysql.then(|| Route::single(db.get_mysql_connection_pool()));
-    sea_transaction_routed(|| (Cow::Borrowed(db), route), policy, work).await
+    sea_transaction_routed(|| Ok((Cow::Borrowed(db), route)), policy, work).await
 }
 
 /// [`sea_transaction_with_retry`] with each attempt on the connection `next` gives, and its
 /// route (none for SQLite) to name the endpoint of a failure.
 pub(crate) async fn sea_transaction_routed<'r, T, F>(
-    next: impl Fn() -> (Cow<'r, DatabaseConnection>, Option<Route<'r>>),
+    next: impl Fn() -> Result<(Cow<'r, DatabaseConnection>, Option<Route<'r>>)>,
     policy: &RetryPolicy,
     mut work: F,
 ) -> Result<T>
@@ -159,8 +189,8 @@ where
 {
     let mut retry = Retry::start(policy);
     loop {
+        let (db, route) = next().map_err(|e| retry.stopped(e))?;
         retry.attempt();
-        let (db, route) = next();
         let (started, steps) = (Instant::now(), Steps::new());
         let run = sea_attempt(&db, &mut work, &steps);
         let failure = match tokio::time::timeout_at(retry.deadline(), run).await {

@@ -52,8 +52,6 @@ impl<'a> Route<'a> {
     /// the error ([`Route::named`], [`Route::failed`]) with the rest of the attempt's.
     pub(crate) async fn lease(&self, deadline: Instant) -> Result<Lease> {
         match self.endpoint {
-            // Picked while down only when every endpoint is: try it anyway (the health
-            // checker may not have seen it come back yet).
             Some((endpoints, index)) if endpoints.list[index].is_healthy() => {
                 let endpoint = &endpoints.list[index];
                 tokio::select! {
@@ -65,6 +63,8 @@ impl<'a> Route<'a> {
                     }),
                 }
             }
+            // A pool the caller passed in (no health known), or an endpoint found down
+            // between its pick and here: try it, and its own error follows.
             _ => Lease::acquire(self.pool, deadline).await,
         }
     }
