@@ -17,6 +17,7 @@ use tracing::Instrument;
 use lockstep_service_config::ServerConfig;
 
 use crate::ApiError;
+use crate::commit::Bounded;
 use crate::metrics::HttpMetrics;
 
 /// The request-id header, read from the client (if sane) or generated, and echoed back.
@@ -170,20 +171,29 @@ async fn middleware(State(ops): State<Ops>, req: Request, next: Next) -> Respons
         )
         .into_response()
     } else {
-        let run = tokio::time::timeout(ops.request_timeout, next.run(req)).instrument(span.clone());
+        let run =
+            crate::commit::bounded(ops.request_timeout, next.run(req)).instrument(span.clone());
         match run.await {
-            Ok(response) => response,
+            Bounded::Done(response) => response,
+            Bounded::Late(response) => {
+                span.in_scope(|| {
+                    tracing::warn!("answered after the request timeout: a write had started")
+                });
+                response
+            }
             // The body had not all arrived: the client is slow, not the service.
-            Err(_) if !received.load(std::sync::atomic::Ordering::Acquire) => ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                format!(
-                    "the request body did not arrive within {:?}",
-                    ops.request_timeout
-                ),
-            )
-            .into_response(),
-            Err(_) => ApiError::new(
+            Bounded::TimedOut if !received.load(std::sync::atomic::Ordering::Acquire) => {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!(
+                        "the request body did not arrive within {:?}",
+                        ops.request_timeout
+                    ),
+                )
+                .into_response()
+            }
+            Bounded::TimedOut => ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "timeout",
                 format!("no answer within {:?}", ops.request_timeout),

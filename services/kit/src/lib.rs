@@ -15,6 +15,7 @@
 //! client can quote the id and an operator can find the request's log line.
 
 pub mod body;
+pub mod commit;
 pub mod config;
 #[cfg(feature = "database")]
 pub mod database;

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 
 use crate::domain::{DomainError, UserStore, canonical_username, check_password, check_tenant};
-use crate::passwords;
+use crate::passwords::Hasher;
 use crate::tokens::Issuer;
 
 /// What the handlers share.
@@ -35,6 +35,8 @@ pub struct AppState<S> {
     pub logins: Arc<KeyedLimiter>,
     /// Who may register.
     pub registration: lockstep_service_config::RegistrationConfig,
+    /// Password hashing under a bound.
+    pub hasher: Arc<Hasher>,
 }
 
 /// `POST /v1/users` and `POST /v1/tokens`.
@@ -87,6 +89,9 @@ impl From<DomainError> for ApiError {
                 "invalid_credentials",
                 "unknown user or wrong password",
             ),
+            DomainError::Overloaded { retry_after } => {
+                ApiError::overloaded("password hashing", retry_after)
+            }
             DomainError::Storage(cause) => ApiError::unavailable(&cause),
         }
     }
@@ -98,6 +103,7 @@ impl From<DomainError> for ApiError {
         (status = 403, description = "Registration is closed for this tenant", body = ErrorBody),
         (status = 409, description = "The name is taken in this tenant", body = ErrorBody),
         (status = 422, description = "A field breaks a rule", body = ErrorBody),
+        (status = 503, description = "`overloaded`: password hashing is at capacity and nothing was done (see Retry-After); `unavailable`: storage is down", body = ErrorBody),
     ))]
 async fn register<S: UserStore>(
     State(state): State<AppState<S>>,
@@ -112,7 +118,9 @@ async fn register<S: UserStore>(
         ));
     }
     let username = canonical_username(&body.username)?;
-    let hash = passwords::hash(check_password(&body.password)?).await?;
+    let hash = state.hasher.hash(check_password(&body.password)?).await?;
+    // From here the request timeout no longer cancels: the answer is the insert's own result.
+    lockstep_service_kit::commit::writing();
     let user = state.store.insert(tenant, &username, &hash).await?;
     let dto = UserDto {
         id: user.id,
@@ -129,6 +137,7 @@ async fn register<S: UserStore>(
         (status = 401, description = "Unknown user or wrong password (one answer for both)", body = ErrorBody),
         (status = 422, description = "A field breaks a rule", body = ErrorBody),
         (status = 429, description = "Too many attempts for this user; see Retry-After", body = ErrorBody),
+        (status = 503, description = "`overloaded`: password hashing is at capacity (see Retry-After); `unavailable`: storage is down", body = ErrorBody),
     ))]
 async fn login<S: UserStore>(
     State(state): State<AppState<S>>,
@@ -145,7 +154,7 @@ async fn login<S: UserStore>(
     let user = state.store.find(tenant, &username).await?;
     let phc = user.as_ref().map(|u| u.password_hash.clone());
     match user {
-        Some(user) if passwords::verify(&body.password, phc).await? => {
+        Some(user) if state.hasher.verify(&body.password, phc).await? => {
             let (token, expires_in) = state
                 .issuer
                 .issue(&user)
@@ -160,7 +169,7 @@ async fn login<S: UserStore>(
         Some(_) => Err(DomainError::InvalidCredentials.into()),
         None => {
             // The same work as a wrong password: the answer time does not tell names apart.
-            passwords::verify(&body.password, None).await?;
+            state.hasher.verify(&body.password, None).await?;
             Err(DomainError::InvalidCredentials.into())
         }
     }

@@ -47,6 +47,12 @@ pub enum DomainError {
     /// Unknown user or wrong password (deliberately the same error).
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// Password hashing is at its limit (see [`crate::passwords::Hasher`]); nothing was done.
+    #[error("password hashing is overloaded")]
+    Overloaded {
+        /// When to try again.
+        retry_after: std::time::Duration,
+    },
     /// The database failed.
     #[error("storage: {0}")]
     Storage(String),

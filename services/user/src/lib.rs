@@ -32,13 +32,26 @@ use crate::tokens::Issuer;
 /// The binary's version, reported by `/version` and `build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The whole HTTP application.
+/// Why the application could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The metrics registry refused a metric.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// The password hashing threads could not be started.
+    #[error("password hashing threads: {0}")]
+    Hashing(String),
+}
+
+/// The whole HTTP application. Password hashing goes through the process's one
+/// [`passwords::Hasher`] ([`passwords::shared`]), so the bound holds for the process.
 pub fn app<S: UserStore>(
     store: S,
     issuer: Issuer,
     config: &UserConfig,
     config_hash: &str,
-) -> Result<Router, prometheus::Error> {
+) -> Result<Router, AppError> {
+    let hasher = passwords::shared().map_err(AppError::Hashing)?;
     let ops = Ops::new(VERSION, config_hash, &config.server, store.clone())?;
     let logins = Arc::new(KeyedLimiter::new(
         config.tokens.login_attempts,
@@ -50,6 +63,7 @@ pub fn app<S: UserStore>(
             issuer,
             logins,
             registration: config.registration.clone(),
+            hasher,
         }),
         ops,
     ))

@@ -59,10 +59,9 @@ async fn create<S: AlbumStore>(
     State(state): State<AppState<S>>,
     ApiJson(body): ApiJson<CreateAlbum>,
 ) -> Result<Response, ApiError> {
-    let album = state
-        .store
-        .create(NewAlbum::from(body).validated()?)
-        .await?;
+    let album = NewAlbum::from(body).validated()?;
+    lockstep_service_kit::commit::writing();
+    let album = state.store.create(album).await?;
     let location = format!("/v1/albums/{}", album.id);
     Ok((
         StatusCode::CREATED,
@@ -120,6 +119,7 @@ async fn update<S: AlbumStore>(
 ) -> Result<ApiJson<AlbumDto>, ApiError> {
     let id = parse_id(&id)?;
     let changes = AlbumChanges::from(body).validated()?;
+    lockstep_service_kit::commit::writing();
     Ok(ApiJson(state.store.update(id, changes).await?.into()))
 }
 
@@ -133,7 +133,9 @@ async fn delete<S: AlbumStore>(
     State(state): State<AppState<S>>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete(parse_id(&id)?).await?;
+    let id = parse_id(&id)?;
+    lockstep_service_kit::commit::writing();
+    state.store.delete(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

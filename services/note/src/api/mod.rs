@@ -98,10 +98,9 @@ async fn create<S: NoteStore>(
     Caller(owner): Caller,
     ApiJson(body): ApiJson<CreateNote>,
 ) -> Result<Response, ApiError> {
-    let note = state
-        .store
-        .create(&owner, NewNote::from(body).validated()?)
-        .await?;
+    let note = NewNote::from(body).validated()?;
+    lockstep_service_kit::commit::writing();
+    let note = state.store.create(&owner, note).await?;
     Ok(created(note.into(), "/v1/notes"))
 }
 
@@ -160,6 +159,7 @@ async fn update<S: NoteStore>(
 ) -> Result<ApiJson<NoteDto>, ApiError> {
     let id = parse_id(&id)?;
     let changes = NoteChanges::from(body).validated()?;
+    lockstep_service_kit::commit::writing();
     Ok(ApiJson(
         state.store.update(&owner, id, changes).await?.into(),
     ))
@@ -176,7 +176,9 @@ async fn delete<S: NoteStore>(
     Caller(owner): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete(&owner, parse_id(&id)?).await?;
+    let id = parse_id(&id)?;
+    lockstep_service_kit::commit::writing();
+    state.store.delete(&owner, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
