@@ -146,12 +146,15 @@ pub async fn routes<S: AlbumStore>(
     reporter
         .set_serving::<AlbumServiceServer<AlbumGrpc<S>>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::DESCRIPTORS)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    // v1 and v1alpha: grpcurl before 1.9 (also the PyPI wrapper's 1.8) asks v1alpha only.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::DESCRIPTORS)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
     let routes = tonic::service::Routes::new(health)
-        .add_service(reflection)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
         .add_service(AlbumServiceServer::new(AlbumGrpc { store, pagination }));
     Ok((routes, GrpcHealth { reporter }))
 }
@@ -177,13 +180,16 @@ impl GrpcHealth {
     }
 }
 
-/// Serves `routes` on `listener` until `shutdown` resolves; then health answers `NOT_SERVING`
-/// and in-flight calls finish before this returns.
+/// Serves `routes` on `listener` and drains like the HTTP server: when `shutdown` resolves,
+/// health answers `NOT_SERVING` at once while calls are still served for `drain_delay`
+/// (`server.drain_delay_seconds`), so balancers move away before anything is refused; then
+/// the server stops accepting and in-flight calls finish before this returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     routes: tonic::service::Routes,
     health: GrpcHealth,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    drain_delay: std::time::Duration,
 ) -> Result<(), tonic::transport::Error> {
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
     tonic::transport::Server::builder()
@@ -191,6 +197,11 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
             health.draining().await;
+            tracing::info!(
+                ?drain_delay,
+                "gRPC: NOT_SERVING, still serving until the delay ends"
+            );
+            tokio::time::sleep(drain_delay).await;
             tracing::info!("gRPC: draining in-flight calls");
         })
         .await

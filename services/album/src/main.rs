@@ -54,8 +54,11 @@ async fn serve(loaded: Loaded<AlbumConfig>) -> anyhow::Result<()> {
                         .with_context(|| format!("binding gRPC {addr}"))?;
                     tracing::info!(%addr, "serving gRPC");
                     let shutdown = lockstep_service_kit::http::shutdown_signal();
+                    let delay = std::time::Duration::from_secs(u64::from(
+                        config.server.drain_delay_seconds,
+                    ));
                     Some(tokio::spawn(album_service::grpc::serve(
-                        listener, routes, health, shutdown,
+                        listener, routes, health, shutdown, delay,
                     )))
                 }
                 None => None,

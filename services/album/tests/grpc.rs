@@ -11,6 +11,8 @@ use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
 use lockstep_service_config::AlbumConfig;
+use std::time::Duration;
+
 use tonic::Code;
 use tower::ServiceExt;
 
@@ -34,6 +36,7 @@ async fn scenario(store: SeaStore) {
         async {
             let _ = stopped.await;
         },
+        Duration::ZERO,
     ));
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()

@@ -57,6 +57,17 @@ pub struct ServerConfig {
     /// Request rate limits (none by default).
     #[serde(skip_serializing_if = "RateLimitConfig::is_default")]
     pub rate_limit: RateLimitConfig,
+    /// A connection must send a whole request head within this long of starting to wait for
+    /// one (100 ms – 10 min, default 10 s), or it is closed. The wait starts when the
+    /// connection opens and again after each answer, so this is also the idle keep-alive
+    /// timeout: a client sending one header line a second, or nothing, holds no connection
+    /// longer.
+    #[serde(skip_serializing_if = "is_default_header_read_timeout")]
+    pub header_read_timeout_ms: u64,
+    /// Open connections at most (default 1024); more wait in the kernel's accept queue until
+    /// one closes.
+    #[serde(skip_serializing_if = "is_default_max_connections")]
+    pub max_connections: u32,
 }
 
 impl Default for ServerConfig {
@@ -70,8 +81,23 @@ impl Default for ServerConfig {
             cors_allowed_origins: Vec::new(),
             compression: true,
             rate_limit: RateLimitConfig::default(),
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
+}
+
+const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
+
+/// Defaults are not written out, so configs that never set these render (and hash) as before
+/// the fields existed.
+fn is_default_header_read_timeout(value: &u64) -> bool {
+    *value == DEFAULT_HEADER_READ_TIMEOUT_MS
+}
+
+fn is_default_max_connections(value: &u32) -> bool {
+    *value == DEFAULT_MAX_CONNECTIONS
 }
 
 /// An origin as browsers send it: `http(s)://host[:port]`, no path, no wildcard.
@@ -113,6 +139,15 @@ impl ServerConfig {
         }
         if self.request_timeout_ms == 0 {
             return Err(invalid("server.request_timeout_ms", "must be positive"));
+        }
+        if !(100..=600_000).contains(&self.header_read_timeout_ms) {
+            return Err(invalid(
+                "server.header_read_timeout_ms",
+                "must be 100-600000 (100 ms to 10 min)",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(invalid("server.max_connections", "must be at least 1"));
         }
         if !(1024..=64 << 20).contains(&self.max_body_bytes) {
             return Err(invalid(

@@ -19,6 +19,8 @@ use lockstep_service_config::ServerConfig;
 use crate::ApiError;
 use crate::commit::Bounded;
 use crate::metrics::HttpMetrics;
+use crate::server::ConnectionLimits;
+pub use crate::signals::{hangups_ignored, ignore_hangups, shutdown_signal};
 
 /// The request-id header, read from the client (if sane) or generated, and echoed back.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -336,52 +338,22 @@ pub fn wrap(mut routes: Router, ops: Ops) -> Router {
     crate::layers::outer(router, compression, cors_origins)
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "no SIGTERM handler");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
-}
-
 /// Serves `router` until `shutdown` resolves, then stops accepting and lets in-flight requests
-/// finish for at most `grace`.
+/// finish for at most `grace`; connections within the default [`ConnectionLimits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let (tx, mut rx) = tokio::sync::watch::channel(false);
-    // The peer address is the client's key for per-client rate limits.
-    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: draining in-flight requests");
-        let _ = tx.send(true);
-    });
-    let deadline = async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        served = server => served,
-        () = deadline => {
-            tracing::warn!(?grace, "requests still in flight after the grace period; exiting");
-            Ok(())
-        }
-    }
+    crate::server::serve(
+        listener,
+        router,
+        shutdown,
+        grace,
+        ConnectionLimits::default(),
+    )
+    .await
 }
 
 /// Binds `0.0.0.0:<port>` (the config's, or the service's own) and serves `app` until
@@ -399,9 +371,18 @@ pub async fn run(
         .await
         .map_err(|e| std::io::Error::new(e.kind(), format!("binding {addr}: {e}")))?;
     tracing::info!(%addr, version, config_hash, "serving");
+    ignore_hangups()?;
     let grace = Duration::from_secs(u64::from(server.shutdown_grace_seconds));
     let delay = Duration::from_secs(u64::from(server.drain_delay_seconds));
-    serve(listener, app, drain_after(shutdown_signal(), delay), grace).await
+    let limits = ConnectionLimits::from_config(server);
+    crate::server::serve(
+        listener,
+        app,
+        drain_after(shutdown_signal(), delay),
+        grace,
+        limits,
+    )
+    .await
 }
 
 /// The answer of a service's `GET /openapi.json`: its rendered document, or 500 `openapi`

@@ -29,6 +29,8 @@ pub mod migrate;
 #[cfg(feature = "database")]
 mod migrate_lock;
 pub mod ratelimit;
+pub mod server;
+pub mod signals;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
