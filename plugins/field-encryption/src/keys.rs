@@ -9,6 +9,8 @@ use std::fmt;
 use aes_gcm::{Aes256Gcm, KeyInit};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use crate::wipe::WipedCipher;
+
 use crate::error::{Error, Result};
 
 /// 32 bytes of key material. Zeroized on drop; never printed.
@@ -185,10 +187,11 @@ pub fn validate_tenant(tenant: &str) -> Result<()> {
 
 /// The ciphers of one key id: version 2 envelopes use a key derived for the tenant, version 1
 /// envelopes the key itself.
+/// Both are wiped whole when the set is dropped (see `crate::wipe`).
 struct KeyCiphers {
     id: u32,
-    v2: Aes256Gcm,
-    v1: Aes256Gcm,
+    v2: WipedCipher,
+    v1: WipedCipher,
 }
 
 /// The tenant's version 2 key: `HMAC-SHA256(key, "lsfe/tenant\0" ‖ tenant ‖ 0x01)`, HKDF-Expand's
@@ -250,8 +253,8 @@ impl TenantKeys {
             let derived = tenant_key(key, tenant);
             ciphers.push(KeyCiphers {
                 id: *id,
-                v2: Aes256Gcm::new(derived.bytes().into()),
-                v1: Aes256Gcm::new(key.bytes().into()),
+                v2: WipedCipher::new(Aes256Gcm::new(derived.bytes().into())),
+                v1: WipedCipher::new(Aes256Gcm::new(key.bytes().into())),
             });
         }
         scrub_stack();
@@ -324,12 +327,12 @@ impl TenantKeys {
 
     /// The version 2 cipher of `key_id` (the key derived for this tenant).
     pub(crate) fn cipher(&self, key_id: u32) -> Option<&Aes256Gcm> {
-        self.ciphers.iter().find(|c| c.id == key_id).map(|c| &c.v2)
+        self.ciphers.iter().find(|c| c.id == key_id).map(|c| &*c.v2)
     }
 
     /// The version 1 cipher of `key_id` (the key itself).
     pub(crate) fn cipher_v1(&self, key_id: u32) -> Option<&Aes256Gcm> {
-        self.ciphers.iter().find(|c| c.id == key_id).map(|c| &c.v1)
+        self.ciphers.iter().find(|c| c.id == key_id).map(|c| &*c.v1)
     }
 
     pub(crate) fn blind_key(&self) -> Option<&KeyMaterial> {

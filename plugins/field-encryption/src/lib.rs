@@ -53,6 +53,7 @@ pub mod reindex;
 pub mod retire;
 mod seals;
 pub mod value;
+mod wipe;
 pub mod wrapped;
 
 pub use blind::{BlindIndex, seal_indexed};

@@ -33,8 +33,39 @@ static FOUND: AtomicUsize = AtomicUsize::new(0);
 
 struct Scanning;
 
-/// Whether `block` holds 16 consecutive bytes of the key or 16 characters of its encodings: AES
-/// round keys 0 and 1 of AES-256 are the two key halves, as stored by every backend of `aes`.
+/// Keys derived from `KEY`, computed once before any scan (in static memory, never a heap block):
+/// the version 2 key of tenant `acme`, and for both versions the GHASH key `H` = AES_K(0¹²⁸)
+/// as computed and in the form polyval stores it (`mulX(reverse(H))`).
+static DERIVED: std::sync::OnceLock<[[u8; 16]; 6]> = std::sync::OnceLock::new();
+
+fn derive_needles() -> [[u8; 16]; 6] {
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&KEY).expect("any key length");
+    mac.update(b"lsfe/tenant\0acme\x01");
+    let tenant_key: [u8; 32] = mac.finalize().into_bytes().into();
+    let ghash_key = |key: &[u8; 32]| {
+        let mut h = aes::cipher::generic_array::GenericArray::from([0u8; 16]);
+        aes::Aes256::new(key.into()).encrypt_block(&mut h);
+        let h: [u8; 16] = h.into();
+        // ghash 0.5: POLYVAL's key is mulX of the byte-reversed GHASH key.
+        let mut reversed = h;
+        reversed.reverse();
+        let v = u128::from_le_bytes(reversed);
+        let hi = v >> 127;
+        let polyval = ((v << 1) ^ hi ^ (hi << 127) ^ (hi << 126) ^ (hi << 121)).to_le_bytes();
+        (h, polyval)
+    };
+    let (h1, p1) = ghash_key(&KEY);
+    let (h2, p2) = ghash_key(&tenant_key);
+    let half =
+        |k: &[u8; 32], i: usize| -> [u8; 16] { k[i * 16..i * 16 + 16].try_into().expect("16") };
+    [half(&tenant_key, 0), half(&tenant_key, 1), h1, p1, h2, p2]
+}
+
+/// Whether `block` holds 16 consecutive bytes of the key, of its encodings or of a key derived
+/// from it: AES round keys 0 and 1 of AES-256 are the two key halves, as stored by every
+/// backend of `aes`; `H` as polyval stores it.
 fn holds_key(block: &[u8]) -> bool {
     let needles: [&[u8]; 6] = [
         &KEY[..16],
@@ -44,9 +75,12 @@ fn holds_key(block: &[u8]) -> bool {
         &B64.as_bytes()[..16],
         &B64.as_bytes()[24..40],
     ];
+    let derived = DERIVED.get().map_or(&[][..], |d| &d[..]);
     needles
         .iter()
-        .any(|n| block.windows(n.len()).any(|w| w == *n))
+        .copied()
+        .chain(derived.iter().map(|d| &d[..]))
+        .any(|n| block.windows(n.len()).any(|w| w == n))
 }
 
 /// Scans a block about to be freed, then zeroes it, so bytes left by an earlier owner (the test's
@@ -116,7 +150,17 @@ fn main() {
         .enable_all()
         .build()
         .expect("wipe scenario");
-    // The detector detects: a plain Vec holding the key, freed, is found.
+    DERIVED.get_or_init(derive_needles);
+    // The detector detects: a plain Vec holding the key, freed, is found, and so is a derived
+    // GHASH key in polyval's form.
+    let derived_control =
+        freed_blocks_with_key("control (an unwiped Vec of H, polyval form)", || {
+            drop(DERIVED.get().expect("derived")[5].to_vec())
+        });
+    assert!(
+        derived_control >= 1,
+        "the scan does not see a freed derived key"
+    );
     let control = freed_blocks_with_key("control (an unwiped Vec)", || drop(KEY.to_vec()));
     assert!(control >= 1, "the scan does not see freed key bytes");
 
