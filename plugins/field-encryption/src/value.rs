@@ -205,8 +205,9 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
             tenant: keys.tenant().into(),
             column: C::NAME.into(),
         };
-        if allow_plaintext && Header::parse(&envelope).is_err() {
-            // Migration mode: a value without an envelope header was written before encryption.
+        if allow_plaintext && !envelope::may_be_envelope(&envelope) {
+            // Migration mode: a value that cannot be an envelope was written before encryption;
+            // anything that may be one (damaged or truncated included) must open or fail.
             let plain = T::from_bytes(envelope).map_err(|reason| Error::Decode {
                 place: place(),
                 reason,
@@ -275,6 +276,14 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
     fn from_stored(stored: Stored, row: Option<&str>) -> Result<Self> {
         let bytes = match stored {
             Stored::Bytes(b) => b,
+            // Migration mode in a Base64 column: text that cannot be an envelope's Base64 is
+            // the value written before encryption, as `jobs::encrypt_plaintext_rows` reads it.
+            Stored::Text(t)
+                if current().is_some_and(|s| s.plaintext_reads_allowed())
+                    && !envelope::may_be_envelope_text(&t) =>
+            {
+                t.into_bytes()
+            }
             Stored::Text(t) => envelope::from_base64(&t, C::NAME)?,
         };
         Self::open_for_row(bytes, row)
@@ -442,5 +451,57 @@ mod tests {
             format!("{good:?}").starts_with("Encrypted<docs.body>(***"),
             "Debug shows no plaintext"
         );
+    }
+
+    /// Migration mode never takes a damaged envelope for plaintext: every single-bit flip and
+    /// every truncation of real envelopes (String and bytes plaintexts, both versions) fails to
+    /// open, while text written before encryption, the empty value included, still reads.
+    /// (16 of 400 such values came back as "legacy plaintext" when only a parsable header
+    /// counted as an envelope.)
+    #[test]
+    fn migration_mode_never_reads_a_damaged_envelope_as_plaintext() {
+        let keys = TenantKeys::new("acme", 1, &[(1, KeyMaterial::generate())], None).unwrap();
+        let v1 = TenantKeys::new("acme", 1, &[(1, KeyMaterial::generate())], None)
+            .unwrap()
+            .with_seal_version(crate::envelope::VERSION_1)
+            .unwrap();
+        let mut damaged = 0;
+        for (keys, plain) in [(&keys, "a note of some length"), (&v1, ""), (&keys, "x")] {
+            let sealed = Encrypted::<String, Doc>::seal_with(keys, plain.into()).unwrap();
+            let env = sealed.envelope().to_vec();
+            let mut variants: Vec<Vec<u8>> = (1..env.len()).map(|n| env[..n].to_vec()).collect();
+            for bit in 0..env.len() * 8 {
+                let mut flipped = env.clone();
+                flipped[bit / 8] ^= 1 << (bit % 8);
+                variants.push(flipped);
+            }
+            for variant in variants {
+                damaged += 1;
+                let opened = Encrypted::<String, Doc>::open_in(keys, true, None, variant.clone());
+                assert!(
+                    opened.is_err(),
+                    "damaged envelope {variant:02x?} read as plaintext"
+                );
+                let text = envelope::to_base64(&variant);
+                assert!(envelope::may_be_envelope_text(&text), "{text}");
+                // One character ("A") cannot be told from text; two can.
+                let cut = &envelope::to_base64(&env)[..variant.len().clamp(2, 40)];
+                assert!(envelope::may_be_envelope_text(cut), "{cut}");
+            }
+        }
+        assert!(damaged > 1000, "{damaged}");
+        for legacy in [
+            "plain body 0",
+            "",
+            "two\nlines\twith tabs",
+            "Ünïcode ✓",
+            "Agenda: plans",
+        ] {
+            let opened =
+                Encrypted::<String, Doc>::open_in(&keys, true, None, legacy.into()).unwrap();
+            assert_eq!(opened.get(), legacy);
+            assert!(!envelope::may_be_envelope(legacy.as_bytes()));
+        }
+        assert!(!envelope::may_be_envelope_text("plain body 0"));
     }
 }
