@@ -162,6 +162,50 @@ pub enum Error {
         row_key: String,
     },
 
+    /// A write was refused before anything was sent: a value sealed for another tenant or
+    /// another row, or a row whose tenant column is not the scope's tenant.
+    #[error("write to `{column}` refused before sending: {reason}")]
+    WrongScope {
+        /// `table.column` (or `table.<tenant column>`).
+        column: String,
+        /// What does not match.
+        reason: String,
+    },
+
+    /// A read found a row whose tenant column is not the scope's tenant.
+    #[error("row of tenant `{row_tenant}` read in tenant `{tenant}`'s scope (column `{column}`)")]
+    TenantMismatch {
+        /// `table.column`.
+        column: String,
+        /// The scope's tenant.
+        tenant: String,
+        /// What the row's tenant column says.
+        row_tenant: String,
+    },
+
+    /// A column checked against its row's tenant column was read without that column.
+    #[error(
+        "column `{column}` is checked against the row's tenant, but the query did not select `{tenant_column}`"
+    )]
+    TenantColumnMissing {
+        /// `table.column`.
+        column: String,
+        /// The tenant column the read needs.
+        tenant_column: String,
+    },
+
+    /// A value is larger than its column holds; refused before sending, so a server in a lax
+    /// `sql_mode` cannot store it truncated.
+    #[error("value for `{column}` is {bytes} bytes stored, over the column's {max}")]
+    TooLarge {
+        /// `table.column`.
+        column: String,
+        /// Its stored size (the envelope, or its Base64).
+        bytes: usize,
+        /// [`crate::ColumnBinding::MAX_STORED`].
+        max: usize,
+    },
+
     /// A database call failed.
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
@@ -186,6 +230,10 @@ impl Error {
             Error::KeyIsCurrent { .. } => "key_is_current",
             Error::RowKeyRequired { .. } => "row_key_required",
             Error::RowKeyMissing { .. } => "row_key_missing",
+            Error::WrongScope { .. } => "wrong_scope",
+            Error::TenantMismatch { .. } => "tenant_mismatch",
+            Error::TooLarge { .. } => "too_large",
+            Error::TenantColumnMissing { .. } => "tenant_column_missing",
             Error::Db(_) => "db",
         }
     }

@@ -213,7 +213,8 @@ fn tenant_key(key: &KeyMaterial, tenant: &str) -> KeyMaterial {
 
 /// One tenant's keys, ready to use.
 pub struct TenantKeys {
-    tenant: String,
+    /// Shared with every value sealed or opened through the set (see `Encrypted`'s write checks).
+    tenant: std::sync::Arc<str>,
     current: u32,
     /// A tenant has a handful of key ids: a linear scan beats hashing on the per-field path.
     ciphers: Vec<KeyCiphers>,
@@ -281,6 +282,11 @@ impl TenantKeys {
         &self.tenant
     }
 
+    /// The tenant, shared (no copy of the text).
+    pub(crate) fn tenant_arc(&self) -> std::sync::Arc<str> {
+        self.tenant.clone()
+    }
+
     /// The key id new writes use.
     pub fn current_key_id(&self) -> u32 {
         self.current
@@ -303,7 +309,7 @@ impl TenantKeys {
     pub fn with_seal_version(mut self, version: u8) -> Result<Self> {
         if version != crate::envelope::VERSION && version != crate::envelope::VERSION_1 {
             return Err(Error::KeyProvider {
-                tenant: self.tenant,
+                tenant: self.tenant.to_string(),
                 reason: format!("unknown envelope version {version}"),
             });
         }

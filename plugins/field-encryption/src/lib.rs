@@ -55,6 +55,7 @@ mod seals;
 pub mod value;
 mod wipe;
 pub mod wrapped;
+pub mod write;
 
 pub use blind::{BlindIndex, seal_indexed};
 pub use context::{TenantScope, current, require_tenant_for_write, spawn_in_tenant, with_tenant};
@@ -65,3 +66,4 @@ pub use keys::{KeyMaterial, TenantKeys};
 pub use provider::{FileKeys, KeyProvider, Keyring, StaticKeys};
 pub use value::{ColumnBinding, Encrypted, Json, Plaintext, Storage, open_with, seal_with};
 pub use wrapped::WrappedKeys;
+pub use write::{CheckedWrite, WriteCheck};

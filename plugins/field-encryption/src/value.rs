@@ -43,9 +43,18 @@ pub trait ColumnBinding: Send + Sync + 'static {
     /// primary key) whose value is bound into the AAD, so a value copied to another row of the
     /// same tenant and column no longer opens. `None` (the default): not row-bound.
     const ROW_KEY: Option<&'static str> = None;
+    /// The row's tenant column, if the table has one: a write whose tenant column is not the
+    /// scope's tenant is refused before sending, and a read of a row whose tenant column is not
+    /// the scope's tenant fails ([`Error::TenantMismatch`]). `None` (the default): not checked.
+    const TENANT_COLUMN: Option<&'static str> = None;
+    /// The most bytes the column stores (default 65,535: `BLOB`/`TEXT`); a larger value is
+    /// refused before sending ([`Error::TooLarge`]). Declare more for `MEDIUMBLOB`.
+    const MAX_STORED: usize = 65_535;
 }
 
-/// Declares a [`ColumnBinding`] marker type, optionally with its blind-index spec.
+/// Declares a [`ColumnBinding`] marker type, optionally with its blind-index spec, its row key
+/// ([`ColumnBinding::ROW_KEY`]) and its table's tenant column ([`ColumnBinding::TENANT_COLUMN`]).
+/// Implement the trait by hand for [`ColumnBinding::MAX_STORED`].
 ///
 /// ```
 /// use lockstep_field_encryption::blind::IndexSpec;
@@ -53,6 +62,9 @@ pub trait ColumnBinding: Send + Sync + 'static {
 /// lockstep_field_encryption::encrypted_column!(pub LegacyTitle, "notes.title", Base64);
 /// lockstep_field_encryption::encrypted_column!(
 ///     pub Email, "users.email", Binary, IndexSpec::V2.trim().lowercase().nfc()
+/// );
+/// lockstep_field_encryption::encrypted_column!(
+///     pub Secret, "docs.secret", Binary, IndexSpec::V1, row = "id", tenant = "tenant"
 /// );
 /// ```
 #[macro_export]
@@ -64,12 +76,18 @@ macro_rules! encrypted_column {
         $crate::encrypted_column!($vis $name, $column, $storage, $crate::blind::IndexSpec::V1);
     };
     ($vis:vis $name:ident, $column:literal, $storage:ident, $index:expr) => {
-        $crate::encrypted_column!(@define $vis $name, $column, $storage, $index, None);
+        $crate::encrypted_column!(@define $vis $name, $column, $storage, $index, None, None);
     };
     ($vis:vis $name:ident, $column:literal, $storage:ident, $index:expr, row = $row:literal) => {
-        $crate::encrypted_column!(@define $vis $name, $column, $storage, $index, Some($row));
+        $crate::encrypted_column!(@define $vis $name, $column, $storage, $index, Some($row), None);
     };
-    (@define $vis:vis $name:ident, $column:literal, $storage:ident, $index:expr, $row:expr) => {
+    ($vis:vis $name:ident, $column:literal, $storage:ident, $index:expr, tenant = $tenant:literal) => {
+        $crate::encrypted_column!(@define $vis $name, $column, $storage, $index, None, Some($tenant));
+    };
+    ($vis:vis $name:ident, $column:literal, $storage:ident, $index:expr, row = $row:literal, tenant = $tenant:literal) => {
+        $crate::encrypted_column!(@define $vis $name, $column, $storage, $index, Some($row), Some($tenant));
+    };
+    (@define $vis:vis $name:ident, $column:literal, $storage:ident, $index:expr, $row:expr, $tenant:expr) => {
         #[doc = concat!("Encrypted column `", $column, "`.")]
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         $vis struct $name;
@@ -78,6 +96,7 @@ macro_rules! encrypted_column {
             const STORAGE: $crate::Storage = $crate::Storage::$storage;
             const INDEX: $crate::blind::IndexSpec = $index;
             const ROW_KEY: Option<&'static str> = $row;
+            const TENANT_COLUMN: Option<&'static str> = $tenant;
         }
     };
 }
@@ -138,6 +157,10 @@ fn place_of<C: ColumnBinding>(keys: &TenantKeys) -> crate::error::Place {
 pub struct Encrypted<T, C> {
     plain: T,
     envelope: Vec<u8>,
+    /// The tenant whose keys sealed or opened it, and the row it is bound to: what a write is
+    /// checked against before it is sent ([`crate::write::WriteCheck`]).
+    tenant: std::sync::Arc<str>,
+    row: Option<Box<str>>,
     column: PhantomData<C>,
 }
 
@@ -180,6 +203,8 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
         Ok(Encrypted {
             plain: value,
             envelope,
+            tenant: keys.tenant_arc(),
+            row: row.map(Into::into),
             column: PhantomData,
         })
     }
@@ -230,6 +255,8 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
         Ok(Encrypted {
             plain,
             envelope,
+            tenant: keys.tenant_arc(),
+            row: row.map(Into::into),
             column: PhantomData,
         })
     }
@@ -259,6 +286,24 @@ impl<T: Plaintext, C: ColumnBinding> Encrypted<T, C> {
     /// The envelope as stored.
     pub fn envelope(&self) -> &[u8] {
         &self.envelope
+    }
+
+    /// The tenant whose keys sealed (or opened) this value.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The row a row-bound value is sealed for.
+    pub fn row(&self) -> Option<&str> {
+        self.row.as_deref()
+    }
+
+    /// How many bytes the column stores for this value: the envelope, or its Base64.
+    pub fn stored_len(&self) -> usize {
+        match C::STORAGE {
+            Storage::Binary => self.envelope.len(),
+            Storage::Base64 => self.envelope.len().div_ceil(3) * 4,
+        }
     }
 
     /// The key id that sealed this value.
@@ -306,6 +351,30 @@ fn row_key<C: ColumnBinding>(res: &QueryResult) -> Result<Option<String>> {
         })
 }
 
+/// A row whose tenant column ([`ColumnBinding::TENANT_COLUMN`]) is not the scope's tenant, byte
+/// for byte, does not open: a row labelled `globex` but sealed under acme's key would otherwise
+/// read as acme's data in acme's scope (and a case-insensitive collation can hand `ACME`'s rows
+/// to a query for `acme`).
+fn check_row_tenant<C: ColumnBinding>(res: &QueryResult) -> Result<()> {
+    let Some(name) = C::TENANT_COLUMN else {
+        return Ok(());
+    };
+    let scope = require(C::NAME)?;
+    let row_tenant: String = res.try_get("", name).map_err(|_| Error::RowKeyMissing {
+        column: C::NAME.into(),
+        row_key: name.into(),
+    })?;
+    if row_tenant.as_bytes() == scope.tenant().as_bytes() {
+        Ok(())
+    } else {
+        Err(Error::TenantMismatch {
+            column: C::NAME.into(),
+            tenant: scope.tenant().into(),
+            row_tenant: row_tenant.chars().take(80).collect(),
+        })
+    }
+}
+
 enum Stored {
     Bytes(Vec<u8>),
     Text(String),
@@ -316,6 +385,8 @@ impl<T: Clone, C> Clone for Encrypted<T, C> {
         Encrypted {
             plain: self.plain.clone(),
             envelope: self.envelope.clone(),
+            tenant: self.tenant.clone(),
+            row: self.row.clone(),
             column: PhantomData,
         }
     }
@@ -355,6 +426,7 @@ impl<T: Plaintext, C: ColumnBinding> TryGetable for Encrypted<T, C> {
             Storage::Base64 => Stored::Text(<String as TryGetable>::try_get_by(res, index)?),
         };
         let row = row_key::<C>(res).map_err(|e| TryGetError::DbErr(e.into_db_err()))?;
+        check_row_tenant::<C>(res).map_err(|e| TryGetError::DbErr(e.into_db_err()))?;
         Self::from_stored(stored, row.as_deref()).map_err(|e| TryGetError::DbErr(e.into_db_err()))
     }
 }

@@ -45,7 +45,7 @@ fn derive_needles() -> [[u8; 16]; 6] {
     mac.update(b"lsfe/tenant\0acme\x01");
     let tenant_key: [u8; 32] = mac.finalize().into_bytes().into();
     let ghash_key = |key: &[u8; 32]| {
-        let mut h = aes::cipher::generic_array::GenericArray::from([0u8; 16]);
+        let mut h = aes::Block::default();
         aes::Aes256::new(key.into()).encrypt_block(&mut h);
         let h: [u8; 16] = h.into();
         // ghash 0.5: POLYVAL's key is mulX of the byte-reversed GHASH key.

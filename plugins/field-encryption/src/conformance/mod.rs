@@ -10,6 +10,7 @@ mod exact;
 mod index;
 mod lifecycle;
 mod paths;
+mod refused;
 mod retire;
 mod rows;
 mod scenarios;
@@ -20,9 +21,9 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
 
 pub use scenarios::all;
 
-crate::encrypted_column!(pub NoteTitle, "notes.title");
-crate::encrypted_column!(pub NoteBody, "notes.body");
-crate::encrypted_column!(pub NoteLegacy, "notes.legacy", Base64);
+crate::encrypted_column!(pub NoteTitle, "notes.title", Binary, crate::blind::IndexSpec::V1, tenant = "tenant");
+crate::encrypted_column!(pub NoteBody, "notes.body", Binary, crate::blind::IndexSpec::V1, tenant = "tenant");
+crate::encrypted_column!(pub NoteLegacy, "notes.legacy", Base64, crate::blind::IndexSpec::V1, tenant = "tenant");
 
 /// The entity the scenarios use: two encrypted binary columns, a blind index and an optional
 /// base64 column.
@@ -55,15 +56,24 @@ pub mod note {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
-    /// Writes need the tenant in scope before anything is sent (see
-    /// [`crate::require_tenant_for_write`]).
+    crate::write_checks!(
+        ActiveModel,
+        "notes",
+        tenant = tenant,
+        fields = [title, body],
+        optional = [legacy]
+    );
+
+    /// Every check that can refuse a write runs before anything is sent (see
+    /// [`crate::write`]).
     #[async_trait::async_trait]
     impl ActiveModelBehavior for ActiveModel {
         async fn before_save<C>(self, _db: &C, _insert: bool) -> Result<Self, DbErr>
         where
             C: ConnectionTrait,
         {
-            crate::require_tenant_for_write("notes")?;
+            use crate::write::CheckedWrite as _;
+            self.check_write()?;
             Ok(self)
         }
     }

@@ -87,7 +87,8 @@ pub(crate) async fn raw_statement_and_into_json(db: &DatabaseConnection) -> Outc
             .id;
         let stmt = Statement::from_sql_and_values(
             db.get_database_backend(),
-            "SELECT id, body FROM notes WHERE tenant = ?",
+            // The tenant column too: `notes.body` is checked against it on every read.
+            "SELECT id, tenant, body FROM notes WHERE tenant = ?",
             ["acme".into()],
         );
         let rows = BodyRow::find_by_statement(stmt).all(db).await?;
@@ -146,10 +147,33 @@ pub(crate) async fn cross_tenant_and_moved_values_fail(db: &DatabaseConnection) 
         .await?
         .err()
         .ok_or("globex read acme's note")?;
+    // The row says acme: refused before opening, by the tenant column.
     ensure!(
-        matches!(typed(&err), Some(Error::Authentication { .. })),
+        matches!(typed(&err), Some(Error::TenantMismatch { row_tenant, .. }) if row_tenant == "acme"),
         "cross-tenant read: {err}"
     );
+    // Relabelled as globex's, acme's values still do not open under globex's keys.
+    db.execute_unprepared("UPDATE notes SET tenant = 'globex'")
+        .await?;
+    let err = with_tenant(&ring, "globex", note::Entity::find_by_id(id).one(db))
+        .await?
+        .err()
+        .ok_or("globex read acme's relabelled note")?;
+    ensure!(
+        matches!(typed(&err), Some(Error::Authentication { .. })),
+        "relabelled cross-tenant read: {err}"
+    );
+    // And in acme's scope the row labelled globex no longer reads as acme's (it did).
+    let err = with_tenant(&ring, "acme", note::Entity::find_by_id(id).one(db))
+        .await?
+        .err()
+        .ok_or("a row labelled globex read in acme's scope")?;
+    ensure!(
+        matches!(typed(&err), Some(Error::TenantMismatch { row_tenant, .. }) if row_tenant == "globex"),
+        "mislabelled row: {err}"
+    );
+    db.execute_unprepared("UPDATE notes SET tenant = 'acme'")
+        .await?;
     // Body moved into the title column of the same row: the column is bound into the AAD.
     db.execute_unprepared("UPDATE notes SET title = body")
         .await?;

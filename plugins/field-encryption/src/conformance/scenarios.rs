@@ -2,7 +2,7 @@
 //! failure; `paths` covers the SeaORM read/write paths and isolation, `lifecycle` keys over time.
 
 use super::Scenario;
-use super::{exact, index, lifecycle, paths, retire, rows, versions};
+use super::{exact, index, lifecycle, paths, refused, retire, rows, versions};
 
 macro_rules! scenario {
     ($module:ident :: $f:ident) => {
@@ -23,6 +23,7 @@ pub fn all() -> Vec<Scenario> {
         scenario!(paths::cross_tenant_and_moved_values_fail),
         scenario!(paths::tampered_values_fail),
         scenario!(paths::missing_tenant_never_writes),
+        scenario!(refused::refused_writes_change_no_row),
         scenario!(paths::plaintext_through_col_expr_is_refused),
         scenario!(lifecycle::rotation_and_rewrap_with_concurrent_writes),
         scenario!(lifecycle::blind_index_finds_exact_rows_per_tenant),

@@ -2,8 +2,21 @@
 
 use lockstep_field_encryption::encrypted_column;
 
-encrypted_column!(pub NoteTitle, "notes.title");
-encrypted_column!(pub NoteBody, "notes.body");
+use lockstep_field_encryption::blind::IndexSpec;
+
+encrypted_column!(pub NoteTitle, "notes.title", Binary, IndexSpec::V1, tenant = "tenant");
+
+/// Encrypted column `notes.body`: a `MEDIUMBLOB` (a 64 KiB body and its envelope do not fit a
+/// `BLOB`), so values up to its 16 MiB pass the write check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoteBody;
+
+impl lockstep_field_encryption::ColumnBinding for NoteBody {
+    const NAME: &'static str = "notes.body";
+    const STORAGE: lockstep_field_encryption::Storage = lockstep_field_encryption::Storage::Binary;
+    const TENANT_COLUMN: Option<&'static str> = Some("tenant");
+    const MAX_STORED: usize = (1 << 24) - 1;
+}
 
 /// Encrypted notes.
 pub mod note {
@@ -42,15 +55,25 @@ pub mod note {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
-    /// A write needs the tenant's scope before anything is sent: values sealed in a request's
-    /// scope and written outside it would commit and then fail the read-back.
+    lockstep_field_encryption::write_checks!(
+        ActiveModel,
+        "notes",
+        tenant = tenant,
+        fields = [title, body]
+    );
+
+    /// Every check that can refuse a write runs before anything is sent: a tenant in scope,
+    /// the row's tenant column and each value sealed for that tenant, each value within its
+    /// column. Otherwise the row would commit and the read-back fail (an error for a write that
+    /// landed).
     #[async_trait::async_trait]
     impl ActiveModelBehavior for ActiveModel {
         async fn before_save<C>(self, _db: &C, _insert: bool) -> Result<Self, DbErr>
         where
             C: ConnectionTrait,
         {
-            lockstep_field_encryption::require_tenant_for_write("notes")?;
+            use lockstep_field_encryption::CheckedWrite as _;
+            self.check_write()?;
             Ok(self)
         }
     }
