@@ -271,6 +271,14 @@ pub fn open_digest(
     let nonce = Nonce::from(header.nonce);
     let tag = Tag::from(tag);
     let opened = if header.version == VERSION_1 {
+        // Version 1 binds no row: asked to open bound to a row, it does not open (a value moved
+        // between rows would). `Keyring::allow_unbound_rows` opens it unbound while
+        // `jobs::bind_rows` upgrades it to a bound version 2 value.
+        if row.is_some() {
+            return Err(Error::Authentication {
+                place: place(keys, column),
+            });
+        }
         let aad = Aad::new(envelope, keys.tenant(), column);
         cipher.decrypt_in_place_detached(&nonce, aad.as_bytes(), &mut plaintext, &tag)
     } else {

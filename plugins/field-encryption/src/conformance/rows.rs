@@ -150,3 +150,90 @@ pub(crate) async fn row_binding_stops_values_moving_between_rows(
     })
     .await?
 }
+
+/// Version 1 envelopes carry no row: in a row-bound column they used to open in any row
+/// (swapped between rows, `Ok("secret-of-row-2")`), and `bind_rows` skipped them (it rewrote 4
+/// of 8 values, then 0). Now they open bound only in the migration mode, `bind_rows` upgrades
+/// every one, and afterwards no swapped value opens.
+pub(crate) async fn row_binding_covers_version_1_values(db: &DatabaseConnection) -> Outcome {
+    create_schema(db).await?;
+    let (v1, v2) = (keyring().seal_version(1), keyring());
+    for (ring, first) in [(&v1, 1), (&v2, 5)] {
+        with_tenant(ring, "acme", async {
+            for i in first..first + 4 {
+                new_note("acme", "t", &format!("secret-of-row-{i}"))?
+                    .insert(db)
+                    .await?;
+            }
+            Outcome::Ok(())
+        })
+        .await??;
+    }
+    ensure!(body_bytes(db, 1).await?[0] == 1, "row 1 is not version 1");
+    // Swapped version 1 values: refused bound, also in each other's rows.
+    let (one, two) = (body_bytes(db, 1).await?, body_bytes(db, 2).await?);
+    set_body(db, 1, two.clone()).await?;
+    set_body(db, 2, one.clone()).await?;
+    let swapped = with_tenant(
+        &v2,
+        "acme",
+        BoundRow::find_by_statement(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id, body FROM notes WHERE id IN (1, 2) ORDER BY id",
+        ))
+        .all(db),
+    )
+    .await?;
+    ensure!(
+        swapped
+            .as_ref()
+            .err()
+            .and_then(typed)
+            .is_some_and(|e| matches!(e, Error::Authentication { .. })),
+        "swapped version 1 values opened: {swapped:?}"
+    );
+    set_body(db, 1, one).await?;
+    set_body(db, 2, two).await?;
+    let target = Target {
+        table: "notes",
+        pk: "id",
+        tenant_column: "tenant",
+        column: "body",
+        batch: 3,
+    };
+    let migrating = keyring().allow_unbound_rows(true);
+    with_tenant(&migrating, "acme", async {
+        ensure!(bound_rows(db).await?.len() == 8, "migration-mode read");
+        let done = bind_rows::<BoundBody>(db, target, None, |_| ()).await?;
+        ensure!(
+            done.written == 8,
+            "bind_rows upgraded {} of 8",
+            done.written
+        );
+        let again = bind_rows::<BoundBody>(db, target, None, |_| ()).await?;
+        ensure!(again.written == 0, "{again:?}");
+        Outcome::Ok(())
+    })
+    .await??;
+    for id in 1..=8 {
+        ensure!(
+            body_bytes(db, id).await?[0] == 2,
+            "row {id} still version 1"
+        );
+    }
+    with_tenant(&v2, "acme", async {
+        let rows = bound_rows(db).await?;
+        ensure!(
+            rows.iter()
+                .all(|r| *r.body.get() == format!("secret-of-row-{}", r.id)),
+            "{rows:?}"
+        );
+        set_body(db, 1, body_bytes(db, 2).await?).await?;
+        ensure!(
+            bound_rows(db).await.is_err(),
+            "a swapped bound value opened"
+        );
+        Outcome::Ok(())
+    })
+    .await?
+}

@@ -38,6 +38,7 @@ pub fn all() -> Vec<Scenario> {
         scenario!(retire::undecryptable_rows_are_named_or_quarantined),
         scenario!(retire::wrapped_keys_of_case_variant_tenants_stay_apart),
         scenario!(rows::row_binding_stops_values_moving_between_rows),
+        scenario!(rows::row_binding_covers_version_1_values),
         scenario!(versions::rolling_upgrade_across_envelope_versions),
     ]
 }
