@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::support::{ensure, keyring, new_note, raw_bytes, typed};
-use super::{NoteBody, Outcome, create_schema, note};
+use super::{NoteBody, NoteLegacy, Outcome, create_schema, note};
 use crate::{Encrypted, Error, with_tenant};
 
 pub(crate) async fn active_model_insert_update_save(db: &DatabaseConnection) -> Outcome {
@@ -305,6 +305,33 @@ pub(crate) async fn plaintext_through_col_expr_is_refused(db: &DatabaseConnectio
             raw.is_err(),
             "base64 plaintext accepted in the base64 column: {raw:?}"
         );
+        // Plaintext that starts like an envelope's Base64 and is long enough: the guard
+        // checked two characters and a length, so these were stored verbatim.
+        let look_alike = "AgEAAAAB plaintext that merely starts like an envelope, long enough";
+        let bulk = note::Entity::update_many()
+            .col_expr(note::Column::Legacy, Expr::value(look_alike))
+            .filter(note::Column::Tenant.eq("acme"))
+            .exec(db)
+            .await;
+        ensure!(
+            bulk.is_err(),
+            "update_many stored plaintext in the base64 column: {bulk:?}"
+        );
+        for bad in [
+            look_alike.replace(' ', "x"),
+            format!("{}A", "AgEAAAAB".repeat(6)),
+            format!("{}=A", &"AgEAAAAB".repeat(6)[..46]),
+            "agEAAAAB".repeat(6),
+            "AgEAAAAB".repeat(5),
+        ] {
+            let raw = db
+                .execute_unprepared(&format!("UPDATE notes SET legacy = '{bad}'"))
+                .await;
+            ensure!(
+                raw.is_err(),
+                "`{bad}` accepted in the base64 column: {raw:?}"
+            );
+        }
         let all = note::Entity::find().all(db).await?;
         ensure!(
             all.len() == 1 && all[0].body.get() == "sealed body" && all[0].legacy.is_none(),
@@ -319,6 +346,16 @@ pub(crate) async fn plaintext_through_col_expr_is_refused(db: &DatabaseConnectio
             .await?;
         let all = note::Entity::find().all(db).await?;
         ensure!(all[0].body.get() == "bulk", "sealed update refused");
+        let sealed = Encrypted::<String, NoteLegacy>::new("legacy bulk".into())?;
+        note::Entity::update_many()
+            .col_expr(note::Column::Legacy, Expr::value(Some(sealed)))
+            .exec(db)
+            .await?;
+        let all = note::Entity::find().all(db).await?;
+        ensure!(
+            all[0].legacy.as_ref().map(|l| l.get().as_str()) == Some("legacy bulk"),
+            "a sealed Base64 value was refused by its guard"
+        );
         Outcome::Ok(())
     })
     .await?
