@@ -44,6 +44,12 @@ pub async fn reindex<T: Plaintext, C: ColumnBinding>(
         exact(backend, idx),
         exact(backend, col)
     );
+    // A NULL index (a row written before the column had one) is compared with `IS NULL`:
+    // `= NULL` is never true, so such rows were never filled.
+    let fill = format!(
+        "UPDATE {t} SET {idx} = ? WHERE {pk} = ? AND {idx} IS NULL AND {} = ?",
+        exact(backend, col)
+    );
     let mut progress = Progress::default();
     loop {
         let rows = db
@@ -97,18 +103,19 @@ pub async fn reindex<T: Plaintext, C: ColumnBinding>(
             if old_index.as_deref() == Some(&fresh.as_bytes()[..]) {
                 continue;
             }
-            let done = db
-                .execute_raw(Statement::from_sql_and_values(
+            let statement = match old_index {
+                Some(old) => Statement::from_sql_and_values(
                     backend,
                     &update,
-                    [
-                        fresh.into(),
-                        id.into(),
-                        old_index.map(Value::from).unwrap_or(Value::Bytes(None)),
-                        stored,
-                    ],
-                ))
-                .await?;
+                    [fresh.into(), id.into(), old.into(), stored],
+                ),
+                None => Statement::from_sql_and_values(
+                    backend,
+                    &fill,
+                    [fresh.into(), id.into(), stored],
+                ),
+            };
+            let done = db.execute_raw(statement).await?;
             if done.rows_affected() == 1 {
                 progress.written += 1;
             } else {

@@ -90,3 +90,51 @@ pub(crate) async fn blind_index_v2_normalises_binds_the_tenant_and_migrates(
     );
     Ok(())
 }
+
+/// A blind-index column added to a table that already had rows holds NULLs: `reindex` fills them
+/// (its compare-and-set said `= NULL`, which is never true, so it never did).
+pub(crate) async fn reindex_fills_null_indexes(db: &DatabaseConnection) -> Outcome {
+    create_schema(db).await?;
+    db.execute_unprepared(&format!(
+        "CREATE TABLE titled (id BIGINT NOT NULL PRIMARY KEY, tenant VARCHAR(64) NOT NULL, title BLOB NOT NULL, title_idx BINARY(16) NULL){}",
+        super::folding_case(db.get_database_backend())
+    ))
+    .await?;
+    let ring = keyring();
+    with_tenant(&ring, "acme", async {
+        for (id, title) in [(1i64, "Hello"), (2, "world")] {
+            let sealed = crate::Encrypted::<String, TitleV2>::new(title.to_owned())?;
+            db.execute_raw(Statement::from_sql_and_values(
+                db.get_database_backend(),
+                "INSERT INTO titled (id, tenant, title, title_idx) VALUES (?, 'acme', ?, NULL)",
+                [id.into(), sealed.envelope().to_vec().into()],
+            ))
+            .await?;
+        }
+        let target = Target {
+            table: "titled",
+            pk: "id",
+            tenant_column: "tenant",
+            column: "title",
+            batch: 10,
+        };
+        let done = reindex::<String, TitleV2>(db, target, "title_idx", |_| ()).await?;
+        ensure!(done.written == 2, "NULL indexes filled: {done:?}");
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT title_idx FROM titled ORDER BY id",
+            ))
+            .await?;
+        let want = BlindIndex::<TitleV2>::of(&"hello".to_owned())?;
+        let first: Option<Vec<u8>> = rows[0].try_get_by(0)?;
+        ensure!(
+            first.as_deref() == Some(&want.as_bytes()[..]),
+            "row 1's index"
+        );
+        let again = reindex::<String, TitleV2>(db, target, "title_idx", |_| ()).await?;
+        ensure!(again.written == 0, "{again:?}");
+        Outcome::Ok(())
+    })
+    .await?
+}

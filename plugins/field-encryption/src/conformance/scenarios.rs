@@ -28,6 +28,7 @@ pub fn all() -> Vec<Scenario> {
         scenario!(lifecycle::rotation_and_rewrap_with_concurrent_writes),
         scenario!(lifecycle::blind_index_finds_exact_rows_per_tenant),
         scenario!(index::blind_index_v2_normalises_binds_the_tenant_and_migrates),
+        scenario!(index::reindex_fills_null_indexes),
         scenario!(lifecycle::base64_text_column),
         scenario!(lifecycle::wrapped_keys_in_the_database),
         scenario!(lifecycle::plaintext_migration),
