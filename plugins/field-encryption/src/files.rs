@@ -17,7 +17,10 @@
 //! owned by the process's user has no group or other permissions (0600, 0400); a file owned by
 //! root may also be read by its group (0640, 0440), which is how Kubernetes mounts a Secret for a
 //! non-root pod (`fsGroup` and `defaultMode: 0440`). [`FileKeys::allow_loose_permissions`]
-//! switches the check off, for development stacks that bind-mount a checkout.
+//! switches the check off, for development stacks that bind-mount a checkout. Every file read
+//! (keys, the blind-index key, `<tenant>.current`) must belong to the process's user or root,
+//! and the directory must not let other users add or swap files (writable by others only with
+//! the sticky bit, as a Secret volume's root-owned 1777 tmpfs is).
 
 use std::path::{Path, PathBuf};
 
@@ -88,6 +91,44 @@ fn role(tenant: &str, name: &str) -> std::result::Result<Role, String> {
     Ok(Role::Key(id, enc))
 }
 
+/// Why a file owned by `owner` must not hold a key for a process running as `me`: another
+/// user could replace it (PostgreSQL's rule for `ssl_key_file`: the server's user or root).
+pub(crate) fn owner_problem(owner: u32, me: u32) -> Option<String> {
+    (owner != me && owner != 0).then(|| {
+        format!("it is owned by uid {owner}, not by this process's user (uid {me}) or root")
+    })
+}
+
+/// Why a key directory with this mode and owner lets others plant or swap key files, or `None`.
+/// Writable by group or others is allowed only with the sticky bit on a directory of root or of
+/// this user (a Kubernetes Secret volume is a root-owned 1777 tmpfs): then nobody else can
+/// remove or rename our files, and a file someone else adds fails [`owner_problem`].
+pub(crate) fn dir_problem(mode: u32, owner: u32, me: u32) -> Option<String> {
+    let writable_by_others = mode & 0o022 != 0;
+    let sticky = mode & 0o1000 != 0;
+    if !writable_by_others || (sticky && (owner == 0 || owner == me)) {
+        return None;
+    }
+    Some(format!(
+        "directory mode {:04o} lets other users add, replace or remove key files (chmod 0700, or 1777 owned by root)",
+        mode & 0o7777
+    ))
+}
+
+/// The effective uid of this process, from `/proc/self/status` (Linux; no `unsafe`).
+#[cfg(unix)]
+pub(crate) fn process_uid() -> std::result::Result<u32, String> {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| {
+        format!("cannot tell this process's user to check key file owners: /proc/self/status: {e}")
+    })?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .and_then(|euid| euid.parse().ok())
+        .ok_or_else(|| "cannot tell this process's user: no Uid line in /proc/self/status".into())
+}
+
 /// Why a file with this mode and owner must not hold a key, or `None` when it may.
 pub(crate) fn mode_problem(mode: u32, owner: u32) -> Option<String> {
     let mode = mode & 0o777;
@@ -124,19 +165,44 @@ impl FileKeys {
         self
     }
 
-    /// Reads one key file, after checking who may read it. The bytes are wiped once decoded.
-    fn read(&self, path: &Path, encoding: KeyEncoding) -> std::result::Result<KeyMaterial, String> {
-        let shown = path.display();
+    /// Checks who may read and who may change the file at `path` (a key, the blind-index key,
+    /// `<tenant>.current`): its mode, and that it belongs to this process's user or root.
+    fn check_file(&self, path: &Path) -> std::result::Result<(), String> {
         #[cfg(unix)]
         if !self.loose_permissions {
             use std::os::unix::fs::MetadataExt as _;
+            let shown = path.display();
             let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
-            if let Some(problem) = mode_problem(meta.mode(), meta.uid()) {
+            let me = process_uid()?;
+            if let Some(problem) =
+                mode_problem(meta.mode(), meta.uid()).or_else(|| owner_problem(meta.uid(), me))
+            {
                 return Err(format!(
-                    "{shown}: {problem} (chmod 0400, or allow loose permissions for a development stack)"
+                    "{shown}: {problem} (chmod 0400 and chown, or allow loose permissions for a development stack)"
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The directory must not let other users plant or swap key files.
+    fn check_dir(&self) -> std::result::Result<(), String> {
+        #[cfg(unix)]
+        if !self.loose_permissions {
+            use std::os::unix::fs::MetadataExt as _;
+            let shown = self.dir.display();
+            let meta = std::fs::metadata(&self.dir).map_err(|e| format!("{shown}: {e}"))?;
+            if let Some(problem) = dir_problem(meta.mode(), meta.uid(), process_uid()?) {
+                return Err(format!("{shown}: {problem}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one key file, after checking who may read it. The bytes are wiped once decoded.
+    fn read(&self, path: &Path, encoding: KeyEncoding) -> std::result::Result<KeyMaterial, String> {
+        let shown = path.display();
+        self.check_file(path)?;
         let data = Zeroizing::new(std::fs::read(path).map_err(|e| format!("{shown}: {e}"))?);
         KeyMaterial::decode(&data, encoding).map_err(|e| format!("{shown}: {e}"))
     }
@@ -147,6 +213,7 @@ impl FileKeys {
             tenant: tenant.into(),
             reason,
         };
+        self.check_dir().map_err(fail)?;
         let entries = std::fs::read_dir(&self.dir)
             .map_err(|e| fail(format!("{}: {e}", self.dir.display())))?;
         // Sized once: a Vec that grows moves its keys and leaves the old block unwiped.
@@ -186,6 +253,10 @@ impl FileKeys {
             });
         }
         let current_path = self.dir.join(format!("{tenant}.current"));
+        // Whoever can write `<tenant>.current` chooses the key every new value is sealed with.
+        if current_path.exists() {
+            self.check_file(&current_path).map_err(fail)?;
+        }
         let current = match std::fs::read_to_string(&current_path) {
             Ok(text) => text
                 .trim()
