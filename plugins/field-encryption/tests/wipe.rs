@@ -229,9 +229,13 @@ fn main() {
         wrapped
     });
     leaks += freed_blocks_with_key(
-        "WrappedKeys (master key, an unwrapped data key)",
+        "WrappedKeys (master key, an unwrapped data key, bound to its key id again)",
         move || {
             rt.block_on(async move {
+                assert_eq!(
+                    wrapped.bind_key_ids("acme").await.expect("wipe scenario"),
+                    1
+                );
                 let ring = Keyring::new(wrapped);
                 assert_eq!(
                     ring.resolve("acme")

@@ -205,6 +205,95 @@ pub(crate) async fn wrapped_keys_in_the_database(db: &DatabaseConnection) -> Out
         .err()
         .ok_or("wrong master key unwrapped")?;
     ensure!(matches!(err, Error::KeyProvider { .. }), "{err}");
+    wrapped_keys_are_bound_to_their_key_id(db, &provider).await
+}
+
+/// The key id is in each wrapped key's AAD: data keys swapped between key ids do not unwrap
+/// (they did, so values sealed under key 2 were opened with key 1's bytes). A row wrapped before
+/// that is still read, and `bind_key_ids` wraps it again bound.
+async fn wrapped_keys_are_bound_to_their_key_id(
+    db: &DatabaseConnection,
+    provider: &WrappedKeys,
+) -> Outcome {
+    let swap = |a: i64, b: i64| {
+        format!(
+            "UPDATE fe_data_keys SET wrapped = (SELECT w FROM (SELECT wrapped AS w FROM fe_data_keys WHERE tenant = 'acme' AND key_id = {b}) AS x) WHERE tenant = 'acme' AND key_id = {a}"
+        )
+    };
+    let rows = raw_bytes(
+        db,
+        "SELECT wrapped FROM fe_data_keys WHERE tenant = 'acme' ORDER BY key_id",
+    )
+    .await?;
+    db.execute_unprepared(&swap(1, 2)).await?;
+    let err = Keyring::new(provider.clone())
+        .resolve("acme")
+        .await
+        .err()
+        .ok_or("a data key moved to another key id unwrapped")?;
+    ensure!(
+        matches!(&err, Error::KeyProvider { reason, .. } if reason.contains("key id 1")),
+        "{err}"
+    );
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE fe_data_keys SET wrapped = ? WHERE tenant = 'acme' AND key_id = 1",
+        [rows[0].clone().into()],
+    ))
+    .await?;
+    Keyring::new(provider.clone()).resolve("acme").await?;
+
+    // A row wrapped the old way (no key id in the AAD): read, then wrapped again bound.
+    let kek = crate::TenantKeys::new("globex", 0, &[(0, key(9))], None)?;
+    let dek = crate::envelope::seal(&kek, "fe_data_keys.wrapped", &[7u8; 32])?;
+    let blind = crate::envelope::seal(&kek, "fe_data_keys.blind_wrapped", &[8u8; 32])?;
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "INSERT INTO fe_data_keys (tenant, key_id, wrapped, blind_wrapped, created_at) VALUES ('globex', 1, ?, ?, 0)",
+        [dek.clone().into(), blind.into()],
+    ))
+    .await?;
+    let legacy = Keyring::new(StaticKeys::new().with_tenant(
+        "globex",
+        1,
+        vec![(1, crate::KeyMaterial::new([7u8; 32]))],
+        None,
+    ));
+    let sealed = with_tenant(&legacy, "globex", async {
+        Encrypted::<String, NoteBody>::new("old".into())
+    })
+    .await??;
+    let opened = with_tenant(&Keyring::new(provider.clone()), "globex", async {
+        Encrypted::<String, NoteBody>::open(sealed.envelope().to_vec())
+    })
+    .await??;
+    ensure!(opened.get() == "old", "a legacy wrapped key did not unwrap");
+    ensure!(
+        provider.bind_key_ids("globex").await? == 1,
+        "the legacy row was not bound"
+    );
+    ensure!(provider.bind_key_ids("globex").await? == 0, "bound twice");
+    ensure!(
+        provider.bind_key_ids("acme").await? == 0,
+        "acme's rows were already bound"
+    );
+    let now = raw_bytes(
+        db,
+        "SELECT wrapped FROM fe_data_keys WHERE tenant = 'globex'",
+    )
+    .await?;
+    ensure!(now[0] != dek, "the legacy row was not wrapped again");
+    let bound = crate::envelope::open_digest(
+        &kek,
+        "fe_data_keys.wrapped",
+        &crate::digest::column_digest("fe_data_keys.wrapped"),
+        Some("1"),
+        &now[0],
+    )?;
+    ensure!(
+        bound == [7u8; 32],
+        "the rewrapped row is not bound to key id 1"
+    );
     Ok(())
 }
 
