@@ -181,6 +181,7 @@ fn cipher_for<'k>(
     version: u8,
     key_id: u32,
 ) -> Result<&'k aes_gcm::Aes256Gcm> {
+    keys.check_usable(key_id, version, column)?;
     match version {
         VERSION_1 => keys.cipher_v1(key_id),
         _ => keys.cipher(key_id),

@@ -162,6 +162,34 @@ pub enum Error {
         row_key: String,
     },
 
+    /// The value is sealed under a key that was disabled ([`crate::Keyring::disable`]): kept
+    /// for now, but no longer used to open anything.
+    #[error("key id {key_id} is disabled for {place}")]
+    KeyDisabled {
+        /// The disabled key id.
+        key_id: u32,
+        /// Tenant and column.
+        place: Place,
+    },
+
+    /// The value is sealed with an envelope version or key id below the tenant's floor
+    /// ([`crate::Keyring::with_floor`]): refused once a table was migrated past it.
+    #[error(
+        "{place}: envelope version {version}, key id {key_id} is below the floor (version {min_version}, key id {min_key_id})"
+    )]
+    BelowFloor {
+        /// Tenant and column.
+        place: Place,
+        /// The value's envelope version.
+        version: u8,
+        /// The value's key id.
+        key_id: u32,
+        /// The lowest version accepted.
+        min_version: u8,
+        /// The lowest key id accepted.
+        min_key_id: u32,
+    },
+
     /// A write was refused before anything was sent: a value sealed for another tenant or
     /// another row, or a row whose tenant column is not the scope's tenant.
     #[error("write to `{column}` refused before sending: {reason}")]
@@ -231,6 +259,8 @@ impl Error {
             Error::RowKeyRequired { .. } => "row_key_required",
             Error::RowKeyMissing { .. } => "row_key_missing",
             Error::WrongScope { .. } => "wrong_scope",
+            Error::KeyDisabled { .. } => "key_disabled",
+            Error::BelowFloor { .. } => "below_floor",
             Error::TenantMismatch { .. } => "tenant_mismatch",
             Error::TooLarge { .. } => "too_large",
             Error::TenantColumnMissing { .. } => "tenant_column_missing",

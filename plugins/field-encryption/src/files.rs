@@ -38,9 +38,11 @@ pub struct FileKeys {
 
 /// What a file in the directory is for one tenant.
 #[derive(Debug, PartialEq, Eq)]
-enum Role {
+pub(crate) enum Role {
     Key(u32, KeyEncoding),
     Blind(KeyEncoding),
+    /// `<tenant>.<id>.disabled`: key `id` is kept but opens nothing (see `crate::revoke`).
+    Disabled(u32),
     Other,
 }
 
@@ -55,7 +57,7 @@ fn encoding(suffix: &str) -> Option<KeyEncoding> {
 
 /// What the file named `name` is for `tenant`; `Err` names a file that is the tenant's but whose
 /// name is not one of the accepted spellings.
-fn role(tenant: &str, name: &str) -> std::result::Result<Role, String> {
+pub(crate) fn role(tenant: &str, name: &str) -> std::result::Result<Role, String> {
     let Some(rest) = name.strip_prefix(tenant).and_then(|r| r.strip_prefix('.')) else {
         return Ok(Role::Other);
     };
@@ -70,6 +72,9 @@ fn role(tenant: &str, name: &str) -> std::result::Result<Role, String> {
             None => Ok(Role::Other),
         };
     }
+    if let Some(id) = rest.strip_suffix(".disabled") {
+        return Ok(canonical_id(id).map_or(Role::Other, Role::Disabled));
+    }
     let Some((id, suffix)) = rest.split_once(".key") else {
         return Ok(Role::Other);
     };
@@ -80,15 +85,17 @@ fn role(tenant: &str, name: &str) -> std::result::Result<Role, String> {
     let enc = encoding(suffix).ok_or_else(|| {
         format!("`{name}`: unknown key encoding `{suffix}` (use `.key`, `.key.hex` or `.key.b64`)")
     })?;
-    // Digits only, no leading zero: `acme.1.key` and `acme.01.key` would both be id 1.
+    let id = canonical_id(id)
+        .ok_or_else(|| format!("`{name}`: the key id must be a number without leading zeros"))?;
+    Ok(Role::Key(id, enc))
+}
+
+/// Digits only, no leading zero: `acme.1.key` and `acme.01.key` would both be id 1.
+fn canonical_id(id: &str) -> Option<u32> {
     let canonical = !id.is_empty()
         && id.bytes().all(|b| b.is_ascii_digit())
         && (id == "0" || !id.starts_with('0'));
-    let id =
-        id.parse().ok().filter(|_| canonical).ok_or_else(|| {
-            format!("`{name}`: the key id must be a number without leading zeros")
-        })?;
-    Ok(Role::Key(id, enc))
+    id.parse().ok().filter(|_| canonical)
 }
 
 /// Why a file owned by `owner` must not hold a key for a process running as `me`: another
@@ -150,6 +157,11 @@ pub(crate) fn mode_problem(mode: u32, owner: u32) -> Option<String> {
 }
 
 impl FileKeys {
+    /// The key directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Reads keys from `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         FileKeys {
@@ -221,12 +233,25 @@ impl FileKeys {
         let mut keys: Vec<(u32, KeyMaterial)> = Vec::with_capacity(entries.len());
         let mut names: Vec<String> = Vec::with_capacity(entries.len());
         let mut blind: Option<(KeyMaterial, String)> = None;
-        for entry in entries {
-            let name = entry.map_err(|e| fail(e.to_string()))?.file_name();
-            let Some(name) = name.to_str() else { continue };
+        let names_here: Vec<String> = entries
+            .into_iter()
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| fail(e.to_string()))?;
+        // Disabled keys are not even read: their ids are only named in errors.
+        let disabled: Vec<u32> = names_here
+            .iter()
+            .filter_map(|n| match role(tenant, n) {
+                Ok(Role::Disabled(id)) => Some(id),
+                _ => None,
+            })
+            .collect();
+        for name in &names_here {
+            let name = name.as_str();
             let path = self.dir.join(name);
             match role(tenant, name).map_err(fail)? {
-                Role::Other => {}
+                Role::Other | Role::Disabled(_) => {}
+                Role::Key(id, _) if disabled.contains(&id) => {}
                 Role::Key(id, enc) => {
                     if let Some(at) = keys.iter().position(|(k, _)| *k == id) {
                         let other = &names[at];
@@ -264,10 +289,15 @@ impl FileKeys {
                 .map_err(|_| fail(format!("{}: not a key id", current_path.display())))?,
             Err(_) => keys.iter().map(|(id, _)| *id).max().unwrap_or(0),
         };
+        if disabled.contains(&current) {
+            return Err(fail(format!(
+                "the current key {current} is disabled: rotate to another key first"
+            )));
+        }
         let loaded = TenantKeys::new(tenant, current, &keys, blind.map(|(key, _)| key));
         drop(keys);
         crate::keys::scrub_stack();
-        loaded
+        loaded.map(|k| k.with_disabled(disabled))
     }
 }
 
@@ -280,6 +310,11 @@ impl FileKeys {
     pub fn retire(&self, tenant: &str, key_id: u32, usage: &crate::retire::KeyUsage) -> Result<()> {
         let keys = self.load(tenant)?;
         crate::retire::ensure_retirable(usage, tenant, key_id, keys.current_key_id())?;
+        self.remove_key_files(tenant, key_id)
+    }
+
+    /// Deletes every file of key `key_id` of `tenant`.
+    pub(crate) fn remove_key_files(&self, tenant: &str, key_id: u32) -> Result<()> {
         for entry in std::fs::read_dir(&self.dir).map_err(|e| Error::KeyProvider {
             tenant: tenant.into(),
             reason: format!("{}: {e}", self.dir.display()),
@@ -316,6 +351,15 @@ impl crate::provider::KeyProvider for FileKeys {
 
     fn keys<'a>(&'a self, tenant: &'a str) -> futures::future::BoxFuture<'a, Result<TenantKeys>> {
         Box::pin(async move { self.load(tenant) })
+    }
+
+    /// Writes `<tenant>.<id>.disabled` (see [`FileKeys::disable_key`]).
+    fn disable<'a>(
+        &'a self,
+        tenant: &'a str,
+        key_id: u32,
+    ) -> futures::future::BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.disable_key(tenant, key_id) })
     }
 }
 

@@ -224,6 +224,11 @@ pub struct TenantKeys {
     seals: crate::seals::SealCounter,
     /// The envelope version new values are sealed as (see [`crate::Keyring::seal_version`]).
     seal_version: u8,
+    /// Key ids the provider keeps but has disabled: named as such when a value needs one.
+    disabled: Vec<u32>,
+    /// The keyring's revocations and the epoch this set has checked against (`crate::revoke`).
+    revocations: Option<(std::sync::Arc<crate::revoke::Revocations>, u64)>,
+    floor: crate::revoke::Floor,
 }
 
 impl fmt::Debug for TenantKeys {
@@ -274,6 +279,9 @@ impl TenantKeys {
             blind,
             seals: crate::seals::SealCounter::default(),
             seal_version: crate::envelope::VERSION,
+            disabled: Vec::new(),
+            revocations: None,
+            floor: crate::revoke::Floor::default(),
         })
     }
 
@@ -315,6 +323,60 @@ impl TenantKeys {
         }
         self.seal_version = version;
         Ok(self)
+    }
+
+    /// Names `ids` as disabled by the provider (their key material is not in the set).
+    pub(crate) fn with_disabled(mut self, ids: Vec<u32>) -> Self {
+        self.disabled = ids;
+        self
+    }
+
+    /// Refuses keys disabled later through `revocations` (a keyring's), and values below `floor`.
+    pub(crate) fn watch(
+        &mut self,
+        revocations: std::sync::Arc<crate::revoke::Revocations>,
+        floor: crate::revoke::Floor,
+    ) {
+        let epoch = revocations.epoch();
+        self.revocations = Some((revocations, epoch));
+        self.floor = floor;
+    }
+
+    /// The key ids of the set.
+    pub(crate) fn key_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.ciphers.iter().map(|c| c.id)
+    }
+
+    /// Whether `key_id` (of an envelope of `version`) may open a value: not disabled by the
+    /// provider or since through the keyring, not below the floor. One atomic load when nothing
+    /// was disabled since the set was built.
+    pub(crate) fn check_usable(&self, key_id: u32, version: u8, column: &str) -> Result<()> {
+        let place = || crate::error::Place {
+            tenant: self.tenant().into(),
+            column: column.into(),
+        };
+        let revoked = self.disabled.contains(&key_id)
+            || self
+                .revocations
+                .as_ref()
+                .is_some_and(|(r, seen)| r.epoch() != *seen && r.is_disabled(&self.tenant, key_id));
+        if revoked {
+            return Err(Error::KeyDisabled {
+                key_id,
+                place: place(),
+            });
+        }
+        let floor = self.floor;
+        if version < floor.min_version || key_id < floor.min_key_id {
+            return Err(Error::BelowFloor {
+                place: place(),
+                version,
+                key_id,
+                min_version: floor.min_version,
+                min_key_id: floor.min_key_id,
+            });
+        }
+        Ok(())
     }
 
     /// Counts this set's seals on `counter` (the keyring's, shared by every set of the key).

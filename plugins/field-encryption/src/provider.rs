@@ -33,6 +33,19 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug {
     fn ready(&self) -> BoxFuture<'_, std::result::Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
+
+    /// Records `tenant`'s `key_id` as disabled where every process reads its keys (see
+    /// [`crate::revoke`]). Providers that cannot (keys held in memory) refuse.
+    fn disable<'a>(&'a self, tenant: &'a str, key_id: u32) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            Err(Error::KeyProvider {
+                tenant: tenant.into(),
+                reason: format!(
+                    "this key provider cannot record key id {key_id} as disabled: remove it from its configuration"
+                ),
+            })
+        })
+    }
 }
 
 /// One tenant's keys in [`StaticKeys`]: current id, all keys, blind-index key.
@@ -75,8 +88,9 @@ impl KeyProvider for StaticKeys {
     }
 }
 
-/// A cache entry: when the keys were resolved, and the keys.
-type Cached = (Instant, Arc<TenantKeys>);
+/// A cache entry: when the keys were resolved (`None`: invalidated, kept to compare with), and
+/// the keys.
+type Cached = (Option<Instant>, Arc<TenantKeys>);
 
 /// Seals per (tenant, key id) in this process.
 type SealCounters = HashMap<(String, u32), crate::seals::SealCounter>;
@@ -92,6 +106,9 @@ pub struct Keyring {
     seal_version: u8,
     allow_plaintext_reads: bool,
     allow_unbound_rows: bool,
+    /// Shared with every key set this keyring hands out (see [`crate::revoke`]).
+    revocations: Arc<crate::revoke::Revocations>,
+    floors: Arc<HashMap<String, crate::revoke::Floor>>,
 }
 
 impl Keyring {
@@ -105,7 +122,34 @@ impl Keyring {
             seal_version: crate::envelope::VERSION,
             allow_plaintext_reads: false,
             allow_unbound_rows: false,
+            revocations: Arc::default(),
+            floors: Arc::default(),
         }
+    }
+
+    /// Refuses `tenant`'s values below `floor` (an envelope version or key id every table of the
+    /// tenant was moved past with `rewrap_table`): [`Error::BelowFloor`].
+    pub fn with_floor(mut self, tenant: &str, floor: crate::revoke::Floor) -> Self {
+        Arc::make_mut(&mut self.floors).insert(tenant.to_owned(), floor);
+        self
+    }
+
+    /// Disables `tenant`'s `key_id`: recorded by the provider for every process, and refused at
+    /// once by every key set of this keyring, also ones handed out before (see
+    /// [`crate::revoke`] for the bound in other processes). The current key cannot be disabled:
+    /// rotate first.
+    pub async fn disable(&self, tenant: &str, key_id: u32) -> Result<()> {
+        let keys = self.resolve(tenant).await?;
+        if keys.current_key_id() == key_id {
+            return Err(Error::KeyIsCurrent {
+                tenant: tenant.into(),
+                key_id,
+            });
+        }
+        self.provider.disable(tenant, key_id).await?;
+        self.revocations.disable(tenant, key_id);
+        self.invalidate(tenant);
+        Ok(())
     }
 
     /// Sets the cache lifetime.
@@ -159,6 +203,15 @@ impl Keyring {
         // The provider's frames, now below this one, held raw keys (see `scrub_stack`).
         crate::keys::scrub_stack();
         let mut keys = keys?.with_seal_version(self.seal_version)?;
+        let floor = self.floors.get(tenant).copied().unwrap_or_default();
+        keys.watch(self.revocations.clone(), floor);
+        // Keys the previous set had and this one does not (disabled or destroyed elsewhere):
+        // refused from now on by the sets handed out before, too.
+        if let Some(previous) = self.stale(tenant) {
+            for id in previous.key_ids().filter(|id| !keys.has_key(*id)) {
+                self.revocations.disable(tenant, id);
+            }
+        }
         if let Ok(mut seals) = self.seals.lock() {
             let counter = seals
                 .entry((tenant.to_owned(), keys.current_key_id()))
@@ -167,15 +220,25 @@ impl Keyring {
         }
         let keys = Arc::new(keys);
         if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(tenant.to_owned(), (Instant::now(), keys.clone()));
+            cache.insert(tenant.to_owned(), (Some(Instant::now()), keys.clone()));
         }
         Ok(keys)
+    }
+
+    /// The cached set of `tenant`, fresh or not.
+    fn stale(&self, tenant: &str) -> Option<Arc<TenantKeys>> {
+        self.cache
+            .lock()
+            .ok()?
+            .get(tenant)
+            .map(|(_, keys)| keys.clone())
     }
 
     fn cached(&self, tenant: &str) -> Option<Arc<TenantKeys>> {
         let cache = self.cache.lock().ok()?;
         let (at, keys) = cache.get(tenant)?;
-        (at.elapsed() < self.ttl).then(|| keys.clone())
+        at.is_some_and(|at| at.elapsed() < self.ttl)
+            .then(|| keys.clone())
     }
 
     /// Values sealed in this process per `(tenant, key id)`, across cache refreshes. Random 96-bit
@@ -200,10 +263,13 @@ impl Keyring {
         self.provider.ready().await
     }
 
-    /// Drops the cached keys of `tenant` (after a rotation in this process).
+    /// Makes the next use of `tenant` read its keys from the provider again (after a rotation
+    /// in this process). The stale set is kept to compare with (see [`Keyring::resolve`]).
     pub fn invalidate(&self, tenant: &str) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.remove(tenant);
+        if let Ok(mut cache) = self.cache.lock()
+            && let Some((at, _)) = cache.get_mut(tenant)
+        {
+            *at = None;
         }
     }
 }
@@ -211,6 +277,107 @@ impl Keyring {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn write_key(dir: &std::path::Path, name: &str, data: &[u8]) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = dir.join(name);
+        std::fs::write(&path, data).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    /// Disabling a key takes effect at once for every key set of the keyring, also one handed
+    /// out before (it kept opening values under a retired key for its 60 s cache, and a handle
+    /// taken earlier did even after `invalidate`), and in another process's keyring at its next
+    /// refresh, for its older sets too.
+    #[tokio::test]
+    async fn a_disabled_key_opens_nothing_in_sets_taken_before() {
+        let dir = tempfile::tempdir().unwrap();
+        write_key(dir.path(), "acme.1.key", &[1; 32]);
+        write_key(dir.path(), "acme.2.key", &[2; 32]);
+        write_key(dir.path(), "acme.current", b"1");
+        let ring = Keyring::new(FileKeys::new(dir.path()));
+        let old =
+            crate::envelope::seal(&ring.resolve("acme").await.unwrap(), "t.c", b"old").unwrap();
+        write_key(dir.path(), "acme.current", b"2");
+        ring.invalidate("acme");
+        let taken = ring.resolve("acme").await.unwrap();
+        let other = Keyring::new(FileKeys::new(dir.path())).with_ttl(Duration::ZERO);
+        let other_taken = other.resolve("acme").await.unwrap();
+        assert_eq!(crate::envelope::open(&taken, "t.c", &old).unwrap(), b"old");
+
+        let current = ring.disable("acme", 2).await.unwrap_err();
+        assert!(matches!(current, Error::KeyIsCurrent { .. }), "{current}");
+        ring.disable("acme", 1).await.unwrap();
+        let err = crate::envelope::open(&taken, "t.c", &old).unwrap_err();
+        assert!(matches!(err, Error::KeyDisabled { key_id: 1, .. }), "{err}");
+        let fresh = ring.resolve("acme").await.unwrap();
+        let err = crate::envelope::open(&fresh, "t.c", &old).unwrap_err();
+        assert!(matches!(err, Error::KeyDisabled { key_id: 1, .. }), "{err}");
+        assert!(dir.path().join("acme.1.disabled").exists());
+        // Another process: its set still opens until its cache refreshes, then none does.
+        assert!(crate::envelope::open(&other_taken, "t.c", &old).is_ok());
+        other.resolve("acme").await.unwrap();
+        let err = crate::envelope::open(&other_taken, "t.c", &old).unwrap_err();
+        assert!(matches!(err, Error::KeyDisabled { key_id: 1, .. }), "{err}");
+        // Static keys cannot record it: refused, not silently ignored.
+        let fixed = Keyring::new(StaticKeys::new().with_tenant(
+            "acme",
+            2,
+            vec![(1, KeyMaterial::generate()), (2, KeyMaterial::generate())],
+            None,
+        ));
+        assert!(matches!(
+            fixed.disable("acme", 1).await,
+            Err(Error::KeyProvider { .. })
+        ));
+    }
+
+    /// Once every table is on version 2 (or past a key id), older values are refused.
+    #[tokio::test]
+    async fn a_floor_refuses_older_envelopes() {
+        let keys = || {
+            StaticKeys::new().with_tenant(
+                "acme",
+                2,
+                vec![
+                    (1, KeyMaterial::new([1; 32])),
+                    (2, KeyMaterial::new([2; 32])),
+                ],
+                None,
+            )
+        };
+        let v1 = Keyring::new(keys()).seal_version(1);
+        let old = crate::envelope::seal(&v1.resolve("acme").await.unwrap(), "t.c", b"v1").unwrap();
+        let floored = Keyring::new(keys()).with_floor(
+            "acme",
+            crate::Floor {
+                min_version: 2,
+                min_key_id: 2,
+            },
+        );
+        let keys = floored.resolve("acme").await.unwrap();
+        let err = crate::envelope::open(&keys, "t.c", &old).unwrap_err();
+        assert!(matches!(err, Error::BelowFloor { version: 1, .. }), "{err}");
+        let new = crate::envelope::seal(&keys, "t.c", b"v2").unwrap();
+        assert_eq!(crate::envelope::open(&keys, "t.c", &new).unwrap(), b"v2");
+        let other_tenant = Keyring::new(keys_for_globex()).with_floor(
+            "acme",
+            crate::Floor {
+                min_version: 2,
+                min_key_id: 9,
+            },
+        );
+        let g = other_tenant.resolve("globex").await.unwrap();
+        let sealed = crate::envelope::seal(&g, "t.c", b"g").unwrap();
+        assert!(
+            crate::envelope::open(&g, "t.c", &sealed).is_ok(),
+            "a floor is per tenant"
+        );
+    }
+
+    fn keys_for_globex() -> StaticKeys {
+        StaticKeys::new().with_tenant("globex", 1, vec![(1, KeyMaterial::generate())], None)
+    }
 
     #[tokio::test]
     async fn seal_counts_outlive_cache_refreshes() {

@@ -78,13 +78,28 @@ impl<'a> Table<'a> {
 
 /// Values per tenant, `table.column` and key id; `None` is a value that is not an envelope
 /// (plaintext awaiting migration, or damage).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Only [`keys_in_use`] makes one (and [`KeyUsage::merge`] combines them): a retire step cannot
+/// be handed an empty report it did not scan (`retire(tenant, 1, &KeyUsage::default())`
+/// deleted a key that still sealed a value).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyUsage {
     /// `(tenant, "table.column", key id) → values`.
-    pub values: BTreeMap<(String, String, Option<u32>), u64>,
+    values: BTreeMap<(String, String, Option<u32>), u64>,
 }
 
 impl KeyUsage {
+    pub(crate) fn empty() -> Self {
+        KeyUsage {
+            values: BTreeMap::new(),
+        }
+    }
+
+    /// `(tenant, "table.column", key id) → values`.
+    pub fn values(&self) -> &BTreeMap<(String, String, Option<u32>), u64> {
+        &self.values
+    }
+
     /// Adds another report (another table).
     pub fn merge(&mut self, other: KeyUsage) {
         for (k, n) in other.values {
@@ -149,7 +164,7 @@ fn key_id_of(storage: Storage, head: &[u8]) -> Option<u32> {
 pub async fn keys_in_use(db: &DatabaseConnection, table: &Table<'_>) -> Result<KeyUsage> {
     let backend = db.get_database_backend();
     let (t, tc) = (ident(table.table)?, ident(table.tenant_column)?);
-    let mut usage = KeyUsage::default();
+    let mut usage = KeyUsage::empty();
     for column in table.columns {
         let col = ident(column.column)?;
         let head_len = match column.storage {
@@ -275,7 +290,7 @@ mod tests {
 
     #[test]
     fn a_key_in_use_or_current_is_not_retirable() {
-        let mut usage = KeyUsage::default();
+        let mut usage = KeyUsage::empty();
         usage
             .values
             .insert(("acme".into(), "notes.body".into(), Some(1)), 2);

@@ -136,14 +136,37 @@ async fn retire_files(
         ),
         "the current key was retirable"
     );
-    // The documented procedure: run again until it writes nothing, then retire.
+    // destroy scans every table itself, and only a disabled key.
+    let tables = [notes()];
+    let undisabled = files.destroy(db, &tables, "acme", 1).await;
+    ensure!(
+        matches!(&undisabled, Err(Error::KeyProvider { reason, .. }) if reason.contains("not disabled")),
+        "{undisabled:?}"
+    );
+    files.disable_key("acme", 1)?;
+    files.disable_key("acme", 1)?;
+    let in_use = files.destroy(db, &tables, "acme", 1).await;
+    ensure!(
+        matches!(in_use, Err(Error::KeyInUse { rows: 3, .. })),
+        "destroyed while 3 values use it: {in_use:?}"
+    );
+    ensure!(
+        dir.join("acme.1.key").exists(),
+        "key file deleted while in use"
+    );
+    // Enabled again (the marker removed), the documented procedure: rewrap until it writes
+    // nothing, disable, destroy.
+    std::fs::remove_file(dir.join("acme.1.disabled"))?;
     let again = with_tenant(v2, "acme", rewrap_table(db, &notes(), false, |_, _| ())).await??;
     ensure!(again.written() == 3, "{again:?}");
     let last = with_tenant(v2, "acme", rewrap_table(db, &notes(), false, |_, _| ())).await??;
     ensure!(last.written() == 0, "{last:?}");
-    let usage = keys_in_use(db, &notes()).await?;
-    files.retire("acme", 1, &usage)?;
-    ensure!(!dir.join("acme.1.key").exists(), "key file not deleted");
+    files.disable_key("acme", 1)?;
+    files.destroy(db, &tables, "acme", 1).await?;
+    ensure!(
+        !dir.join("acme.1.key").exists() && !dir.join("acme.1.disabled").exists(),
+        "key file or marker not deleted"
+    );
     Ok(())
 }
 
@@ -237,7 +260,10 @@ pub(crate) async fn wrapped_keys_of_case_variant_tenants_stay_apart(
         "data keys: {got:?}"
     );
     // Retiring ACME's key 1 (no values on it) leaves acme's key 1 in place.
-    provider.retire("ACME", 1, &KeyUsage::default()).await?;
+    // A scan of the (empty) notes table: ACME has no value on key 1.
+    create_schema(db).await?;
+    let usage = keys_in_use(db, &notes()).await?;
+    provider.retire("ACME", 1, &usage).await?;
     ring.invalidate("acme");
     ensure!(ring.resolve("acme").await?.has_key(1), "acme lost its key");
     Ok(())
