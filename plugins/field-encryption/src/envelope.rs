@@ -175,6 +175,7 @@ fn aad_with_row(block: &[u8; 16], row: &str) -> Vec<u8> {
 
 /// The cipher an envelope of `version` under `key_id` uses: the key itself for version 1, the
 /// key derived for the tenant for version 2.
+#[inline]
 fn cipher_for<'k>(
     keys: &'k TenantKeys,
     column: &str,

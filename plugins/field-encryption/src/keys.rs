@@ -348,9 +348,27 @@ impl TenantKeys {
     }
 
     /// Whether `key_id` (of an envelope of `version`) may open a value: not disabled by the
-    /// provider or since through the keyring, not below the floor. One atomic load when nothing
-    /// was disabled since the set was built.
+    /// provider or since through the keyring, not below the floor. The common case — nothing
+    /// disabled, no floor crossed — is one atomic load and two compares, inline.
+    #[inline]
     pub(crate) fn check_usable(&self, key_id: u32, version: u8, column: &str) -> Result<()> {
+        let changed = self
+            .revocations
+            .as_ref()
+            .is_some_and(|(r, seen)| r.epoch() != *seen);
+        if !changed
+            && self.disabled.is_empty()
+            && version >= self.floor.min_version
+            && key_id >= self.floor.min_key_id
+        {
+            return Ok(());
+        }
+        self.check_usable_slow(key_id, version, column)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_usable_slow(&self, key_id: u32, version: u8, column: &str) -> Result<()> {
         let place = || crate::error::Place {
             tenant: self.tenant().into(),
             column: column.into(),
@@ -359,7 +377,7 @@ impl TenantKeys {
             || self
                 .revocations
                 .as_ref()
-                .is_some_and(|(r, seen)| r.epoch() != *seen && r.is_disabled(&self.tenant, key_id));
+                .is_some_and(|(r, _)| r.is_disabled(&self.tenant, key_id));
         if revoked {
             return Err(Error::KeyDisabled {
                 key_id,
