@@ -7,7 +7,7 @@
 //! ```
 //!
 //! A key set ([`crate::TenantKeys`]) handed out by a [`crate::Keyring`] shares the keyring's
-//! [`Revocations`]. Disabling a key through the keyring takes effect **at once** in this process
+//! `Revocations`. Disabling a key through the keyring takes effect **at once** in this process
 //! for every set, also ones taken before (each open compares one atomic epoch, and looks the key
 //! up only after a change); other processes see it when their cache entry for the tenant is
 //! refreshed (at most the cache TTL, 60 s by default, after the change, at their next use of

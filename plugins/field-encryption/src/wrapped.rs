@@ -23,6 +23,7 @@ pub const DATA_KEYS_DDL: &str = "CREATE TABLE IF NOT EXISTS fe_data_keys (
     wrapped BLOB NOT NULL,
     blind_wrapped BLOB NOT NULL,
     created_at BIGINT NOT NULL,
+    disabled_at BIGINT NULL,
     PRIMARY KEY (tenant, key_id)
 )";
 
@@ -47,6 +48,17 @@ impl WrappedKeys {
     /// (TiDB cannot change a column's character set, so the charset is kept).
     pub async fn create_table(&self) -> Result<()> {
         self.db.execute_unprepared(DATA_KEYS_DDL).await?;
+        // Tables of versions before key states have no `disabled_at`.
+        if self
+            .db
+            .execute_unprepared("SELECT disabled_at FROM fe_data_keys WHERE 1 = 0")
+            .await
+            .is_err()
+        {
+            self.db
+                .execute_unprepared("ALTER TABLE fe_data_keys ADD COLUMN disabled_at BIGINT NULL")
+                .await?;
+        }
         if self.db.get_database_backend() != sea_orm::DatabaseBackend::MySql {
             return Ok(());
         }
@@ -233,6 +245,14 @@ impl WrappedKeys {
             }
             rows = self.rows(tenant).await?;
         }
+        // Before any key is unwrapped: no key is held across an `.await`.
+        let disabled = self.disabled_ids(tenant).await?;
+        if rows.last().is_some_and(|(id, ..)| disabled.contains(id)) {
+            return Err(Error::KeyProvider {
+                tenant: tenant.into(),
+                reason: "the current data key is disabled: rotate first".into(),
+            });
+        }
         let (current, blind) = match (rows.last(), rows.first()) {
             (Some((id, _, _)), Some((first, _, blind))) => (
                 *id,
@@ -248,6 +268,7 @@ impl WrappedKeys {
         };
         let keys = rows
             .iter()
+            .filter(|(id, ..)| !disabled.contains(id))
             .map(|(id, wrapped, _)| {
                 Ok((
                     *id,
@@ -255,117 +276,63 @@ impl WrappedKeys {
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
-        TenantKeys::new(tenant, current, &keys, Some(blind))
-    }
-}
-
-impl WrappedKeys {
-    /// Wraps every data key of `tenant` that was wrapped before key ids were bound again, bound
-    /// to its key id; returns how many rows it rewrote. Until then such rows still unwrap (that
-    /// is how they were written), and a wrapped key moved between two of them would too: run it
-    /// once per tenant after upgrading, until it returns 0.
-    pub async fn bind_key_ids(&self, tenant: &str) -> Result<u32> {
-        validate_tenant(tenant)?;
-        let rows = self.rows(tenant).await?;
-        // All key work first, with no `.await` in between: the data keys are only ever in this
-        // stack frame's callees (then scrubbed), never in the future's own state.
-        let updates = self.rebound(tenant, &rows)?;
-        let mut written = 0;
-        for (key_id, new, old) in updates {
-            written += u32::from(self.store_rebound(tenant, key_id, new, old).await?);
-        }
-        Ok(written)
+        TenantKeys::new(tenant, current, &keys, Some(blind)).map(|k| k.with_disabled(disabled))
     }
 
-    /// For every row wrapped before key ids were bound: its two values wrapped again, bound.
-    #[allow(clippy::type_complexity)]
-    fn rebound(
-        &self,
-        tenant: &str,
-        rows: &[(u32, Vec<u8>, Vec<u8>)],
-    ) -> Result<Vec<(u32, [Vec<u8>; 2], [Vec<u8>; 2])>> {
-        let kek = self.kek_for(tenant)?;
-        let mut updates = Vec::new();
-        for (id, wrapped, blind) in rows {
-            let w = rebind(&kek, "fe_data_keys.wrapped", *id, wrapped)?;
-            let b = rebind(&kek, "fe_data_keys.blind_wrapped", *id, blind)?;
-            if w.is_some() || b.is_some() {
-                let new = [
-                    w.unwrap_or_else(|| wrapped.clone()),
-                    b.unwrap_or_else(|| blind.clone()),
-                ];
-                updates.push((*id, new, [wrapped.clone(), blind.clone()]));
-            }
-        }
-        drop(kek);
-        crate::keys::scrub_stack();
-        Ok(updates)
-    }
-
-    /// Writes row `key_id`'s values bound, with a compare-and-set on both old values (a
-    /// concurrent run on another replica wins). Whether it wrote.
-    async fn store_rebound(
-        &self,
-        tenant: &str,
-        key_id: u32,
-        new: [Vec<u8>; 2],
-        old: [Vec<u8>; 2],
-    ) -> Result<bool> {
+    /// Key ids of `tenant` that were disabled ([`WrappedKeys::disable_key`]).
+    async fn disabled_ids(&self, tenant: &str) -> Result<Vec<u32>> {
         let backend = self.db.get_database_backend();
-        let [new_wrapped, new_blind] = new;
-        let [old_wrapped, old_blind] = old;
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "SELECT key_id FROM fe_data_keys WHERE {} = ? AND disabled_at IS NOT NULL",
+                    crate::jobs::exact(backend, "tenant")
+                ),
+                [tenant.into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get_by::<i64, _>(0)? as u32))
+            .collect::<std::result::Result<_, sea_orm::DbErr>>()
+            .map_err(Error::from)
+    }
+
+    /// Disables data key `key_id` of `tenant` for every process (`disabled_at` set): loading
+    /// then skips it, and values under it fail with [`Error::KeyDisabled`] (see
+    /// [`crate::revoke`]). The current key is refused (rotate first); an unknown id too.
+    pub async fn disable_key(&self, tenant: &str, key_id: u32) -> Result<()> {
+        validate_tenant(tenant)?;
+        let current = self.rows(tenant).await?.last().map_or(0, |(id, ..)| *id);
+        if key_id == current {
+            return Err(Error::KeyIsCurrent {
+                tenant: tenant.into(),
+                key_id,
+            });
+        }
+        let backend = self.db.get_database_backend();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
         let done = self
             .db
             .execute_raw(Statement::from_sql_and_values(
                 backend,
                 format!(
-                    "UPDATE fe_data_keys SET wrapped = ?, blind_wrapped = ? WHERE {} = ? AND key_id = ? AND {} = ? AND {} = ?",
-                    crate::jobs::exact(backend, "tenant"),
-                    crate::jobs::exact(backend, "wrapped"),
-                    crate::jobs::exact(backend, "blind_wrapped"),
+                    "UPDATE fe_data_keys SET disabled_at = COALESCE(disabled_at, ?) WHERE {} = ? AND key_id = ?",
+                    crate::jobs::exact(backend, "tenant")
                 ),
-                [
-                    new_wrapped.into(),
-                    new_blind.into(),
-                    tenant.into(),
-                    i64::from(key_id).into(),
-                    old_wrapped.into(),
-                    old_blind.into(),
-                ],
+                [now.into(), tenant.into(), i64::from(key_id).into()],
             ))
             .await?;
-        let bound = done.rows_affected() == 1;
-        tracing::info!(
-            tenant,
-            key_id,
-            bound,
-            "data key wrapped again, bound to its key id"
-        );
-        Ok(bound)
-    }
-}
-
-/// `wrapped` sealed again bound to `key_id`, if it was wrapped unbound (before key ids were
-/// bound); `None` when it is bound already. The plaintext key lives in a `Zeroizing` buffer.
-fn rebind(kek: &TenantKeys, what: &str, key_id: u32, wrapped: &[u8]) -> Result<Option<Vec<u8>>> {
-    let digest = crate::digest::column_digest(what);
-    let id = key_id.to_string();
-    match envelope::open_digest(kek, what, &digest, Some(&id), wrapped) {
-        Ok(bytes) => {
-            drop(zeroize::Zeroizing::new(bytes));
-            Ok(None)
+        if done.rows_affected() == 0 {
+            return Err(Error::KeyProvider {
+                tenant: tenant.into(),
+                reason: format!("no data key {key_id} to disable"),
+            });
         }
-        Err(Error::Authentication { .. }) => {
-            let plain = zeroize::Zeroizing::new(envelope::open(kek, what, wrapped)?);
-            Ok(Some(envelope::seal_digest(
-                kek,
-                what,
-                &digest,
-                Some(&id),
-                &plain,
-            )?))
-        }
-        Err(e) => Err(e),
+        Ok(())
     }
 }
 
@@ -373,4 +340,10 @@ impl KeyProvider for WrappedKeys {
     fn keys<'a>(&'a self, tenant: &'a str) -> BoxFuture<'a, Result<TenantKeys>> {
         Box::pin(self.load(tenant))
     }
+
+    fn disable<'a>(&'a self, tenant: &'a str, key_id: u32) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.disable_key(tenant, key_id))
+    }
 }
+
+mod bind;

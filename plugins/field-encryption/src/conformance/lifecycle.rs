@@ -205,7 +205,42 @@ pub(crate) async fn wrapped_keys_in_the_database(db: &DatabaseConnection) -> Out
         .err()
         .ok_or("wrong master key unwrapped")?;
     ensure!(matches!(err, Error::KeyProvider { .. }), "{err}");
-    wrapped_keys_are_bound_to_their_key_id(db, &provider).await
+    wrapped_keys_are_bound_to_their_key_id(db, &provider).await?;
+    // Disabled through the keyring: refused at once by the set in use, and by every keyring
+    // that loads afterwards (the provider records it).
+    let in_use = ring.resolve("acme").await?;
+    crate::envelope::open(
+        &in_use,
+        "notes.body",
+        &crate::envelope::seal(&in_use, "notes.body", b"x")?,
+    )?;
+    let err = ring
+        .disable("acme", 2)
+        .await
+        .err()
+        .ok_or("the current key was disabled")?;
+    ensure!(matches!(err, Error::KeyIsCurrent { .. }), "{err}");
+    ring.disable("acme", 1).await?;
+    for keys in [
+        in_use,
+        Keyring::new(provider.clone()).resolve("acme").await?,
+    ] {
+        let err = with_tenant_keys_open(&keys, first.envelope())
+            .err()
+            .ok_or("key 1 still opens")?;
+        ensure!(matches!(err, Error::KeyDisabled { key_id: 1, .. }), "{err}");
+    }
+    Ok(())
+}
+
+fn with_tenant_keys_open(keys: &crate::TenantKeys, envelope: &[u8]) -> crate::Result<Vec<u8>> {
+    crate::envelope::open_digest(
+        keys,
+        "notes.body",
+        &<NoteBody as crate::ColumnBinding>::DIGEST,
+        None,
+        envelope,
+    )
 }
 
 /// The key id is in each wrapped key's AAD: data keys swapped between key ids do not unwrap
