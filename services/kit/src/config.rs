@@ -106,6 +106,18 @@ pub fn check_config_with<C: ServiceConfig>(
     }
 }
 
+/// The exit of a service binary: a failure is one line on stderr — the error and its causes,
+/// `a: b: c` — and exit code 1, never Rust's `Error: …` debug print (which, with
+/// `RUST_BACKTRACE` set, added a 35-frame backtrace to "the secret is not set").
+pub fn exit_with<E: std::fmt::Display>(
+    result: Result<std::process::ExitCode, E>,
+) -> std::process::ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        std::process::ExitCode::FAILURE
+    })
+}
+
 /// Whether the embedded SQLite file can be created or opened for writing: its directory exists
 /// and takes a new file. Nothing to check when the database comes from `url_env`.
 pub fn writable_sqlite_path(service: &impl ServiceConfig) -> Result<(), String> {

@@ -53,6 +53,16 @@ pub enum AuthSetupError {
     /// The secret's environment variable is unset or empty.
     #[error("auth.hs256_secret_env: environment variable {0} is not set (or empty)")]
     MissingSecret(String),
+    /// The secret is shorter than HS256 needs.
+    #[error(
+        "auth.hs256_secret_env: environment variable {env} holds {len} bytes; an HS256 secret needs at least {MIN_HS256_SECRET} (RFC 7518 §3.2: no shorter than the hash)"
+    )]
+    WeakSecret {
+        /// The variable.
+        env: String,
+        /// Its length in bytes.
+        len: usize,
+    },
     /// The public key file is unreadable or not a PEM RSA key.
     #[error("auth.rs256_public_key_file: {0}")]
     PublicKey(String),
@@ -85,13 +95,24 @@ fn validation(config: &AuthConfig, algorithm: Algorithm) -> Validation {
     v
 }
 
-/// The HS256 secret named by the config.
+/// The shortest HS256 secret accepted: the size of SHA-256's output (RFC 7518 §3.2). A 5-byte
+/// secret passed `check-config` and start-up before, and such a secret falls to a brute force.
+pub const MIN_HS256_SECRET: usize = 32;
+
+/// The HS256 secret named by the config: set, and at least [`MIN_HS256_SECRET`] bytes.
 pub fn hs256_secret(env: &str) -> Result<Vec<u8>, AuthSetupError> {
-    std::env::var(env)
+    let secret = std::env::var(env)
         .ok()
         .filter(|s| !s.is_empty())
         .map(String::into_bytes)
-        .ok_or_else(|| AuthSetupError::MissingSecret(env.to_owned()))
+        .ok_or_else(|| AuthSetupError::MissingSecret(env.to_owned()))?;
+    if secret.len() < MIN_HS256_SECRET {
+        return Err(AuthSetupError::WeakSecret {
+            env: env.to_owned(),
+            len: secret.len(),
+        });
+    }
+    Ok(secret)
 }
 
 impl Verifier {
@@ -123,14 +144,8 @@ impl Verifier {
 
     /// The tenant of a valid `token`.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
-            |e| match e.kind() {
-                ErrorKind::ExpiredSignature => {
-                    ApiError::unauthorized("token_expired", "the token has expired")
-                }
-                _ => ApiError::unauthorized("invalid_token", format!("token rejected: {e}")),
-            },
-        )?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|e| rejection(e.kind(), &self.validation))?;
         if lockstep_field_encryption::keys::validate_tenant(&data.claims.tenant).is_err() {
             return Err(ApiError::unauthorized(
                 "invalid_token",
@@ -147,6 +162,48 @@ impl Verifier {
         }
         Ok(data.claims)
     }
+}
+
+/// Why a token was refused, in this service's words: the rule it broke and the claim it names,
+/// never the JWT library's internals (it answered ``unknown variant `none`, expected one of
+/// `HS256`…`` and ``missing field `sub` at line 1 column 89``).
+fn rejection(kind: &ErrorKind, validation: &Validation) -> ApiError {
+    let accepted = || {
+        validation
+            .algorithms
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let message = match kind {
+        ErrorKind::ExpiredSignature => {
+            return ApiError::unauthorized("token_expired", "the token has expired (exp)");
+        }
+        ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)".to_owned(),
+        ErrorKind::InvalidSignature => "the token's signature does not verify".to_owned(),
+        ErrorKind::InvalidIssuer => {
+            "the token's issuer (iss) is not the one this service accepts".to_owned()
+        }
+        ErrorKind::InvalidAudience => {
+            "the token's audience (aud) does not include this service".to_owned()
+        }
+        ErrorKind::InvalidSubject => "the token's subject (sub) is not accepted".to_owned(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("the token has no `{claim}` claim"),
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::InvalidAlgorithmName
+        | ErrorKind::MissingAlgorithm => {
+            format!("the token's algorithm (alg) must be {}", accepted())
+        }
+        // The header or the claims are not the JSON they must be: which field is said by the
+        // rule above, not by the parser.
+        ErrorKind::Json(_) => format!(
+            "the token's header must name a supported algorithm ({}) and its claims must hold string `sub`, `tenant`, `iss`, `aud` and numeric `exp`",
+            accepted()
+        ),
+        _ => "the token is not a well-formed JWT (three base64url parts)".to_owned(),
+    };
+    ApiError::unauthorized("invalid_token", message)
 }
 
 /// Signs an HS256 token (the `token` dev command and tests).

@@ -70,10 +70,16 @@ pub fn app(
 /// What `check-config` checks beyond the file itself: the RS256 public key file is there and is a
 /// key, the tenant keys directory can be listed, and the SQLite file can be written. (A config
 /// can be valid and still name paths this machine does not have; the service would then fail at
-/// start.) The HS256 secret comes from the environment at run time and is not checked here.
+/// start.) The HS256 secret comes from the environment at run time: when its variable is set
+/// here, it must be long enough (at least 32 bytes).
 pub fn preflight(config: &NoteConfig) -> Result<(), String> {
     if config.auth.rs256_public_key_file.is_some() {
         Verifier::from_config(&config.auth).map_err(|e| e.to_string())?;
+    }
+    if let Some(env) = &config.auth.hs256_secret_env
+        && std::env::var_os(env).is_some()
+    {
+        auth::hs256_secret(env).map_err(|e| e.to_string())?;
     }
     let keys = &config.encryption.keys_dir;
     std::fs::read_dir(keys).map_err(|e| format!("encryption.keys_dir: {keys}: {e}"))?;

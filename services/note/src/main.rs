@@ -80,7 +80,11 @@ async fn serve(loaded: Loaded<NoteConfig>, control_routes: bool) -> anyhow::Resu
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
+async fn main() -> ExitCode {
+    lockstep_service_kit::config::exit_with(run().await)
+}
+
+async fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve {
         control_routes: false,

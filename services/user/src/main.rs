@@ -57,7 +57,11 @@ async fn serve(loaded: Loaded<UserConfig>) -> anyhow::Result<()> {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
+async fn main() -> ExitCode {
+    lockstep_service_kit::config::exit_with(run().await)
+}
+
+async fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig { file } => Ok(check_config_with::<UserConfig>(
