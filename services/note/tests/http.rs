@@ -276,6 +276,19 @@ async fn unknown_tenant_keys_are_403_not_plaintext(api: &Api) {
         .call("GET", "/v1/notes?title=t", Some(&stranger), None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // Every route answers the same for a tenant without keys (DELETE answered 404).
+    for (method, body) in [
+        ("GET", None),
+        ("PATCH", Some(r#"{"title":"x"}"#)),
+        ("DELETE", None),
+    ] {
+        let (status, v) = api.call(method, "/v1/notes/1", Some(&stranger), body).await;
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("tenant_not_provisioned")),
+            "{method}"
+        );
+    }
 }
 
 /// A body at the documented limit (64 KiB) is stored sealed and read back on every backend

@@ -306,18 +306,24 @@ impl NoteStore for SeaStore {
         .await
     }
 
+    /// In the tenant's scope like every other route, though a delete needs no key: a tenant
+    /// without keys is refused the same way everywhere (403 `tenant_not_provisioned`; DELETE
+    /// answered 404 while GET and PATCH answered 403).
     async fn delete(&self, owner: &Owner, id: i64) -> Result<(), DomainError> {
-        let result = note::Entity::delete_many()
-            .filter(note::Column::Id.eq(id))
-            .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
-            .filter(note::Column::Owner.eq(owner.user.as_str()))
-            .exec(&self.db.conn())
-            .await
-            .map_err(storage)?;
-        if result.rows_affected == 0 {
-            return Err(DomainError::NotFound(id));
-        }
-        Ok(())
+        scoped(&self.keyring, &owner.tenant, async {
+            let result = note::Entity::delete_many()
+                .filter(note::Column::Id.eq(id))
+                .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
+                .filter(note::Column::Owner.eq(owner.user.as_str()))
+                .exec(&self.db.conn())
+                .await
+                .map_err(storage)?;
+            if result.rows_affected == 0 {
+                return Err(DomainError::NotFound(id));
+            }
+            Ok(())
+        })
+        .await
     }
 }
 
