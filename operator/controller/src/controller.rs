@@ -231,7 +231,12 @@ where
     let mut plan = crate::plan::plan(&*svc, &cluster, now, None);
     if plan.analysis_needed {
         let outcome = analyze(&*svc, &ctx, plan.target.unwrap_or_default()).await;
-        plan = crate::plan::plan(&*svc, &cluster, now, Some(outcome));
+        // The sample's time, rounded up: the status keeps whole seconds, and a sample taken at
+        // 10.98 s recorded as 10 let the next one come at 15.0 s, 4.02 s later, under a 5 s
+        // interval (tests/fake_analysis.rs caught it). Rounded up, samples are never closer.
+        let sampled = k8s_openapi::jiff::Timestamp::now();
+        let sampled_at = sampled.as_second() + i64::from(sampled.subsec_nanosecond() > 0);
+        plan = crate::plan::plan(&*svc, &cluster, sampled_at.max(now), Some(outcome));
     }
     let writes = plan
         .actions
