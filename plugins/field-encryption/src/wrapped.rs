@@ -141,20 +141,31 @@ impl WrappedKeys {
             })
     }
 
-    async fn rows(&self, tenant: &str) -> Result<Vec<(u32, Vec<u8>, Vec<u8>)>> {
+    /// The rows of `tenant` (selected byte for byte) that `condition` keeps, in key-id order.
+    async fn select(
+        &self,
+        columns: &str,
+        tenant: &str,
+        condition: &str,
+    ) -> Result<Vec<sea_orm::QueryResult>> {
         let backend = self.db.get_database_backend();
-        let rows = self
+        Ok(self
             .db
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
                 format!(
-                    "SELECT key_id, wrapped, blind_wrapped FROM fe_data_keys WHERE {} = ? ORDER BY key_id",
+                    "SELECT {columns} FROM fe_data_keys WHERE {} = ?{condition} ORDER BY key_id",
                     crate::jobs::exact(backend, "tenant")
                 ),
                 [tenant.into()],
             ))
-            .await?;
-        rows.iter()
+            .await?)
+    }
+
+    async fn rows(&self, tenant: &str) -> Result<Vec<(u32, Vec<u8>, Vec<u8>)>> {
+        self.select("key_id, wrapped, blind_wrapped", tenant, "")
+            .await?
+            .iter()
             .map(|r| {
                 Ok((
                     r.try_get_by::<i64, _>(0)? as u32,
@@ -281,19 +292,9 @@ impl WrappedKeys {
 
     /// Key ids of `tenant` that were disabled ([`WrappedKeys::disable_key`]).
     async fn disabled_ids(&self, tenant: &str) -> Result<Vec<u32>> {
-        let backend = self.db.get_database_backend();
-        let rows = self
-            .db
-            .query_all_raw(Statement::from_sql_and_values(
-                backend,
-                format!(
-                    "SELECT key_id FROM fe_data_keys WHERE {} = ? AND disabled_at IS NOT NULL",
-                    crate::jobs::exact(backend, "tenant")
-                ),
-                [tenant.into()],
-            ))
-            .await?;
-        rows.iter()
+        self.select("key_id", tenant, " AND disabled_at IS NOT NULL")
+            .await?
+            .iter()
             .map(|r| Ok(r.try_get_by::<i64, _>(0)? as u32))
             .collect::<std::result::Result<_, sea_orm::DbErr>>()
             .map_err(Error::from)

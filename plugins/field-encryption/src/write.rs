@@ -138,9 +138,27 @@ pub fn row_text<V: Into<sea_orm::Value> + std::fmt::Display>(
 ///
 /// `tenant` names the tenant column's field, `row` the row key's (for row-bound columns; a model
 /// without it set yet, such as one whose key the database assigns, skips the row check), then
-/// the encrypted fields and the optional (`Option<Encrypted<…>>`) ones.
+/// the encrypted fields and the optional (`Option<Encrypted<…>>`) ones. A trailing
+/// `before_save` also implements the entity's `ActiveModelBehavior` to run them.
 #[macro_export]
 macro_rules! write_checks {
+    // `…, before_save`: also the entity's `ActiveModelBehavior`, whose `before_save` runs the
+    // checks (for entities with no other save logic).
+    ($model:ty, $table:literal, tenant = $tenant:ident $(, row = $row:ident)?,
+        fields = [$($field:ident),* $(,)?] $(, optional = [$($opt:ident),* $(,)?])?, before_save $(,)?) => {
+        $crate::write_checks!($model, $table, tenant = $tenant $(, row = $row)?,
+            fields = [$($field),*] $(, optional = [$($opt),*])?);
+        #[::sea_orm::entity::prelude::async_trait::async_trait]
+        impl ::sea_orm::ActiveModelBehavior for $model {
+            async fn before_save<C>(self, _db: &C, _insert: bool) -> ::std::result::Result<Self, ::sea_orm::DbErr>
+            where
+                C: ::sea_orm::ConnectionTrait,
+            {
+                $crate::write::CheckedWrite::check_write(&self)?;
+                Ok(self)
+            }
+        }
+    };
     ($model:ty, $table:literal, tenant = $tenant:ident $(, row = $row:ident)?,
         fields = [$($field:ident),* $(,)?] $(, optional = [$($opt:ident),* $(,)?])? $(,)?) => {
         impl $crate::write::CheckedWrite for $model {

@@ -30,8 +30,16 @@ fn list() -> pb::ListAlbumsRequest {
     }
 }
 
-#[tokio::test]
-async fn grpc_serves_through_the_drain_delay_then_stops_accepting() {
+/// The gRPC server on a fresh SQLite store and a free port, draining for `delay` after
+/// `shutdown`.
+async fn serve(
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    delay: Duration,
+) -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("albums.db");
     let store = SeaStore::connect(None, path.to_str().unwrap(), 2)
@@ -42,17 +50,23 @@ async fn grpc_serves_through_the_drain_delay_then_stops_accepting() {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(album_service::grpc::serve(
+        listener, routes, health, shutdown, delay,
+    ));
+    (addr, server, dir)
+}
+
+#[tokio::test]
+async fn grpc_serves_through_the_drain_delay_then_stops_accepting() {
     let (signal, signalled) = tokio::sync::oneshot::channel::<()>();
     let delay = Duration::from_millis(800);
-    let server = tokio::spawn(album_service::grpc::serve(
-        listener,
-        routes,
-        health,
+    let (addr, server, _dir) = serve(
         async {
             let _ = signalled.await;
         },
         delay,
-    ));
+    )
+    .await;
     let open = connect(addr).await.unwrap();
     AlbumServiceClient::new(open.clone())
         .list_albums(list())
@@ -108,23 +122,7 @@ async fn grpc_serves_through_the_drain_delay_then_stops_accepting() {
 
 #[tokio::test]
 async fn reflection_answers_on_v1alpha_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("albums.db");
-    let store = SeaStore::connect(None, path.to_str().unwrap(), 2)
-        .await
-        .unwrap();
-    let (routes, health) = album_service::grpc::routes(store, AlbumConfig::default().pagination)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(album_service::grpc::serve(
-        listener,
-        routes,
-        health,
-        std::future::pending(),
-        Duration::ZERO,
-    ));
+    let (addr, _server, _dir) = serve(std::future::pending(), Duration::ZERO).await;
     use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
     let mut reflection = ServerReflectionClient::new(connect(addr).await.unwrap());

@@ -61,22 +61,9 @@ pub mod note {
         "notes",
         tenant = tenant,
         fields = [title, body],
-        optional = [legacy]
+        optional = [legacy],
+        before_save
     );
-
-    /// Every check that can refuse a write runs before anything is sent (see
-    /// [`crate::write`]).
-    #[async_trait::async_trait]
-    impl ActiveModelBehavior for ActiveModel {
-        async fn before_save<C>(self, _db: &C, _insert: bool) -> Result<Self, DbErr>
-        where
-            C: ConnectionTrait,
-        {
-            use crate::write::CheckedWrite as _;
-            self.check_write()?;
-            Ok(self)
-        }
-    }
 }
 
 /// Creates `notes` (and `plain_notes`, the plaintext twin used by benchmarks) for the

@@ -42,20 +42,9 @@ pub(crate) mod doc {
         "docs",
         tenant = tenant,
         row = id,
-        fields = [body]
+        fields = [body],
+        before_save
     );
-
-    #[async_trait::async_trait]
-    impl ActiveModelBehavior for ActiveModel {
-        async fn before_save<C>(self, _db: &C, _insert: bool) -> Result<Self, DbErr>
-        where
-            C: ConnectionTrait,
-        {
-            use crate::write::CheckedWrite as _;
-            self.check_write()?;
-            Ok(self)
-        }
-    }
 }
 
 async fn count(db: &impl ConnectionTrait, table: &str) -> Result<i64, sea_orm::DbErr> {

@@ -59,24 +59,9 @@ pub mod note {
         ActiveModel,
         "notes",
         tenant = tenant,
-        fields = [title, body]
+        fields = [title, body],
+        before_save
     );
-
-    /// Every check that can refuse a write runs before anything is sent: a tenant in scope,
-    /// the row's tenant column and each value sealed for that tenant, each value within its
-    /// column. Otherwise the row would commit and the read-back fail (an error for a write that
-    /// landed).
-    #[async_trait::async_trait]
-    impl ActiveModelBehavior for ActiveModel {
-        async fn before_save<C>(self, _db: &C, _insert: bool) -> Result<Self, DbErr>
-        where
-            C: ConnectionTrait,
-        {
-            use lockstep_field_encryption::CheckedWrite as _;
-            self.check_write()?;
-            Ok(self)
-        }
-    }
 }
 
 /// The same shape in plaintext: the control the encrypted GET is measured against.
