@@ -281,6 +281,15 @@ async fn ops(app: &Router, hash: &str) {
         "{text}"
     );
     assert!(text.contains("db_pool_connections"), "{text}");
+    // The process's own figures, as every Prometheus client exports them.
+    for process in [
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(text.contains(process), "{process} missing");
+    }
     // Invented methods from unauthenticated clients share one label: the series stay bounded.
     let series = |text: &str| {
         text.lines()

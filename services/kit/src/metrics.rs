@@ -49,6 +49,10 @@ impl HttpMetrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(build))?;
         registry.register(Box::new(pool.clone()))?;
+        // The process's own figures (CPU, resident memory, open files, start time), as every
+        // Prometheus client exports them; read from /proc at scrape time.
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
         Ok(HttpMetrics {
             registry,
             requests,
