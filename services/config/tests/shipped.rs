@@ -28,6 +28,31 @@ fn compose_stack_services_send_traces_to_its_jaeger() {
     }
 }
 
+/// The stack publishes each service on the port it takes when run by hand with no config
+/// (album 8080, note 8081, user 8082): one set of ports in every README path (compose used
+/// 8081/8082/8083).
+#[test]
+fn compose_publishes_the_ports_services_take_by_hand() {
+    let stack: serde_yaml::Value = serde_yaml::from_str(&read("compose/stack.yml")).unwrap();
+    for (name, by_hand) in [
+        ("album", AlbumConfig::default().port()),
+        ("note", NoteConfig::default().port()),
+        ("user", UserConfig::default().port()),
+    ] {
+        let ports = stack["services"][name]["ports"].as_sequence().expect(name);
+        let published: Vec<&str> = ports.iter().filter_map(|p| p.as_str()).collect();
+        assert_eq!(published, [format!("{by_hand}:8080")], "{name}");
+    }
+    assert_eq!(
+        [
+            AlbumConfig::default().port(),
+            NoteConfig::default().port(),
+            UserConfig::default().port()
+        ],
+        [8080, 8081, 8082]
+    );
+}
+
 /// The user service example's ConfigMap holds a config the service accepts.
 #[test]
 fn the_user_service_example_config_is_valid() {

@@ -52,7 +52,9 @@ impl HttpMetrics {
         // The process's own figures (CPU, resident memory, open files, start time), as every
         // Prometheus client exports them; read from /proc at scrape time.
         #[cfg(target_os = "linux")]
-        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         Ok(HttpMetrics {
             registry,
             requests,
