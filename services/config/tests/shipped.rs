@@ -28,6 +28,40 @@ fn compose_stack_services_send_traces_to_its_jaeger() {
     }
 }
 
+/// The configs of the local run (`services/README.md`: all three services by hand, RS256)
+/// are valid, take the ports the README calls, and name files of the repository.
+#[test]
+fn the_local_run_configs_are_valid_and_name_real_files() {
+    let album = AlbumConfig::from_yaml(&read("services/local/album.yaml")).expect("album");
+    let note = NoteConfig::from_yaml(&read("services/local/note.yaml")).expect("note");
+    let user = UserConfig::from_yaml(&read("services/local/user.yaml")).expect("user");
+    assert_eq!([album.port(), note.port(), user.port()], [8080, 8081, 8082]);
+    assert_eq!(note.auth.hs256_secret_env, None, "RS256 only");
+    let public = note.auth.rs256_public_key_file.as_deref().expect("RS256");
+    assert_eq!(public, "compose/stack/jwt/public.pem");
+    assert_eq!(
+        user.tokens.private_key_file,
+        "compose/stack/jwt/private.pem"
+    );
+    assert_eq!(note.auth.audience, user.tokens.audience);
+    assert_eq!(note.auth.issuer, user.tokens.issuer);
+    for path in [
+        public,
+        &user.tokens.private_key_file,
+        &note.encryption.keys_dir,
+    ] {
+        read_exists(path);
+    }
+}
+
+fn read_exists(path: &str) {
+    let full = format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        std::path::Path::new(&full).exists(),
+        "{path} does not exist"
+    );
+}
+
 /// The stack publishes each service on the port it takes when run by hand with no config
 /// (album 8080, note 8081, user 8082): one set of ports in every README path (compose used
 /// 8081/8082/8083).
