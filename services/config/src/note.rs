@@ -19,6 +19,11 @@ pub struct AuthConfig {
     pub hs256_secret_env: Option<String>,
     /// File holding the RS256 public key (PEM).
     pub rs256_public_key_file: Option<String>,
+    /// Directory of RS256 public keys, `<kid>.pem` each: a token's `kid` header picks the key,
+    /// so a signing key can be rotated without downtime (add the new key here, switch the
+    /// issuer, remove the old key once its tokens expired).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rs256_public_keys_dir: Option<String>,
     /// Clock skew tolerated on `exp`/`nbf`.
     pub leeway_seconds: u32,
 }
@@ -30,6 +35,7 @@ impl Default for AuthConfig {
             audience: "note-service".into(),
             hs256_secret_env: Some("NOTE_JWT_SECRET".into()),
             rs256_public_key_file: None,
+            rs256_public_keys_dir: None,
             leeway_seconds: 30,
         }
     }
@@ -104,20 +110,24 @@ impl ServiceConfig for NoteConfig {
         if a.audience.trim().is_empty() {
             return Err(invalid("auth.audience", "must not be empty"));
         }
-        match (&a.hs256_secret_env, &a.rs256_public_key_file) {
-            (Some(env), None) if !is_env_name(env) => {
-                return Err(invalid(
-                    "auth.hs256_secret_env",
-                    format!("`{env}` is not an environment variable name"),
-                ));
-            }
-            (Some(_), None) | (None, Some(_)) => {}
-            _ => {
-                return Err(invalid(
-                    "auth",
-                    "set exactly one of hs256_secret_env and rs256_public_key_file",
-                ));
-            }
+        let sources = [
+            a.hs256_secret_env.is_some(),
+            a.rs256_public_key_file.is_some(),
+            a.rs256_public_keys_dir.is_some(),
+        ];
+        if sources.iter().filter(|s| **s).count() != 1 {
+            return Err(invalid(
+                "auth",
+                "set exactly one of hs256_secret_env, rs256_public_key_file and rs256_public_keys_dir",
+            ));
+        }
+        if let Some(env) = &a.hs256_secret_env
+            && !is_env_name(env)
+        {
+            return Err(invalid(
+                "auth.hs256_secret_env",
+                format!("`{env}` is not an environment variable name"),
+            ));
         }
         if self.encryption.keys_dir.trim().is_empty() {
             return Err(invalid("encryption.keys_dir", "must not be empty"));
@@ -193,13 +203,21 @@ mod tests {
                 "{yaml}: {err}"
             );
         }
-        let both = "auth: {hs256_secret_env: S, rs256_public_key_file: /k.pem}";
-        assert!(
-            NoteConfig::from_yaml(both)
-                .unwrap_err()
-                .to_string()
-                .contains("exactly one")
-        );
+        for both in [
+            "auth: {hs256_secret_env: S, rs256_public_key_file: /k.pem}",
+            "auth: {hs256_secret_env: null, rs256_public_key_file: /k.pem, rs256_public_keys_dir: /keys}",
+            "auth: {hs256_secret_env: null}",
+        ] {
+            assert!(
+                NoteConfig::from_yaml(both)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("exactly one"),
+                "{both}"
+            );
+        }
+        NoteConfig::from_yaml("auth: {hs256_secret_env: null, rs256_public_keys_dir: /keys}")
+            .unwrap();
         assert!(
             NoteConfig::from_yaml("auth: {issuer: ''}")
                 .unwrap_err()

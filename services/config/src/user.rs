@@ -18,6 +18,11 @@ pub struct IssuerConfig {
     pub audience: String,
     /// PEM file with the RSA private key.
     pub private_key_file: String,
+    /// The `kid` header of issued tokens: which key of the note service's
+    /// `auth.rs256_public_keys_dir` verifies them. Unset: the key file's name without `.pem`
+    /// (`keys/2026-12.pem` signs as `2026-12`), so naming both halves by key id is enough.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
     /// Token lifetime (60–86,400 s). There is no refresh token: a client logs in again, so a
     /// short lifetime bounds what a stolen token is worth.
     pub token_ttl_seconds: u32,
@@ -32,6 +37,7 @@ impl Default for IssuerConfig {
             issuer: "lockstep".into(),
             audience: "note-service".into(),
             private_key_file: "/var/run/secrets/lockstep/jwt/private.pem".into(),
+            key_id: None,
             token_ttl_seconds: 900,
             login_attempts: Quota {
                 per_second: 1,

@@ -66,15 +66,27 @@ pub enum AuthSetupError {
     /// The public key file is unreadable or not a PEM RSA key.
     #[error("auth.rs256_public_key_file: {0}")]
     PublicKey(String),
+    /// The public key directory is unreadable, empty, or holds a file that is not a PEM RSA
+    /// public key.
+    #[error("auth.rs256_public_keys_dir: {0}")]
+    PublicKeys(String),
     /// Neither key source (the config validation normally prevents this).
     #[error("auth: no key source configured")]
     NoKey,
 }
 
+/// The keys tokens are verified with.
+enum Keys {
+    /// One key (a secret or a public key file), whatever the token's `kid`.
+    One(DecodingKey),
+    /// Public keys by `kid` (`auth.rs256_public_keys_dir`): the token's `kid` picks one.
+    ByKid(std::collections::HashMap<String, DecodingKey>),
+}
+
 /// Verifies tokens.
 #[derive(Clone)]
 pub struct Verifier {
-    key: Arc<DecodingKey>,
+    keys: Arc<Keys>,
     validation: Arc<Validation>,
 }
 
@@ -118,6 +130,12 @@ pub fn hs256_secret(env: &str) -> Result<Vec<u8>, AuthSetupError> {
 impl Verifier {
     /// From the config (reading the secret or key file it names).
     pub fn from_config(config: &AuthConfig) -> Result<Verifier, AuthSetupError> {
+        if let Some(dir) = &config.rs256_public_keys_dir {
+            return Ok(Verifier {
+                keys: Arc::new(Keys::ByKid(public_keys(dir)?)),
+                validation: Arc::new(validation(config, Algorithm::RS256)),
+            });
+        }
         match (&config.hs256_secret_env, &config.rs256_public_key_file) {
             (Some(env), _) => Ok(Verifier::hs256(config, &hs256_secret(env)?)),
             (None, Some(file)) => {
@@ -126,7 +144,7 @@ impl Verifier {
                 let key = DecodingKey::from_rsa_pem(&pem)
                     .map_err(|e| AuthSetupError::PublicKey(format!("{file}: {e}")))?;
                 Ok(Verifier {
-                    key: Arc::new(key),
+                    keys: Arc::new(Keys::One(key)),
                     validation: Arc::new(validation(config, Algorithm::RS256)),
                 })
             }
@@ -137,14 +155,31 @@ impl Verifier {
     /// An HS256 verifier with `secret`.
     pub fn hs256(config: &AuthConfig, secret: &[u8]) -> Verifier {
         Verifier {
-            key: Arc::new(DecodingKey::from_secret(secret)),
+            keys: Arc::new(Keys::One(DecodingKey::from_secret(secret))),
             validation: Arc::new(validation(config, Algorithm::HS256)),
         }
     }
 
     /// The tenant of a valid `token`.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+        let key = match &*self.keys {
+            Keys::One(key) => key,
+            Keys::ByKid(keys) => {
+                let header = jsonwebtoken::decode_header(token)
+                    .map_err(|e| rejection(e.kind(), &self.validation))?;
+                header
+                    .kid
+                    .as_deref()
+                    .and_then(|kid| keys.get(kid))
+                    .ok_or_else(|| {
+                        ApiError::unauthorized(
+                            "invalid_token",
+                            "the token's key id (kid) names none of the keys this service accepts",
+                        )
+                    })?
+            }
+        };
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
             .map_err(|e| rejection(e.kind(), &self.validation))?;
         if lockstep_field_encryption::keys::validate_tenant(&data.claims.tenant).is_err() {
             return Err(ApiError::unauthorized(
@@ -162,6 +197,38 @@ impl Verifier {
         }
         Ok(data.claims)
     }
+}
+
+/// The `<kid>.pem` public keys of `dir`. Other files are ignored; a `.pem` that is not an RSA
+/// public key, or a directory without any, is an error naming it.
+fn public_keys(
+    dir: &str,
+) -> Result<std::collections::HashMap<String, DecodingKey>, AuthSetupError> {
+    let fail = |reason: String| AuthSetupError::PublicKeys(reason);
+    let mut keys = std::collections::HashMap::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| fail(format!("{dir}: {e}")))? {
+        let path = entry.map_err(|e| fail(format!("{dir}: {e}")))?.path();
+        let Some(kid) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".pem"))
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        let pem = std::fs::read(&path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+        let key = DecodingKey::from_rsa_pem(&pem).map_err(|e| {
+            fail(format!(
+                "{}: not an RSA public key (PEM): {e}",
+                path.display()
+            ))
+        })?;
+        keys.insert(kid, key);
+    }
+    if keys.is_empty() {
+        return Err(fail(format!("{dir}: no <kid>.pem public key")));
+    }
+    Ok(keys)
 }
 
 /// Why a token was refused, in this service's words: the rule it broke and the claim it names,

@@ -73,7 +73,7 @@ pub fn app(
 /// start.) The HS256 secret comes from the environment at run time: when its variable is set
 /// here, it must be long enough (at least 32 bytes).
 pub fn preflight(config: &NoteConfig) -> Result<(), String> {
-    if config.auth.rs256_public_key_file.is_some() {
+    if config.auth.rs256_public_key_file.is_some() || config.auth.rs256_public_keys_dir.is_some() {
         Verifier::from_config(&config.auth).map_err(|e| e.to_string())?;
     }
     if let Some(env) = &config.auth.hs256_secret_env

@@ -42,6 +42,8 @@ struct Claims<'a> {
 #[derive(Clone)]
 pub struct Issuer {
     key: EncodingKey,
+    /// The `kid` header (see [`IssuerConfig::key_id`]).
+    key_id: String,
     config: IssuerConfig,
 }
 
@@ -62,12 +64,25 @@ impl Issuer {
             path: path.clone(),
             source,
         })?;
+        let key_id = config.key_id.clone().unwrap_or_else(|| {
+            let name = std::path::Path::new(&path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            name.strip_suffix(".pem").unwrap_or(&name).to_owned()
+        });
         let key =
             EncodingKey::from_rsa_pem(&pem).map_err(|source| IssuerError::Key { path, source })?;
         Ok(Issuer {
             key,
+            key_id,
             config: config.clone(),
         })
+    }
+
+    /// The `kid` header of the tokens this issuer signs.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
     }
 
     /// A token for `user`, and its lifetime in seconds.
@@ -84,7 +99,9 @@ impl Issuer {
             exp: now + u64::from(ttl),
             nbf: now,
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)?;
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.key_id.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &self.key)?;
         Ok((token, ttl))
     }
 }

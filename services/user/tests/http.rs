@@ -325,3 +325,77 @@ fn the_compose_key_pair_matches() {
         .unwrap();
     assert_eq!((claims.sub.as_str(), claims.tenant.as_str()), ("7", "acme"));
 }
+
+/// Rotating the signing key without downtime: the note service reads public keys by `kid` from
+/// a directory; tokens of the old and the new key verify side by side while both are there, and
+/// the old key's stop verifying once it is removed. A `kid` naming no key, or the wrong key's
+/// signature, is refused.
+#[test]
+fn a_signing_key_rotates_with_tokens_of_both_keys_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = format!("{}/../../compose/stack/jwt", env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        fixture("rs256-test-public.pem"),
+        dir.path().join("2026-11.pem"),
+    )
+    .unwrap();
+    std::fs::copy(
+        format!("{compose}/public.pem"),
+        dir.path().join("2026-12.pem"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("README"), "not a key").unwrap();
+    let auth = AuthConfig {
+        hs256_secret_env: None,
+        rs256_public_keys_dir: Some(dir.path().to_str().unwrap().into()),
+        ..AuthConfig::default()
+    };
+    let issuer = |file: String, kid: Option<&str>| {
+        let mut tokens = UserConfig::default().tokens;
+        tokens.private_key_file = file;
+        tokens.key_id = kid.map(str::to_owned);
+        Issuer::from_config(&tokens).unwrap()
+    };
+    let old = issuer(fixture("rs256-test-private.pem"), Some("2026-11"));
+    let new = issuer(format!("{compose}/private.pem"), Some("2026-12"));
+    assert_eq!(
+        issuer(format!("{compose}/private.pem"), None).key_id(),
+        "private"
+    );
+    let user = user_service::domain::User {
+        id: 7,
+        tenant: "acme".into(),
+        username: "alice".into(),
+        password_hash: String::new(),
+        created_at: chrono::Utc::now(),
+    };
+    let (old_token, _) = old.issue(&user).unwrap();
+    let (new_token, _) = new.issue(&user).unwrap();
+    let both = note_service::auth::Verifier::from_config(&auth).unwrap();
+    assert_eq!(both.verify(&old_token).unwrap().sub, "7");
+    assert_eq!(both.verify(&new_token).unwrap().sub, "7");
+    // The old key's private half under the new key's id: the signature does not verify.
+    let (forged, _) = issuer(fixture("rs256-test-private.pem"), Some("2026-12"))
+        .issue(&user)
+        .unwrap();
+    assert!(
+        both.verify(&forged)
+            .unwrap_err()
+            .message
+            .contains("signature")
+    );
+    let (stranger, _) = issuer(fixture("rs256-test-private.pem"), Some("2025-01"))
+        .issue(&user)
+        .unwrap();
+    assert!(
+        both.verify(&stranger)
+            .unwrap_err()
+            .message
+            .contains("key id (kid)")
+    );
+    // The old key removed (after its tokens expired): only the new key's tokens verify.
+    std::fs::remove_file(dir.path().join("2026-11.pem")).unwrap();
+    let rotated = note_service::auth::Verifier::from_config(&auth).unwrap();
+    assert!(rotated.verify(&old_token).is_err());
+    assert_eq!(rotated.verify(&new_token).unwrap().sub, "7");
+}
