@@ -1,11 +1,14 @@
-//! # lockstep-service-kit — what the album and note services share
+//! # lockstep-service-kit — what the album, note and user services share
 //!
 //! ```text
 //!  --config FILE ──► load::<C>() ──► (config, sha256 of its canonical text)
 //!  app routes ──► kit::http::wrap(routes, ops) ──► + /healthz /readyz /metrics /version
 //!                                                  + request id, JSON error bodies, per-route
-//!                                                    metrics, timeout, body limit, access log
-//!  kit::http::serve(listener, router, grace) ──► drains in-flight requests on SIGTERM
+//!                                                    metrics, timeout (kit::commit: a write
+//!                                                    that started finishes), body limit, access log
+//!  kit::server::serve(listener, router, …, limits) ──► header-read timeout, connection cap,
+//!                                                  drains in-flight requests on SIGTERM
+//!  kit::signals: SIGTERM/SIGINT start the drain, SIGHUP is logged and ignored
 //!  kit::telemetry::traced(log, name, version, work) ──► JSON logs + OTLP spans (when
 //!                                                  OTEL_EXPORTER_OTLP_ENDPOINT is set), flushed at exit
 //! ```
