@@ -32,10 +32,7 @@ use crate::digest::{DIGEST_LEN, column_digest};
 use crate::error::{Error, Place, Result};
 use crate::keys::TenantKeys;
 
-/// Envelope format version new values are sealed with.
-pub const VERSION: u8 = 2;
-/// The first version: the key itself, the tenant and column in a longer AAD. Still opens.
-pub const VERSION_1: u8 = 1;
+pub use crate::format::{VERSION, VERSION_1};
 /// Algorithm byte for AES-256-GCM.
 pub const ALG_AES_256_GCM: u8 = 1;
 /// Bytes before the ciphertext.

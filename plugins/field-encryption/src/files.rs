@@ -363,5 +363,7 @@ impl crate::provider::KeyProvider for FileKeys {
     }
 }
 
+mod states;
+
 #[cfg(test)]
 mod tests;

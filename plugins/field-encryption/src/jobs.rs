@@ -219,7 +219,7 @@ pub async fn rewrap<C: ColumnBinding>(
     resume_after: Option<i64>,
     mut on_progress: impl FnMut(&Progress) + Send,
 ) -> Result<Progress> {
-    let column = crate::retire::Column::of::<C>(target.column);
+    let column = crate::value::Column::of::<C>(target.column);
     rewrap_column(db, target, &column, resume_after, false, &mut on_progress).await
 }
 
@@ -228,7 +228,7 @@ pub async fn rewrap<C: ColumnBinding>(
 pub(crate) async fn rewrap_column(
     db: &DatabaseConnection,
     target: Target<'_>,
-    column: &crate::retire::Column<'_>,
+    column: &crate::value::Column<'_>,
     resume_after: Option<i64>,
     quarantine: bool,
     on_progress: &mut (dyn FnMut(&Progress) + Send),

@@ -139,7 +139,7 @@ impl TenantKeys {
             ciphers,
             blind,
             seals: crate::seals::SealCounter::default(),
-            seal_version: crate::envelope::VERSION,
+            seal_version: crate::format::VERSION,
             disabled: Vec::new(),
             revocations: None,
             floor: crate::revoke::Floor::default(),
@@ -176,7 +176,7 @@ impl TenantKeys {
 
     /// Seals new values as envelope `version` (1 or 2; others are refused).
     pub fn with_seal_version(mut self, version: u8) -> Result<Self> {
-        if version != crate::envelope::VERSION && version != crate::envelope::VERSION_1 {
+        if version != crate::format::VERSION && version != crate::format::VERSION_1 {
             return Err(Error::KeyProvider {
                 tenant: self.tenant.to_string(),
                 reason: format!("unknown envelope version {version}"),

@@ -19,8 +19,6 @@ use futures::future::BoxFuture;
 use crate::error::{Error, Result};
 use crate::keys::{KeyMaterial, TenantKeys, validate_tenant};
 
-pub use crate::files::FileKeys;
-
 /// A source of tenant keys.
 pub trait KeyProvider: Send + Sync + std::fmt::Debug {
     /// All keys of `tenant` that can still decrypt, which one is current, and the blind-index

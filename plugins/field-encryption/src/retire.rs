@@ -20,34 +20,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement};
 use crate::envelope::Header;
 use crate::error::{Error, Result};
 use crate::jobs::{Progress, Target, exact, ident, rewrap_column};
-use crate::value::{ColumnBinding, Storage};
-
-/// One encrypted column of a table: its name in the database, its binding (`table.column`,
-/// part of the AAD) and how the envelope is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Column<'a> {
-    /// Column name in the database.
-    pub column: &'a str,
-    /// The [`ColumnBinding::NAME`] of the field.
-    pub binding: &'static str,
-    /// The [`ColumnBinding::STORAGE`] of the field.
-    pub storage: Storage,
-    /// Whether the field is bound to its row ([`ColumnBinding::ROW_KEY`]); its row key is then
-    /// the table's primary key.
-    pub row_bound: bool,
-}
-
-impl<'a> Column<'a> {
-    /// The column `column` holding values of binding `C`.
-    pub const fn of<C: ColumnBinding>(column: &'a str) -> Self {
-        Column {
-            column,
-            binding: C::NAME,
-            storage: C::STORAGE,
-            row_bound: C::ROW_KEY.is_some(),
-        }
-    }
-}
+pub use crate::value::Column;
+use crate::value::Storage;
 
 /// A table with encrypted columns, as the jobs need it.
 #[derive(Debug, Clone, Copy)]

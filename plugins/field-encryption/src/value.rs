@@ -21,7 +21,7 @@ use crate::keys::TenantKeys;
 
 mod binding;
 
-pub use binding::{ColumnBinding, Storage};
+pub use binding::{Column, ColumnBinding, Storage};
 
 /// A value type that can be encrypted: turned into bytes and back.
 pub trait Plaintext: Sized + Clone + PartialEq + Send + Sync + 'static {

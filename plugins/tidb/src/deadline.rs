@@ -12,7 +12,6 @@
 //! and takes connections as a [`Lease`]: a lease dropped before its work finished — cancelled by
 //! the deadline or by the caller — closes its connection instead of returning it to the pool.
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use sqlx::MySql;
@@ -21,7 +20,6 @@ use sqlx::pool::PoolConnection;
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::policy::AttemptError;
 
 /// Time bounds from the URL (`connect-timeout`, `attempt-timeout`, `retry-budget`; a number of
 /// seconds, or with a unit: `500ms`, `2s`).
@@ -115,50 +113,6 @@ pub(crate) async fn within<T, E: Into<Error>>(
     match tokio::time::timeout_at(deadline, step).await {
         Ok(result) => result.map_err(Into::into),
         Err(_) => Err(timed_out(what, started.elapsed(), true)),
-    }
-}
-
-/// The step an attempt is in, so that one timer per attempt can say which step overran (a
-/// timer per step measured ~1,400 more client instructions per point transaction).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum Step {
-    /// `BEGIN` (for SeaORM also taking the connection, which happens inside its `begin`).
-    Begin,
-    Work,
-    Commit,
-    Rollback,
-}
-
-/// The current [`Step`] of an attempt, shared between the attempt and its timer.
-#[derive(Debug)]
-pub(crate) struct Steps(AtomicU8);
-
-impl Steps {
-    pub(crate) fn new() -> Self {
-        Steps(AtomicU8::new(Step::Begin as u8))
-    }
-
-    pub(crate) fn enter(&self, step: Step) {
-        self.0.store(step as u8, Ordering::Relaxed);
-    }
-
-    /// The failure of an attempt stopped by its deadline `after` it began: a `COMMIT` in
-    /// flight is in doubt; the rest ran inside a transaction the server discards with the
-    /// closed connection.
-    pub(crate) fn timed_out(&self, after: Duration) -> AttemptError {
-        let step = [Step::Begin, Step::Work, Step::Commit, Step::Rollback]
-            .into_iter()
-            .find(|s| *s as u8 == self.0.load(Ordering::Relaxed))
-            .unwrap_or(Step::Work);
-        match step {
-            Step::Begin => AttemptError::before_commit(timed_out("BEGIN", after, true)),
-            Step::Work => {
-                AttemptError::before_commit(timed_out("the transaction's work", after, true))
-            }
-            Step::Commit => AttemptError::in_doubt(timed_out("COMMIT", after, true), "COMMIT"),
-            Step::Rollback => AttemptError::before_commit(timed_out("ROLLBACK", after, true)),
-        }
     }
 }
 

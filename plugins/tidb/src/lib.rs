@@ -49,6 +49,7 @@ mod route;
 pub mod server;
 pub mod session;
 pub mod sql;
+mod steps;
 pub mod types;
 
 pub use batch::{BatchLimits, BulkInsert, delete_in_chunks, plan_chunks};

@@ -22,10 +22,10 @@ use sqlx::mysql::{MySqlConnection, MySqlPool};
 
 use tokio::time::Instant;
 
-use crate::deadline::{Step, Steps};
 use crate::error::Result;
 use crate::policy::{Attempt, AttemptError, Retry, RetryPolicy};
 use crate::route::Route;
+use crate::steps::{Step, Steps};
 
 /// Runs `work` inside a transaction on `pool`, retrying the whole transaction on TiDB's
 /// retryable errors according to `policy`.

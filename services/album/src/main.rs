@@ -96,7 +96,7 @@ async fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
-            lockstep_service_kit::database::migrate_command::<AlbumConfig>(
+            lockstep_service_kit::migrate::migrate_command::<AlbumConfig>(
                 cli.config.as_deref(),
                 album_service::store::schema::SERVICE,
                 album_service::store::schema::MIGRATIONS,

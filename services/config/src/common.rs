@@ -3,30 +3,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use crate::error::ConfigError;
+pub(crate) use crate::error::invalid;
 use crate::limits::RateLimitConfig;
-
-/// A config that does not parse or breaks a rule. `field` is the dotted path.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// The text is not valid YAML for this config (unknown field, wrong type, …).
-    #[error("config does not parse: {0}")]
-    Parse(String),
-    /// A field breaks a rule.
-    #[error("config field `{field}`: {reason}")]
-    Invalid {
-        /// Dotted path, e.g. `pagination.max_limit`.
-        field: &'static str,
-        /// The rule it breaks.
-        reason: String,
-    },
-}
-
-pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        field,
-        reason: reason.into(),
-    }
-}
 
 /// HTTP server settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

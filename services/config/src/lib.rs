@@ -17,12 +17,14 @@
 
 mod album;
 mod common;
+mod error;
 mod limits;
 mod note;
 mod user;
 
 pub use album::{AlbumConfig, GrpcConfig, Pagination};
-pub use common::{ConfigError, DatabaseConfig, LogConfig, LogFormat, ServerConfig};
+pub use common::{DatabaseConfig, LogConfig, LogFormat, ServerConfig};
+pub use error::ConfigError;
 pub use limits::{Quota, RateLimitConfig};
 pub use note::{AuthConfig, EncryptionConfig, NoteConfig};
 pub use user::{IssuerConfig, RegistrationConfig, UserConfig};

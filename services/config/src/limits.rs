@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{ConfigError, invalid};
+use crate::error::{ConfigError, invalid};
 
 /// Requests admitted per key: `per_second` sustained, up to `burst` at once after a quiet spell
 /// (a token bucket of `burst` tokens refilled at `per_second`).

@@ -23,7 +23,7 @@ pub enum OpenError {
     Sea(#[from] sea_orm::DbErr),
     /// The schema could not be brought up to date, or is behind while migrations are manual.
     #[error("database: {0}")]
-    Migrate(#[from] crate::migrate::MigrateError),
+    Migrate(#[from] crate::migration_error::MigrateError),
 }
 
 /// An open database.
@@ -38,50 +38,6 @@ enum Backend {
     Tidb(Arc<Db>),
     /// SeaORM over the SQLite file.
     Sqlite(DatabaseConnection),
-}
-
-/// Brings the schema up to date (`migrate_on_start`), or checks that it is (see
-/// [`crate::migrate`]).
-pub async fn prepare_schema(
-    db: &Database,
-    service: &str,
-    migrations: &[crate::migrate::Migration],
-    migrate_on_start: bool,
-) -> Result<(), OpenError> {
-    if migrate_on_start {
-        crate::migrate::run(db, service, migrations).await?;
-    } else {
-        crate::migrate::require_current(db, service, migrations).await?;
-    }
-    Ok(())
-}
-
-/// Why the `migrate` subcommand failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MigrateCommandError {
-    /// The config file.
-    #[error(transparent)]
-    Config(#[from] crate::config::LoadError),
-    /// The database or a migration.
-    #[error("migrating: {0}")]
-    Open(#[from] OpenError),
-}
-
-/// The services' `migrate` subcommand: loads the config (`path`, or the built-in defaults),
-/// opens the database it names, applies what is pending and prints what it did (for
-/// `migrate_on_start: false`, from a Job or a pipeline step).
-pub async fn migrate_command<C: ServiceConfig + Default>(
-    path: Option<&str>,
-    service: &str,
-    migrations: &[crate::migrate::Migration],
-) -> Result<(), MigrateCommandError> {
-    let loaded = crate::config::load_or_default::<C>(path)?;
-    let db = Database::open(&loaded.config).await?;
-    let report = crate::migrate::run(&db, service, migrations)
-        .await
-        .map_err(OpenError::from)?;
-    print!("{report}");
-    Ok(())
 }
 
 impl Database {

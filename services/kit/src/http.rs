@@ -22,8 +22,7 @@ use crate::metrics::HttpMetrics;
 use crate::server::ConnectionLimits;
 pub use crate::signals::{hangups_ignored, ignore_hangups, shutdown_signal};
 
-/// The request-id header, read from the client (if sane) or generated, and echoed back.
-pub const REQUEST_ID: &str = "x-request-id";
+pub use crate::layers::REQUEST_ID;
 
 /// A readiness probe: `Ok` when the service can serve (its database answers).
 pub type ReadyCheck =

@@ -1,4 +1,4 @@
-//! tower-http layers around the middleware of [`crate::http::wrap`]: a panicking handler becomes
+//! tower-http layers around the middleware of `http::wrap`: a panicking handler becomes
 //! a 500 (inside the middleware, so it is rendered as JSON, counted and logged like any error),
 //! gzip for clients that accept it and CORS for the configured origins (outside it, so they see
 //! the final body and answer preflights before routing).
@@ -11,7 +11,10 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::ApiError;
-use crate::http::REQUEST_ID;
+
+/// The request-id header, read from the client (if sane) or generated, and echoed back (CORS
+/// exposes it, the middleware of `http::wrap` sets it).
+pub const REQUEST_ID: &str = "x-request-id";
 
 /// A panicking handler answers 500 `internal` instead of dropping the connection.
 pub(crate) fn catch_panic()

@@ -31,6 +31,8 @@ pub mod metrics;
 pub mod migrate;
 #[cfg(feature = "database")]
 mod migrate_lock;
+#[cfg(feature = "database")]
+mod migration_error;
 pub mod ratelimit;
 pub mod server;
 pub mod signals;

@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement};
 
-use crate::database::Database;
+use crate::database::{Database, OpenError};
+pub use crate::migration_error::MigrateError;
 
 /// What a migration's step returns: a future borrowing the database.
 pub type Step<'a> = Pin<Box<dyn Future<Output = Result<(), DbErr>> + Send + 'a>>;
@@ -70,40 +71,6 @@ impl std::fmt::Display for Report {
         }
         Ok(())
     }
-}
-
-/// Why migrating failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
-    /// A migration failed; the ones before it are applied and recorded.
-    #[error("migration {name} of {service} failed: {source}")]
-    Failed {
-        /// The service.
-        service: String,
-        /// The migration.
-        name: &'static str,
-        /// What the database said.
-        source: DbErr,
-    },
-    /// Another replica held the migration lock for longer than the wait.
-    #[error("another process is migrating {service}: lock not granted within {waited:?}")]
-    Locked {
-        /// The service.
-        service: String,
-        /// How long this one waited.
-        waited: Duration,
-    },
-    /// Reading or writing the ledger failed.
-    #[error("migration ledger: {0}")]
-    Ledger(#[from] DbErr),
-    /// Migrations are pending and the service was told not to run them (`database.migrate_on_start: false`).
-    #[error("{service}: {} migration(s) pending ({}): run `{service} migrate` first", pending.len(), pending.join(", "))]
-    Pending {
-        /// The service.
-        service: String,
-        /// Their names.
-        pending: Vec<String>,
-    },
 }
 
 /// How long a replica waits for another one's migration run.
@@ -242,4 +209,48 @@ async fn apply(
         report.applied.push(migration.name.to_owned());
     }
     Ok(report)
+}
+
+/// Brings the schema up to date (`migrate_on_start`), or checks that it is (see
+/// this module).
+pub async fn prepare_schema(
+    db: &Database,
+    service: &str,
+    migrations: &[Migration],
+    migrate_on_start: bool,
+) -> Result<(), OpenError> {
+    if migrate_on_start {
+        run(db, service, migrations).await?;
+    } else {
+        require_current(db, service, migrations).await?;
+    }
+    Ok(())
+}
+
+/// Why the `migrate` subcommand failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateCommandError {
+    /// The config file.
+    #[error(transparent)]
+    Config(#[from] crate::config::LoadError),
+    /// The database or a migration.
+    #[error("migrating: {0}")]
+    Open(#[from] OpenError),
+}
+
+/// The services' `migrate` subcommand: loads the config (`path`, or the built-in defaults),
+/// opens the database it names, applies what is pending and prints what it did (for
+/// `migrate_on_start: false`, from a Job or a pipeline step).
+pub async fn migrate_command<C: lockstep_service_config::ServiceConfig + Default>(
+    path: Option<&str>,
+    service: &str,
+    migrations: &[Migration],
+) -> Result<(), MigrateCommandError> {
+    let loaded = crate::config::load_or_default::<C>(path)?;
+    let db = Database::open(&loaded.config).await?;
+    let report = run(&db, service, migrations)
+        .await
+        .map_err(OpenError::from)?;
+    print!("{report}");
+    Ok(())
 }

@@ -9,7 +9,7 @@ use sea_orm::DbErr;
 use sqlx::Connection;
 
 use crate::database::Database;
-use crate::migrate::MigrateError;
+use crate::migration_error::MigrateError;
 
 pub(crate) struct Lock {
     held: Option<(sqlx::MySqlConnection, String)>,

@@ -90,7 +90,7 @@ async fn run() -> anyhow::Result<ExitCode> {
         control_routes: false,
     }) {
         Command::Migrate => {
-            lockstep_service_kit::database::migrate_command::<NoteConfig>(
+            lockstep_service_kit::migrate::migrate_command::<NoteConfig>(
                 cli.config.as_deref(),
                 note_service::store::schema::SERVICE,
                 note_service::store::schema::MIGRATIONS,

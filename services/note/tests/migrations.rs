@@ -5,7 +5,8 @@
 //! schema that is behind.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use lockstep_service_kit::database::{Database, OpenError, prepare_schema};
+use lockstep_service_kit::database::{Database, OpenError};
+use lockstep_service_kit::migrate::prepare_schema;
 use lockstep_service_kit::migrate::{self, MigrateError};
 use note_service::store::schema::{MIGRATIONS, SERVICE};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};

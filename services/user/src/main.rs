@@ -69,7 +69,7 @@ async fn run() -> anyhow::Result<ExitCode> {
             user_service::preflight,
         )),
         Command::Migrate => {
-            lockstep_service_kit::database::migrate_command::<UserConfig>(
+            lockstep_service_kit::migrate::migrate_command::<UserConfig>(
                 cli.config.as_deref(),
                 user_service::store::SERVICE,
                 user_service::store::MIGRATIONS,

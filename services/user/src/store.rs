@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use lockstep_service_config::UserConfig;
-use lockstep_service_kit::database::{Database, OpenError, prepare_schema};
+use lockstep_service_kit::database::{Database, OpenError};
+use lockstep_service_kit::migrate::prepare_schema;
 use lockstep_service_kit::migrate::{Migration, Step};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, SqlErr, Statement};
 

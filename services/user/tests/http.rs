@@ -310,13 +310,7 @@ fn the_compose_key_pair_matches() {
     let compose = format!("{}/../../compose/stack/jwt", env!("CARGO_MANIFEST_DIR"));
     let mut tokens = UserConfig::default().tokens;
     tokens.private_key_file = format!("{compose}/private.pem");
-    let user = user_service::domain::User {
-        id: 7,
-        tenant: "acme".into(),
-        username: "alice".into(),
-        password_hash: String::new(),
-        created_at: chrono::Utc::now(),
-    };
+    let user = alice();
     let (token, _) = Issuer::from_config(&tokens).unwrap().issue(&user).unwrap();
     let auth = note_auth(format!("{compose}/public.pem"));
     let claims = note_service::auth::Verifier::from_config(&auth)
@@ -362,13 +356,7 @@ fn a_signing_key_rotates_with_tokens_of_both_keys_in_flight() {
         issuer(format!("{compose}/private.pem"), None).key_id(),
         "private"
     );
-    let user = user_service::domain::User {
-        id: 7,
-        tenant: "acme".into(),
-        username: "alice".into(),
-        password_hash: String::new(),
-        created_at: chrono::Utc::now(),
-    };
+    let user = alice();
     let (old_token, _) = old.issue(&user).unwrap();
     let (new_token, _) = new.issue(&user).unwrap();
     let both = note_service::auth::Verifier::from_config(&auth).unwrap();
@@ -398,4 +386,15 @@ fn a_signing_key_rotates_with_tokens_of_both_keys_in_flight() {
     let rotated = note_service::auth::Verifier::from_config(&auth).unwrap();
     assert!(rotated.verify(&old_token).is_err());
     assert_eq!(rotated.verify(&new_token).unwrap().sub, "7");
+}
+
+/// User 7, alice of acme, as the token tests sign for.
+fn alice() -> user_service::domain::User {
+    user_service::domain::User {
+        id: 7,
+        tenant: "acme".into(),
+        username: "alice".into(),
+        password_hash: String::new(),
+        created_at: chrono::Utc::now(),
+    }
 }

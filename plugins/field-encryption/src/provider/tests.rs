@@ -1,58 +1,5 @@
 use super::*;
 
-fn write_key(dir: &std::path::Path, name: &str, data: &[u8]) {
-    use std::os::unix::fs::PermissionsExt as _;
-    let path = dir.join(name);
-    std::fs::write(&path, data).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
-
-/// Disabling a key takes effect at once for every key set of the keyring, also one handed
-/// out before (it kept opening values under a retired key for its 60 s cache, and a handle
-/// taken earlier did even after `invalidate`), and in another process's keyring at its next
-/// refresh, for its older sets too.
-#[tokio::test]
-async fn a_disabled_key_opens_nothing_in_sets_taken_before() {
-    let dir = tempfile::tempdir().unwrap();
-    write_key(dir.path(), "acme.1.key", &[1; 32]);
-    write_key(dir.path(), "acme.2.key", &[2; 32]);
-    write_key(dir.path(), "acme.current", b"1");
-    let ring = Keyring::new(FileKeys::new(dir.path()));
-    let old = crate::envelope::seal(&ring.resolve("acme").await.unwrap(), "t.c", b"old").unwrap();
-    write_key(dir.path(), "acme.current", b"2");
-    ring.invalidate("acme");
-    let taken = ring.resolve("acme").await.unwrap();
-    let other = Keyring::new(FileKeys::new(dir.path())).with_ttl(Duration::ZERO);
-    let other_taken = other.resolve("acme").await.unwrap();
-    assert_eq!(crate::envelope::open(&taken, "t.c", &old).unwrap(), b"old");
-
-    let current = ring.disable("acme", 2).await.unwrap_err();
-    assert!(matches!(current, Error::KeyIsCurrent { .. }), "{current}");
-    ring.disable("acme", 1).await.unwrap();
-    let err = crate::envelope::open(&taken, "t.c", &old).unwrap_err();
-    assert!(matches!(err, Error::KeyDisabled { key_id: 1, .. }), "{err}");
-    let fresh = ring.resolve("acme").await.unwrap();
-    let err = crate::envelope::open(&fresh, "t.c", &old).unwrap_err();
-    assert!(matches!(err, Error::KeyDisabled { key_id: 1, .. }), "{err}");
-    assert!(dir.path().join("acme.1.disabled").exists());
-    // Another process: its set still opens until its cache refreshes, then none does.
-    assert!(crate::envelope::open(&other_taken, "t.c", &old).is_ok());
-    other.resolve("acme").await.unwrap();
-    let err = crate::envelope::open(&other_taken, "t.c", &old).unwrap_err();
-    assert!(matches!(err, Error::KeyDisabled { key_id: 1, .. }), "{err}");
-    // Static keys cannot record it: refused, not silently ignored.
-    let fixed = Keyring::new(StaticKeys::new().with_tenant(
-        "acme",
-        2,
-        vec![(1, KeyMaterial::generate()), (2, KeyMaterial::generate())],
-        None,
-    ));
-    assert!(matches!(
-        fixed.disable("acme", 1).await,
-        Err(Error::KeyProvider { .. })
-    ));
-}
-
 /// Once every table is on version 2 (or past a key id), older values are refused.
 #[tokio::test]
 async fn a_floor_refuses_older_envelopes() {

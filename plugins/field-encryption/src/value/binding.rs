@@ -19,8 +19,8 @@ pub trait ColumnBinding: Send + Sync + 'static {
     const STORAGE: Storage;
     /// The column's digest in the version 2 AAD, computed at compile time.
     const DIGEST: [u8; crate::digest::DIGEST_LEN] = crate::digest::column_digest(Self::NAME);
-    /// How the column's blind index is computed; [`crate::blind::IndexSpec::V1`] unless declared.
-    const INDEX: crate::blind::IndexSpec = crate::blind::IndexSpec::V1;
+    /// How the column's blind index is computed; [`crate::index_spec::IndexSpec::V1`] unless declared.
+    const INDEX: crate::index_spec::IndexSpec = crate::index_spec::IndexSpec::V1;
     /// Row binding (CipherSweet-style): the name of the row-key column (an application-assigned
     /// primary key) whose value is bound into the AAD, so a value copied to another row of the
     /// same tenant and column no longer opens. `None` (the default): not row-bound.
@@ -55,7 +55,7 @@ macro_rules! encrypted_column {
         $crate::encrypted_column!($vis $name, $column, Binary);
     };
     ($vis:vis $name:ident, $column:literal, $storage:ident) => {
-        $crate::encrypted_column!($vis $name, $column, $storage, $crate::blind::IndexSpec::V1);
+        $crate::encrypted_column!($vis $name, $column, $storage, $crate::index_spec::IndexSpec::V1);
     };
     ($vis:vis $name:ident, $column:literal, $storage:ident, $index:expr) => {
         $crate::encrypted_column!(@define $vis $name, $column, $storage, $index, None, None);
@@ -76,9 +76,36 @@ macro_rules! encrypted_column {
         impl $crate::ColumnBinding for $name {
             const NAME: &'static str = $column;
             const STORAGE: $crate::Storage = $crate::Storage::$storage;
-            const INDEX: $crate::blind::IndexSpec = $index;
+            const INDEX: $crate::index_spec::IndexSpec = $index;
             const ROW_KEY: Option<&'static str> = $row;
             const TENANT_COLUMN: Option<&'static str> = $tenant;
         }
     };
+}
+
+/// One encrypted column of a table: its name in the database, its binding (`table.column`,
+/// part of the AAD) and how the envelope is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column<'a> {
+    /// Column name in the database.
+    pub column: &'a str,
+    /// The [`ColumnBinding::NAME`] of the field.
+    pub binding: &'static str,
+    /// The [`ColumnBinding::STORAGE`] of the field.
+    pub storage: Storage,
+    /// Whether the field is bound to its row ([`ColumnBinding::ROW_KEY`]); its row key is then
+    /// the table's primary key.
+    pub row_bound: bool,
+}
+
+impl<'a> Column<'a> {
+    /// The column `column` holding values of binding `C`.
+    pub const fn of<C: ColumnBinding>(column: &'a str) -> Self {
+        Column {
+            column,
+            binding: C::NAME,
+            storage: C::STORAGE,
+            row_bound: C::ROW_KEY.is_some(),
+        }
+    }
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use lockstep_service_config::AlbumConfig;
-use lockstep_service_kit::database::{Database, OpenError, prepare_schema};
+use lockstep_service_kit::database::{Database, OpenError};
+use lockstep_service_kit::migrate::prepare_schema;
 use lockstep_tidb::RetryPolicy;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,

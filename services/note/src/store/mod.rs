@@ -11,7 +11,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use lockstep_field_encryption::{BlindIndex, Encrypted, Keyring, seal_indexed, with_tenant};
 use lockstep_service_config::NoteConfig;
-use lockstep_service_kit::database::{Database, OpenError, prepare_schema};
+use lockstep_service_kit::database::{Database, OpenError};
+use lockstep_service_kit::migrate::prepare_schema;
 use lockstep_tidb::RetryPolicy;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
