@@ -10,6 +10,7 @@
 use std::str::FromStr;
 
 use lockstep_service_config::Pagination;
+use lockstep_service_kit::idempotency::Answer;
 use rust_decimal::Decimal;
 use tonic::{Request, Response, Status};
 
@@ -41,6 +42,9 @@ impl From<DomainError> for Status {
                 Status::invalid_argument(format!("{field}: {message}"))
             }
             DomainError::NotFound(id) => Status::not_found(format!("album {id} not found")),
+            DomainError::PreconditionFailed => {
+                Status::failed_precondition("the album changed since it was read")
+            }
             DomainError::Storage(cause) => {
                 tracing::error!(error = %cause, "storage failed");
                 Status::unavailable("storage is unavailable")
@@ -55,7 +59,7 @@ fn to_pb(a: Album) -> pb::Album {
         title: a.title,
         artist: a.artist,
         price: format!("{:.2}", a.price),
-        created_at: a.created_at.to_rfc3339(),
+        created_at: lockstep_service_kit::time::format(&a.created_at),
     }
 }
 
@@ -87,7 +91,11 @@ impl<S: AlbumStore> AlbumService for AlbumGrpc<S> {
             price: price(&r.price)?,
         }
         .validated()?;
-        Ok(Response::new(to_pb(self.store.create(album).await?)))
+        // gRPC carries no idempotency key, and without a claim a create is only ever `Done`.
+        match self.store.create(album, None).await? {
+            Answer::Done(album) => Ok(Response::new(to_pb(album))),
+            Answer::Replay(_) | Answer::Reused => Err(Status::internal("replay without a key")),
+        }
     }
 
     async fn get_album(
@@ -123,7 +131,7 @@ impl<S: AlbumStore> AlbumService for AlbumGrpc<S> {
         }
         .validated()?;
         Ok(Response::new(to_pb(
-            self.store.update(id(r.id)?, changes).await?,
+            self.store.update(id(r.id)?, changes, None).await?,
         )))
     }
 
@@ -131,7 +139,9 @@ impl<S: AlbumStore> AlbumService for AlbumGrpc<S> {
         &self,
         request: Request<pb::DeleteAlbumRequest>,
     ) -> Result<Response<pb::DeleteAlbumResponse>, Status> {
-        self.store.delete(id(request.into_inner().id)?).await?;
+        self.store
+            .delete(id(request.into_inner().id)?, None)
+            .await?;
         Ok(Response::new(pb::DeleteAlbumResponse {}))
     }
 }

@@ -43,6 +43,10 @@ async fn serve(loaded: Loaded<AlbumConfig>) -> anyhow::Result<()> {
             let store = SeaStore::open(config)
                 .await
                 .context("opening the database")?;
+            tokio::spawn(lockstep_service_kit::idempotency::sweep_every(
+                store.connection(),
+                std::time::Duration::from_secs(3600),
+            ));
             let grpc = match config.grpc.port {
                 Some(port) => {
                     let (routes, health) =

@@ -24,6 +24,8 @@ pub mod config;
 pub mod database;
 pub mod error;
 pub mod http;
+#[cfg(feature = "database")]
+pub mod idempotency;
 pub mod json;
 mod layers;
 pub mod metrics;
@@ -33,12 +35,14 @@ pub mod migrate;
 mod migrate_lock;
 #[cfg(feature = "database")]
 mod migration_error;
+pub mod precondition;
 pub mod ratelimit;
 pub mod server;
 pub mod signals;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod time;
 
 pub use error::{ApiError, ErrorBody};
 pub use json::{ApiJson, ApiQuery};

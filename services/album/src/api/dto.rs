@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Album, AlbumChanges, NewAlbum, Page};
 
-/// `POST /v1/albums`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// `POST /v1/albums` (serialized again only to fingerprint an `Idempotency-Key`'s request).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAlbum {
     /// 1–200 characters.
@@ -61,7 +61,8 @@ pub struct AlbumDto {
     pub artist: String,
     /// Price, e.g. `"19.99"`.
     pub price: String,
-    /// RFC 3339.
+    /// RFC 3339, UTC, microseconds: `2026-12-07T11:25:26.123456Z`.
+    #[serde(serialize_with = "lockstep_service_kit::time::serialize")]
     pub created_at: DateTime<Utc>,
 }
 

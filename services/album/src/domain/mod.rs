@@ -4,6 +4,8 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
+use lockstep_service_kit::idempotency::{Answer, Once};
+use lockstep_service_kit::precondition::{Condition, ETag};
 use rust_decimal::Decimal;
 
 /// Longest title or artist, in characters.
@@ -24,6 +26,31 @@ pub struct Album {
     pub price: Decimal,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+}
+
+impl Album {
+    /// Its entity tag: every field the representation shows, so any change by any replica or
+    /// release gives another tag.
+    pub fn etag(&self) -> ETag {
+        ETag::of(&[
+            b"album",
+            self.id.to_string().as_bytes(),
+            self.title.as_bytes(),
+            self.artist.as_bytes(),
+            self.price.round_dp(2).to_string().as_bytes(),
+            lockstep_service_kit::time::format(&self.created_at).as_bytes(),
+        ])
+    }
+
+    /// `PreconditionFailed` unless `expect` (an `If-Match`) names this album as it is now.
+    pub fn satisfies(&self, expect: Option<&Condition>) -> Result<(), DomainError> {
+        match expect {
+            Some(condition) if !condition.matches_strong(&self.etag()) => {
+                Err(DomainError::PreconditionFailed)
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// An album to create.
@@ -82,6 +109,9 @@ pub enum DomainError {
     /// No album with this id.
     #[error("album {0} not found")]
     NotFound(i64),
+    /// `If-Match` names another version; nothing was changed.
+    #[error("the album changed since it was read")]
+    PreconditionFailed,
     /// The database failed (logged; clients see "unavailable").
     #[error("storage: {0}")]
     Storage(String),
@@ -167,9 +197,16 @@ impl AlbumChanges {
 }
 
 /// Where albums live. Implementations make every write atomic: a failed call changes nothing.
+/// `expect` (a request's `If-Match`) is compared with the stored album's [`Album::etag`] in the
+/// write's own transaction.
 pub trait AlbumStore: lockstep_service_kit::http::Probe {
-    /// Stores a validated album.
-    fn create(&self, album: NewAlbum) -> impl Future<Output = Result<Album, DomainError>> + Send;
+    /// Stores a validated album; with `once`, at most once per idempotency key (see
+    /// `lockstep_service_kit::idempotency`).
+    fn create(
+        &self,
+        album: NewAlbum,
+        once: Option<&Once<Album>>,
+    ) -> impl Future<Output = Result<Answer<Album>, DomainError>> + Send;
     /// One album.
     fn get(&self, id: i64) -> impl Future<Output = Result<Album, DomainError>> + Send;
     /// A page of albums.
@@ -179,9 +216,14 @@ pub trait AlbumStore: lockstep_service_kit::http::Probe {
         &self,
         id: i64,
         changes: AlbumChanges,
+        expect: Option<&Condition>,
     ) -> impl Future<Output = Result<Album, DomainError>> + Send;
     /// Deletes one album.
-    fn delete(&self, id: i64) -> impl Future<Output = Result<(), DomainError>> + Send;
+    fn delete(
+        &self,
+        id: i64,
+        expect: Option<&Condition>,
+    ) -> impl Future<Output = Result<(), DomainError>> + Send;
 }
 
 #[cfg(test)]

@@ -6,10 +6,11 @@ pub mod schema;
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use lockstep_service_config::AlbumConfig;
 use lockstep_service_kit::database::{Database, OpenError};
+use lockstep_service_kit::idempotency::{self, Answer, InClear, Once};
 use lockstep_service_kit::migrate::prepare_schema;
+use lockstep_service_kit::precondition::Condition;
 use lockstep_tidb::RetryPolicy;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
@@ -33,6 +34,23 @@ fn storage(e: impl std::fmt::Display) -> DomainError {
 /// A domain error raised inside a retried transaction travels as `Error::Work` (never retried).
 fn from_txn(e: lockstep_tidb::Error) -> DomainError {
     lockstep_service_kit::database::work_error::<DomainError>(e).unwrap_or_else(storage)
+}
+
+fn work(e: DomainError) -> lockstep_tidb::Error {
+    lockstep_tidb::Error::Work(Box::new(e))
+}
+
+/// The album `id`, locked for the rest of the transaction, if `expect` names it as it is.
+async fn locked(
+    txn: &sea_orm::DatabaseTransaction,
+    id: i64,
+    expect: Option<&Condition>,
+) -> Result<Model, lockstep_tidb::Error> {
+    let Some(current) = Entity::find_by_id(id).lock_exclusive().one(txn).await? else {
+        return Err(work(DomainError::NotFound(id)));
+    };
+    to_album(current.clone()).satisfies(expect).map_err(work)?;
+    Ok(current)
 }
 
 fn to_album(m: Model) -> Album {
@@ -90,27 +108,31 @@ impl SeaStore {
 }
 
 impl AlbumStore for SeaStore {
-    async fn create(&self, album: NewAlbum) -> Result<Album, DomainError> {
-        let row = self
-            .db
-            .transaction_with_retry(&self.policy, |txn| {
-                let album = album.clone();
+    async fn create(
+        &self,
+        album: NewAlbum,
+        once: Option<&Once<Album>>,
+    ) -> Result<Answer<Album>, DomainError> {
+        let insert = || {
+            self.db.transaction_with_retry(&self.policy, |txn| {
+                let (album, once) = (album.clone(), once.cloned());
                 Box::pin(async move {
                     let model = ActiveModel {
                         title: Set(album.title),
                         artist: Set(album.artist),
                         price: Set(album.price),
-                        created_at: Set(Utc::now()),
+                        created_at: Set(lockstep_service_kit::time::now()),
                         ..Default::default()
                     }
                     .insert(txn)
                     .await?;
-                    Ok(model)
+                    let album = to_album(model);
+                    idempotency::remember(txn, once.as_ref(), &album, &InClear).await?;
+                    Ok(album)
                 })
             })
-            .await
-            .map_err(from_txn)?;
-        Ok(to_album(row))
+        };
+        idempotency::run(&self.db.conn(), once, &InClear, insert, from_txn).await
     }
 
     async fn get(&self, id: i64) -> Result<Album, DomainError> {
@@ -153,19 +175,18 @@ impl AlbumStore for SeaStore {
         })
     }
 
-    async fn update(&self, id: i64, changes: AlbumChanges) -> Result<Album, DomainError> {
+    async fn update(
+        &self,
+        id: i64,
+        changes: AlbumChanges,
+        expect: Option<&Condition>,
+    ) -> Result<Album, DomainError> {
         let row = self
             .db
             .transaction_with_retry(&self.policy, |txn| {
-                let changes = changes.clone();
+                let (changes, expect) = (changes.clone(), expect.cloned());
                 Box::pin(async move {
-                    let Some(current) = Entity::find_by_id(id).lock_exclusive().one(txn).await?
-                    else {
-                        return Err(lockstep_tidb::Error::Work(Box::new(DomainError::NotFound(
-                            id,
-                        ))));
-                    };
-                    let mut model: ActiveModel = current.into();
+                    let mut model: ActiveModel = locked(txn, id, expect.as_ref()).await?.into();
                     if let Some(title) = changes.title {
                         model.title = Set(title);
                     }
@@ -183,11 +204,17 @@ impl AlbumStore for SeaStore {
         Ok(to_album(row))
     }
 
-    async fn delete(&self, id: i64) -> Result<(), DomainError> {
+    async fn delete(&self, id: i64, expect: Option<&Condition>) -> Result<(), DomainError> {
         let result = self
             .db
             .transaction_with_retry(&self.policy, |txn| {
-                Box::pin(async move { Ok(Entity::delete_by_id(id).exec(txn).await?) })
+                let expect = expect.cloned();
+                Box::pin(async move {
+                    if expect.is_some() {
+                        locked(txn, id, expect.as_ref()).await?;
+                    }
+                    Ok(Entity::delete_by_id(id).exec(txn).await?)
+                })
             })
             .await
             .map_err(from_txn)?;

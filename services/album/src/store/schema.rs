@@ -14,10 +14,20 @@ use super::entity::{Column, Entity};
 pub const SERVICE: &str = "album-service";
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_albums",
-    up: albums,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_albums",
+        up: albums,
+    },
+    Migration {
+        name: "0002_idempotency_keys",
+        up: lockstep_service_kit::idempotency::create_table,
+    },
+    Migration {
+        name: "0003_created_at_micros",
+        up: created_at_micros,
+    },
+];
 
 /// `albums` from the entity, and the (artist, id) index the artist filter pages on.
 fn albums(db: &Database) -> Step<'_> {
@@ -33,5 +43,20 @@ fn albums(db: &Database) -> Step<'_> {
             .col(Column::Id)
             .to_owned();
         db.create_index(&index).await
+    })
+}
+
+/// `created_at` kept to the microsecond on MySQL-family servers (it was a `TIMESTAMP`: whole
+/// seconds, and read through the session time zone). The previous release reads and writes a
+/// `DATETIME(6)` unchanged; SQLite stores the text as written. Re-running it changes nothing.
+fn created_at_micros(db: &Database) -> Step<'_> {
+    Box::pin(async move {
+        if db.conn().get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+            return Ok(());
+        }
+        db.conn()
+            .execute_unprepared("ALTER TABLE albums MODIFY created_at DATETIME(6) NOT NULL")
+            .await
+            .map(|_| ())
     })
 }
