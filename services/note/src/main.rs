@@ -71,6 +71,10 @@ async fn serve(loaded: Loaded<NoteConfig>, control_routes: bool) -> anyhow::Resu
             let store = SeaStore::open(config, keyring)
                 .await
                 .context("opening the database")?;
+            tokio::spawn(lockstep_service_kit::idempotency::sweep_every(
+                store.connection(),
+                Duration::from_secs(3600),
+            ));
             let app = note_service::app(store, verifier, config, &loaded.hash, control_routes)?;
             lockstep_service_kit::http::run(app, config, version, &loaded.hash).await?;
             Ok(())

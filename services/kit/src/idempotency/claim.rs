@@ -155,9 +155,14 @@ impl<T> Answer<T> {
     }
 }
 
-/// How stored answer bodies are kept: in clear, or sealed (errors travel as the driver's
+/// How stored answers are kept: in clear, or sealed (errors travel as the driver's
 /// `Error::Work`, so the store's own error mapping sees them).
 pub trait AnswerCodec: Send + Sync {
+    /// The fingerprint as stored, from the request's SHA-256 (hex). A service whose requests
+    /// are secret keys it (an unkeyed hash of a short note can be guessed offline).
+    fn fingerprint(&self, sha256: &str) -> Result<String, lockstep_tidb::Error> {
+        Ok(sha256.to_owned())
+    }
     /// Before the row is written.
     fn seal(&self, body: &[u8]) -> Result<Vec<u8>, lockstep_tidb::Error>;
     /// After it is read.

@@ -41,9 +41,9 @@ pub fn create_table(db: &Database) -> Step<'_> {
         let conn = db.conn();
         let (hex, text, blob) = match conn.get_database_backend() {
             DatabaseBackend::Sqlite => ("TEXT", "TEXT", "BLOB"),
-            // Hex ids compare byte for byte; a note's sealed answer can pass 64 KiB.
+            // Hex compares byte for byte; a note's sealed answer can pass 64 KiB.
             _ => (
-                "CHAR(64) CHARACTER SET ascii COLLATE ascii_bin",
+                "VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin",
                 "VARCHAR(255)",
                 "MEDIUMBLOB",
             ),
@@ -87,7 +87,7 @@ pub(super) async fn lookup(
         return Ok(Prior::Fresh);
     }
     let fingerprint: String = row.try_get_by(0)?;
-    if fingerprint != claim.fingerprint {
+    if fingerprint != codec.fingerprint(&claim.fingerprint)? {
         return Ok(Prior::Other);
     }
     let status: i32 = row.try_get_by(1)?;
@@ -114,7 +114,7 @@ pub(super) async fn record(
                   VALUES (?, ?, ?, ?, ?, ?, ?)";
     let values = vec![
         claim.id.clone().into(),
-        claim.fingerprint.clone().into(),
+        codec.fingerprint(&claim.fingerprint)?.into(),
         i32::from(stored.status).into(),
         stored.location.clone().into(),
         stored.etag.clone().into(),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{NewNote, Note, NoteChanges};
 
 /// `POST /v1/notes`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateNote {
     /// 1–200 characters.
@@ -62,9 +62,11 @@ pub struct NoteDto {
     pub body: String,
     /// Tags.
     pub tags: Vec<String>,
-    /// Created.
+    /// Created: RFC 3339, UTC, microseconds (`2026-12-07T11:25:26.123456Z`).
+    #[serde(serialize_with = "lockstep_service_kit::time::serialize")]
     pub created_at: DateTime<Utc>,
-    /// Last changed.
+    /// Last changed, in the same shape.
+    #[serde(serialize_with = "lockstep_service_kit::time::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

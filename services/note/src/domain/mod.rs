@@ -6,6 +6,8 @@ mod list;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
+use lockstep_service_kit::idempotency::{Answer, Once};
+use lockstep_service_kit::precondition::{Condition, ETag};
 
 pub use list::{Cursor, DEFAULT_PAGE, ListQuery, MAX_PAGE, Page};
 
@@ -45,6 +47,31 @@ pub struct Note {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Note {
+    /// Its entity tag. Every write sets `updated_at` (to the microsecond, under the row's lock),
+    /// so the id and the two times tell versions apart without hashing the plaintext into a
+    /// header that proxies may log.
+    pub fn etag(&self) -> ETag {
+        let time = lockstep_service_kit::time::format;
+        ETag::of(&[
+            b"note",
+            self.id.to_string().as_bytes(),
+            time(&self.created_at).as_bytes(),
+            time(&self.updated_at).as_bytes(),
+        ])
+    }
+
+    /// `PreconditionFailed` unless `expect` (an `If-Match`) names this note as it is now.
+    pub fn satisfies(&self, expect: Option<&Condition>) -> Result<(), DomainError> {
+        match expect {
+            Some(condition) if !condition.matches_strong(&self.etag()) => {
+                Err(DomainError::PreconditionFailed)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A note to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewNote {
@@ -81,6 +108,9 @@ pub enum DomainError {
     /// No note with this id for this tenant.
     #[error("note {0} not found")]
     NotFound(i64),
+    /// `If-Match` names another version; nothing was changed.
+    #[error("the note changed since it was read")]
+    PreconditionFailed,
     /// The tenant has no keys provisioned here: the token names a tenant this deployment does
     /// not serve (a client fault, not an outage).
     #[error("tenant {0} is not provisioned")]
@@ -160,14 +190,17 @@ impl NoteChanges {
     }
 }
 
-/// Where notes live, per owner (a user inside a tenant).
+/// Where notes live, per owner (a user inside a tenant). `expect` (a request's `If-Match`) is
+/// compared with the stored note's [`Note::etag`] in the write's own transaction.
 pub trait NoteStore: lockstep_service_kit::http::Probe {
-    /// Stores a validated note for `owner`.
+    /// Stores a validated note for `owner`; with `once`, at most once per idempotency key (the
+    /// stored answer sealed under the tenant's key, like the note).
     fn create(
         &self,
         owner: &Owner,
         note: NewNote,
-    ) -> impl Future<Output = Result<Note, DomainError>> + Send;
+        once: Option<&Once<Note>>,
+    ) -> impl Future<Output = Result<Answer<Note>, DomainError>> + Send;
     /// One of `owner`'s notes.
     fn get(&self, owner: &Owner, id: i64)
     -> impl Future<Output = Result<Note, DomainError>> + Send;
@@ -183,12 +216,14 @@ pub trait NoteStore: lockstep_service_kit::http::Probe {
         owner: &Owner,
         id: i64,
         changes: NoteChanges,
+        expect: Option<&Condition>,
     ) -> impl Future<Output = Result<Note, DomainError>> + Send;
     /// Deletes one of `owner`'s notes.
     fn delete(
         &self,
         owner: &Owner,
         id: i64,
+        expect: Option<&Condition>,
     ) -> impl Future<Output = Result<(), DomainError>> + Send;
 }
 

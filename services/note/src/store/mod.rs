@@ -2,6 +2,7 @@
 //! a tenant scope, exact-title search through the blind index, every query filtered by tenant
 //! and owner (the token's `sub`).
 
+pub mod answers;
 pub mod entity;
 pub mod schema;
 mod upgrade;
@@ -12,7 +13,9 @@ use chrono::{DateTime, Utc};
 use lockstep_field_encryption::{BlindIndex, Encrypted, Keyring, seal_indexed, with_tenant};
 use lockstep_service_config::NoteConfig;
 use lockstep_service_kit::database::{Database, OpenError};
+use lockstep_service_kit::idempotency::{self, Answer, Once};
 use lockstep_service_kit::migrate::prepare_schema;
+use lockstep_service_kit::precondition::Condition as Precondition;
 use lockstep_tidb::RetryPolicy;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -44,6 +47,28 @@ fn storage(e: impl std::fmt::Display) -> DomainError {
 
 fn from_txn(e: lockstep_tidb::Error) -> DomainError {
     lockstep_service_kit::database::work_error::<DomainError>(e).unwrap_or_else(storage)
+}
+
+fn work(e: impl std::error::Error + Send + Sync + 'static) -> lockstep_tidb::Error {
+    lockstep_tidb::Error::Work(Box::new(e))
+}
+
+/// `owner`'s note `id`, locked for the rest of the transaction, if `expect` names it as it is.
+async fn locked(
+    txn: &sea_orm::DatabaseTransaction,
+    owner: &Owner,
+    id: i64,
+    expect: Option<&Precondition>,
+) -> Result<note::Model, lockstep_tidb::Error> {
+    let current = note::Entity::find_by_id(id)
+        .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
+        .filter(note::Column::Owner.eq(owner.user.as_str()))
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| work(DomainError::NotFound(id)))?;
+    to_note(current.clone()).satisfies(expect).map_err(work)?;
+    Ok(current)
 }
 
 fn tags_json(tags: &[String]) -> String {
@@ -182,26 +207,40 @@ fn stamp() -> DateTime<Utc> {
 }
 
 impl NoteStore for SeaStore {
-    async fn create(&self, owner: &Owner, n: NewNote) -> Result<Note, DomainError> {
+    async fn create(
+        &self,
+        owner: &Owner,
+        n: NewNote,
+        once: Option<&Once<Note>>,
+    ) -> Result<Answer<Note>, DomainError> {
+        let insert = || {
+            self.db.transaction_with_retry(&self.policy, |txn| {
+                let (n, owner, once) = (n.clone(), owner.clone(), once.cloned());
+                Box::pin(async move {
+                    let (title, title_idx) =
+                        seal_indexed::<String, NoteTitle>(n.title).map_err(work)?;
+                    let now = stamp();
+                    let m = note::ActiveModel {
+                        tenant: Set(owner.tenant),
+                        owner: Set(owner.user),
+                        title: Set(title),
+                        title_idx: Set(title_idx),
+                        body: Set(Encrypted::new(n.body).map_err(work)?),
+                        tags: Set(tags_json(&n.tags)),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                        ..Default::default()
+                    }
+                    .insert(txn)
+                    .await?;
+                    let note = to_note(m);
+                    idempotency::remember(txn, once.as_ref(), &note, &answers::Sealed).await?;
+                    Ok(note)
+                })
+            })
+        };
         scoped(&self.keyring, &owner.tenant, async {
-            let (title, title_idx) =
-                seal_indexed::<String, NoteTitle>(n.title.clone()).map_err(storage)?;
-            let now = stamp();
-            let m = note::ActiveModel {
-                tenant: Set(owner.tenant.clone()),
-                owner: Set(owner.user.clone()),
-                title: Set(title),
-                title_idx: Set(title_idx),
-                body: Set(Encrypted::new(n.body.clone()).map_err(storage)?),
-                tags: Set(tags_json(&n.tags)),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&self.db.conn())
-            .await
-            .map_err(storage)?;
-            Ok(to_note(m))
+            idempotency::run(&self.db.conn(), once, &answers::Sealed, insert, from_txn).await
         })
         .await
     }
@@ -263,26 +302,16 @@ impl NoteStore for SeaStore {
         owner: &Owner,
         id: i64,
         changes: NoteChanges,
+        expect: Option<&Precondition>,
     ) -> Result<Note, DomainError> {
         scoped(&self.keyring, &owner.tenant, async {
             let m = self
                 .db
                 .transaction_with_retry(&self.policy, |txn| {
-                    let changes = changes.clone();
-                    let owner = owner.clone();
+                    let (changes, owner, expect) =
+                        (changes.clone(), owner.clone(), expect.cloned());
                     Box::pin(async move {
-                        let current = note::Entity::find_by_id(id)
-                            .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
-                            .filter(note::Column::Owner.eq(owner.user.as_str()))
-                            .lock_exclusive()
-                            .one(txn)
-                            .await?
-                            .ok_or_else(|| {
-                                lockstep_tidb::Error::Work(Box::new(DomainError::NotFound(id)))
-                            })?;
-                        let work = |e: lockstep_field_encryption::Error| {
-                            lockstep_tidb::Error::Work(Box::new(e))
-                        };
+                        let current = locked(txn, &owner, id, expect.as_ref()).await?;
                         let mut model: note::ActiveModel = current.into();
                         if let Some(title) = changes.title {
                             let (title, idx) =
@@ -310,16 +339,33 @@ impl NoteStore for SeaStore {
     /// In the tenant's scope like every other route, though a delete needs no key: a tenant
     /// without keys is refused the same way everywhere (403 `tenant_not_provisioned`; DELETE
     /// answered 404 while GET and PATCH answered 403).
-    async fn delete(&self, owner: &Owner, id: i64) -> Result<(), DomainError> {
+    async fn delete(
+        &self,
+        owner: &Owner,
+        id: i64,
+        expect: Option<&Precondition>,
+    ) -> Result<(), DomainError> {
         scoped(&self.keyring, &owner.tenant, async {
-            let result = note::Entity::delete_many()
-                .filter(note::Column::Id.eq(id))
-                .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
-                .filter(note::Column::Owner.eq(owner.user.as_str()))
-                .exec(&self.db.conn())
+            let deleted = self
+                .db
+                .transaction_with_retry(&self.policy, |txn| {
+                    let (owner, expect) = (owner.clone(), expect.cloned());
+                    Box::pin(async move {
+                        if expect.is_some() {
+                            locked(txn, &owner, id, expect.as_ref()).await?;
+                        }
+                        let result = note::Entity::delete_many()
+                            .filter(note::Column::Id.eq(id))
+                            .filter(note::Column::Tenant.eq(owner.tenant.as_str()))
+                            .filter(note::Column::Owner.eq(owner.user.as_str()))
+                            .exec(txn)
+                            .await?;
+                        Ok(result.rows_affected)
+                    })
+                })
                 .await
-                .map_err(storage)?;
-            if result.rows_affected == 0 {
+                .map_err(from_txn)?;
+            if deleted == 0 {
                 return Err(DomainError::NotFound(id));
             }
             Ok(())

@@ -37,6 +37,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_notes_owner",
         up: owner_column,
     },
+    Migration {
+        name: "0006_idempotency_keys",
+        up: lockstep_service_kit::idempotency::create_table,
+    },
 ];
 
 /// `notes` (sealed title and body, blind title index) and its plaintext twin `plain_notes`.

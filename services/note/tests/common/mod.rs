@@ -88,6 +88,70 @@ impl Api {
     }
 }
 
+/// An answer with its headers and raw bytes.
+pub struct Raw {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl Raw {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+impl Api {
+    /// [`Api::call`] with extra request headers, answering headers and bytes too.
+    pub async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Raw {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {token}"));
+        if !body.is_empty() {
+            request = request.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Body::from(body.to_owned())).unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Raw {
+            status,
+            headers,
+            bytes,
+        }
+    }
+
+    /// Rows of `table`, counted in the database.
+    pub async fn rows(&self, table: &str) -> i64 {
+        use sea_orm::ConnectionTrait;
+        let conn = self.store.connection();
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let statement = sea_orm::Statement::from_string(conn.get_database_backend(), sql);
+        let row = conn.query_one_raw(statement).await.unwrap().unwrap();
+        row.try_get_by(0).unwrap()
+    }
+}
+
 pub async fn api(url: Option<&str>, dir: &tempfile::TempDir) -> Api {
     api_with(url, dir, &config()).await
 }
