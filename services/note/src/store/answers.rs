@@ -31,7 +31,7 @@ impl ColumnBinding for AnswerFingerprint {
 #[derive(Debug, Clone, Copy)]
 pub struct Sealed;
 
-fn keys(e: lockstep_field_encryption::Error) -> lockstep_tidb::Error {
+fn keys(e: impl std::fmt::Display) -> lockstep_tidb::Error {
     lockstep_tidb::Error::Work(Box::new(DomainError::Keys(e.to_string())))
 }
 
