@@ -32,7 +32,8 @@ pub use table::{create_table, sweep, sweep_every};
 /// Runs `work` (a create in a retried transaction that calls [`remember`] with the same `once`)
 /// under `once`'s claim: a stored answer for the same request is replayed without running it, a
 /// key used with another request is refused without running it, and a twin that committed
-/// first while `work` ran wins (its answer is replayed; `work`'s transaction was rolled back).
+/// first while `work` ran wins — `work` then fails, on the key or on its own unique constraint
+/// (a user name), its transaction is rolled back, and the twin's answer is replayed.
 /// `convert` maps the driver's errors to the store's own, as for any transaction.
 pub async fn run<T, E, Fut>(
     conn: &impl ConnectionTrait,
@@ -58,11 +59,10 @@ where
     }
     match work().await {
         Ok(value) => Ok(Answer::Done(value)),
-        Err(e) if table::raced(&e) => {
-            let prior = table::lookup(conn, &once.claim, codec).await;
-            earlier(prior.map_err(&convert)?).ok_or_else(|| convert(e))
-        }
-        Err(e) => Err(convert(e)),
+        Err(e) => match table::lookup(conn, &once.claim, codec).await {
+            Ok(prior) => earlier(prior).ok_or_else(|| convert(e)),
+            Err(_) => Err(convert(e)),
+        },
     }
 }
 

@@ -2,8 +2,11 @@
 //!
 //! | route | |
 //! |---|---|
-//! | `POST /v1/users` | register → 201 (409 `user_exists`) |
+//! | `POST /v1/users` | register → 201 (409 `user_exists`); `Idempotency-Key` makes a retry safe |
 //! | `POST /v1/tokens` | log in → 200 with an RS256 token (401 `invalid_credentials`, 429 over `tokens.login_attempts`) |
+//!
+//! A login changes nothing a retry could double, and its answer is a secret: it takes no
+//! `Idempotency-Key` and stores nothing (send it again as it is).
 //! | `GET /openapi.json` | this API as an OpenAPI 3.1 document |
 
 use std::sync::Arc;
@@ -11,16 +14,19 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
+use lockstep_service_kit::idempotency::{Answer, Claim, Once, Stored};
 use lockstep_service_kit::ratelimit::{KeyedLimiter, too_many_requests};
 use lockstep_service_kit::{ApiError, ApiJson, ErrorBody};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 
-use crate::domain::{DomainError, UserStore, canonical_username, check_password, check_tenant};
+use crate::domain::{
+    DomainError, User, UserStore, canonical_username, check_password, check_tenant,
+};
 use crate::passwords::Hasher;
 use crate::tokens::Issuer;
 
@@ -60,7 +66,8 @@ pub struct UserDto {
     pub tenant: String,
     /// Canonical name.
     pub username: String,
-    /// Registered.
+    /// Registered: RFC 3339, UTC, microseconds (`2026-12-07T11:25:26.123456Z`).
+    #[serde(serialize_with = "lockstep_service_kit::time::serialize")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -97,16 +104,31 @@ impl From<DomainError> for ApiError {
     }
 }
 
+/// The answer to a registration (also what an `Idempotency-Key` stores and replays).
+fn registered(user: &User) -> Stored {
+    let dto = UserDto {
+        id: user.id,
+        tenant: user.tenant.clone(),
+        username: user.username.clone(),
+        created_at: user.created_at,
+    };
+    Stored::json(StatusCode::CREATED, None, None, &dto)
+}
+
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = Credentials,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1-255 visible ASCII characters (a UUID), per tenant. The same key for the same user name and password answers what the first request answered (with `Idempotent-Replayed: true`) and registers nothing; for another name or password, 422 `idempotency_key_reused`. Kept 24 h (the password is checked against the stored hash, never kept in the key's record).")),
     responses(
         (status = 201, body = UserDto),
+        (status = 400, description = "`bad_idempotency_key`", body = ErrorBody),
         (status = 403, description = "Registration is closed for this tenant", body = ErrorBody),
         (status = 409, description = "The name is taken in this tenant", body = ErrorBody),
-        (status = 422, description = "A field breaks a rule", body = ErrorBody),
+        (status = 422, description = "A field breaks a rule, or `idempotency_key_reused`", body = ErrorBody),
         (status = 503, description = "`overloaded`: password hashing is at capacity and nothing was done (see Retry-After); `unavailable`: storage is down", body = ErrorBody),
     ))]
 async fn register<S: UserStore>(
     State(state): State<AppState<S>>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     let tenant = check_tenant(&body.tenant)?;
@@ -118,17 +140,32 @@ async fn register<S: UserStore>(
         ));
     }
     let username = canonical_username(&body.username)?;
+    // The fingerprint leaves the password out (a fast hash of it would be guessable from a
+    // dump); a replay checks it against the user's argon2 hash instead.
+    let once = Claim::from_headers(&headers, tenant, "POST /v1/users", &(tenant, &username))?.map(
+        |claim| Once {
+            claim,
+            answer: registered,
+        },
+    );
     let hash = state.hasher.hash(check_password(&body.password)?).await?;
     // From here the request timeout no longer cancels: the answer is the insert's own result.
     lockstep_service_kit::commit::writing();
-    let user = state.store.insert(tenant, &username, &hash).await?;
-    let dto = UserDto {
-        id: user.id,
-        tenant: user.tenant,
-        username: user.username,
-        created_at: user.created_at,
-    };
-    Ok((StatusCode::CREATED, ApiJson(dto)).into_response())
+    let answer = state
+        .store
+        .insert(tenant, &username, &hash, once.as_ref())
+        .await?;
+    if let Answer::Replay(_) = &answer {
+        let phc = state
+            .store
+            .find(tenant, &username)
+            .await?
+            .map(|u| u.password_hash);
+        if !state.hasher.verify(&body.password, phc).await? {
+            return Answer::<User>::Reused.respond(registered);
+        }
+    }
+    answer.respond(registered)
 }
 
 #[utoipa::path(post, path = "/v1/tokens", tag = "users", request_body = Credentials,

@@ -3,6 +3,7 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
+use lockstep_service_kit::idempotency::{Answer, Once};
 
 /// Shortest password, in characters (NIST SP 800-63B asks for at least 8; more costs nothing).
 pub const MIN_PASSWORD: usize = 12;
@@ -105,13 +106,15 @@ pub fn check_password(password: &str) -> Result<&str, DomainError> {
 
 /// Where users live.
 pub trait UserStore: lockstep_service_kit::http::Probe {
-    /// Stores a new user; [`DomainError::Exists`] when the name is taken in the tenant.
+    /// Stores a new user; [`DomainError::Exists`] when the name is taken in the tenant. With
+    /// `once`, at most once per idempotency key.
     fn insert(
         &self,
         tenant: &str,
         username: &str,
         password_hash: &str,
-    ) -> impl Future<Output = Result<User, DomainError>> + Send;
+        once: Option<&Once<User>>,
+    ) -> impl Future<Output = Result<Answer<User>, DomainError>> + Send;
     /// The user, if any.
     fn find(
         &self,

@@ -48,6 +48,10 @@ async fn serve(loaded: Loaded<UserConfig>) -> anyhow::Result<()> {
             let store = SeaStore::open(config)
                 .await
                 .context("opening the database")?;
+            tokio::spawn(lockstep_service_kit::idempotency::sweep_every(
+                store.connection(),
+                std::time::Duration::from_secs(3600),
+            ));
             let app = user_service::app(store, issuer, config, &loaded.hash)?;
             lockstep_service_kit::http::run(app, config, version, &loaded.hash).await?;
             Ok(())

@@ -1,9 +1,11 @@
 //! Users in SQL (MySQL/TiDB through the Lockstep driver, or an embedded SQLite file), the
 //! schema as migrations. Tenant and name compare byte for byte on every backend.
 
-use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
 use lockstep_service_config::UserConfig;
 use lockstep_service_kit::database::{Database, OpenError};
+use lockstep_service_kit::idempotency::{self, Answer, InClear, Once};
 use lockstep_service_kit::migrate::prepare_schema;
 use lockstep_service_kit::migrate::{Migration, Step};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, SqlErr, Statement};
@@ -14,10 +16,16 @@ use crate::domain::{DomainError, User, UserStore};
 pub const SERVICE: &str = "user-service";
 
 /// Every migration, in order (append only; see `lockstep_service_kit::migrate`).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_users",
-    up: users,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_users",
+        up: users,
+    },
+    Migration {
+        name: "0002_idempotency_keys",
+        up: idempotency::create_table,
+    },
+];
 
 fn users(db: &Database) -> Step<'_> {
     Box::pin(async move {
@@ -55,6 +63,7 @@ fn users(db: &Database) -> Step<'_> {
 #[derive(Clone, Debug)]
 pub struct SeaStore {
     db: Database,
+    policy: Arc<lockstep_tidb::RetryPolicy>,
 }
 
 fn storage(e: impl std::fmt::Display) -> DomainError {
@@ -66,14 +75,33 @@ impl SeaStore {
     pub async fn open(config: &UserConfig) -> Result<SeaStore, OpenError> {
         let db = Database::open(config).await?;
         prepare_schema(&db, SERVICE, MIGRATIONS, config.database.migrate_on_start).await?;
-        Ok(SeaStore { db })
+        Ok(SeaStore::on(db))
     }
 
     /// A MySQL/TiDB `url`, or the SQLite file `sqlite_path`; migrated.
     pub async fn connect(url: Option<&str>, sqlite_path: &str) -> Result<SeaStore, OpenError> {
         let db = Database::connect(url, sqlite_path, 4).await?;
         prepare_schema(&db, SERVICE, MIGRATIONS, true).await?;
-        Ok(SeaStore { db })
+        Ok(SeaStore::on(db))
+    }
+
+    /// With the driver's retry policy (the URL's attempt time-out and budget).
+    fn on(db: Database) -> SeaStore {
+        let policy = db
+            .tidb()
+            .as_ref()
+            .map_or_else(lockstep_tidb::RetryPolicy::default, |tidb| {
+                tidb.retry_policy()
+            });
+        SeaStore {
+            db,
+            policy: Arc::new(policy),
+        }
+    }
+
+    /// The connection (tests count rows; the key sweeper).
+    pub fn connection(&self) -> sea_orm::DatabaseConnection {
+        self.db.conn()
     }
 
     fn statement(&self, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
@@ -81,8 +109,8 @@ impl SeaStore {
     }
 }
 
-fn is_duplicate(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+fn from_txn(e: lockstep_tidb::Error) -> DomainError {
+    lockstep_service_kit::database::work_error::<DomainError>(e).unwrap_or_else(storage)
 }
 
 impl UserStore for SeaStore {
@@ -91,33 +119,57 @@ impl UserStore for SeaStore {
         tenant: &str,
         username: &str,
         password_hash: &str,
-    ) -> Result<User, DomainError> {
-        let now: DateTime<Utc> = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
-        let result = self
-            .db
-            .conn()
-            .execute_raw(self.statement(
-                "INSERT INTO users (tenant, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                vec![tenant.into(), username.into(), password_hash.into(), now.into()],
-            ))
-            .await
-            .map_err(|e| {
-                if is_duplicate(&e) {
-                    DomainError::Exists {
-                        tenant: tenant.to_owned(),
-                        username: username.to_owned(),
-                    }
-                } else {
-                    storage(e)
-                }
-            })?;
-        Ok(User {
-            id: i64::try_from(result.last_insert_id()).map_err(storage)?,
-            tenant: tenant.to_owned(),
-            username: username.to_owned(),
-            password_hash: password_hash.to_owned(),
-            created_at: now,
-        })
+        once: Option<&Once<User>>,
+    ) -> Result<Answer<User>, DomainError> {
+        let backend = self.db.conn().get_database_backend();
+        let insert = || {
+            self.db.transaction_with_retry(&self.policy, |txn| {
+                let user = User {
+                    id: 0,
+                    tenant: tenant.to_owned(),
+                    username: username.to_owned(),
+                    password_hash: password_hash.to_owned(),
+                    created_at: lockstep_service_kit::time::now(),
+                };
+                let once = once.cloned();
+                Box::pin(async move {
+                    let sql = "INSERT INTO users (tenant, username, password_hash, created_at) \
+                               VALUES (?, ?, ?, ?)";
+                    let values = vec![
+                        user.tenant.clone().into(),
+                        user.username.clone().into(),
+                        user.password_hash.clone().into(),
+                        user.created_at.into(),
+                    ];
+                    let done = match txn
+                        .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+                        .await
+                    {
+                        Ok(done) => done,
+                        Err(e)
+                            if matches!(
+                                e.sql_err(),
+                                Some(SqlErr::UniqueConstraintViolation(_))
+                            ) =>
+                        {
+                            return Err(lockstep_tidb::Error::Work(Box::new(
+                                DomainError::Exists {
+                                    tenant: user.tenant,
+                                    username: user.username,
+                                },
+                            )));
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    let id = i64::try_from(done.last_insert_id())
+                        .map_err(|e| DbErr::Custom(e.to_string()))?;
+                    let user = User { id, ..user };
+                    idempotency::remember(txn, once.as_ref(), &user, &InClear).await?;
+                    Ok(user)
+                })
+            })
+        };
+        idempotency::run(&self.db.conn(), once, &InClear, insert, from_txn).await
     }
 
     async fn find(&self, tenant: &str, username: &str) -> Result<Option<User>, DomainError> {

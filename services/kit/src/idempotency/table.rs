@@ -130,11 +130,6 @@ pub(super) async fn record(
     }
 }
 
-/// Whether `e` is a [`record`] that lost to a concurrent request.
-pub(super) fn raced(e: &lockstep_tidb::Error) -> bool {
-    matches!(e, lockstep_tidb::Error::Work(inner) if inner.is::<Raced>())
-}
-
 /// Deletes rows older than [`RETENTION`]; the count deleted. Expired rows are already ignored,
 /// this only frees the space.
 pub async fn sweep(conn: &impl ConnectionTrait) -> Result<u64, DbErr> {
