@@ -59,6 +59,16 @@ async fn scenario(store: SeaStore) {
         (blue.title.as_str(), blue.price.as_str()),
         ("Blue", "19.99")
     );
+    // One timestamp shape on both protocols (gRPC wrote `+00:00` where HTTP wrote `Z`), and
+    // what the create answered is what a read returns.
+    let stamp = &blue.created_at;
+    assert!(stamp.len() == 27 && stamp.ends_with('Z'), "{stamp}");
+    let read = albums
+        .get_album(pb::GetAlbumRequest { id: blue.id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(&read.created_at, stamp);
     for (request, field) in [
         (create("", "1"), "title:"),
         (create("t", "abc"), "price:"),
