@@ -26,8 +26,15 @@ impl ETag {
             hash.update(part);
         }
         let digest = hash.finalize();
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        ETag(format!("\"{hex}\""))
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut tag = String::with_capacity(34);
+        tag.push('"');
+        for byte in &digest[..16] {
+            tag.push(char::from(HEX[usize::from(byte >> 4)]));
+            tag.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        tag.push('"');
+        ETag(tag)
     }
 
     /// The header value.

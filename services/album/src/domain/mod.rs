@@ -30,15 +30,17 @@ pub struct Album {
 
 impl Album {
     /// Its entity tag: every field the representation shows, so any change by any replica or
-    /// release gives another tag.
+    /// release gives another tag (numbers as fixed-width bytes: no formatting on the hot path).
     pub fn etag(&self) -> ETag {
+        let mut cents = self.price;
+        cents.rescale(2);
         ETag::of(&[
             b"album",
-            self.id.to_string().as_bytes(),
+            &self.id.to_be_bytes(),
             self.title.as_bytes(),
             self.artist.as_bytes(),
-            self.price.round_dp(2).to_string().as_bytes(),
-            lockstep_service_kit::time::format(&self.created_at).as_bytes(),
+            &cents.mantissa().to_be_bytes(),
+            &self.created_at.timestamp_micros().to_be_bytes(),
         ])
     }
 

@@ -52,12 +52,11 @@ impl Note {
     /// so the id and the two times tell versions apart without hashing the plaintext into a
     /// header that proxies may log.
     pub fn etag(&self) -> ETag {
-        let time = lockstep_service_kit::time::format;
         ETag::of(&[
             b"note",
-            self.id.to_string().as_bytes(),
-            time(&self.created_at).as_bytes(),
-            time(&self.updated_at).as_bytes(),
+            &self.id.to_be_bytes(),
+            &self.created_at.timestamp_micros().to_be_bytes(),
+            &self.updated_at.timestamp_micros().to_be_bytes(),
         ])
     }
 
