@@ -73,6 +73,7 @@ async fn an_undo_within_the_window_starts_no_pod() {
         (status.warm_revision, status.serving_revision),
         (Some(1), Some(2))
     );
+    assert_eq!(status.previous_revision, Some(1), "what served before 2");
     assert_eq!(selector_revision(&fake).await.as_deref(), Some("2"));
     let warm = revision_deployment(&fake, 1)
         .await
@@ -88,10 +89,12 @@ async fn an_undo_within_the_window_starts_no_pod() {
         "revision 1's Deployment was not written: no pod started"
     );
     assert_eq!(selector_revision(&fake).await.as_deref(), Some("1"));
+    let status = svc.status.unwrap();
+    assert_eq!(status.warm_revision, Some(2), "a redo is instant too");
     assert_eq!(
-        svc.status.unwrap().warm_revision,
+        status.previous_revision,
         Some(2),
-        "a redo is instant too"
+        "a second undo returns to where the first started"
     );
     operator.stop().await;
 }

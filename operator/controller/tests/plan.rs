@@ -91,6 +91,9 @@ fn an_invalid_config_touches_no_pods() {
         "{}",
         valid.message
     );
+    // Mutation check: without it the phase stayed unset (`<none>` in `kubectl get`).
+    assert_eq!(status.phase, Some(Phase::Degraded));
+    assert!(status.message.unwrap().starts_with("config rejected"));
 }
 
 /// A pod within the grace period of a failure that may heal (a Secret not created yet) gets the

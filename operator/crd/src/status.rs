@@ -56,6 +56,11 @@ pub struct ServiceStatus {
     /// Last revision that completed a rollout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stable_revision: Option<i64>,
+    /// The stable revision before `stableRevision`: what `kubectl lockstep undo` goes back to
+    /// (a second undo then returns to where the first started). A revision that was rolled
+    /// back never became stable, so it is never this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_revision: Option<i64>,
     /// Index of the canary step in progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<u32>,

@@ -281,7 +281,7 @@ pub async fn run_with(
             let revision = match to_revision {
                 Some(n) if kept.contains(n) => *n,
                 Some(n) => return Err(Error::NoSuchRevision(*n)),
-                None => patch::previous_revision(&kept, view.status.current_revision)
+                None => patch::previous_revision(&kept, &view.status)
                     .ok_or_else(|| Error::Usage("no earlier revision is kept".into()))?,
             };
             cluster::patch(&client, &ns, kind, name, &patch::undo(revision)).await?;

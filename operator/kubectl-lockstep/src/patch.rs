@@ -1,6 +1,7 @@
 //! The spec patches behind each action (RFC 7386 merge patches). They are the whole interface
 //! to the operator: `kubectl patch … --type merge -p '<the same JSON>'` is equivalent.
 
+use lockstep_crd::status::ServiceStatus;
 use serde_json::{Value, json};
 
 /// `promote`: a new token each time (the operator acts on a token it has not seen). A token
@@ -44,9 +45,25 @@ pub fn undo(revision: i64) -> Value {
     json!({"spec": {"rollbackTo": {"revision": revision}}})
 }
 
-/// The revision `undo` without `--to-revision` goes back to: the newest kept revision older
-/// than the current one. `None` when there is none.
-pub fn previous_revision(kept: &[i64], current: Option<i64>) -> Option<i64> {
-    let current = current.or_else(|| kept.iter().copied().max())?;
-    kept.iter().copied().filter(|&n| n < current).max()
+/// The revision `undo` without `--to-revision` goes back to: what served before the current
+/// one. While a rollout is in progress or was rolled back, that is the stable revision; at
+/// rest, the warm revision when there is one, else the status's `previousRevision`. Without
+/// those (a status from before `previousRevision` existed), the newest kept revision older
+/// than the current one that was not rolled back. Only kept revisions; `None` when none fits.
+pub fn previous_revision(kept: &[i64], status: &ServiceStatus) -> Option<i64> {
+    let kept_one = |n: Option<i64>| n.filter(|n| kept.contains(n));
+    let stable = status.stable_revision;
+    if stable.is_some() && status.current_revision != stable {
+        if let Some(n) = kept_one(stable) {
+            return Some(n);
+        }
+    }
+    if let Some(n) = kept_one(status.warm_revision.or(status.previous_revision)) {
+        return Some(n);
+    }
+    let current = status.current_revision.or_else(|| kept.iter().copied().max())?;
+    kept.iter()
+        .copied()
+        .filter(|&n| n < current && Some(n) != status.aborted_revision)
+        .max()
 }

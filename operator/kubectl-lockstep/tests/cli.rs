@@ -1,6 +1,7 @@
 //! Arguments, targets and the patch each verb sends.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use lockstep_crd::status::ServiceStatus;
 use clap::Parser;
 use kubectl_lockstep::Error;
 use kubectl_lockstep::cli::{Cli, Command, Kind, Output, Target, parse_target};
@@ -133,14 +134,43 @@ fn each_verb_is_one_merge_patch_of_the_spec() {
     assert_eq!(patch::retry(now), json!({"spec": {"retry": now}}));
 }
 
+fn at(current: i64, stable: i64, previous: Option<i64>, warm: Option<i64>) -> ServiceStatus {
+    ServiceStatus {
+        current_revision: Some(current),
+        stable_revision: Some(stable),
+        previous_revision: previous,
+        warm_revision: warm,
+        ..ServiceStatus::default()
+    }
+}
+
+/// Mutation check: with "the newest kept revision before the current one" (the old rule),
+/// "revision 2 crashed and was rolled back, then revision 3 rolled out" undoes to 2.
 #[test]
-fn undo_goes_to_the_newest_revision_before_the_current_one() {
-    assert_eq!(patch::previous_revision(&[5, 4, 2], Some(5)), Some(4));
-    // After a rollback the current revision is an old one; undo goes further back.
-    assert_eq!(patch::previous_revision(&[5, 4, 2], Some(4)), Some(2));
-    assert_eq!(patch::previous_revision(&[5, 4, 2], None), Some(4));
-    assert_eq!(patch::previous_revision(&[1], Some(1)), None);
-    assert_eq!(patch::previous_revision(&[], None), None);
+fn undo_goes_back_to_what_served_before() {
+    let kept = [1, 2, 3];
+    // 2 crashed and was rolled back; 3 rolled out from 1: undo goes to 1, warm or not.
+    let mut after_crash = at(3, 3, Some(1), Some(1));
+    after_crash.aborted_revision = Some(2);
+    assert_eq!(patch::previous_revision(&kept, &after_crash), Some(1));
+    after_crash.warm_revision = None;
+    assert_eq!(patch::previous_revision(&kept, &after_crash), Some(1));
+    // A second undo returns to where the first started.
+    assert_eq!(patch::previous_revision(&kept, &at(1, 1, Some(3), Some(3))), Some(3));
+    // During a rollout, or after one was rolled back, undo means the stable revision.
+    assert_eq!(patch::previous_revision(&kept, &at(3, 1, None, None)), Some(1));
+    // `previousRevision` no longer kept: the newest older one that was not rolled back.
+    let mut pruned = at(3, 3, Some(7), None);
+    pruned.aborted_revision = Some(2);
+    assert_eq!(patch::previous_revision(&kept, &pruned), Some(1));
+    // A status from before `previousRevision`: as before.
+    let old = ServiceStatus {
+        current_revision: Some(5),
+        ..ServiceStatus::default()
+    };
+    assert_eq!(patch::previous_revision(&[5, 4, 2], &old), Some(4));
+    assert_eq!(patch::previous_revision(&[1], &at(1, 1, None, None)), None);
+    assert_eq!(patch::previous_revision(&[], &ServiceStatus::default()), None);
 }
 
 #[test]

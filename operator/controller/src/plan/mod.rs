@@ -139,6 +139,9 @@ pub fn plan<S: LockstepService>(
                 ),
             );
             status.message = Some(format!("config rejected, nothing rolled out: {message}"));
+            // A phase, not `<none>`: what ran before keeps running, and nothing automatic can
+            // fix a config only its author can.
+            status.phase = Some(lockstep_crd::status::Phase::Degraded);
             if !conditions_before
                 .iter()
                 .any(|c| c.type_ == condition::CONFIG_VALID && c.status == "False")
@@ -319,6 +322,12 @@ pub fn plan<S: LockstepService>(
     status.phase = Some(decision.phase);
     status.message = Some(decision.message.clone());
     status.current_revision = Some(target);
+    // What served before the stable revision: `kubectl lockstep undo` goes back to it (a
+    // revision that was rolled back never becomes stable, so it is never this).
+    status.previous_revision = match (prev.and_then(|p| p.stable_revision), s.stable) {
+        (Some(before), Some(now)) if before != now => Some(before),
+        _ => prev.and_then(|p| p.previous_revision),
+    };
     status.stable_revision = s.stable;
     status.step = s.step;
     status.step_started_at = s.step_started.and_then(time);

@@ -33,10 +33,14 @@ pub(super) fn plan<S: LockstepService>(
             .iter()
             .map(|r| r.number.to_string())
             .collect();
-        let message = format!(
-            "rollbackTo: revision {} is not kept (kept: {}); the request was cleared",
-            rollback.revision,
+        let kept = if kept.is_empty() {
+            "none yet".to_owned()
+        } else {
             kept.join(", ")
+        };
+        let message = format!(
+            "rollbackTo: revision {} is not kept (kept: {kept}); the request was cleared",
+            rollback.revision,
         );
         plan.actions.push(Action::PatchSpec(
             serde_json::json!({"spec": {"rollbackTo": null}}),

@@ -162,34 +162,58 @@ impl Env {
             .items
     }
 
-    /// Every Deployment of `name` mounts a ConfigMap whose config file contains `needle`.
+    /// The Deployment the Service `name` sends traffic to (its selector's revision) mounts a
+    /// ConfigMap whose config file contains `needle`. Only that one: a previous revision kept
+    /// warm for undo still mounts its own config, as it should.
     pub async fn assert_serves_config(&self, name: &str, needle: &str) {
+        let service = Api::<k8s_openapi::api::core::v1::Service>::namespaced(
+            self.client.clone(),
+            &self.ns,
+        )
+        .get(name)
+        .await
+        .expect("the Service");
+        let revision = service
+            .spec
+            .and_then(|s| s.selector)
+            .and_then(|s| s.get("lockstep.dev/revision").cloned())
+            .expect("the Service selects one revision at rest");
+        let serving: Vec<Deployment> = self
+            .deployments(name)
+            .await
+            .into_iter()
+            .filter(|d| {
+                d.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("lockstep.dev/revision"))
+                    == Some(&revision)
+            })
+            .collect();
+        assert_eq!(serving.len(), 1, "one Deployment of revision {revision}");
+        let volume = serving[0]
+            .spec
+            .clone()
+            .and_then(|s| s.template.spec)
+            .and_then(|p| p.volumes)
+            .and_then(|v| v.into_iter().find(|v| v.name == "config"))
+            .and_then(|v| v.config_map)
+            .expect("a config volume");
         let cms = Api::<ConfigMap>::namespaced(self.client.clone(), &self.ns);
-        let deployments = self.deployments(name).await;
-        assert!(!deployments.is_empty(), "{name} runs no Deployment");
-        for d in deployments {
-            let volume = d
-                .spec
-                .and_then(|s| s.template.spec)
-                .and_then(|p| p.volumes)
-                .and_then(|v| v.into_iter().find(|v| v.name == "config"))
-                .and_then(|v| v.config_map)
-                .expect("a config volume");
-            let cm = cms
-                .get(&volume.name)
-                .await
-                .expect("the revision's ConfigMap");
-            let text = cm
-                .data
-                .unwrap_or_default()
-                .remove("config.yaml")
-                .unwrap_or_default();
-            assert!(
-                text.contains(needle),
-                "{} serves\n{text}\nwithout {needle:?}",
-                volume.name
-            );
-        }
+        let cm = cms
+            .get(&volume.name)
+            .await
+            .expect("the revision's ConfigMap");
+        let text = cm
+            .data
+            .unwrap_or_default()
+            .remove("config.yaml")
+            .unwrap_or_default();
+        assert!(
+            text.contains(needle),
+            "{} serves\n{text}\nwithout {needle:?}",
+            volume.name
+        );
     }
 
     /// Stops the operator and starts it again.
