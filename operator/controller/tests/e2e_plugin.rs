@@ -1,9 +1,6 @@
-//! `kubectl lockstep` end to end: the plugin's verbs against the real cluster of `KUBECONFIG`
-//! with the operator working (see `tests/e2e.rs` for the set-up and environment variables).
-//!
-//! ```text
-//! LOCKSTEP_E2E_IMAGE=album-service:e2e cargo test -p lockstep-operator --test e2e_plugin -- --ignored
-//! ```
+//! `kubectl lockstep` end to end: the plugin's verbs with the operator working, on the fake API
+//! server by default and on the cluster of `KUBECONFIG` with `LOCKSTEP_E2E_TARGET=cluster` (see
+//! `tests/e2e.rs` for the set-up and environment variables).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed call fails the test
 
 mod e2e_support;
@@ -25,7 +22,6 @@ async fn plugin(env: &Env, args: &[&str]) -> (Result<bool, Error>, String) {
 }
 
 #[tokio::test]
-#[ignore = "needs a cluster: LOCKSTEP_E2E_IMAGE=… cargo test --test e2e_plugin -- --ignored"]
 async fn the_plugin_drives_a_canary_an_undo_and_a_restart() {
     let env = Env::new("plugin").await;
     paused_canary(&env, "albums").await;

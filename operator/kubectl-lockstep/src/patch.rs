@@ -61,7 +61,9 @@ pub fn previous_revision(kept: &[i64], status: &ServiceStatus) -> Option<i64> {
     if let Some(n) = kept_one(status.warm_revision.or(status.previous_revision)) {
         return Some(n);
     }
-    let current = status.current_revision.or_else(|| kept.iter().copied().max())?;
+    let current = status
+        .current_revision
+        .or_else(|| kept.iter().copied().max())?;
     kept.iter()
         .copied()
         .filter(|&n| n < current && Some(n) != status.aborted_revision)

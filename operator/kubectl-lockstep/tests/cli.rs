@@ -1,11 +1,11 @@
 //! Arguments, targets and the patch each verb sends.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use lockstep_crd::status::ServiceStatus;
 use clap::Parser;
 use kubectl_lockstep::Error;
 use kubectl_lockstep::cli::{Cli, Command, Kind, Output, Target, parse_target};
 use kubectl_lockstep::patch;
+use lockstep_crd::status::ServiceStatus;
 use serde_json::json;
 
 fn parse(args: &[&str]) -> Cli {
@@ -156,9 +156,15 @@ fn undo_goes_back_to_what_served_before() {
     after_crash.warm_revision = None;
     assert_eq!(patch::previous_revision(&kept, &after_crash), Some(1));
     // A second undo returns to where the first started.
-    assert_eq!(patch::previous_revision(&kept, &at(1, 1, Some(3), Some(3))), Some(3));
+    assert_eq!(
+        patch::previous_revision(&kept, &at(1, 1, Some(3), Some(3))),
+        Some(3)
+    );
     // During a rollout, or after one was rolled back, undo means the stable revision.
-    assert_eq!(patch::previous_revision(&kept, &at(3, 1, None, None)), Some(1));
+    assert_eq!(
+        patch::previous_revision(&kept, &at(3, 1, None, None)),
+        Some(1)
+    );
     // `previousRevision` no longer kept: the newest older one that was not rolled back.
     let mut pruned = at(3, 3, Some(7), None);
     pruned.aborted_revision = Some(2);
@@ -170,7 +176,10 @@ fn undo_goes_back_to_what_served_before() {
     };
     assert_eq!(patch::previous_revision(&[5, 4, 2], &old), Some(4));
     assert_eq!(patch::previous_revision(&[1], &at(1, 1, None, None)), None);
-    assert_eq!(patch::previous_revision(&[], &ServiceStatus::default()), None);
+    assert_eq!(
+        patch::previous_revision(&[], &ServiceStatus::default()),
+        None
+    );
 }
 
 #[test]

@@ -1,4 +1,9 @@
 //! The e2e suite's environment: a namespace per test, the operator, and polling helpers.
+//!
+//! Where the scenarios run (`LOCKSTEP_E2E_TARGET`): `fake` (the default) is the in-repo fake API
+//! server, which plays the Deployment controller and kubelet, so every `cargo test` compiles and
+//! runs the cluster tier; `cluster` is the cluster of `KUBECONFIG` (kind in
+//! `.github/workflows/e2e.yml`).
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -21,6 +26,11 @@ fn timeout() -> Duration {
     Duration::from_secs(secs)
 }
 
+/// `LOCKSTEP_E2E_TARGET=cluster`: a real cluster; anything else the fake API server.
+pub fn on_cluster() -> bool {
+    std::env::var("LOCKSTEP_E2E_TARGET").as_deref() == Ok("cluster")
+}
+
 enum Operator {
     /// `lockstep_operator::run::run` on a task of this test, watching its namespace only.
     InProcess(tokio::task::JoinHandle<()>),
@@ -33,9 +43,11 @@ pub struct Env {
     pub client: Client,
     pub ns: String,
     operator: Operator,
+    /// The fake API server the scenario runs on (`None` on a cluster).
+    fake: Option<lockstep_fake_api::FakeApi>,
 }
 
-fn start_operator(ns: &str) -> tokio::task::JoinHandle<()> {
+fn start_operator(client: &Client, ns: &str) -> tokio::task::JoinHandle<()> {
     let args = lockstep_operator::args::Args {
         namespace: Some(ns.to_owned()),
         concurrency: 4,
@@ -44,11 +56,23 @@ fn start_operator(ns: &str) -> tokio::task::JoinHandle<()> {
         manage_crds: true,
         ..lockstep_operator::args::Args::in_process(&format!("e2e-{ns}"))
     };
+    let client = client.clone();
     tokio::spawn(async move {
-        if let Err(e) = lockstep_operator::run::run(args).await {
+        if let Err(e) = lockstep_operator::run::run_with(client, args).await {
             eprintln!("operator stopped: {e}");
         }
     })
+}
+
+/// A fake API server with the CRDs installed, playing the Deployment controller and kubelet.
+async fn fake_api() -> lockstep_fake_api::FakeApi {
+    let mut store = lockstep_fake_api::Store::default();
+    store.deployments_ready = true;
+    let fake = lockstep_fake_api::FakeApi::start_with(store, Duration::from_secs(1))
+        .await
+        .expect("start the fake API server");
+    fake.install_crds(&lockstep_crd::crds());
+    fake
 }
 
 async fn ensure_crds(client: &Client) {
@@ -92,10 +116,20 @@ async fn ensure_crds(client: &Client) {
 impl Env {
     /// A fresh namespace for `test` with the operator watching it.
     pub async fn new(test: &str) -> Env {
-        let client = Client::try_default()
-            .await
-            .expect("the e2e suite needs a cluster: set KUBECONFIG (see operator/README.md)");
-        ensure_crds(&client).await;
+        let fake = if on_cluster() {
+            None
+        } else {
+            Some(fake_api().await)
+        };
+        let client = match &fake {
+            Some(fake) => fake.client(),
+            None => Client::try_default().await.expect(
+                "LOCKSTEP_E2E_TARGET=cluster needs a cluster: set KUBECONFIG (see operator/README.md)",
+            ),
+        };
+        if fake.is_none() {
+            ensure_crds(&client).await;
+        }
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -114,12 +148,13 @@ impl Env {
                 std::env::var("LOCKSTEP_E2E_OPERATOR_NAMESPACE")
                     .unwrap_or_else(|_| "lockstep".into()),
             ),
-            _ => Operator::InProcess(start_operator(&ns)),
+            _ => Operator::InProcess(start_operator(&client, &ns)),
         };
         Env {
             client,
             ns,
             operator,
+            fake,
         }
     }
 
@@ -166,13 +201,11 @@ impl Env {
     /// ConfigMap whose config file contains `needle`. Only that one: a previous revision kept
     /// warm for undo still mounts its own config, as it should.
     pub async fn assert_serves_config(&self, name: &str, needle: &str) {
-        let service = Api::<k8s_openapi::api::core::v1::Service>::namespaced(
-            self.client.clone(),
-            &self.ns,
-        )
-        .get(name)
-        .await
-        .expect("the Service");
+        let service =
+            Api::<k8s_openapi::api::core::v1::Service>::namespaced(self.client.clone(), &self.ns)
+                .get(name)
+                .await
+                .expect("the Service");
         let revision = service
             .spec
             .and_then(|s| s.selector)
@@ -222,7 +255,7 @@ impl Env {
             Operator::InProcess(task) => {
                 task.abort();
                 let _ = (&mut *task).await;
-                *task = start_operator(&self.ns);
+                *task = start_operator(&self.client, &self.ns);
             }
             Operator::Cluster(ns) => {
                 let pods = Api::<Pod>::namespaced(self.client.clone(), ns);
@@ -259,6 +292,11 @@ impl Env {
                 }
             }
         }
+    }
+
+    /// Whether the scenario runs on the fake API server.
+    pub fn on_fake(&self) -> bool {
+        self.fake.is_some()
     }
 
     /// Stops the operator and deletes the namespace (kept when the test failed before this).
@@ -344,8 +382,13 @@ pub async fn paused_canary(env: &Env, name: &str) -> ServiceStatus {
 /// The example AlbumService, named `name`, running the e2e image on the embedded SQLite
 /// database, Canary with `steps` (Rolling when empty).
 pub fn album(name: &str, replicas: i32, steps: &[Value]) -> AlbumService {
-    let image = std::env::var("LOCKSTEP_E2E_IMAGE")
-        .expect("LOCKSTEP_E2E_IMAGE: the album-service image the cluster can run (kind load)");
+    let image = match std::env::var("LOCKSTEP_E2E_IMAGE") {
+        Ok(image) => image,
+        Err(_) if !on_cluster() => "ghcr.io/lockstep-dev/album-service:e2e".to_owned(),
+        Err(_) => {
+            panic!("LOCKSTEP_E2E_IMAGE: the album-service image the cluster can run (kind load)")
+        }
+    };
     album_with_image(name, replicas, steps, &image)
 }
 
