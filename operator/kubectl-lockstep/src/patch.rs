@@ -53,10 +53,11 @@ pub fn undo(revision: i64) -> Value {
 pub fn previous_revision(kept: &[i64], status: &ServiceStatus) -> Option<i64> {
     let kept_one = |n: Option<i64>| n.filter(|n| kept.contains(n));
     let stable = status.stable_revision;
-    if stable.is_some() && status.current_revision != stable {
-        if let Some(n) = kept_one(stable) {
-            return Some(n);
-        }
+    if stable.is_some()
+        && status.current_revision != stable
+        && let Some(n) = kept_one(stable)
+    {
+        return Some(n);
     }
     if let Some(n) = kept_one(status.warm_revision.or(status.previous_revision)) {
         return Some(n);
