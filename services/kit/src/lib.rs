@@ -9,6 +9,9 @@
 //!  kit::server::serve(listener, router, …, limits) ──► header-read timeout, connection cap,
 //!                                                  drains in-flight requests on SIGTERM
 //!  kit::signals: SIGTERM/SIGINT start the drain, SIGHUP is logged and ignored
+//!  kit::idempotency: Idempotency-Key on creates (answer stored in the create's transaction)
+//!  kit::precondition: ETag / If-Match (412) / If-None-Match (304)
+//!  kit::time: timestamps on the wire, RFC 3339 UTC with microseconds
 //!  kit::telemetry::traced(log, name, version, work) ──► JSON logs + OTLP spans (when
 //!                                                  OTEL_EXPORTER_OTLP_ENDPOINT is set), flushed at exit
 //! ```
