@@ -1,6 +1,6 @@
 //! # lockstep-operator
 //!
-//! Reconciles `AlbumService` and `NoteService`: every distinct (image, config file, pod fields)
+//! Reconciles `AlbumService`, `NoteService` and `UserService`: every distinct (image, config file, pod fields)
 //! becomes an immutable, numbered revision, rolled out progressively and rolled back as a unit.
 //!
 //! ```text

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::api::{Api, PartialObjectMeta};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
-use lockstep_crd::{AlbumService, NoteService};
+use lockstep_crd::{AlbumService, NoteService, UserService};
 use tokio::sync::broadcast;
 
 use crate::caches::{Index, feed};
@@ -64,6 +64,8 @@ pub struct Caches {
     pub albums: Arc<Services<AlbumService>>,
     /// NoteServices.
     pub notes: Arc<Services<NoteService>>,
+    /// UserServices.
+    pub users: Arc<Services<UserService>>,
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -79,12 +81,13 @@ where
 impl Caches {
     /// Empty caches and the future that fills the children's ones (run it for the life of
     /// the process, leading or not). The services' stores are filled by their watches
-    /// ([`crate::watch::services`]), given `albums`' and `notes`' writers.
+    /// ([`crate::watch::services`]), given the kinds' stores.
     pub fn new(
         client: &Client,
         namespace: Option<&str>,
         albums: Store<AlbumService>,
         notes: Store<NoteService>,
+        users: Store<UserService>,
     ) -> (
         Caches,
         impl std::future::Future<Output = ()> + Send + 'static + use<>,
@@ -101,6 +104,10 @@ impl Caches {
             }),
             notes: Arc::new(Services {
                 store: notes,
+                changes: broadcast::channel(1024).0,
+            }),
+            users: Arc::new(Services {
+                store: users,
                 changes: broadcast::channel(1024).0,
             }),
         };
@@ -127,7 +134,7 @@ impl Caches {
     }
 
     /// Whether every cache holds a first complete LIST.
-    pub fn synced(&self) -> [bool; 7] {
+    pub fn synced(&self) -> [bool; 8] {
         [
             self.revisions.synced(),
             self.deployments.synced(),
@@ -136,6 +143,7 @@ impl Caches {
             self.services.synced(),
             crate::readiness::synced(&self.albums.store),
             crate::readiness::synced(&self.notes.store),
+            crate::readiness::synced(&self.users.store),
         ]
     }
 
@@ -274,7 +282,7 @@ pub enum Kind {
     Deployment,
     /// Service.
     Service,
-    /// The AlbumService or NoteService itself.
+    /// The Lockstep service object itself.
     Custom,
 }
 

@@ -39,6 +39,8 @@ pub const PERMISSIONS: &[Permission] = &[
     rule("lockstep.dev", "albumservices/status", &["patch"]),
     rule("lockstep.dev", "noteservices", &["list", "watch", "patch"]),
     rule("lockstep.dev", "noteservices/status", &["patch"]),
+    rule("lockstep.dev", "userservices", &["list", "watch", "patch"]),
+    rule("lockstep.dev", "userservices/status", &["patch"]),
     // One Deployment per active revision: owned (watched), applied, deleted after promotion.
     rule(
         "apps",
@@ -77,7 +79,11 @@ pub const PERMISSIONS: &[Permission] = &[
         resource: "customresourcedefinitions",
         verbs: &["get", "update"],
         scope: Scope::Crds,
-        names: &["albumservices.lockstep.dev", "noteservices.lockstep.dev"],
+        names: &[
+            "albumservices.lockstep.dev",
+            "noteservices.lockstep.dev",
+            "userservices.lockstep.dev",
+        ],
     },
 ];
 

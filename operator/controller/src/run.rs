@@ -13,7 +13,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::runtime::Controller;
 use kube::runtime::events::Reporter;
 use kube::{Api, Client};
-use lockstep_crd::{AlbumService, NoteService};
+use lockstep_crd::{AlbumService, NoteService, UserService};
 use prometheus::{Encoder, Registry, TextEncoder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -134,6 +134,15 @@ impl Phases {
             NoteService::COMPONENT,
             self.caches
                 .notes
+                .store
+                .state()
+                .iter()
+                .map(|s| phase(s.status.as_ref())),
+        );
+        self.metrics.set_phases(
+            UserService::COMPONENT,
+            self.caches
+                .users
                 .store
                 .state()
                 .iter()
@@ -268,8 +277,16 @@ pub async fn run_with(client: Client, args: Args) -> Result<(), RunError> {
         // Polled only while leading (see leader::Elector::lead).
         metrics.set_leader(true);
         let albums = controller::<AlbumService>(&caches, concurrency, stop.clone().requested());
-        let notes = controller::<NoteService>(&caches, concurrency, stop.requested());
-        futures::future::join(control(albums, ctx.clone()), control(notes, ctx)).await;
+        let notes = controller::<NoteService>(&caches, concurrency, stop.clone().requested());
+        let users = controller::<UserService>(&caches, concurrency, stop.requested());
+        // Boxed: three controllers inline would make the whole operator future too large to
+        // move around cheaply (clippy's large_futures).
+        Box::pin(futures::future::join3(
+            control(albums, ctx.clone()),
+            control(notes, ctx.clone()),
+            control(users, ctx),
+        ))
+        .await;
         metrics.set_leader(false);
     };
     let led = async {

@@ -5,7 +5,7 @@ use kube::{Resource, ResourceExt};
 use lockstep_crd::spec::{PodTemplate, RollbackTo, RolloutSpec};
 use lockstep_crd::status::ServiceStatus;
 pub use lockstep_crd::validate::check_image;
-use lockstep_crd::{AlbumService, NoteService};
+use lockstep_crd::{AlbumService, NoteService, UserService};
 use lockstep_service_config::{ConfigError, ServiceConfig};
 
 use crate::revision::RevisionContent;
@@ -140,6 +140,12 @@ impl_service!(
     "note",
     lockstep_service_config::NoteConfig,
     notes
+);
+impl_service!(
+    UserService,
+    "user",
+    lockstep_service_config::UserConfig,
+    users
 );
 
 /// Names and ownership of one service object, as the renderers need them.

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use kube::Client;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, watcher};
-use lockstep_crd::{AlbumService, NoteService};
+use lockstep_crd::{AlbumService, NoteService, UserService};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -38,11 +38,22 @@ pub fn start_caches(
 ) {
     let albums = reflector::store::Writer::<AlbumService>::new(());
     let notes = reflector::store::Writer::<NoteService>::new(());
-    let (caches, children) = Caches::new(client, namespace, albums.as_reader(), notes.as_reader());
+    let users = reflector::store::Writer::<UserService>::new(());
+    let (caches, children) = Caches::new(
+        client,
+        namespace,
+        albums.as_reader(),
+        notes.as_reader(),
+        users.as_reader(),
+    );
     let album_feed = service_feed(client, namespace, albums, &caches, recorder, metrics);
     let note_feed = service_feed(client, namespace, notes, &caches, recorder, metrics);
+    let user_feed = service_feed(client, namespace, users, &caches, recorder, metrics);
     (caches, async move {
-        Box::pin(futures::future::join3(children, album_feed, note_feed)).await;
+        Box::pin(futures::future::join4(
+            children, album_feed, note_feed, user_feed,
+        ))
+        .await;
     })
 }
 

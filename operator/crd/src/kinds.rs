@@ -1,7 +1,7 @@
-//! The two kinds. They share everything but the type of `spec.release.config`.
+//! The kinds. They share everything but the type of `spec.release.config`.
 
 use kube::CustomResource;
-use lockstep_service_config::{AlbumConfig, NoteConfig};
+use lockstep_service_config::{AlbumConfig, NoteConfig, UserConfig};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -92,4 +92,8 @@ service_kind!(
 service_kind!(
     /// Spec of a `NoteService`: the per-tenant encrypted notes service.
     NoteServiceSpec, "NoteService", "notesvc", NoteConfig
+);
+service_kind!(
+    /// Spec of a `UserService`: registration and RS256 token issuing for the note service.
+    UserServiceSpec, "UserService", "usersvc", UserConfig
 );

@@ -1,11 +1,11 @@
 //! # lockstep-crd — the custom resources, and nothing that talks to a cluster
 //!
-//! `AlbumService` and `NoteService` (`lockstep.dev/v1alpha1`, category `lockstep`, so
-//! `kubectl get lockstep` lists both) describe a service as one release — image plus typed
+//! `AlbumService`, `NoteService` and `UserService` (`lockstep.dev/v1alpha1`, category
+//! `lockstep`, so `kubectl get lockstep` lists them all) describe a service as one release — image plus typed
 //! config file — and how to roll it out:
 //!
 //! ```text
-//!  spec ─┬─ release {version, image, config: AlbumConfig | NoteConfig}   ← identity of a revision
+//!  spec ─┬─ release {version, image, config: AlbumConfig | NoteConfig | UserConfig}   ← identity of a revision
 //!        ├─ replicas, pod {port, resources, env from Secrets}            ← identity too
 //!        ├─ rollout {strategy Rolling|Canary, steps[setWeight|pause], progressDeadlineSeconds, analysis}
 //!        └─ intents: paused, promote <token>, abort <token>, rollbackTo {revision}
@@ -31,7 +31,9 @@ pub mod validate;
 mod kinds;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-pub use kinds::{AlbumService, AlbumServiceSpec, NoteService, NoteServiceSpec};
+pub use kinds::{
+    AlbumService, AlbumServiceSpec, NoteService, NoteServiceSpec, UserService, UserServiceSpec,
+};
 use kube::CustomResourceExt;
 
 /// API group of both kinds.
@@ -39,9 +41,9 @@ pub const GROUP: &str = "lockstep.dev";
 /// API version of both kinds.
 pub const VERSION: &str = "v1alpha1";
 
-/// Both CustomResourceDefinitions.
+/// Every CustomResourceDefinition.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![AlbumService::crd(), NoteService::crd()]
+    vec![AlbumService::crd(), NoteService::crd(), UserService::crd()]
 }
 
 /// One CRD as the YAML document `charts/lockstep/crds/<plural>.lockstep.dev.yaml` holds.

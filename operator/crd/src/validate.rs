@@ -7,7 +7,7 @@
 use lockstep_service_config::{ConfigError, ServiceConfig};
 
 use crate::spec::SecretVolume;
-use crate::{AlbumServiceSpec, NoteServiceSpec};
+use crate::{AlbumServiceSpec, NoteServiceSpec, UserServiceSpec};
 
 /// What the CRD admits as a pause duration: a non-negative Go duration (`90s`, `1h30m`, `0`),
 /// the format `kube::core::Duration` reads. Without it the API server stored `soon`, and the
@@ -57,6 +57,7 @@ macro_rules! impl_check {
 
 impl_check!(AlbumServiceSpec);
 impl_check!(NoteServiceSpec);
+impl_check!(UserServiceSpec);
 
 /// Checks `release.image` as a container image reference (`[host[:port]/]path[:tag][@sha256:…]`):
 /// the API server accepts any string there, and a Deployment with an empty or malformed image

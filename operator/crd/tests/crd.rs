@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use lockstep_crd::spec::Strategy;
-use lockstep_crd::{AlbumService, NoteService, crds, crds_yaml};
+use lockstep_crd::{AlbumService, NoteService, UserService, crds, crds_yaml};
 use lockstep_service_config::ServiceConfig;
 
 fn repo_root() -> PathBuf {
@@ -120,4 +120,14 @@ fn example_manifests_parse_and_their_configs_validate() {
     );
     assert_eq!(note.spec.rollout.strategy, Strategy::Rolling);
     assert_eq!(note.spec.rollout.progress_deadline_seconds, 600);
+
+    let user: UserService = serde_yaml::from_str(
+        &std::fs::read_to_string(repo_root().join("examples/user-service.yaml")).unwrap(),
+    )
+    .unwrap();
+    user.spec.check().unwrap();
+    // The key it signs with is the one the operator mounts from the Secret.
+    let key = &user.spec.release.config.tokens.private_key_file;
+    let jwt = &user.spec.pod.secret_volumes[0];
+    assert!(key.starts_with(&format!("{}/", jwt.mount_path)), "{key}");
 }

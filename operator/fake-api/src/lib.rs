@@ -208,9 +208,10 @@ impl Shared {
     }
 }
 
-const KINDS: [(&str, &str); 10] = [
+const KINDS: [(&str, &str); 11] = [
     ("albumservices", "AlbumService"),
     ("noteservices", "NoteService"),
+    ("userservices", "UserService"),
     ("deployments", "Deployment"),
     ("controllerrevisions", "ControllerRevision"),
     ("configmaps", "ConfigMap"),

@@ -44,7 +44,7 @@ pub enum Output {
     Yaml,
 }
 
-/// The two service kinds.
+/// The service kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Kind {
     /// `AlbumService`.
@@ -53,6 +53,9 @@ pub enum Kind {
     /// `NoteService`.
     #[value(alias = "noteservice", alias = "notesvc")]
     Note,
+    /// `UserService`.
+    #[value(alias = "userservice", alias = "usersvc")]
+    User,
 }
 
 impl Kind {
@@ -61,11 +64,12 @@ impl Kind {
         match self {
             Kind::Album => "AlbumService",
             Kind::Note => "NoteService",
+            Kind::User => "UserService",
         }
     }
 
-    /// Both kinds, in lookup order.
-    pub const ALL: [Kind; 2] = [Kind::Album, Kind::Note];
+    /// Every kind, in lookup order.
+    pub const ALL: [Kind; 3] = [Kind::Album, Kind::Note, Kind::User];
 }
 
 /// `--request-timeout`: `None` waits as long as the server takes.
@@ -258,6 +262,9 @@ pub fn parse_target(text: &str, flag: Option<Kind>) -> Result<Target, Error> {
                 }
                 "noteservice" | "noteservices" | "notesvc" | "noteservice.lockstep.dev" => {
                     Kind::Note
+                }
+                "userservice" | "userservices" | "usersvc" | "userservice.lockstep.dev" => {
+                    Kind::User
                 }
                 other => return Err(bad(&format!("unknown kind `{other}`"))),
             };

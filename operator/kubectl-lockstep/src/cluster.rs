@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use lockstep_crd::{AlbumService, NoteService};
+use lockstep_crd::{AlbumService, NoteService, UserService};
 use serde_json::Value;
 
 use crate::Error;
@@ -75,6 +75,7 @@ fn resource(kind: Kind) -> ApiResource {
     match kind {
         Kind::Album => ApiResource::erase::<AlbumService>(&()),
         Kind::Note => ApiResource::erase::<NoteService>(&()),
+        Kind::User => ApiResource::erase::<UserService>(&()),
     }
 }
 
@@ -104,14 +105,24 @@ pub async fn resolve(
         0 => Err(Error::NotFound {
             what: target
                 .kind
-                .map_or("AlbumService or NoteService", Kind::name)
+                .map_or("AlbumService, NoteService or UserService", Kind::name)
                 .to_owned(),
             name: target.name.clone(),
             namespace: ns.to_owned(),
         }),
         _ => Err(Error::Usage(format!(
-            "both an AlbumService and a NoteService are named {}: say albumservice/{0} or noteservice/{0}",
-            target.name
+            "{} are all named {}: say {}",
+            found
+                .iter()
+                .map(|(kind, _)| kind.name())
+                .collect::<Vec<_>>()
+                .join(" and "),
+            target.name,
+            found
+                .iter()
+                .map(|(kind, _)| format!("{}/{}", kind.name().to_ascii_lowercase(), target.name))
+                .collect::<Vec<_>>()
+                .join(" or "),
         ))),
     }
 }

@@ -17,7 +17,7 @@ use crate::{Error, cluster, emit};
 pub struct ListRow {
     /// Namespace.
     pub namespace: String,
-    /// `AlbumService` or `NoteService`.
+    /// `AlbumService`, `NoteService` or `UserService`.
     pub kind: String,
     /// Object name.
     pub name: String,

@@ -248,7 +248,7 @@ async fn a_missing_service_is_one_line_naming_it() {
     let (result, _) = run(&fake, &["pause", "missing"]).await;
     assert_eq!(
         result.unwrap_err().to_string(),
-        "AlbumService or NoteService missing not found in namespace shop"
+        "AlbumService, NoteService or UserService missing not found in namespace shop"
     );
 }
 

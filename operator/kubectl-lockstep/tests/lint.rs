@@ -37,7 +37,11 @@ fn yaml(text: &str) -> serde_yaml::Value {
 
 #[test]
 fn the_shipped_examples_and_chart_example_pass() {
-    for file in ["examples/album-service.yaml", "examples/note-service.yaml"] {
+    for file in [
+        "examples/album-service.yaml",
+        "examples/note-service.yaml",
+        "examples/user-service.yaml",
+    ] {
         let text = std::fs::read_to_string(root().join(file)).unwrap();
         let mut report = Report::default();
         lint_text(file, &text, &mut report);

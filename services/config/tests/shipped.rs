@@ -2,7 +2,6 @@
 //! from the types.
 
 use lockstep_service_config::{AlbumConfig, NoteConfig, ServiceConfig, UserConfig};
-use serde::Deserialize;
 
 fn read(path: &str) -> String {
     let full = format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"));
@@ -87,16 +86,12 @@ fn compose_publishes_the_ports_services_take_by_hand() {
     );
 }
 
-/// The user service example's ConfigMap holds a config the service accepts.
+/// The user service example's `spec.release.config` is a config the service accepts.
 #[test]
 fn the_user_service_example_config_is_valid() {
     let text = read("examples/user-service.yaml");
-    let config_map = serde_yaml::Deserializer::from_str(&text)
-        .map(|doc| serde_yaml::Value::deserialize(doc).unwrap())
-        .find(|doc| doc["kind"] == "ConfigMap")
-        .expect("a ConfigMap");
-    let config = config_map["data"]["config.yaml"]
-        .as_str()
-        .expect("config.yaml");
-    UserConfig::from_yaml(config).expect("examples/user-service.yaml");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("one YAML document");
+    assert_eq!(doc["kind"], "UserService");
+    let config = serde_yaml::to_string(&doc["spec"]["release"]["config"]).unwrap();
+    UserConfig::from_yaml(&config).expect("examples/user-service.yaml");
 }
