@@ -223,16 +223,56 @@ fn the_example_is_a_valid_album_service() {
 }
 
 #[test]
-fn the_chart_ships_both_crds() {
+fn the_chart_ships_every_crd() {
     let Some(helm) = helm() else { return };
     let text = run(
         &helm,
         &["template", "x", "charts/lockstep", "--include-crds"],
     )
     .unwrap();
-    for crd in ["albumservices.lockstep.dev", "noteservices.lockstep.dev"] {
-        assert!(text.contains(&format!("name: {crd}")), "{crd}");
+    for crd in lockstep_crd::crds() {
+        let name = kube::ResourceExt::name_any(&crd);
+        assert!(text.contains(&format!("name: {name}")), "{name}");
     }
+}
+
+/// People get the Lockstep kinds through Kubernetes' own view/edit/admin roles: the chart's
+/// aggregated ClusterRoles cover every kind it ships, reading for view, writing for edit.
+#[test]
+fn view_and_edit_roles_aggregate_into_the_built_in_ones() {
+    let Some(helm) = helm() else { return };
+    let docs = render(&helm, &[]);
+    let view = find(&docs, "ClusterRole", "lockstep-view").expect("the view role");
+    let edit = find(&docs, "ClusterRole", "lockstep-edit").expect("the edit role");
+    let label = |role: &Value, to: &str| {
+        role["metadata"]["labels"][format!("rbac.authorization.k8s.io/aggregate-to-{to}")] == "true"
+    };
+    assert!(label(view, "view") && label(view, "edit") && label(view, "admin"));
+    assert!(!label(edit, "view") && label(edit, "edit") && label(edit, "admin"));
+    let (view, edit) = (granted(view), granted(edit));
+    for crd in lockstep_crd::crds() {
+        let plural = crd.spec.names.plural;
+        let has = |set: &BTreeSet<(String, String, String)>, resource: &str, verb: &str| {
+            set.contains(&(
+                "lockstep.dev".to_owned(),
+                resource.to_owned(),
+                verb.to_owned(),
+            ))
+        };
+        for verb in ["get", "list", "watch"] {
+            assert!(has(&view, &plural, verb), "view {plural} {verb}");
+        }
+        for verb in ["create", "patch", "delete"] {
+            assert!(has(&edit, &plural, verb), "edit {plural} {verb}");
+            assert!(!has(&view, &plural, verb), "view must not {verb} {plural}");
+        }
+        assert!(
+            has(&edit, &format!("{plural}/scale"), "patch"),
+            "kubectl scale {plural}"
+        );
+    }
+    let docs = render(&helm, &["aggregateRoles=false"]);
+    assert!(find(&docs, "ClusterRole", "lockstep-view").is_none());
 }
 
 /// The oldest Kubernetes the chart accepts is the oldest one the kind workflow tests (and the
