@@ -6,13 +6,14 @@
 //! `.github/workflows/e2e.yml`).
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+mod target;
+
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
+use kube::Client;
 use lockstep_crd::AlbumService;
 use lockstep_crd::status::{Phase, ServiceStatus};
 use serde_json::{Value, json};
@@ -64,62 +65,13 @@ fn start_operator(client: &Client, ns: &str) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// A fake API server with the CRDs installed, playing the Deployment controller and kubelet.
-async fn fake_api() -> lockstep_fake_api::FakeApi {
-    let mut store = lockstep_fake_api::Store::default();
-    store.deployments_ready = true;
-    let fake = lockstep_fake_api::FakeApi::start_with(store, Duration::from_secs(1))
-        .await
-        .expect("start the fake API server");
-    fake.install_crds(&lockstep_crd::crds());
-    fake
-}
-
-async fn ensure_crds(client: &Client) {
-    let api = Api::<CustomResourceDefinition>::all(client.clone());
-    for crd in lockstep_crd::crds() {
-        let name = crd.name_any();
-        if api
-            .get_opt(&name)
-            .await
-            .expect("reach the cluster")
-            .is_none()
-        {
-            api.patch(
-                &name,
-                &PatchParams::apply("lockstep-e2e"),
-                &Patch::Apply(&crd),
-            )
-            .await
-            .expect("install the CRD");
-        }
-        for _ in 0..60 {
-            let established = api
-                .get(&name)
-                .await
-                .ok()
-                .and_then(|c| c.status)
-                .is_some_and(|s| {
-                    s.conditions
-                        .unwrap_or_default()
-                        .iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True")
-                });
-            if established {
-                break;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
-}
-
 impl Env {
     /// A fresh namespace for `test` with the operator watching it.
     pub async fn new(test: &str) -> Env {
         let fake = if on_cluster() {
             None
         } else {
-            Some(fake_api().await)
+            Some(target::fake_api().await)
         };
         let client = match &fake {
             Some(fake) => fake.client(),
@@ -128,7 +80,7 @@ impl Env {
             ),
         };
         if fake.is_none() {
-            ensure_crds(&client).await;
+            target::ensure_crds(&client).await;
         }
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
