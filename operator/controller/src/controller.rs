@@ -254,7 +254,7 @@ where
     let written = match execute(&ctx, &*svc, &cluster, &plan).await {
         Ok(written) => written,
         Err(e) => {
-            crate::failure::report(&ctx, &*svc, &e).await;
+            crate::failure::report(&ctx.client, &ctx.recorder, &*svc, &e).await;
             return Err(e);
         }
     };

@@ -8,8 +8,8 @@ use kube::runtime::events::{Event, EventType};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::controller::Context;
 use crate::error::Error;
+use crate::events::Recorder;
 use crate::service::LockstepService;
 
 /// Exponential retry delay per object after failed reconciles: `base`, doubling up to `max`,
@@ -79,7 +79,9 @@ fn refusal(error: &Error) -> String {
 /// Makes a failed write visible where users look: a Warning event `WriteRefused` with the
 /// server's message, and the status message (written only when it changes, so a repeating
 /// refusal does not write in a loop).
-pub(crate) async fn report<S>(ctx: &Context, svc: &S, error: &Error)
+/// Takes the client and recorder, not the controller's context, so this module stays below
+/// the controller.
+pub(crate) async fn report<S>(client: &kube::Client, recorder: &Recorder, svc: &S, error: &Error)
 where
     S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
 {
@@ -91,7 +93,7 @@ where
         action: "Reconcile".into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &svc.object_ref(&())).await {
+    if let Err(e) = recorder.publish(&event, &svc.object_ref(&())).await {
         tracing::warn!(error = %e, "event not recorded");
     }
     let message = format!("reconcile failed, retrying: {text}");
@@ -102,7 +104,7 @@ where
         return;
     };
     let patch = serde_json::json!({"status": {"message": message}});
-    if let Err(e) = Api::<S>::namespaced(ctx.client.clone(), &ns)
+    if let Err(e) = Api::<S>::namespaced(client.clone(), &ns)
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
     {
