@@ -4,10 +4,10 @@
 //! |---|---|
 //! | `POST /v1/users` | register → 201 (409 `user_exists`); `Idempotency-Key` makes a retry safe |
 //! | `POST /v1/tokens` | log in → 200 with an RS256 token (401 `invalid_credentials`, 429 over `tokens.login_attempts`) |
+//! | `GET /openapi.json` | this API as an OpenAPI 3.1 document |
 //!
 //! A login changes nothing a retry could double, and its answer is a secret: it takes no
 //! `Idempotency-Key` and stores nothing (send it again as it is).
-//! | `GET /openapi.json` | this API as an OpenAPI 3.1 document |
 
 use std::sync::Arc;
 use std::time::Instant;
