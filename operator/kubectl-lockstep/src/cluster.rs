@@ -111,7 +111,7 @@ pub async fn resolve(
             namespace: ns.to_owned(),
         }),
         _ => Err(Error::Usage(format!(
-            "{} are all named {}: say {}",
+            "{} are each named {}: say {}",
             found
                 .iter()
                 .map(|(kind, _)| kind.name())
