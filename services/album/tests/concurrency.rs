@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use lockstep_service_config::AlbumConfig;
-use sea_orm::ConnectionTrait;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -64,16 +63,7 @@ async fn call(
 }
 
 async fn rows(store: &SeaStore) -> i64 {
-    let row = store
-        .connection()
-        .query_one_raw(sea_orm::Statement::from_string(
-            store.connection().get_database_backend(),
-            "SELECT COUNT(*) FROM albums",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by(0).unwrap()
+    lockstep_service_kit::testing::count_rows(&store.connection(), "albums").await
 }
 
 const BLUE: &str = r#"{"title":"Blue","artist":"Joni Mitchell","price":"19.99"}"#;

@@ -122,3 +122,19 @@ mod tests {
 }
 
 pub mod openapi;
+
+/// Rows of `table`, counted in the database (a test's truth, never an answer's word).
+///
+/// # Panics
+/// When the count fails.
+#[cfg(feature = "database")]
+pub async fn count_rows(conn: &impl sea_orm::ConnectionTrait, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    let statement = sea_orm::Statement::from_string(conn.get_database_backend(), sql);
+    let row = conn
+        .query_one_raw(statement)
+        .await
+        .expect("count rows")
+        .expect("one row");
+    row.try_get_by(0).expect("a count")
+}

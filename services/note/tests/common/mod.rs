@@ -143,12 +143,7 @@ impl Api {
 
     /// Rows of `table`, counted in the database.
     pub async fn rows(&self, table: &str) -> i64 {
-        use sea_orm::ConnectionTrait;
-        let conn = self.store.connection();
-        let sql = format!("SELECT COUNT(*) FROM {table}");
-        let statement = sea_orm::Statement::from_string(conn.get_database_backend(), sql);
-        let row = conn.query_one_raw(statement).await.unwrap().unwrap();
-        row.try_get_by(0).unwrap()
+        lockstep_service_kit::testing::count_rows(&self.store.connection(), table).await
     }
 }
 
