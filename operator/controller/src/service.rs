@@ -1,4 +1,4 @@
-//! One view over both kinds, so the rest of the operator is written once.
+//! One view over every kind, so the rest of the operator is written once.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::{Resource, ResourceExt};

@@ -1,7 +1,7 @@
 //! What makes a service reconcile, and the watches behind it.
 //!
 //! ```text
-//!  start_caches ─► watches of both kinds (decoded per object, crate::watch) ──┐ run always,
+//!  start_caches ─► watches of every kind (decoded per object, crate::watch) ──┐ run always,
 //!               └► watches of the children (crate::caches)  ──────────────────┘ leader or not
 //!  controller::<S> (built when leading) ─► every cached service once, then its changes,
 //!                                          and each change of a child labelled with it
@@ -24,7 +24,7 @@ use crate::observe::Caches;
 use crate::service::LockstepService;
 use crate::watch::Undecodable;
 
-/// The caches of both kinds and their children, and the future that keeps them filled (run it
+/// The caches of every kind and their children, and the future that keeps them filled (run it
 /// for the life of the process). Undecodable services are logged and counted; the leader also
 /// puts a Warning event on them.
 pub fn start_caches(
@@ -159,7 +159,7 @@ fn owners<S: LockstepService, C: Child>(
         .boxed()
 }
 
-/// The service of kind `S` a child belongs to, by its labels (the children of both kinds share
+/// The service of kind `S` a child belongs to, by its labels (the children of every kind share
 /// the caches; `app.kubernetes.io/name` tells them apart).
 pub fn owner<S: LockstepService>(child: &ChildMeta) -> Option<ObjectRef<S>> {
     if child.component.as_deref() != Some(S::COMPONENT) {

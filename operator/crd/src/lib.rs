@@ -36,9 +36,9 @@ pub use kinds::{
 };
 use kube::CustomResourceExt;
 
-/// API group of both kinds.
+/// API group of every kind.
 pub const GROUP: &str = "lockstep.dev";
-/// API version of both kinds.
+/// API version of every kind.
 pub const VERSION: &str = "v1alpha1";
 
 /// Every CustomResourceDefinition.

@@ -1,4 +1,4 @@
-//! The parts of the spec both kinds share.
+//! The parts of the spec every kind share.
 //!
 //! Everything a user may want to change lives in the spec — including intents (`paused`,
 //! `promote`, `abort`, `rollbackTo`) — so that `kubectl patch --type merge` and GitOps tools drive

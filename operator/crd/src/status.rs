@@ -1,4 +1,4 @@
-//! The status both kinds report. All rollout state lives here (step, timers, revisions), so a
+//! The status every kind report. All rollout state lives here (step, timers, revisions), so a
 //! restarted or newly elected operator resumes mid-step instead of starting over.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};

@@ -21,7 +21,7 @@ pub struct Cli {
     /// Output format of status and history.
     #[arg(short, long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
-    /// The service's kind, when TARGET is a bare name found under both kinds.
+    /// The service's kind, when TARGET is a bare name found under every kind.
     #[arg(long, global = true, value_enum)]
     pub kind: Option<Kind>,
     /// Give up on an API request after this long (`30s`, `1m`, `500ms`; `0`: never), like
@@ -245,7 +245,7 @@ impl Command {
 /// A TARGET resolved as far as the command line allows: a kind when one was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// `None`: look the name up under both kinds.
+    /// `None`: look the name up under every kind.
     pub kind: Option<Kind>,
     /// The object name.
     pub name: String,

@@ -175,7 +175,7 @@ async fn promote_full_sets_only_a_full_promote_token() {
 #[tokio::test]
 async fn undo_goes_back_one_revision_read_from_the_operators_records() {
     let fake = cluster(healthy()).await;
-    // A bare name: both kinds are looked up (no NoteService `albums` here).
+    // A bare name: every kind is looked up (no NoteService `albums` here).
     let (result, out, changed, writes) = changes(&fake, "albumservices", &["undo", "albums"]).await;
     assert!(result.unwrap());
     assert_eq!(
