@@ -23,6 +23,7 @@
 #![allow(unreachable_pub)]
 
 pub mod merge;
+pub mod patterns;
 pub mod spec;
 pub mod status;
 pub mod structural;

@@ -16,7 +16,7 @@ pub struct Release<C: Default> {
     /// Human version label (`1.4.2`); shown in `kubectl get`, not part of identity.
     pub version: String,
     /// Container image, ideally pinned by digest.
-    #[schemars(regex(pattern = crate::validate::IMAGE_PATTERN))]
+    #[schemars(regex(pattern = crate::patterns::IMAGE_PATTERN))]
     pub image: String,
     /// The service's config file, typed: a resource that validates is a file the binary parses.
     #[serde(default)]
@@ -39,7 +39,7 @@ pub enum Strategy {
 pub struct Pause {
     /// How long to wait (`60s`, `5m`); absent = until `promote`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = crate::validate::DURATION_PATTERN))]
+    #[schemars(regex(pattern = crate::patterns::DURATION_PATTERN))]
     pub duration: Option<kube::core::Duration>,
 }
 

@@ -3,7 +3,7 @@
 use axum::http::{HeaderMap, header};
 
 use crate::Shared;
-use crate::http::Target;
+use crate::http_target::Target;
 use crate::store::{ApiError, Key};
 
 /// The user a request authenticates as: its bearer token.

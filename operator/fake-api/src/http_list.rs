@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::http::Target;
+use crate::http_target::Target;
 use crate::store::ApiError;
 
 /// LIST, in chunks when the client sends `limit`: the `continue` token carries the first

@@ -31,6 +31,7 @@
 mod http;
 mod http_auth;
 mod http_list;
+mod http_target;
 pub mod ssa;
 pub mod store;
 
