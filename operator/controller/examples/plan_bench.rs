@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::ObjectRef;
 use lockstep_crd::AlbumService;
-use lockstep_operator::events::Recorder;
-use lockstep_operator::metrics::Metrics;
-use lockstep_operator::plan::{Cluster, plan};
-use lockstep_operator::service::LockstepService as _;
+use lockstep_operator::cluster::events::Recorder;
+use lockstep_operator::core::plan::{Cluster, plan};
+use lockstep_operator::kinds::LockstepService as _;
+use lockstep_operator::run::metrics::Metrics;
 
 const NAMESPACE: &str = "bench";
 
@@ -70,9 +70,9 @@ async fn observed(input: &[AlbumService]) -> Vec<(AlbumService, Cluster)> {
     }
     let operator = tokio::spawn(lockstep_operator::run::run_with(
         fake.client(),
-        lockstep_operator::args::Args {
+        lockstep_operator::run::args::Args {
             api_timeout_seconds: 30,
-            ..lockstep_operator::args::Args::in_process("plan-bench")
+            ..lockstep_operator::run::args::Args::in_process("plan-bench")
         },
     ));
     let started = Instant::now();
@@ -106,7 +106,7 @@ async fn observed(input: &[AlbumService]) -> Vec<(AlbumService, Cluster)> {
     );
     let metrics = Arc::new(Metrics::register(&prometheus::Registry::new()).unwrap());
     let (caches, feeds) =
-        lockstep_operator::triggers::start_caches(&client, None, &recorder, &metrics);
+        lockstep_operator::run::triggers::start_caches(&client, None, &recorder, &metrics);
     let feeds = tokio::spawn(feeds);
     caches.wait_synced(Duration::from_secs(120)).await.unwrap();
     let now = unix_now();
@@ -115,11 +115,13 @@ async fn observed(input: &[AlbumService]) -> Vec<(AlbumService, Cluster)> {
         .map(|svc| {
             let name = svc.metadata.name.as_deref().unwrap();
             let cached = caches
-                .albums
+                .kinds
+                .get::<AlbumService>()
+                .expect("albums are watched")
                 .store
                 .get(&ObjectRef::new(name).within(NAMESPACE))
                 .expect("the service in the cache");
-            let ports = lockstep_operator::resources::service_ports(cached.grpc_port());
+            let ports = lockstep_operator::core::render::service_ports(cached.grpc_port());
             let cluster = caches.observe(NAMESPACE, name, now, &ports);
             ((*cached).clone(), cluster)
         })

@@ -19,6 +19,9 @@ pub enum Error {
     /// them could repeat it.
     #[error("the caches do not show {0} yet")]
     CacheBehind(String),
+    /// The wiring never started the watch of this kind (a kind missing from `every_kind!`).
+    #[error("no watch of {0} services was started")]
+    KindNotWatched(&'static str),
 }
 
 impl Error {
@@ -29,6 +32,7 @@ impl Error {
             Error::MissingObjectKey(_) => "missing_object_key",
             Error::RevisionVanished(_) => "revision_vanished",
             Error::CacheBehind(_) => "cache_behind",
+            Error::KindNotWatched(_) => "kind_not_watched",
         }
     }
 }

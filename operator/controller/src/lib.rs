@@ -1,41 +1,27 @@
 //! # lockstep-operator
 //!
-//! Reconciles `AlbumService`, `NoteService` and `UserService`: every distinct (image, config file, pod fields)
-//! becomes an immutable, numbered revision, rolled out progressively and rolled back as a unit.
+//! Reconciles every Lockstep kind (`AlbumService`, `NoteService`, `UserService`): every
+//! distinct (image, config file, pod fields) becomes an immutable, numbered revision, rolled out
+//! progressively and rolled back as a unit.
+//!
+//! The crate is a stack of layers; each imports only the ones below it (`tests/layers.rs`
+//! checks it, and that no two files import each other):
 //!
 //! ```text
-//!  CR spec ──► revision (hash, ControllerRevision + immutable ConfigMap)   pure: revision.rs
-//!          ──► rollout::decide(observed) ──► replicas per revision,       pure: rollout.rs
-//!                                             status, events, requeue
-//!          ──► resources: Deployment per revision, one Service            pure: resources.rs
+//!  run      wiring: arguments, the controllers, reconcile (observe ─► plan ─► execute ─► settle),
+//!           triggers, metrics and health endpoints, the RBAC the operator needs
+//!  cluster  I/O: watches, caches and their projections, observing, executing a plan, events,
+//!           the Lease, Prometheus, the CRDs
+//!  core     pure decisions: rendering objects, pod health, the plan, the rollout state machine
+//!  kinds    the one view over every kind (LockstepService), and what a revision is
+//!  error    the error every layer with I/O returns
 //! ```
 //!
-//! The pure parts take values and return values; the controller (IO) reads the cluster, calls
-//! them, and applies the result.
+//! The pure parts take values and return values; `cluster` reads and writes the API server,
+//! and `run` connects them.
 
-pub mod analysis;
-pub mod args;
-pub mod caches;
-pub mod children;
-pub mod controller;
-pub mod crds;
+pub mod cluster;
+pub mod core;
 pub mod error;
-pub mod events;
-pub mod failure;
-pub mod leader;
-/// RFC 7386 merge patches (in `lockstep-crd`, shared with the plugin and the test API server).
-pub use lockstep_crd::merge;
-pub mod metrics;
-pub mod observe;
-pub mod plan;
-pub mod pods;
-pub mod rbac;
-pub mod readiness;
-pub mod resources;
-pub mod revision;
-pub mod rollout;
-pub mod routing;
+pub mod kinds;
 pub mod run;
-pub mod service;
-pub mod triggers;
-pub mod watch;

@@ -6,8 +6,10 @@ mod prometheus_support;
 
 use std::time::Duration;
 
-use lockstep_operator::analysis::{AnalysisError, Prometheus, parse_response, render_query};
-use lockstep_operator::rollout::AnalysisOutcome;
+use lockstep_operator::cluster::analysis::{
+    AnalysisError, Prometheus, parse_response, render_query,
+};
+use lockstep_operator::core::rollout::AnalysisOutcome;
 use prometheus_support::vector;
 
 #[test]
@@ -130,7 +132,7 @@ fn credentials_in_the_url_never_show() {
     let err = Prometheus::new("ftp://reader:s3cr3t@host", Duration::from_secs(1)).unwrap_err();
     assert!(!err.to_string().contains("s3cr3t"), "{err}");
     assert_eq!(
-        lockstep_operator::analysis::redacted("http://host:9090/path@x"),
+        lockstep_operator::cluster::analysis::redacted("http://host:9090/path@x"),
         "http://host:9090/path@x",
         "an @ in the path is not userinfo"
     );

@@ -1,4 +1,4 @@
-//! The children index (`lockstep_operator::caches::Index`) as a reflector must behave: a
+//! The children index (`lockstep_operator::cluster::caches::Index`) as a reflector must behave: a
 //! re-LIST replaces everything when it completes (objects deleted while the watch was down
 //! go), a relabelled object moves to its new service, deletes remove, and readiness means a
 //! first complete LIST. And `caught_up`, the read-your-writes test on resourceVersions.
@@ -8,9 +8,9 @@ mod common;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::watcher::Event;
-use lockstep_operator::caches::Index;
-use lockstep_operator::children::CachedConfigMap;
-use lockstep_operator::observe::caught_up;
+use lockstep_operator::cluster::caches::Index;
+use lockstep_operator::cluster::children::CachedConfigMap;
+use lockstep_operator::cluster::observe::caught_up;
 
 fn config_map(name: &str, service: Option<&str>, version: &str) -> CachedConfigMap {
     let labels = service.map(|s| serde_json::json!({"lockstep.dev/service": s}));
@@ -100,9 +100,10 @@ fn versions_are_caught_up_when_equal_or_newer() {
 /// counted pods, its replicas and revision, as the functions reading the whole object see them.
 #[test]
 fn a_cached_deployment_reads_as_the_whole_one() {
-    use lockstep_operator::children::CachedDeployment;
-    use lockstep_operator::service::{LockstepService, ServiceRef};
-    use lockstep_operator::{pods, resources, revision::Revision};
+    use lockstep_operator::cluster::children::CachedDeployment;
+    use lockstep_operator::core::{pods, render};
+    use lockstep_operator::kinds::revision::Revision;
+    use lockstep_operator::kinds::{LockstepService, ServiceRef};
     let album = common::album();
     let content = album.content().unwrap();
     let rev = Revision {
@@ -113,7 +114,7 @@ fn a_cached_deployment_reads_as_the_whole_one() {
         created: "2026-11-22T00:00:00Z".into(),
     };
     let svc = ServiceRef::of(&album).unwrap();
-    let mut d = resources::deployment(&svc, &rev, 4, Some("2026-11-22T09:00:00Z"), 30);
+    let mut d = render::deployment(&svc, &rev, 4, Some("2026-11-22T09:00:00Z"), 30);
     d.metadata.resource_version = Some("17".into());
     d.status = Some(
         serde_json::from_value(serde_json::json!(
@@ -121,10 +122,10 @@ fn a_cached_deployment_reads_as_the_whole_one() {
         .unwrap(),
     );
     let cached = CachedDeployment::from(d.clone());
-    assert_eq!(cached.fingerprint, resources::observed_fingerprint(&d));
+    assert_eq!(cached.fingerprint, render::observed_fingerprint(&d));
     assert_eq!(
         cached.fingerprint,
-        resources::fingerprint("albums", &rev, Some("2026-11-22T09:00:00Z"), 30),
+        render::fingerprint("albums", &rev, Some("2026-11-22T09:00:00Z"), 30),
         "the rendered template's fingerprint: a fresh Deployment is not drifted"
     );
     assert_eq!(cached.counted, 3, "minReadySeconds: available pods");
@@ -136,15 +137,15 @@ fn a_cached_deployment_reads_as_the_whole_one() {
     assert_eq!(cached.meta.resource_version.as_deref(), Some("17"));
 }
 
-/// The cache keeps a Service's routing as `resources::service_routes` reads it and its ports;
+/// The cache keeps a Service's routing as `render::service_routes` reads it and its ports;
 /// a reconcile counts it as drifted when either differs from what the spec asks for.
 #[test]
 fn a_cached_service_keeps_its_routes_and_ports() {
-    use lockstep_operator::children::CachedService;
-    use lockstep_operator::resources::{self, service_ports};
-    use lockstep_operator::service::ServiceRef;
+    use lockstep_operator::cluster::children::CachedService;
+    use lockstep_operator::core::render::{self, service_ports};
+    use lockstep_operator::kinds::ServiceRef;
     let mut svc = ServiceRef::of(&common::album()).unwrap();
-    let rendered = resources::service(&svc, Some(3));
+    let rendered = render::service(&svc, Some(3));
     let cached = CachedService::from(rendered.clone());
     assert_eq!(cached.routes_with(&service_ports(None)), Some(Some(3)));
     assert_eq!(
@@ -160,7 +161,7 @@ fn a_cached_service_keeps_its_routes_and_ports() {
         None
     );
     svc.grpc_port = Some(9090);
-    let with_grpc = CachedService::from(resources::service(&svc, None));
+    let with_grpc = CachedService::from(render::service(&svc, None));
     assert_eq!(
         with_grpc.routes_with(&service_ports(Some(9090))),
         Some(None)
@@ -194,7 +195,7 @@ fn a_relist_is_announced_when_the_index_holds_it() {
 fn a_decoded_service_keeps_no_managed_fields() {
     use kube::api::DynamicObject;
     use lockstep_crd::AlbumService;
-    use lockstep_operator::watch::decode;
+    use lockstep_operator::cluster::watch::decode;
     let mut json = serde_json::to_value(common::album()).unwrap();
     json["metadata"]["managedFields"] = serde_json::json!([{
         "manager": "kubectl", "operation": "Apply", "apiVersion": "lockstep.dev/v1alpha1",

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use helm::{find, helm, render, root, run};
 use lockstep_crd::AlbumService;
-use lockstep_operator::rbac::{PERMISSIONS, Scope};
+use lockstep_operator::run::rbac::{PERMISSIONS, Scope};
 use serde_yaml::Value;
 
 /// `(group, resource, verb)` triples granted by a Role/ClusterRole.
@@ -136,7 +136,7 @@ fn the_operator_deployment_is_hardened_and_elects_a_leader() {
 /// The operator's `--help`, which lists each flag's environment variable.
 fn lockstep_operator_help() -> String {
     use clap::CommandFactory;
-    lockstep_operator::args::Args::command()
+    lockstep_operator::run::args::Args::command()
         .render_long_help()
         .to_string()
 }

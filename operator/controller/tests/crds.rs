@@ -11,8 +11,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::api::{Api, PostParams};
 use lockstep_fake_api::{ApiError, FakeApi, Refusal};
-use lockstep_operator::crds::{CrdError, ensure, established};
-use lockstep_operator::rbac::{Scope, call_of};
+use lockstep_operator::cluster::crds::{CrdError, ensure, established};
+use lockstep_operator::run::rbac::{Scope, call_of};
 
 /// `crd` as an older release shipped it: without `spec.retry`, with a `spec.legacy` since
 /// dropped.
@@ -90,7 +90,7 @@ async fn old_crds_are_replaced_by_the_operators_own() {
     );
 
     // Every call falls under the CRD role the chart grants.
-    let allowed = lockstep_operator::rbac::PERMISSIONS
+    let allowed = lockstep_operator::run::rbac::PERMISSIONS
         .iter()
         .find(|p| p.scope == Scope::Crds)
         .unwrap();

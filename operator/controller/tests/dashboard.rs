@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use lockstep_operator::metrics::Metrics;
+use lockstep_operator::run::metrics::Metrics;
 use serde_json::Value;
 
 fn dashboard() -> Value {

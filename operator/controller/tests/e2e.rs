@@ -27,7 +27,7 @@ use serde_json::json;
 /// Runs without a cluster: the fixtures the scenarios start from are valid services.
 #[test]
 fn fixtures_are_valid_services() {
-    use lockstep_operator::service::LockstepService;
+    use lockstep_operator::kinds::LockstepService;
     let steps = [json!({"setWeight": 50}), json!({"pause": {}})];
     for (replicas, steps) in [(1, &[][..]), (2, &steps[..])] {
         let svc = album_with_image("albums", replicas, steps, "lockstep/album-service:e2e");

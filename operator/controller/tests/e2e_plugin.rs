@@ -70,7 +70,9 @@ async fn the_plugin_drives_a_canary_an_undo_and_a_restart() {
             .as_ref()
             .and_then(|s| s.template.metadata.as_ref())
             .and_then(|m| m.annotations.as_ref())
-            .is_some_and(|a| a.contains_key(lockstep_operator::resources::ANNOTATION_RESTARTED_AT))
+            .is_some_and(|a| {
+                a.contains_key(lockstep_operator::core::render::ANNOTATION_RESTARTED_AT)
+            })
     };
     let mut waited = 0;
     while !env.deployments("albums").await.iter().all(annotated) {

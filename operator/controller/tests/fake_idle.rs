@@ -90,7 +90,7 @@ async fn reconciles_see_their_own_writes() {
     fake.set_latency(Duration::from_millis(15));
     let api: Api<AlbumService> = Api::namespaced(fake.client(), "shop");
     let (operator, metrics) =
-        Operator::start_with(&fake, lockstep_operator::controller::IDLE_REQUEUE);
+        Operator::start_with(&fake, lockstep_operator::run::reconcile::IDLE_REQUEUE);
     for i in 0..12 {
         api.create(&PostParams::default(), &rolling(&format!("a{i}"), "shop"))
             .await

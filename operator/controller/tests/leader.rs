@@ -12,7 +12,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::PostParams;
 use leader_support::{attempt, elector, held, lease_api, lease_spec, put_lease};
 use lockstep_fake_api::FakeApi;
-use lockstep_operator::leader::{Verdict, next_spec, verdict};
+use lockstep_operator::cluster::leader::{Verdict, next_spec, verdict};
 
 fn at(secs: i64) -> Timestamp {
     Timestamp::from_second(secs).unwrap()

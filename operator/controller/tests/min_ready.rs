@@ -7,10 +7,10 @@ mod common;
 
 use common::album;
 use k8s_openapi::api::apps::v1::DeploymentStatus;
-use lockstep_operator::pods::counted as counted_pods;
-use lockstep_operator::resources;
-use lockstep_operator::revision::Revision;
-use lockstep_operator::service::{LockstepService, ServiceRef};
+use lockstep_operator::core::pods::counted as counted_pods;
+use lockstep_operator::core::render;
+use lockstep_operator::kinds::revision::Revision;
+use lockstep_operator::kinds::{LockstepService, ServiceRef};
 
 fn rendered(min_ready_seconds: u32) -> (Revision, k8s_openapi::api::apps::v1::Deployment) {
     let svc = album();
@@ -23,7 +23,7 @@ fn rendered(min_ready_seconds: u32) -> (Revision, k8s_openapi::api::apps::v1::De
         created: "2026-11-22T00:00:00Z".into(),
     };
     let sref = ServiceRef::of(&svc).unwrap();
-    let d = resources::deployment(&sref, &rev, 4, None, min_ready_seconds);
+    let d = render::deployment(&sref, &rev, 4, None, min_ready_seconds);
     (rev, d)
 }
 
@@ -31,11 +31,11 @@ fn rendered(min_ready_seconds: u32) -> (Revision, k8s_openapi::api::apps::v1::De
 fn the_deployment_carries_it_and_drift_sees_it() {
     let (rev, d) = rendered(30);
     assert_eq!(d.spec.as_ref().unwrap().min_ready_seconds, Some(30));
-    let observed = resources::observed_fingerprint(&d);
-    assert_eq!(observed, resources::fingerprint("albums", &rev, None, 30));
+    let observed = render::observed_fingerprint(&d);
+    assert_eq!(observed, render::fingerprint("albums", &rev, None, 30));
     assert_ne!(
         observed,
-        resources::fingerprint("albums", &rev, None, 0),
+        render::fingerprint("albums", &rev, None, 0),
         "changing it re-applies the Deployment"
     );
     // 0 renders nothing, and a server's defaulted 0 reads as nothing: no drift for old objects.
@@ -43,8 +43,8 @@ fn the_deployment_carries_it_and_drift_sees_it() {
     assert_eq!(d.spec.as_ref().unwrap().min_ready_seconds, None);
     d.spec.as_mut().unwrap().min_ready_seconds = Some(0);
     assert_eq!(
-        resources::observed_fingerprint(&d),
-        resources::fingerprint("albums", &rev, None, 0)
+        render::observed_fingerprint(&d),
+        render::fingerprint("albums", &rev, None, 0)
     );
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use lockstep_crd::AlbumService;
 use lockstep_crd::spec::Strategy;
 use lockstep_crd::status::Phase;
-use lockstep_operator::plan::{Action, Cluster, plan};
+use lockstep_operator::core::plan::{Action, Cluster, plan};
 
 const T0: i64 = 1_800_000_000;
 

@@ -9,9 +9,9 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::PodSpec;
 use lockstep_crd::{AlbumService, NoteService, UserService};
-use lockstep_operator::resources;
-use lockstep_operator::revision::Revision;
-use lockstep_operator::service::{LockstepService, ServiceRef};
+use lockstep_operator::core::render;
+use lockstep_operator::kinds::revision::Revision;
+use lockstep_operator::kinds::{LockstepService, ServiceRef};
 
 fn example<S: LockstepService + serde::de::DeserializeOwned>(file: &str) -> S {
     let path = format!("{}/../../examples/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -31,7 +31,7 @@ fn rendered<S: LockstepService>(svc: &S) -> Deployment {
         cause: "spec change".into(),
         created: "2026-12-07T00:00:00Z".into(),
     };
-    resources::deployment(&ServiceRef::of(svc).unwrap(), &rev, 2, None, 0)
+    render::deployment(&ServiceRef::of(svc).unwrap(), &rev, 2, None, 0)
 }
 
 /// The profile's rules ("restricted", Kubernetes v1.30+), each violation named.

@@ -9,7 +9,7 @@ mod fake_support;
 use std::time::{Duration, Instant};
 
 use lockstep_fake_api::FakeApi;
-use lockstep_operator::readiness::ready;
+use lockstep_operator::cluster::readiness::ready;
 
 #[tokio::test]
 async fn a_replica_on_a_stalled_api_server_is_not_ready_until_it_answers() {
@@ -19,7 +19,7 @@ async fn a_replica_on_a_stalled_api_server_is_not_ready_until_it_answers() {
     let (_albums, ctx, feeds) = fake_support::album_controller(
         &fake,
         std::future::pending(),
-        lockstep_operator::controller::IDLE_REQUEUE,
+        lockstep_operator::run::reconcile::IDLE_REQUEUE,
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let synced = ctx.caches.synced();

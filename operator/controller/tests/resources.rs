@@ -8,9 +8,9 @@ mod common;
 
 use common::album;
 use lockstep_crd::AlbumService;
-use lockstep_operator::resources::{self, LABEL_CONFIG_HASH, LABEL_REVISION, LABEL_SERVICE};
-use lockstep_operator::revision::Revision;
-use lockstep_operator::service::{LockstepService, ServiceRef};
+use lockstep_operator::core::render::{self, LABEL_CONFIG_HASH, LABEL_REVISION, LABEL_SERVICE};
+use lockstep_operator::kinds::revision::Revision;
+use lockstep_operator::kinds::{LockstepService, ServiceRef};
 
 fn revision(svc: &AlbumService, number: i64) -> Revision {
     let content = svc.content().unwrap();
@@ -36,7 +36,7 @@ fn names_labels_and_ownership() {
     let rev = revision(&svc, 3);
     let short = &rev.hash[..10];
 
-    let cr = resources::controller_revision(&r, &rev);
+    let cr = render::controller_revision(&r, &rev);
     assert_eq!(
         cr.metadata.name.as_deref(),
         Some(format!("albums-{short}").as_str())
@@ -46,14 +46,14 @@ fn names_labels_and_ownership() {
     assert_eq!(labels[LABEL_REVISION], "3");
     assert_eq!(labels[LABEL_CONFIG_HASH], short);
     assert_eq!(
-        resources::parse_revision(&cr),
+        render::parse_revision(&cr),
         Some(rev.clone()),
         "the record round-trips"
     );
-    let cached = lockstep_operator::children::CachedRevision::from(cr);
+    let cached = lockstep_operator::cluster::children::CachedRevision::from(cr);
     assert_eq!(cached.meta.revision, Some(3));
     assert_eq!(
-        resources::parse_revision_json(cached.data.as_deref().unwrap()),
+        render::parse_revision_json(cached.data.as_deref().unwrap()),
         Some(rev.clone()),
         "and so does the cache's compact form"
     );
@@ -65,7 +65,7 @@ fn names_labels_and_ownership() {
         uid: "uid-cr".into(),
         ..OwnerReference::default()
     };
-    let cm = resources::config_map(&r, &rev, owner);
+    let cm = render::config_map(&r, &rev, owner);
     assert_eq!(
         cm.metadata.name.as_deref(),
         Some(format!("albums-cfg-{short}").as_str())
@@ -88,7 +88,7 @@ fn deployment_runs_the_revision_with_its_config() {
     let svc = album();
     let r = ServiceRef::of(&svc).unwrap();
     let rev = revision(&svc, 2);
-    let d = resources::deployment(&r, &rev, 3, None, 0);
+    let d = render::deployment(&r, &rev, 3, None, 0);
     let spec = d.spec.unwrap();
     assert_eq!(spec.replicas, Some(3));
     let selector = spec.selector.match_labels.unwrap();
@@ -167,21 +167,21 @@ fn deployment_runs_the_revision_with_its_config() {
 fn one_service_selects_every_revision_or_the_serving_one() {
     let svc = album();
     let r = ServiceRef::of(&svc).unwrap();
-    let s = resources::service(&r, None);
-    assert_eq!(resources::service_routes(&s, "albums"), Some(None));
+    let s = render::service(&r, None);
+    assert_eq!(render::service_routes(&s, "albums"), Some(None));
     let spec = s.spec.clone().unwrap();
     let selector = spec.selector.unwrap();
     assert_eq!(selector.len(), 1);
     assert_eq!(selector[LABEL_SERVICE], "albums");
     // At rest the Service selects the serving revision alone (a warm one stays out of it).
-    let serving = resources::service(&r, Some(3));
+    let serving = render::service(&r, Some(3));
     assert_eq!(
         serving.spec.as_ref().unwrap().selector.as_ref().unwrap()[LABEL_REVISION],
         "3"
     );
-    assert_eq!(resources::service_routes(&serving, "albums"), Some(Some(3)));
+    assert_eq!(render::service_routes(&serving, "albums"), Some(Some(3)));
     assert_eq!(
-        resources::serving_selector("albums", Some(3)),
+        render::serving_selector("albums", Some(3)),
         "lockstep.dev/revision=3,lockstep.dev/service=albums"
     );
     // By name: a revision that moves pod.port is still reached (the old numeric targetPort
@@ -191,22 +191,22 @@ fn one_service_selects_every_revision_or_the_serving_one() {
         Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("http".into()))
     );
     // Drift: a hand-edited targetPort or selector is not current, defaulted fields are.
-    let expected = resources::service_ports(None);
-    assert_eq!(resources::observed_ports(&s), expected);
+    let expected = render::service_ports(None);
+    assert_eq!(render::observed_ports(&s), expected);
     let mut edited = s.clone();
     edited.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].target_port =
         Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(9999));
-    assert_ne!(resources::observed_ports(&edited), expected);
+    assert_ne!(render::observed_ports(&edited), expected);
     let mut defaulted = s.clone();
     let spec = defaulted.spec.as_mut().unwrap();
     spec.cluster_ip = Some("10.0.0.7".into());
     spec.ports.as_mut().unwrap()[0].protocol = Some("TCP".into());
-    assert_eq!(resources::service_routes(&defaulted, "albums"), Some(None));
-    assert_eq!(resources::observed_ports(&defaulted), expected);
+    assert_eq!(render::service_routes(&defaulted, "albums"), Some(None));
+    assert_eq!(render::observed_ports(&defaulted), expected);
     let mut other = s.clone();
     other.spec.as_mut().unwrap().selector =
         Some([(LABEL_SERVICE.to_owned(), "x".to_owned())].into());
-    assert_eq!(resources::service_routes(&other, "albums"), None);
+    assert_eq!(render::service_routes(&other, "albums"), None);
     let mut extra = s;
     extra.spec.as_mut().unwrap().selector = Some(
         [
@@ -215,7 +215,7 @@ fn one_service_selects_every_revision_or_the_serving_one() {
         ]
         .into(),
     );
-    assert_eq!(resources::service_routes(&extra, "albums"), None);
+    assert_eq!(render::service_routes(&extra, "albums"), None);
 }
 
 #[test]
@@ -247,7 +247,7 @@ fn restart_at_is_a_pod_annotation_read_back_by_the_fingerprint() {
     let svc = album();
     let r = ServiceRef::of(&svc).unwrap();
     let rev = revision(&svc, 1);
-    let d = resources::deployment(&r, &rev, 3, Some("2026-11-22T09:00:00Z"), 0);
+    let d = render::deployment(&r, &rev, 3, Some("2026-11-22T09:00:00Z"), 0);
     let annotations = d
         .spec
         .as_ref()
@@ -259,15 +259,15 @@ fn restart_at_is_a_pod_annotation_read_back_by_the_fingerprint() {
         .annotations
         .clone();
     assert_eq!(
-        annotations.unwrap()[resources::ANNOTATION_RESTARTED_AT],
+        annotations.unwrap()[render::ANNOTATION_RESTARTED_AT],
         "2026-11-22T09:00:00Z"
     );
     assert_eq!(
-        resources::observed_fingerprint(&d),
-        resources::fingerprint(&r.name, &rev, Some("2026-11-22T09:00:00Z"), 0)
+        render::observed_fingerprint(&d),
+        render::fingerprint(&r.name, &rev, Some("2026-11-22T09:00:00Z"), 0)
     );
-    let plain = resources::deployment(&r, &rev, 3, None, 0);
-    assert_eq!(resources::observed_fingerprint(&plain).restarted_at, None);
+    let plain = render::deployment(&r, &rev, 3, None, 0);
+    assert_eq!(render::observed_fingerprint(&plain).restarted_at, None);
 }
 
 fn secret_volume(name: &str, mount_path: &str) -> lockstep_crd::spec::SecretVolume {
@@ -297,7 +297,7 @@ fn secret_volumes_are_mounted_read_only_and_are_part_of_the_revision() {
         content,
         ..revision(&svc, 2)
     };
-    let pod = resources::deployment(&r, &rev, 1, None, 0)
+    let pod = render::deployment(&r, &rev, 1, None, 0)
         .spec
         .unwrap()
         .template
@@ -315,7 +315,7 @@ fn secret_volumes_are_mounted_read_only_and_are_part_of_the_revision() {
     assert_eq!(secret.default_mode, Some(0o440));
     assert_eq!(
         pod.security_context.as_ref().unwrap().fs_group,
-        Some(lockstep_operator::resources::RUN_AS_ID)
+        Some(lockstep_operator::core::render::RUN_AS_ID)
     );
     let mount = pod.containers[0]
         .volume_mounts
@@ -407,7 +407,7 @@ fn grpc_is_exposed_on_the_pods_and_the_service_when_configured() {
     let rev = revision(&svc, 2);
     assert_eq!(rev.content.grpc_port("album"), Some(9090));
     assert_eq!(rev.content.grpc_port("note"), None);
-    let d = resources::deployment(&r, &rev, 1, None, 0);
+    let d = render::deployment(&r, &rev, 1, None, 0);
     let ports: Vec<(Option<String>, i32)> = d.spec.unwrap().template.spec.unwrap().containers[0]
         .ports
         .clone()
@@ -419,26 +419,26 @@ fn grpc_is_exposed_on_the_pods_and_the_service_when_configured() {
         ports,
         [(Some("http".into()), 8080), (Some("grpc".into()), 9090)]
     );
-    let s = resources::service(&r, Some(2));
+    let s = render::service(&r, Some(2));
     let by_name =
         |name: &str| k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(name.into());
     assert_eq!(
-        resources::observed_ports(&s),
+        render::observed_ports(&s),
         [
             (Some("http".into()), 80, Some(by_name("http"))),
             (Some("grpc".into()), 9090, Some(by_name("grpc")))
         ]
     );
     assert_eq!(
-        resources::observed_ports(&s),
-        resources::service_ports(Some(9090))
+        render::observed_ports(&s),
+        render::service_ports(Some(9090))
     );
 
     let plain = album();
     let r = ServiceRef::of(&plain).unwrap();
     assert_eq!(r.grpc_port, None);
     let rev = revision(&plain, 1);
-    let d = resources::deployment(&r, &rev, 1, None, 0);
+    let d = render::deployment(&r, &rev, 1, None, 0);
     assert_eq!(
         d.spec.unwrap().template.spec.unwrap().containers[0]
             .ports
@@ -447,8 +447,5 @@ fn grpc_is_exposed_on_the_pods_and_the_service_when_configured() {
             .len(),
         1
     );
-    assert_eq!(
-        resources::observed_ports(&resources::service(&r, None)).len(),
-        1
-    );
+    assert_eq!(render::observed_ports(&render::service(&r, None)).len(), 1);
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use lockstep_crd::spec::RolloutSpec;
 use lockstep_crd::status::Phase;
-use lockstep_operator::rollout::{AnalysisOutcome, Decision, canary_replicas, weight_at};
+use lockstep_operator::core::rollout::{AnalysisOutcome, Decision, canary_replicas, weight_at};
 use rollout_support::*;
 
 #[test]

@@ -5,7 +5,7 @@ mod rollout_support;
 
 use lockstep_crd::spec::{AnalysisQuery, Comparison};
 use lockstep_crd::status::Phase;
-use lockstep_operator::rollout::{AnalysisOutcome, Sample, judge};
+use lockstep_operator::core::rollout::{AnalysisOutcome, Sample, judge};
 use rollout_support::*;
 
 use AnalysisOutcome::{Inconclusive, Value};

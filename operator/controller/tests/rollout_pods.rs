@@ -7,8 +7,8 @@ mod rollout_support;
 
 use k8s_openapi::api::core::v1::Pod;
 use lockstep_crd::status::Phase;
-use lockstep_operator::children::CachedPod;
-use lockstep_operator::pods;
+use lockstep_operator::cluster::children::CachedPod;
+use lockstep_operator::core::pods;
 use rollout_support::*;
 use serde_json::json;
 

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::Shared;
 use crate::http_target::{Target, parse};
+use crate::shared::Shared;
 use crate::store::{ApiError, Change, Key, selects};
 
 fn reply(code: u16, body: &Value) -> Response {

@@ -2,8 +2,8 @@
 
 use axum::http::{HeaderMap, header};
 
-use crate::Shared;
 use crate::http_target::Target;
+use crate::shared::Shared;
 use crate::store::{ApiError, Key};
 
 /// The user a request authenticates as: its bearer token.
@@ -51,7 +51,7 @@ pub(crate) fn authorize(
         }
     }
     for verb in verbs {
-        let request = crate::Request {
+        let request = crate::shared::Request {
             user: user.clone(),
             verb,
             group: group.clone(),

@@ -13,7 +13,7 @@ use crate::Error;
 use crate::cli::{Cli, Kind, Target, Timeout};
 use crate::view::{EventView, RevisionView, ServiceView};
 
-/// The operator's labels (see `lockstep_operator::resources`).
+/// The operator's labels (see `lockstep_operator::core::render`).
 const LABEL_SERVICE: &str = "lockstep.dev/service";
 const LABEL_REVISION: &str = "lockstep.dev/revision";
 

@@ -12,9 +12,9 @@ use kubectl_lockstep::Error;
 use kubectl_lockstep::cli::Cli;
 use lockstep_crd::{AlbumService, NoteService};
 use lockstep_fake_api::FakeApi;
-use lockstep_operator::resources::controller_revision;
-use lockstep_operator::revision::{Revision, RevisionContent};
-use lockstep_operator::service::ServiceRef;
+use lockstep_operator::core::render::controller_revision;
+use lockstep_operator::kinds::ServiceRef;
+use lockstep_operator::kinds::revision::{Revision, RevisionContent};
 use lockstep_service_config::{AlbumConfig, ServiceConfig};
 use serde_json::{Value, json};
 

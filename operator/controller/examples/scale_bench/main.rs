@@ -262,12 +262,12 @@ fn main() {
             tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
                 .init();
-            let args = lockstep_operator::args::Args {
+            let args = lockstep_operator::run::args::Args {
                 concurrency: std::env::var("CONCURRENCY")
                     .ok()
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(16),
-                ..lockstep_operator::args::Args::in_process("bench")
+                ..lockstep_operator::run::args::Args::in_process("bench")
             };
             runtime
                 .block_on(lockstep_operator::run::run(args))

@@ -49,13 +49,13 @@ pub struct Env {
 }
 
 fn start_operator(client: &Client, ns: &str) -> tokio::task::JoinHandle<()> {
-    let args = lockstep_operator::args::Args {
+    let args = lockstep_operator::run::args::Args {
         namespace: Some(ns.to_owned()),
         concurrency: 4,
         // On a real cluster the CRDs the suite installed are replaced by this build's own:
         // the `--manage-crds` path, with concurrent operators racing on the same CRDs.
         manage_crds: true,
-        ..lockstep_operator::args::Args::in_process(&format!("e2e-{ns}"))
+        ..lockstep_operator::run::args::Args::in_process(&format!("e2e-{ns}"))
     };
     let client = client.clone();
     tokio::spawn(async move {

@@ -11,12 +11,12 @@ use lockstep_crd::AlbumService;
 use lockstep_crd::spec::{Step, Strategy};
 use lockstep_crd::status::Phase;
 use lockstep_fake_api::{Collection, FakeApi, Store};
-use lockstep_operator::controller::Context;
-use lockstep_operator::events::Recorder;
-use lockstep_operator::failure::Backoff;
-use lockstep_operator::metrics::Metrics;
+use lockstep_operator::cluster::events::Recorder;
+use lockstep_operator::cluster::failure::Backoff;
 use lockstep_operator::run::control;
-use lockstep_operator::triggers::{controller, start_caches};
+use lockstep_operator::run::metrics::Metrics;
+use lockstep_operator::run::reconcile::Context;
+use lockstep_operator::run::triggers::{controller, start_caches};
 
 use crate::common;
 
@@ -42,7 +42,7 @@ pub(crate) const OPERATOR_USER: &str = "system:serviceaccount:lockstep:lockstep-
 pub(crate) fn operator_client(fake: &FakeApi) -> kube::Client {
     fake.authorize(|r| {
         r.user != OPERATOR_USER
-            || lockstep_operator::rbac::allows(&lockstep_operator::rbac::Call {
+            || lockstep_operator::run::rbac::allows(&lockstep_operator::run::rbac::Call {
                 group: r.group.clone(),
                 resource: r.resource.clone(),
                 verb: r.verb,
@@ -96,19 +96,20 @@ pub(crate) fn album_controller_with(
         recorder,
         metrics,
         prometheus: prometheus.map(|url| {
-            lockstep_operator::analysis::Prometheus::new(url, Duration::from_secs(5)).unwrap()
+            lockstep_operator::cluster::analysis::Prometheus::new(url, Duration::from_secs(5))
+                .unwrap()
         }),
         backoff: Backoff::new(Duration::from_millis(100), Duration::from_millis(800)),
         caches: caches.clone(),
         idle_requeue,
     });
-    let albums = controller::<AlbumService>(&caches, 4, shutdown);
+    let albums = controller::<AlbumService>(&caches, 4, shutdown).expect("every kind is watched");
     (albums, ctx, feeds)
 }
 
 impl Operator {
     pub(crate) fn start(fake: &FakeApi) -> Operator {
-        Operator::start_with(fake, lockstep_operator::controller::IDLE_REQUEUE).0
+        Operator::start_with(fake, lockstep_operator::run::reconcile::IDLE_REQUEUE).0
     }
 
     /// An operator whose idle requeue is `idle_requeue`, and its reconcile metrics.
@@ -120,7 +121,7 @@ impl Operator {
     pub(crate) fn start_analysing(fake: &FakeApi, prometheus: &str) -> Operator {
         Operator::start_full(
             fake,
-            lockstep_operator::controller::IDLE_REQUEUE,
+            lockstep_operator::run::reconcile::IDLE_REQUEUE,
             Some(prometheus),
         )
         .0

@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 use lockstep_fake_api::FakeApi;
-use lockstep_operator::leader::Elector;
+use lockstep_operator::cluster::leader::Elector;
 
 /// A Lease spec held by `holder`, renewed at Unix second `renewed`, for `seconds`.
 pub(crate) fn held(holder: &str, renewed: i64, seconds: i32) -> LeaseSpec {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lockstep_crd::spec::{Pause, RolloutSpec, Step, Strategy};
-use lockstep_operator::rollout::{
+use lockstep_operator::core::rollout::{
     AnalysisOutcome, Decision, Observed, RevisionHealth, RolloutState, decide,
 };
 

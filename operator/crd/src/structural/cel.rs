@@ -13,7 +13,7 @@ use cel_interpreter::{Context, ExecutionError, Program, Value as Cel};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
 use serde_json::Value;
 
-use super::Problem;
+use super::problem::Problem;
 
 /// Kubernetes' `<list>.isSorted()`: elements in ascending order (equal neighbours allowed).
 fn is_sorted(This(list): This<Arc<Vec<Cel>>>) -> Result<bool, ExecutionError> {

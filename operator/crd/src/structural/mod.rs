@@ -8,30 +8,13 @@
 //! implemented, and a test fails when our CRDs use another.
 
 pub mod cel;
+mod problem;
 pub mod schema;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use serde::Serialize;
 use serde_json::Value;
 
-/// One problem: a field path (`spec.rollout.steps[1]`) and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// Field path, kubectl style; empty for the whole object.
-    pub path: String,
-    /// What is wrong, worded like the API server's field errors.
-    pub message: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
+pub use problem::Problem;
 
 /// What happens to fields the schema does not declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

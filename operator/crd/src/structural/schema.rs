@@ -17,7 +17,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use serde_json::Value;
 
-use super::Problem;
+use super::problem::Problem;
 
 /// The schema keywords this module implements (the rest are documentation).
 pub const KNOWN: &[&str] = &[

@@ -1,0 +1,94 @@
+//! The one Service in front of every revision, and the drift check of an observed one: which
+//! revisions its selector routes to, and whether its ports are those the spec asks for.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::meta::{LABEL_REVISION, LABEL_SERVICE, meta};
+use crate::kinds::ServiceRef;
+
+/// The one Service in front of every revision: traffic splits by ready pods, so the canary's
+/// weight is its share of replicas. It targets the container ports by name (`http`, and `grpc`
+/// when the current spec serves gRPC), so a revision that moves a port is reached on its own
+/// number while the previous revision's pods still serve on theirs.
+pub fn service(svc: &ServiceRef, serving: Option<i64>) -> Service {
+    Service {
+        metadata: meta(svc, svc.name.clone(), None, svc.owner.clone()),
+        spec: Some(service_spec(&svc.name, serving, svc.grpc_port)),
+        ..Service::default()
+    }
+}
+
+fn selector(name: &str, serving: Option<i64>) -> BTreeMap<String, String> {
+    let mut selector = BTreeMap::from([(LABEL_SERVICE.to_owned(), name.to_owned())]);
+    if let Some(revision) = serving {
+        selector.insert(LABEL_REVISION.to_owned(), revision.to_string());
+    }
+    selector
+}
+
+/// The label selector of the pods that serve (`status.selector`, what an HPA measures).
+pub fn serving_selector(name: &str, serving: Option<i64>) -> String {
+    selector(name, serving)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn service_spec(name: &str, serving: Option<i64>, grpc_port: Option<u16>) -> ServiceSpec {
+    let named = |name: &str, port: i32| ServicePort {
+        name: Some(name.into()),
+        port,
+        target_port: Some(IntOrString::String(name.into())),
+        ..ServicePort::default()
+    };
+    let mut ports = vec![named("http", 80)];
+    ports.extend(grpc_port.map(|p| named("grpc", i32::from(p))));
+    ServiceSpec {
+        selector: Some(selector(name, serving)),
+        ports: Some(ports),
+        ..ServiceSpec::default()
+    }
+}
+
+/// A Service port as the drift check compares it: name, port and target port (the API server
+/// defaults the protocol).
+pub type PortShape = (Option<String>, i32, Option<IntOrString>);
+
+fn port_shapes(spec: &ServiceSpec) -> Vec<PortShape> {
+    spec.ports
+        .iter()
+        .flatten()
+        .map(|p| (p.name.clone(), p.port, p.target_port.clone()))
+        .collect()
+}
+
+/// The ports [`service`] renders: `http` on 80, and `grpc` on `grpc_port` when the service's
+/// spec serves gRPC.
+pub fn service_ports(grpc_port: Option<u16>) -> Vec<PortShape> {
+    port_shapes(&service_spec("", None, grpc_port))
+}
+
+/// The ports of an observed Service.
+pub fn observed_ports(observed: &Service) -> Vec<PortShape> {
+    observed.spec.as_ref().map(port_shapes).unwrap_or_default()
+}
+
+/// How an observed Service of service `name` routes, if its selector is as [`service`] renders
+/// it (the service's pods, alone or with one revision's label): `Some(Some(n))` to revision
+/// `n`, `Some(None)` to every revision, `None` for anything else (drift). Its ports are compared
+/// separately ([`service_ports`]), against what the current spec asks for. Fields the API
+/// server defaults (cluster IP, protocol, session affinity) are not compared.
+pub fn service_routes(observed: &Service, name: &str) -> Option<Option<i64>> {
+    let spec = observed.spec.as_ref()?;
+    let routes = spec
+        .selector
+        .as_ref()?
+        .get(LABEL_REVISION)
+        .map(|n| n.parse::<i64>().ok())
+        .map_or(Some(None), |n| n.map(Some))?;
+    (spec.selector == Some(selector(name, routes))).then_some(routes)
+}

@@ -1,0 +1,73 @@
+//! The typed kinds: `release.config` is the service's own config type, so a manifest that
+//! validates is a file the binary parses.
+
+use lockstep_crd::status::ServiceStatus;
+use lockstep_crd::{AlbumService, NoteService, UserService};
+use lockstep_service_config::{ConfigError, ServiceConfig};
+
+use super::revision::{Revision, RevisionContent};
+use super::rollback::rollback_patch;
+use super::{CommonSpec, LockstepService};
+
+macro_rules! impl_service {
+    ($kind:ty, $component:literal, $config:ty) => {
+        impl LockstepService for $kind {
+            const COMPONENT: &'static str = $component;
+
+            fn common(&self) -> CommonSpec<'_> {
+                let s = &self.spec;
+                CommonSpec {
+                    replicas: s.replicas,
+                    rollout: &s.rollout,
+                    revision_history_limit: s.revision_history_limit,
+                    paused: s.paused,
+                    promote: s.promote.as_deref(),
+                    abort: s.abort.as_deref(),
+                    retry: s.retry.as_deref(),
+                    restart_at: s.restart_at.as_deref(),
+                    rollback_to: s.rollback_to.as_ref(),
+                    pod: &s.pod,
+                }
+            }
+
+            fn content(&self) -> Result<RevisionContent, ConfigError> {
+                // The same checks `kubectl lockstep lint` runs offline.
+                self.spec.check()?;
+                let release = &self.spec.release;
+                // The port is part of the identity as the pods get it: an unset `pod.port`
+                // follows the config, so stating the same port later is no new revision.
+                let mut pod = self.spec.pod.clone();
+                pod.port = Some(release.config.port());
+                Ok(RevisionContent {
+                    version: release.version.clone(),
+                    image: release.image.clone(),
+                    config: release.config.to_yaml()?,
+                    pod,
+                })
+            }
+
+            fn grpc_port(&self) -> Option<u16> {
+                self.spec.release.config.grpc_port()
+            }
+
+            fn status(&self) -> Option<&ServiceStatus> {
+                self.status.as_ref()
+            }
+
+            fn rollback_patch(&self, rev: &Revision) -> Result<serde_json::Value, ConfigError> {
+                let value = |v: Result<serde_json::Value, serde_json::Error>| {
+                    v.unwrap_or(serde_json::Value::Null)
+                };
+                rollback_patch::<$config>(
+                    &value(serde_json::to_value(&self.spec.release)),
+                    &value(serde_json::to_value(&self.spec.pod)),
+                    rev,
+                )
+            }
+        }
+    };
+}
+
+impl_service!(AlbumService, "album", lockstep_service_config::AlbumConfig);
+impl_service!(NoteService, "note", lockstep_service_config::NoteConfig);
+impl_service!(UserService, "user", lockstep_service_config::UserConfig);

@@ -1,0 +1,203 @@
+//! One reconcile of one service, and what every reconcile shares ([`Context`]).
+//!
+//! ```text
+//!  reconcile(svc) ─► observe: the caches (crate::cluster::observe), no request
+//!                 ├─► plan(svc, cluster, now)            (pure; zero actions in steady state)
+//!                 ├─► analysis, when the plan asks: Prometheus, then plan again with the sample
+//!                 ├─► execute (crate::cluster::execute): the plan's writes, in order
+//!                 └─► settle: wait until the caches show those writes
+//! ```
+
+use kube::{Client, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::cluster::events::Recorder;
+use crate::cluster::execute::{Writer, execute};
+use crate::core::plan::Action;
+use crate::core::rollout::AnalysisOutcome;
+use crate::error::{Error, Result};
+use crate::kinds::LockstepService;
+
+/// How long a reconcile waits for the caches to show its own writes before it fails (and is
+/// retried with backoff): a watch event normally follows a write within milliseconds.
+pub const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What every reconcile needs.
+#[derive(Clone)]
+pub struct Context {
+    /// API client.
+    pub client: Client,
+    /// Event recorder.
+    pub recorder: Recorder,
+    /// Reconcile metrics.
+    pub metrics: std::sync::Arc<crate::run::metrics::Metrics>,
+    /// Where canary analysis queries go; without it every analysis is inconclusive.
+    pub prometheus: Option<crate::cluster::analysis::Prometheus>,
+    /// Retry delays after failed reconciles, per object.
+    pub backoff: crate::cluster::failure::Backoff,
+    /// The watch caches reconciles read.
+    pub caches: crate::cluster::observe::Caches,
+    /// When a service with nothing scheduled is looked at again ([`IDLE_REQUEUE`]).
+    pub idle_requeue: std::time::Duration,
+}
+
+/// The idle requeue. Every change of a service or a child triggers a reconcile and every timed
+/// step asks for its own requeue, so this is a safety net only (a change whose event was lost,
+/// drift nobody announced); with the caches it costs no API request, only a plan.
+pub const IDLE_REQUEUE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// One reconcile of one service: observe, plan, execute, and say when to look again.
+#[tracing::instrument(skip(svc, ctx), fields(kind = S::COMPONENT, name = %svc.name_any()))]
+pub async fn reconcile<S>(
+    svc: std::sync::Arc<S>,
+    ctx: std::sync::Arc<Context>,
+) -> Result<kube::runtime::controller::Action>
+where
+    S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    let _timer = ctx.metrics.reconcile_timer(S::COMPONENT);
+    let ns = svc
+        .namespace()
+        .ok_or(Error::MissingObjectKey("namespace"))?;
+    let name = svc.name_any();
+    ctx.caches.wait_synced(SETTLE_LIMIT).await?;
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    let ports = crate::core::render::service_ports(svc.grpc_port());
+    let cluster = ctx.caches.observe(&ns, &name, now, &ports);
+    let mut plan = crate::core::plan::plan(&*svc, &cluster, now, None);
+    if plan.analysis_needed {
+        let outcome = analyze(&*svc, &ctx, plan.target.unwrap_or_default()).await;
+        // The sample's time, rounded up: the status keeps whole seconds, and a sample taken at
+        // 10.98 s recorded as 10 let the next one come at 15.0 s, 4.02 s later, under a 5 s
+        // interval (tests/fake_analysis.rs caught it). Rounded up, samples are never closer.
+        let sampled = k8s_openapi::jiff::Timestamp::now();
+        let sampled_at = sampled.as_second() + i64::from(sampled.subsec_nanosecond() > 0);
+        plan = crate::core::plan::plan(&*svc, &cluster, sampled_at.max(now), Some(outcome));
+    }
+    let writes = plan
+        .actions
+        .iter()
+        .filter(|a| !matches!(a, Action::Event(_)))
+        .count();
+    ctx.metrics.count_writes(S::COMPONENT, writes);
+    ctx.metrics.count_transitions(
+        S::COMPONENT,
+        plan.actions.iter().filter_map(|a| match a {
+            Action::Event(t) => Some(t.reason),
+            _ => None,
+        }),
+    );
+    let written = match execute(
+        &Writer {
+            client: &ctx.client,
+            recorder: &ctx.recorder,
+            caches: &ctx.caches,
+        },
+        &*svc,
+        &cluster,
+        &plan,
+    )
+    .await
+    {
+        Ok(written) => written,
+        Err(e) => {
+            crate::cluster::failure::report(&ctx.client, &ctx.recorder, &*svc, &e).await;
+            return Err(e);
+        }
+    };
+    ctx.caches
+        .settle::<S>(&ns, &name, &written, SETTLE_LIMIT)
+        .await?;
+    ctx.backoff.succeeded(&backoff_key(&*svc));
+    Ok(match plan.requeue_after {
+        Some(after) => kube::runtime::controller::Action::requeue(
+            after.max(std::time::Duration::from_millis(200)),
+        ),
+        None => kube::runtime::controller::Action::requeue(ctx.idle_requeue),
+    })
+}
+
+/// One analysis sample for the canary `revision`: every query of the analysis, in order
+/// (`query`, then `queries`). Errors are logged and counted, and are inconclusive: they never
+/// promote, and the progress deadline (or `inconclusiveLimit`) bounds the step.
+async fn analyze<S: LockstepService>(
+    svc: &S,
+    ctx: &Context,
+    revision: i64,
+) -> Vec<AnalysisOutcome> {
+    let Some(analysis) = svc.common().rollout.analysis.as_ref() else {
+        return vec![AnalysisOutcome::Inconclusive];
+    };
+    let queries = std::iter::once((
+        analysis.query.as_str(),
+        analysis.comparison,
+        analysis.threshold,
+    ))
+    .chain(
+        analysis
+            .queries
+            .iter()
+            .map(|q| (q.query.as_str(), q.comparison, q.threshold)),
+    );
+    let Some(prometheus) = ctx.prometheus.as_ref() else {
+        tracing::warn!("spec.rollout.analysis is set but the operator has no --prometheus-url");
+        ctx.metrics.count_analysis(S::COMPONENT, "no_prometheus");
+        return queries.map(|_| AnalysisOutcome::Inconclusive).collect();
+    };
+    let mut outcomes = Vec::new();
+    for (query, comparison, threshold) in queries {
+        let query = crate::cluster::analysis::render_query(query, revision);
+        let outcome = match prometheus.query(&query).await {
+            Ok(outcome) => {
+                let result = match outcome {
+                    AnalysisOutcome::Value(v)
+                        if crate::core::rollout::compare(comparison, v, threshold) =>
+                    {
+                        "pass"
+                    }
+                    AnalysisOutcome::Value(_) => "fail",
+                    AnalysisOutcome::Inconclusive => "inconclusive",
+                };
+                tracing::info!(%query, ?outcome, result, "analysis sample");
+                ctx.metrics.count_analysis(S::COMPONENT, result);
+                outcome
+            }
+            Err(e) => {
+                tracing::warn!(%query, error = %e, "analysis query failed; inconclusive");
+                ctx.metrics.count_analysis(S::COMPONENT, e.metric_label());
+                AnalysisOutcome::Inconclusive
+            }
+        };
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").finish_non_exhaustive()
+    }
+}
+
+fn backoff_key<S: LockstepService>(svc: &S) -> String {
+    format!(
+        "{}/{}/{}",
+        S::COMPONENT,
+        svc.namespace().unwrap_or_default(),
+        svc.name_any()
+    )
+}
+
+/// Failed reconciles are counted and retried with a per-object exponential backoff.
+#[allow(clippy::needless_pass_by_value)] // the signature kube-runtime's Controller::run expects
+pub fn error_policy<S: LockstepService>(
+    svc: std::sync::Arc<S>,
+    error: &Error,
+    ctx: std::sync::Arc<Context>,
+) -> kube::runtime::controller::Action {
+    let delay = ctx.backoff.failed(&backoff_key(&*svc));
+    tracing::warn!(%error, kind = S::COMPONENT, retry_in = ?delay, "reconcile failed");
+    ctx.metrics.count_failure(S::COMPONENT, error);
+    kube::runtime::controller::Action::requeue(delay)
+}
