@@ -121,7 +121,7 @@ async fn observed(input: &[AlbumService]) -> Vec<(AlbumService, Cluster)> {
                 .store
                 .get(&ObjectRef::new(name).within(NAMESPACE))
                 .expect("the service in the cache");
-            let ports = lockstep_operator::core::render::service_ports(cached.grpc_port());
+            let ports = lockstep_operator::core::render::service_ports(&cached.service_ports());
             let cluster = caches.observe(NAMESPACE, name, now, &ports);
             ((*cached).clone(), cluster)
         })

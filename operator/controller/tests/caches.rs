@@ -143,13 +143,21 @@ fn a_cached_deployment_reads_as_the_whole_one() {
 fn a_cached_service_keeps_its_routes_and_ports() {
     use lockstep_operator::cluster::children::CachedService;
     use lockstep_operator::core::render::{self, service_ports};
-    use lockstep_operator::kinds::ServiceRef;
+    use lockstep_operator::kinds::{NamedPort, ServiceRef};
+    let typed = |grpc: Option<u16>| {
+        let mut ports = vec![NamedPort::new("http", 80)];
+        ports.extend(grpc.map(|p| NamedPort::new("grpc", p)));
+        ports
+    };
     let mut svc = ServiceRef::of(&common::album()).unwrap();
     let rendered = render::service(&svc, Some(3));
     let cached = CachedService::from(rendered.clone());
-    assert_eq!(cached.routes_with(&service_ports(None)), Some(Some(3)));
     assert_eq!(
-        cached.routes_with(&service_ports(Some(9090))),
+        cached.routes_with(&service_ports(&typed(None))),
+        Some(Some(3))
+    );
+    assert_eq!(
+        cached.routes_with(&service_ports(&typed(Some(9090)))),
         None,
         "the spec now serves gRPC: the Service lacks its port"
     );
@@ -157,16 +165,16 @@ fn a_cached_service_keeps_its_routes_and_ports() {
     drifted.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].target_port =
         Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(9999));
     assert_eq!(
-        CachedService::from(drifted).routes_with(&service_ports(None)),
+        CachedService::from(drifted).routes_with(&service_ports(&typed(None))),
         None
     );
-    svc.grpc_port = Some(9090);
+    svc.ports = typed(Some(9090));
     let with_grpc = CachedService::from(render::service(&svc, None));
     assert_eq!(
-        with_grpc.routes_with(&service_ports(Some(9090))),
+        with_grpc.routes_with(&service_ports(&typed(Some(9090)))),
         Some(None)
     );
-    assert_eq!(with_grpc.routes_with(&service_ports(None)), None);
+    assert_eq!(with_grpc.routes_with(&service_ports(&typed(None))), None);
 }
 
 /// A re-LIST's objects are announced when it completes, when the index holds them: a

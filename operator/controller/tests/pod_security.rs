@@ -8,7 +8,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::PodSpec;
-use lockstep_crd::{AlbumService, NoteService, UserService};
+use lockstep_crd::{AlbumService, AppService, NoteService, UserService};
 use lockstep_operator::core::render;
 use lockstep_operator::kinds::revision::Revision;
 use lockstep_operator::kinds::{LockstepService, ServiceRef};
@@ -128,6 +128,10 @@ fn every_kind_renders_restricted_pods() {
         (
             "UserService",
             rendered(&example::<UserService>("user-service.yaml")),
+        ),
+        (
+            "AppService",
+            rendered(&example::<AppService>("app-service.yaml")),
         ),
     ];
     for (kind, deployment) in deployments {

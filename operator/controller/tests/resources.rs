@@ -10,7 +10,7 @@ use common::album;
 use lockstep_crd::AlbumService;
 use lockstep_operator::core::render::{self, LABEL_CONFIG_HASH, LABEL_REVISION, LABEL_SERVICE};
 use lockstep_operator::kinds::revision::Revision;
-use lockstep_operator::kinds::{LockstepService, ServiceRef};
+use lockstep_operator::kinds::{LockstepService, NamedPort, ServiceRef};
 
 fn revision(svc: &AlbumService, number: i64) -> Revision {
     let content = svc.content().unwrap();
@@ -191,7 +191,7 @@ fn one_service_selects_every_revision_or_the_serving_one() {
         Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("http".into()))
     );
     // Drift: a hand-edited targetPort or selector is not current, defaulted fields are.
-    let expected = render::service_ports(None);
+    let expected = render::service_ports(&[NamedPort::new("http", 80)]);
     assert_eq!(render::observed_ports(&s), expected);
     let mut edited = s.clone();
     edited.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].target_port =
@@ -403,7 +403,10 @@ fn grpc_is_exposed_on_the_pods_and_the_service_when_configured() {
     let mut svc = album();
     svc.spec.release.config.grpc.port = Some(9090);
     let r = ServiceRef::of(&svc).unwrap();
-    assert_eq!(r.grpc_port, Some(9090));
+    assert_eq!(
+        r.ports,
+        [NamedPort::new("http", 80), NamedPort::new("grpc", 9090)]
+    );
     let rev = revision(&svc, 2);
     assert_eq!(rev.content.grpc_port("album"), Some(9090));
     assert_eq!(rev.content.grpc_port("note"), None);
@@ -429,14 +432,11 @@ fn grpc_is_exposed_on_the_pods_and_the_service_when_configured() {
             (Some("grpc".into()), 9090, Some(by_name("grpc")))
         ]
     );
-    assert_eq!(
-        render::observed_ports(&s),
-        render::service_ports(Some(9090))
-    );
+    assert_eq!(render::observed_ports(&s), render::service_ports(&r.ports));
 
     let plain = album();
     let r = ServiceRef::of(&plain).unwrap();
-    assert_eq!(r.grpc_port, None);
+    assert_eq!(r.ports, [NamedPort::new("http", 80)]);
     let rev = revision(&plain, 1);
     let d = render::deployment(&r, &rev, 1, None, 0);
     assert_eq!(

@@ -1,10 +1,12 @@
-//! The kinds. They share everything but the type of `spec.release.config`.
+//! The kinds. They share everything but the release (the typed kinds differ only in the type of
+//! `spec.release.config`) and the pod fields (`AppService` says how to run any image).
 
 use kube::CustomResource;
 use lockstep_service_config::{AlbumConfig, NoteConfig, UserConfig};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::app::{AppPod, AppRelease};
 use crate::spec::{PodTemplate, Release, RollbackTo, RolloutSpec};
 use crate::status::ServiceStatus;
 
@@ -15,9 +17,10 @@ fn default_history() -> u32 {
     5
 }
 
-/// Defines one kind: the spec struct with the shared fields and `release.config: $config`.
+/// Defines one kind: the spec struct with the shared fields, `release: $release` and
+/// `pod: $pod`.
 macro_rules! service_kind {
-    ($(#[$doc:meta])* $spec:ident, $kind:literal, $short:literal, $config:ty) => {
+    ($(#[$doc:meta])* $spec:ident, $kind:literal, $short:literal, $release:ty, $pod:ty) => {
         $(#[$doc])*
         #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
         #[kube(
@@ -45,7 +48,7 @@ macro_rules! service_kind {
         #[serde(rename_all = "camelCase")]
         pub struct $spec {
             /// Image and config, one immutable revision.
-            pub release: Release<$config>,
+            pub release: $release,
             /// Desired pods across all revisions.
             #[serde(default = "default_replicas")]
             #[schemars(range(min = 0, max = 1000))]
@@ -80,20 +83,25 @@ macro_rules! service_kind {
             pub rollback_to: Option<RollbackTo>,
             /// Pod-shaping knobs.
             #[serde(default)]
-            pub pod: PodTemplate,
+            pub pod: $pod,
         }
     };
 }
 
 service_kind!(
     /// Spec of an `AlbumService`: the album catalogue service.
-    AlbumServiceSpec, "AlbumService", "albumsvc", AlbumConfig
+    AlbumServiceSpec, "AlbumService", "albumsvc", Release<AlbumConfig>, PodTemplate
 );
 service_kind!(
     /// Spec of a `NoteService`: the per-tenant encrypted notes service.
-    NoteServiceSpec, "NoteService", "notesvc", NoteConfig
+    NoteServiceSpec, "NoteService", "notesvc", Release<NoteConfig>, PodTemplate
 );
 service_kind!(
     /// Spec of a `UserService`: registration and RS256 token issuing for the note service.
-    UserServiceSpec, "UserService", "usersvc", UserConfig
+    UserServiceSpec, "UserService", "usersvc", Release<UserConfig>, PodTemplate
+);
+service_kind!(
+    /// Spec of an `AppService`: any image, with its config file in any format, its ports and
+    /// probes. Its pods are rendered to the same restricted Pod Security profile as every kind.
+    AppServiceSpec, "AppService", "appsvc", AppRelease, AppPod
 );

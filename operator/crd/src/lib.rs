@@ -22,6 +22,8 @@
 // module, which the workspace's unreachable_pub lint reports against these public types.
 #![allow(unreachable_pub)]
 
+pub mod app;
+mod app_check;
 pub mod merge;
 pub mod patterns;
 pub mod spec;
@@ -33,7 +35,8 @@ mod kinds;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 pub use kinds::{
-    AlbumService, AlbumServiceSpec, NoteService, NoteServiceSpec, UserService, UserServiceSpec,
+    AlbumService, AlbumServiceSpec, AppService, AppServiceSpec, NoteService, NoteServiceSpec,
+    UserService, UserServiceSpec,
 };
 use kube::CustomResourceExt;
 
@@ -44,7 +47,12 @@ pub const VERSION: &str = "v1alpha1";
 
 /// Every CustomResourceDefinition.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![AlbumService::crd(), NoteService::crd(), UserService::crd()]
+    vec![
+        AlbumService::crd(),
+        NoteService::crd(),
+        UserService::crd(),
+        AppService::crd(),
+    ]
 }
 
 /// One CRD as the YAML document `charts/lockstep/crds/<plural>.lockstep.dev.yaml` holds.

@@ -124,6 +124,16 @@ pub fn check_image(image: &str) -> Result<(), ConfigError> {
 /// name or path twice. Broken rules read like config errors (`ConfigValid=False`, no pods
 /// touched).
 pub fn check_secret_volumes(volumes: &[SecretVolume]) -> Result<(), ConfigError> {
+    check_secret_volumes_clear_of(volumes, CONFIG_DIR)
+}
+
+/// [`check_secret_volumes`] for a config file mounted in `config_dir` (an `AppService` says
+/// where).
+pub fn check_secret_volumes_clear_of(
+    volumes: &[SecretVolume],
+    config_dir: &str,
+) -> Result<(), ConfigError> {
+    let config_dir = config_dir.trim_end_matches('/');
     let bad = |reason: String| ConfigError::Invalid {
         field: "pod.secretVolumes",
         reason,
@@ -157,7 +167,6 @@ pub fn check_secret_volumes(volumes: &[SecretVolume]) -> Result<(), ConfigError>
                 v.name, v.mount_path
             )));
         }
-        let config_dir = CONFIG_DIR;
         if under(config_dir) || under("/tmp") || config_dir.starts_with(&format!("{path}/")) {
             return Err(bad(format!(
                 "{}: mountPath `{}` overlaps {config_dir} or /tmp",

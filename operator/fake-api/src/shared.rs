@@ -173,10 +173,11 @@ impl Shared {
     }
 }
 
-const KINDS: [(&str, &str); 11] = [
+const KINDS: [(&str, &str); 12] = [
     ("albumservices", "AlbumService"),
     ("noteservices", "NoteService"),
     ("userservices", "UserService"),
+    ("appservices", "AppService"),
     ("deployments", "Deployment"),
     ("controllerrevisions", "ControllerRevision"),
     ("configmaps", "ConfigMap"),

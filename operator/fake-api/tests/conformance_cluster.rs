@@ -137,3 +137,75 @@ async fn custom_resources_are_admitted_by_their_installed_crd() {
         refused(albums.patch_status("albums", &params, &status).await).contains("status.phase")
     );
 }
+
+/// "Subresources" of CustomResourceDefinitions: a custom resource has `/status` exactly when its
+/// installed CRD declares `subresources.status` — a write to the main resource then keeps the
+/// stored status, a `/status` write keeps everything else — and without its CRD it has none.
+#[tokio::test]
+async fn a_crd_that_declares_status_gets_the_status_subresource() {
+    use kube::api::PostParams;
+    use lockstep_crd::AppService;
+    use serde_json::json;
+
+    let fake = lockstep_fake_api::FakeApi::start().await.unwrap();
+    let resource = kube::api::ApiResource::erase::<AppService>(&());
+    let apps: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(fake.client(), "shop", &resource);
+    let body = |name: &str| {
+        serde_json::from_value::<kube::api::DynamicObject>(json!({
+            "apiVersion": "lockstep.dev/v1alpha1",
+            "kind": "AppService",
+            "metadata": {"name": name},
+            "spec": {
+                "release": {
+                    "version": "1", "image": "registry.example/echo:1",
+                    "config": {"port": 8080},
+                    "configFile": {"mountPath": "/etc/echo", "fileName": "echo.toml", "format": "toml"}
+                },
+                "pod": {"ports": [{"name": "http", "containerPort": 8080}]}
+            },
+            "status": {"phase": "Healthy"}
+        }))
+        .unwrap()
+    };
+    // No CRD: a plain resource, the status is written with the rest.
+    let plain = apps
+        .create(&PostParams::default(), &body("plain"))
+        .await
+        .unwrap();
+    assert_eq!(plain.data["status"]["phase"], "Healthy");
+
+    fake.install_crds(&lockstep_crd::crds());
+    let made = apps
+        .create(&PostParams::default(), &body("echo"))
+        .await
+        .unwrap();
+    assert!(made.data.get("status").is_none(), "create ignores status");
+    let patch = |v: serde_json::Value| Patch::Merge(v);
+    let main = apps
+        .patch(
+            "echo",
+            &PatchParams::default(),
+            &patch(json!({"status": {"phase": "Healthy"}, "spec": {"replicas": 3}})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        main.data.get("status").is_none(),
+        "status written through the main resource"
+    );
+    assert_eq!(main.data["spec"]["replicas"], 3);
+    let status = apps
+        .patch_status(
+            "echo",
+            &PatchParams::default(),
+            &patch(json!({"status": {"phase": "Healthy"}, "spec": {"replicas": 9}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.data["status"]["phase"], "Healthy");
+    assert_eq!(
+        status.data["spec"]["replicas"], 3,
+        "spec written through /status"
+    );
+}

@@ -56,6 +56,9 @@ pub enum Kind {
     /// `UserService`.
     #[value(alias = "userservice", alias = "usersvc")]
     User,
+    /// `AppService`.
+    #[value(alias = "appservice", alias = "appsvc")]
+    App,
 }
 
 impl Kind {
@@ -65,11 +68,12 @@ impl Kind {
             Kind::Album => "AlbumService",
             Kind::Note => "NoteService",
             Kind::User => "UserService",
+            Kind::App => "AppService",
         }
     }
 
     /// Every kind, in lookup order.
-    pub const ALL: [Kind; 3] = [Kind::Album, Kind::Note, Kind::User];
+    pub const ALL: [Kind; 4] = [Kind::Album, Kind::Note, Kind::User, Kind::App];
 }
 
 /// `--request-timeout`: `None` waits as long as the server takes.
@@ -266,6 +270,7 @@ pub fn parse_target(text: &str, flag: Option<Kind>) -> Result<Target, Error> {
                 "userservice" | "userservices" | "usersvc" | "userservice.lockstep.dev" => {
                     Kind::User
                 }
+                "appservice" | "appservices" | "appsvc" | "appservice.lockstep.dev" => Kind::App,
                 other => return Err(bad(&format!("unknown kind `{other}`"))),
             };
             if flag.is_some_and(|f| f != kind) {

@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use lockstep_crd::{AlbumService, NoteService, UserService};
+use lockstep_crd::{AlbumService, AppService, NoteService, UserService};
 use serde_json::Value;
 
 use crate::Error;
@@ -76,6 +76,7 @@ fn resource(kind: Kind) -> ApiResource {
         Kind::Album => ApiResource::erase::<AlbumService>(&()),
         Kind::Note => ApiResource::erase::<NoteService>(&()),
         Kind::User => ApiResource::erase::<UserService>(&()),
+        Kind::App => ApiResource::erase::<AppService>(&()),
     }
 }
 
@@ -105,7 +106,10 @@ pub async fn resolve(
         0 => Err(Error::NotFound {
             what: target
                 .kind
-                .map_or("AlbumService, NoteService or UserService", Kind::name)
+                .map_or(
+                    "AlbumService, NoteService, UserService or AppService",
+                    Kind::name,
+                )
                 .to_owned(),
             name: target.name.clone(),
             namespace: ns.to_owned(),

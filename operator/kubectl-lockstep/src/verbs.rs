@@ -17,7 +17,7 @@ use crate::{Error, cluster, emit};
 pub struct ListRow {
     /// Namespace.
     pub namespace: String,
-    /// `AlbumService`, `NoteService` or `UserService`.
+    /// `AlbumService`, `NoteService`, `UserService` or `AppService`.
     pub kind: String,
     /// Object name.
     pub name: String,

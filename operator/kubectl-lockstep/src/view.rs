@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceView {
-    /// `AlbumService`, `NoteService` or `UserService`.
+    /// `AlbumService`, `NoteService`, `UserService` or `AppService`.
     pub kind: String,
     /// Object name.
     pub name: String,

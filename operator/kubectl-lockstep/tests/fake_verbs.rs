@@ -42,7 +42,7 @@ fn record(n: i64) -> ControllerRevision {
         namespace: "shop".into(),
         component: "album",
         owner: OwnerReference::default(),
-        grpc_port: None,
+        ports: Vec::new(),
     };
     let rev = Revision {
         number: n,
@@ -52,6 +52,7 @@ fn record(n: i64) -> ControllerRevision {
             image: format!("album:{n}"),
             config: config(n),
             pod: Default::default(),
+            app: None,
         },
         cause: "spec change".into(),
         created: "2026-11-22T10:00:00Z".into(),
@@ -248,7 +249,7 @@ async fn a_missing_service_is_one_line_naming_it() {
     let (result, _) = run(&fake, &["pause", "missing"]).await;
     assert_eq!(
         result.unwrap_err().to_string(),
-        "AlbumService, NoteService or UserService missing not found in namespace shop"
+        "AlbumService, NoteService, UserService or AppService missing not found in namespace shop"
     );
 }
 

@@ -41,6 +41,7 @@ fn the_shipped_examples_and_chart_example_pass() {
         "examples/album-service.yaml",
         "examples/note-service.yaml",
         "examples/user-service.yaml",
+        "examples/app-service.yaml",
     ] {
         let text = std::fs::read_to_string(root().join(file)).unwrap();
         let mut report = Report::default();

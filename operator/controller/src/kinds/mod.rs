@@ -4,22 +4,23 @@
 //! Adding a kind: its CRD type in `lockstep-crd`, an `impl LockstepService` here, and its name in
 //! [`every_kind!`] — the caches, the watches and the controllers follow that list.
 
+mod app;
 pub mod revision;
 mod rollback;
 mod typed;
 
-pub use rollback::{merge_patch_to, rollback_patch};
+pub use rollback::{merge_patch_to, release_patch, rollback_patch};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::{Resource, ResourceExt};
-use lockstep_crd::spec::{PodTemplate, RollbackTo, RolloutSpec};
+use lockstep_crd::spec::{RollbackTo, RolloutSpec};
 use lockstep_crd::status::ServiceStatus;
 pub use lockstep_crd::validate::check_image;
 use lockstep_service_config::ConfigError;
 
 use revision::{Revision, RevisionContent};
 
-/// The spec fields the operator reads, borrowed from either kind.
+/// The spec fields every kind shares, borrowed.
 #[derive(Debug, Clone, Copy)]
 pub struct CommonSpec<'a> {
     /// Desired pods.
@@ -40,8 +41,6 @@ pub struct CommonSpec<'a> {
     pub restart_at: Option<&'a str>,
     /// `spec.rollbackTo`.
     pub rollback_to: Option<&'a RollbackTo>,
-    /// Pod knobs.
-    pub pod: &'a PodTemplate,
 }
 
 /// What the operator needs from a service of any kind.
@@ -52,14 +51,14 @@ pub trait LockstepService:
     + Sync
     + 'static
 {
-    /// Short component name used for containers and labels (`album`, `note`).
+    /// Short component name used for containers and labels (`album`, `note`, `user`, `app`).
     const COMPONENT: &'static str;
     /// Shared spec fields.
     fn common(&self) -> CommonSpec<'_>;
     /// The release as revision content: image, version and the config rendered to its file.
     fn content(&self) -> Result<RevisionContent, ConfigError>;
-    /// The gRPC port the spec's config serves, if any.
-    fn grpc_port(&self) -> Option<u16>;
+    /// The ports of the Service in front of every revision, as the current spec asks.
+    fn service_ports(&self) -> Vec<NamedPort>;
     /// The current status.
     fn status(&self) -> Option<&ServiceStatus>;
     /// The merge patch that rewrites this spec to revision `rev` (see [`rollback_patch`]).
@@ -73,7 +72,8 @@ macro_rules! every_kind {
         $m!(
             lockstep_crd::AlbumService,
             lockstep_crd::NoteService,
-            lockstep_crd::UserService
+            lockstep_crd::UserService,
+            lockstep_crd::AppService
         )
     };
 }
@@ -90,8 +90,28 @@ pub struct ServiceRef {
     pub component: &'static str,
     /// Controller owner reference to the custom resource.
     pub owner: OwnerReference,
-    /// The gRPC port the current spec's config serves, if any: the Service's `grpc` port.
-    pub grpc_port: Option<u16>,
+    /// The Service's ports, as the current spec asks ([`LockstepService::service_ports`]).
+    pub ports: Vec<NamedPort>,
+}
+
+/// A port of the Service: its name — the container port it targets has the same name, so each
+/// revision's pods are reached on their own number — and its number on the Service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedPort {
+    /// `http`, `grpc`, or an `AppService`'s port name.
+    pub name: String,
+    /// The Service's port.
+    pub port: u16,
+}
+
+impl NamedPort {
+    /// The port `name` on `port`.
+    pub fn new(name: &str, port: u16) -> NamedPort {
+        NamedPort {
+            name: name.to_owned(),
+            port,
+        }
+    }
 }
 
 impl ServiceRef {
@@ -103,7 +123,7 @@ impl ServiceRef {
             namespace: svc.namespace()?,
             component: S::COMPONENT,
             owner: svc.controller_owner_ref(&())?,
-            grpc_port: svc.grpc_port(),
+            ports: svc.service_ports(),
         })
     }
 }

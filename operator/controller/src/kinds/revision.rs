@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 
+use lockstep_crd::app::{AppPod, ConfigFile};
 use lockstep_crd::spec::PodTemplate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -37,6 +38,24 @@ pub struct RevisionContent {
     pub config: String,
     /// Pod-shaping fields.
     pub pod: PodTemplate,
+    /// What an `AppService` states that a typed kind's binary implies: the config file's place
+    /// and format, its schema, and how the pod runs the image. `None` for the typed kinds (and
+    /// then absent from the record and the hash, so their revisions keep their hashes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppRevision>,
+}
+
+/// The `AppService` part of a revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRevision {
+    /// Where the file is mounted, its name and format.
+    pub config_file: ConfigFile,
+    /// The schema the config met (`release.configSchema`), restored with it on rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_schema: Option<serde_json::Value>,
+    /// How the pods run the image.
+    pub pod: AppPod,
 }
 
 /// The container port of a revision recorded without one. [`LockstepService::content`] always
@@ -46,7 +65,8 @@ pub struct RevisionContent {
 pub const RECORDED_PORT_DEFAULT: u16 = 8080;
 
 impl RevisionContent {
-    /// The container port the revision's pods listen on.
+    /// The container port the revision's pods listen on (a typed kind's; an `AppService`
+    /// revision lists its ports in [`AppRevision::pod`]).
     pub fn port(&self) -> u16 {
         self.pod.port.unwrap_or(RECORDED_PORT_DEFAULT)
     }
@@ -64,14 +84,19 @@ impl RevisionContent {
             .grpc_port()
     }
 
-    /// The revision hash: sha256 over the canonical JSON of image, config and pod fields.
+    /// The revision hash: sha256 over the canonical JSON of image, config and pod fields (and
+    /// an `AppService`'s config file, schema and pod).
     pub fn hash(&self) -> String {
-        let doc = serde_json::json!({
+        let mut doc = serde_json::json!({
             "schema": HASH_SCHEMA,
             "image": self.image,
             "config": self.config,
             "pod": serde_json::to_value(&self.pod).unwrap_or(serde_json::Value::Null),
         });
+        // Only when there is one: a typed kind's hash is what it always was.
+        if let Some(app) = &self.app {
+            doc["app"] = serde_json::to_value(app).unwrap_or(serde_json::Value::Null);
+        }
         let digest = Sha256::digest(canonical_json(&doc).as_bytes());
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -158,6 +183,7 @@ mod tests {
             image: image.into(),
             config: config.into(),
             pod: PodTemplate::default(),
+            app: None,
         }
     }
 
@@ -272,6 +298,7 @@ mod pinned {
                 port: Some(8080),
                 ..PodTemplate::default()
             },
+            app: None,
         };
         assert_eq!(content.hash(), PINNED);
     }

@@ -21,13 +21,24 @@ pub fn rollback_patch<C: ServiceConfig>(
         "config": config,
     });
     let pod = serde_json::to_value(&rev.content.pod).unwrap_or(serde_json::Value::Null);
-    Ok(serde_json::json!({
+    Ok(release_patch(current_release, current_pod, &release, &pod))
+}
+
+/// `{"spec": {release, pod, rollbackTo: null}}`: the merge patch from the spec's present
+/// `release` and `pod` to exactly `release` and `pod`.
+pub fn release_patch(
+    current_release: &serde_json::Value,
+    current_pod: &serde_json::Value,
+    release: &serde_json::Value,
+    pod: &serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
         "spec": {
-            "release": merge_patch_to(current_release, &release),
-            "pod": merge_patch_to(current_pod, &pod),
+            "release": merge_patch_to(current_release, release),
+            "pod": merge_patch_to(current_pod, pod),
             "rollbackTo": null,
         }
-    }))
+    })
 }
 
 /// The RFC 7386 merge patch that turns `current` into exactly `target`.

@@ -7,7 +7,7 @@ use lockstep_service_config::{ConfigError, ServiceConfig};
 
 use super::revision::{Revision, RevisionContent};
 use super::rollback::rollback_patch;
-use super::{CommonSpec, LockstepService};
+use super::{CommonSpec, LockstepService, NamedPort};
 
 macro_rules! impl_service {
     ($kind:ty, $component:literal, $config:ty) => {
@@ -26,7 +26,6 @@ macro_rules! impl_service {
                     retry: s.retry.as_deref(),
                     restart_at: s.restart_at.as_deref(),
                     rollback_to: s.rollback_to.as_ref(),
-                    pod: &s.pod,
                 }
             }
 
@@ -43,11 +42,16 @@ macro_rules! impl_service {
                     image: release.image.clone(),
                     config: release.config.to_yaml()?,
                     pod,
+                    app: None,
                 })
             }
 
-            fn grpc_port(&self) -> Option<u16> {
-                self.spec.release.config.grpc_port()
+            fn service_ports(&self) -> Vec<NamedPort> {
+                // `http` on 80, and `grpc` on its own number when the config serves gRPC.
+                let grpc = self.spec.release.config.grpc_port();
+                std::iter::once(NamedPort::new("http", 80))
+                    .chain(grpc.map(|p| NamedPort::new("grpc", p)))
+                    .collect()
             }
 
             fn status(&self) -> Option<&ServiceStatus> {

@@ -34,13 +34,15 @@ pub enum Scope {
 /// The operator's calls. Server-side apply of an object that does not exist yet creates it,
 /// hence `create` beside `patch` on the applied kinds.
 pub const PERMISSIONS: &[Permission] = &[
-    // Both kinds: watched (list+watch), rollbackTo rewrites the spec, status merge patches.
+    // Every kind: watched (list+watch), rollbackTo rewrites the spec, status merge patches.
     rule("lockstep.dev", "albumservices", &["list", "watch", "patch"]),
     rule("lockstep.dev", "albumservices/status", &["patch"]),
     rule("lockstep.dev", "noteservices", &["list", "watch", "patch"]),
     rule("lockstep.dev", "noteservices/status", &["patch"]),
     rule("lockstep.dev", "userservices", &["list", "watch", "patch"]),
     rule("lockstep.dev", "userservices/status", &["patch"]),
+    rule("lockstep.dev", "appservices", &["list", "watch", "patch"]),
+    rule("lockstep.dev", "appservices/status", &["patch"]),
     // One Deployment per active revision: owned (watched), applied, deleted after promotion.
     rule(
         "apps",
@@ -81,6 +83,7 @@ pub const PERMISSIONS: &[Permission] = &[
         scope: Scope::Crds,
         names: &[
             "albumservices.lockstep.dev",
+            "appservices.lockstep.dev",
             "noteservices.lockstep.dev",
             "userservices.lockstep.dev",
         ],

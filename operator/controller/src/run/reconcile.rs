@@ -63,7 +63,7 @@ where
     let name = svc.name_any();
     ctx.caches.wait_synced(SETTLE_LIMIT).await?;
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
-    let ports = crate::core::render::service_ports(svc.grpc_port());
+    let ports = crate::core::render::service_ports(&svc.service_ports());
     let cluster = ctx.caches.observe(&ns, &name, now, &ports);
     let mut plan = crate::core::plan::plan(&*svc, &cluster, now, None);
     if plan.analysis_needed {

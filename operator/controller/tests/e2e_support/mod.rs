@@ -189,10 +189,12 @@ impl Env {
             .get(&volume.name)
             .await
             .expect("the revision's ConfigMap");
+        // One file per revision: `config.yaml`, or an AppService's own name.
         let text = cm
             .data
             .unwrap_or_default()
-            .remove("config.yaml")
+            .into_values()
+            .next()
             .unwrap_or_default();
         assert!(
             text.contains(needle),

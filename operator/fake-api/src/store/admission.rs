@@ -33,6 +33,18 @@ impl Store {
         serde_json::from_value(stored.ok()?).ok()
     }
 
+    /// Whether `c` has a status subresource: a built-in kind that has one, or a custom resource
+    /// whose stored CRD declares `subresources.status` (as the API server serves `/status`).
+    pub(super) fn has_status(&self, c: &Collection) -> bool {
+        self.status_subresource.contains(&c.resource)
+            || self.crd_for(c).is_some_and(|crd| {
+                crd.spec
+                    .versions
+                    .iter()
+                    .any(|v| v.subresources.as_ref().is_some_and(|s| s.status.is_some()))
+            })
+    }
+
     /// Admits `object` for `key` in place (pruned, defaulted) or refuses it.
     pub(super) fn admit(&self, key: &Key, object: &mut Value) -> Result<(), ApiError> {
         let Some(crd) = self.crd_for(&key.collection) else {

@@ -41,7 +41,7 @@ impl Store {
                 format!("{} \"{}\" already exists", c.resource, key.name),
             ));
         }
-        if self.status_subresource.contains(&c.resource)
+        if self.has_status(c)
             && let Value::Object(m) = &mut body
         {
             m.remove("status");
@@ -57,7 +57,7 @@ impl Store {
         }
         meta["uid"] = json!(format!("fake-uid-{}", self.uid));
         meta["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
-        if self.status_subresource.contains(&c.resource) {
+        if self.has_status(c) {
             meta["generation"] = json!(1);
         }
         let managers = BTreeMap::from([(manager.to_owned(), ssa::fields(&body))]);
@@ -229,7 +229,7 @@ impl Store {
 
     /// The main resource keeps the old status; `/status` keeps everything but the new status.
     fn split(&self, key: &Key, old: &Value, mut new: Value, status: bool) -> Value {
-        if !self.status_subresource.contains(&key.collection.resource) {
+        if !self.has_status(&key.collection) {
             return new;
         }
         if status {

@@ -1,7 +1,7 @@
 //! `kubectl lockstep lint -f FILE…`: what the API server and the operator would say of a
 //! manifest, said before it reaches a cluster (a CI step for GitOps repositories).
 //!
-//! Each AlbumService/NoteService/UserService document goes through the CRD's own schema and CEL rules
+//! Each AlbumService/NoteService/UserService/AppService document goes through the CRD's own schema and CEL rules
 //! (`lockstep_crd::structural`, on the CRDs this build generates, unknown fields refused as
 //! kubectl's strict validation does) and then through the operator's release checks
 //! (`lockstep_crd::validate`, the code the operator runs). Documents of other kinds are left
@@ -9,7 +9,7 @@
 
 pub use lockstep_crd::structural::Problem;
 use lockstep_crd::structural::{Unknown, admit};
-use lockstep_crd::{AlbumService, NoteService, UserService};
+use lockstep_crd::{AlbumService, AppService, NoteService, UserService};
 use lockstep_service_config::ConfigError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -121,7 +121,7 @@ pub fn problems(kind: &str, mut object: Value) -> Vec<Problem> {
         return vec![at(
             "kind",
             format!(
-                "Unsupported value: {kind:?}: supported values: \"AlbumService\", \"NoteService\", \"UserService\""
+                "Unsupported value: {kind:?}: supported values: \"AlbumService\", \"NoteService\", \"UserService\", \"AppService\""
             ),
         )];
     };
@@ -147,8 +147,11 @@ pub fn problems(kind: &str, mut object: Value) -> Vec<Problem> {
         "NoteService" => serde_json::from_value::<NoteService>(object)
             .map(|s| s.spec.check())
             .map_err(|e| e.to_string()),
-        _ => serde_json::from_value::<UserService>(object)
+        "UserService" => serde_json::from_value::<UserService>(object)
             .map(|s| s.spec.check())
+            .map_err(|e| e.to_string()),
+        _ => serde_json::from_value::<AppService>(object)
+            .map(|s| s.spec.check().map(|_file| ()))
             .map_err(|e| e.to_string()),
     };
     match checked {

@@ -5,34 +5,28 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    EnvVarSource, HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    PodSecurityContext, PodSpec, PodTemplateSpec, SeccompProfile, SecretVolumeSource,
+    SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{
     ANNOTATION_RESTARTED_AT, LABEL_COMPONENT, LABEL_REVISION, LABEL_SERVICE, config_map_name,
     labels, meta, revision_name,
 };
+use super::shape::{Shape, shape};
 use crate::kinds::ServiceRef;
 use crate::kinds::revision::Revision;
-pub use lockstep_crd::validate::CONFIG_DIR;
 
-/// The config file's name in the ConfigMap and the mount.
-pub const CONFIG_FILE: &str = "config.yaml";
 /// Annotation on each Deployment: the version of [`deployment`]'s rendering. Bump it when the
 /// renderer changes what it writes, so that existing Deployments are re-applied once.
 pub const ANNOTATION_RENDER: &str = "lockstep.dev/render";
 /// See [`ANNOTATION_RENDER`]. 3: the `grpc` container port (Deployments of revisions whose
-/// config serves gRPC gain it once the operator is upgraded).
+/// config serves gRPC gain it once the operator is upgraded). The `AppService` renderer
+/// did not change what the typed kinds' Deployments hold, so it stays 3.
 pub const RENDER_VERSION: &str = "3";
-/// The uid and gid the services' images run as (distroless `nonroot`, numeric in
-/// `services/Dockerfile`). A kubelet refuses `runAsNonRoot` for an image whose `USER` is a name
-/// unless the pod says which uid it runs as ("cannot verify user is non-root").
-pub const RUN_AS_ID: i64 = 65532;
 
 /// The fields of a Deployment's pod template that make it *this* revision. If any differs from
 /// what the revision renders, the Deployment is re-applied (server-side apply with force puts
@@ -51,36 +45,6 @@ pub struct TemplateFingerprint {
     pub min_ready_seconds: Option<i32>,
 }
 
-fn http_probe(path: &str, period: i32) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.to_owned()),
-            port: IntOrString::String("http".into()),
-            ..HTTPGetAction::default()
-        }),
-        period_seconds: Some(period),
-        failure_threshold: Some(3),
-        ..Probe::default()
-    }
-}
-
-/// The app container's ports: `http`, and `grpc` when the revision's config serves gRPC. The
-/// Service targets them by name, so each revision's pods are reached on their own numbers.
-fn container_ports(svc: &ServiceRef, rev: &Revision) -> Vec<ContainerPort> {
-    let named = |name: &str, port: u16| ContainerPort {
-        name: Some(name.into()),
-        container_port: i32::from(port),
-        ..ContainerPort::default()
-    };
-    let mut ports = vec![named("http", rev.content.port())];
-    ports.extend(
-        rev.content
-            .grpc_port(svc.component)
-            .map(|p| named("grpc", p)),
-    );
-    ports
-}
-
 /// The Deployment of one revision with `replicas` pods.
 /// `restart_at` (`spec.restartAt`) becomes a pod template annotation, so changing it rolls the
 /// pods without touching the revision.
@@ -96,68 +60,9 @@ pub fn deployment(
         (LABEL_SERVICE.to_owned(), svc.name.clone()),
         (LABEL_REVISION.to_owned(), rev.number.to_string()),
     ]);
-    let pod = &rev.content.pod;
-    let env = pod
-        .env
-        .iter()
-        .map(|e| EnvVar {
-            name: e.name.clone(),
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(e.secret_key_ref.clone()),
-                ..EnvVarSource::default()
-            }),
-            ..EnvVar::default()
-        })
-        .collect::<Vec<_>>();
-    let container = Container {
-        name: svc.component.to_owned(),
-        image: Some(rev.content.image.clone()),
-        args: Some(vec![
-            "--config".into(),
-            format!("{CONFIG_DIR}/{CONFIG_FILE}"),
-        ]),
-        ports: Some(container_ports(svc, rev)),
-        env: (!env.is_empty()).then_some(env),
-        resources: pod.resources.clone(),
-        readiness_probe: Some(http_probe("/readyz", 5)),
-        liveness_probe: Some(http_probe("/healthz", 10)),
-        volume_mounts: Some(
-            [
-                VolumeMount {
-                    name: "config".into(),
-                    mount_path: CONFIG_DIR.into(),
-                    read_only: Some(true),
-                    ..VolumeMount::default()
-                },
-                // The root filesystem is read-only; /tmp is the one writable scratch directory
-                // (the embedded SQLite file of a service without a database URL lives there).
-                VolumeMount {
-                    name: "tmp".into(),
-                    mount_path: "/tmp".into(),
-                    ..VolumeMount::default()
-                },
-            ]
-            .into_iter()
-            .chain(pod.secret_volumes.iter().map(|v| VolumeMount {
-                name: format!("secret-{}", v.name),
-                mount_path: v.mount_path.clone(),
-                read_only: Some(true),
-                ..VolumeMount::default()
-            }))
-            .collect(),
-        ),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".into()]),
-                ..Capabilities::default()
-            }),
-            ..SecurityContext::default()
-        }),
-        ..Container::default()
-    };
+    let shape = shape(svc, rev);
+    let volumes = volumes(svc, rev, &shape);
+    let (run_as, container) = (shape.run_as, container(svc, rev, shape));
     let mut metadata = meta(svc, revision_name(svc, rev), Some(rev), svc.owner.clone());
     metadata.annotations = Some(BTreeMap::from([(
         ANNOTATION_RENDER.to_owned(),
@@ -184,13 +89,13 @@ pub fn deployment(
                 }),
                 spec: Some(PodSpec {
                     containers: vec![container],
-                    volumes: Some(volumes(svc, rev)),
+                    volumes: Some(volumes),
                     security_context: Some(PodSecurityContext {
                         run_as_non_root: Some(true),
-                        run_as_user: Some(RUN_AS_ID),
-                        run_as_group: Some(RUN_AS_ID),
+                        run_as_user: Some(run_as),
+                        run_as_group: Some(run_as),
                         // Secret volumes are group-owned by this id, so 0440 files are readable.
-                        fs_group: Some(RUN_AS_ID),
+                        fs_group: Some(run_as),
                         seccomp_profile: Some(SeccompProfile {
                             type_: "RuntimeDefault".into(),
                             ..SeccompProfile::default()
@@ -206,8 +111,69 @@ pub fn deployment(
     }
 }
 
+/// The one container: the kind's shape, the revision's image, and a security context every
+/// kind shares (the restricted Pod Security profile, a read-only root filesystem).
+fn container(svc: &ServiceRef, rev: &Revision, shape: Shape<'_>) -> Container {
+    let env: Vec<EnvVar> = shape
+        .env
+        .iter()
+        .map(|e| EnvVar {
+            name: e.name.clone(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(e.secret_key_ref.clone()),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        })
+        .collect();
+    let mounts = [
+        VolumeMount {
+            name: "config".into(),
+            mount_path: shape.config_dir.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        },
+        // The root filesystem is read-only; /tmp is the one writable scratch directory
+        // (the embedded SQLite file of a service without a database URL lives there).
+        VolumeMount {
+            name: "tmp".into(),
+            mount_path: "/tmp".into(),
+            ..VolumeMount::default()
+        },
+    ];
+    let secrets = shape.secret_volumes.iter().map(|v| VolumeMount {
+        name: format!("secret-{}", v.name),
+        mount_path: v.mount_path.clone(),
+        read_only: Some(true),
+        ..VolumeMount::default()
+    });
+    Container {
+        name: svc.component.to_owned(),
+        image: Some(rev.content.image.clone()),
+        command: shape.command,
+        args: shape.args,
+        ports: Some(shape.ports),
+        env: (!env.is_empty()).then_some(env),
+        resources: shape.resources.cloned(),
+        readiness_probe: shape.readiness,
+        liveness_probe: shape.liveness,
+        volume_mounts: Some(mounts.into_iter().chain(secrets).collect()),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                ..Capabilities::default()
+            }),
+            ..SecurityContext::default()
+        }),
+        ..Container::default()
+    }
+}
+
 /// The pod's volumes: the revision's config, `/tmp`, and the spec's Secrets.
-fn volumes(svc: &ServiceRef, rev: &Revision) -> Vec<Volume> {
+fn volumes(svc: &ServiceRef, rev: &Revision, shape: &Shape<'_>) -> Vec<Volume> {
     let fixed = [
         Volume {
             name: "config".into(),
@@ -226,7 +192,7 @@ fn volumes(svc: &ServiceRef, rev: &Revision) -> Vec<Volume> {
             ..Volume::default()
         },
     ];
-    let secrets = rev.content.pod.secret_volumes.iter().map(|v| Volume {
+    let secrets = shape.secret_volumes.iter().map(|v| Volume {
         name: format!("secret-{}", v.name),
         secret: Some(SecretVolumeSource {
             secret_name: Some(v.secret_name.clone()),

@@ -11,6 +11,7 @@
 mod deployment;
 mod meta;
 mod service;
+mod shape;
 
 use std::collections::BTreeMap;
 
@@ -20,9 +21,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 
 pub use deployment::{
-    ANNOTATION_RENDER, CONFIG_DIR, CONFIG_FILE, RENDER_VERSION, RUN_AS_ID, TemplateFingerprint,
-    deployment, fingerprint, observed_fingerprint,
+    ANNOTATION_RENDER, RENDER_VERSION, TemplateFingerprint, deployment, fingerprint,
+    observed_fingerprint,
 };
+pub use lockstep_crd::validate::CONFIG_DIR;
 pub use meta::{
     ANNOTATION_RESTARTED_AT, LABEL_COMPONENT, LABEL_CONFIG_HASH, LABEL_HASH_SCHEMA, LABEL_REVISION,
     LABEL_SERVICE, config_map_name, meta, revision_name,
@@ -30,6 +32,7 @@ pub use meta::{
 pub use service::{
     PortShape, observed_ports, service, service_ports, service_routes, serving_selector,
 };
+pub use shape::{CONFIG_FILE, RUN_AS_ID, config_file_name};
 
 use crate::kinds::ServiceRef;
 use crate::kinds::revision::Revision;
@@ -63,7 +66,7 @@ pub fn config_map(svc: &ServiceRef, rev: &Revision, owner: OwnerReference) -> Co
         metadata: meta(svc, config_map_name(svc, rev), Some(rev), owner),
         immutable: Some(true),
         data: Some(BTreeMap::from([(
-            CONFIG_FILE.to_owned(),
+            config_file_name(rev).to_owned(),
             rev.content.config.clone(),
         )])),
         ..ConfigMap::default()

@@ -7,16 +7,16 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{LABEL_REVISION, LABEL_SERVICE, meta};
-use crate::kinds::ServiceRef;
+use crate::kinds::{NamedPort, ServiceRef};
 
 /// The one Service in front of every revision: traffic splits by ready pods, so the canary's
 /// weight is its share of replicas. It targets the container ports by name (`http`, and `grpc`
-/// when the current spec serves gRPC), so a revision that moves a port is reached on its own
-/// number while the previous revision's pods still serve on theirs.
+/// when the current spec serves gRPC; an `AppService`'s own names), so a revision that moves a
+/// port is reached on its own number while the previous revision's pods still serve on theirs.
 pub fn service(svc: &ServiceRef, serving: Option<i64>) -> Service {
     Service {
         metadata: meta(svc, svc.name.clone(), None, svc.owner.clone()),
-        spec: Some(service_spec(&svc.name, serving, svc.grpc_port)),
+        spec: Some(service_spec(&svc.name, serving, &svc.ports)),
         ..Service::default()
     }
 }
@@ -38,15 +38,16 @@ pub fn serving_selector(name: &str, serving: Option<i64>) -> String {
         .join(",")
 }
 
-fn service_spec(name: &str, serving: Option<i64>, grpc_port: Option<u16>) -> ServiceSpec {
-    let named = |name: &str, port: i32| ServicePort {
-        name: Some(name.into()),
-        port,
-        target_port: Some(IntOrString::String(name.into())),
-        ..ServicePort::default()
-    };
-    let mut ports = vec![named("http", 80)];
-    ports.extend(grpc_port.map(|p| named("grpc", i32::from(p))));
+fn service_spec(name: &str, serving: Option<i64>, ports: &[NamedPort]) -> ServiceSpec {
+    let ports = ports
+        .iter()
+        .map(|p| ServicePort {
+            name: Some(p.name.clone()),
+            port: i32::from(p.port),
+            target_port: Some(IntOrString::String(p.name.clone())),
+            ..ServicePort::default()
+        })
+        .collect();
     ServiceSpec {
         selector: Some(selector(name, serving)),
         ports: Some(ports),
@@ -66,10 +67,10 @@ fn port_shapes(spec: &ServiceSpec) -> Vec<PortShape> {
         .collect()
 }
 
-/// The ports [`service`] renders: `http` on 80, and `grpc` on `grpc_port` when the service's
-/// spec serves gRPC.
-pub fn service_ports(grpc_port: Option<u16>) -> Vec<PortShape> {
-    port_shapes(&service_spec("", None, grpc_port))
+/// The ports [`service`] renders for `ports` (what the current spec asks for,
+/// [`LockstepService::service_ports`](crate::kinds::LockstepService::service_ports)).
+pub fn service_ports(ports: &[NamedPort]) -> Vec<PortShape> {
+    port_shapes(&service_spec("", None, ports))
 }
 
 /// The ports of an observed Service.

@@ -1,0 +1,133 @@
+//! An `AppService` end to end: `examples/app-service.yaml` — static-web-server, an image that is
+//! not one of ours, with its TOML config and a JSON Schema for it — deployed by the operator; a
+//! config change (with a new image and schema) rolled out as a canary; a config that breaks the
+//! schema refused with nothing rolled out; `rollbackTo` restoring image, config and schema
+//! together. On the fake API server in every `cargo test`; on a cluster with
+//! `LOCKSTEP_E2E_TARGET=cluster` (the kind workflow pulls the image).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed call fails the test
+
+mod e2e_support;
+
+use std::time::Duration;
+
+use e2e_support::{Env, phase};
+use k8s_openapi::api::apps::v1::ControllerRevision;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use lockstep_crd::AppService;
+use lockstep_crd::status::{Phase, ServiceStatus};
+use serde_json::{Value, json};
+
+fn example() -> AppService {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/app-service.yaml"
+    );
+    let mut doc: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // A short pause: the scenario checks the canary step, not the minute.
+    doc["spec"]["rollout"]["steps"] = json!([{"setWeight": 25}, {"pause": {"duration": "2s"}}]);
+    serde_json::from_value(doc).unwrap()
+}
+
+async fn status_of(api: &Api<AppService>) -> ServiceStatus {
+    api.get("web").await.unwrap().status.unwrap_or_default()
+}
+
+async fn wait_for(api: &Api<AppService>, what: &str, pred: impl Fn(&ServiceStatus) -> bool) {
+    for _ in 0..480 {
+        if pred(&status_of(api).await) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!(
+        "web: timed out waiting for {what}: {:?}",
+        status_of(api).await
+    );
+}
+
+async fn revisions(env: &Env) -> usize {
+    Api::<ControllerRevision>::namespaced(env.client.clone(), &env.ns)
+        .list(&ListParams::default().labels("lockstep.dev/service=web"))
+        .await
+        .unwrap()
+        .items
+        .len()
+}
+
+#[tokio::test]
+async fn an_app_service_rolls_out_refuses_a_bad_config_and_rolls_back() {
+    let env = Env::new("apps").await;
+    let api: Api<AppService> = Api::namespaced(env.client.clone(), &env.ns);
+    api.create(&PostParams::default(), &example())
+        .await
+        .unwrap();
+    let healthy = |rev: i64| {
+        move |s: &ServiceStatus| phase(s) == Some(Phase::Healthy) && s.stable_revision == Some(rev)
+    };
+    wait_for(&api, "revision 1 healthy", healthy(1)).await;
+    env.assert_serves_config("web", "port = 8787").await;
+
+    // Revision 2: a new image, a config key the old schema did not allow, and the schema
+    // that allows it — one change, rolled out as a canary.
+    let change = json!({"spec": {"release": {
+        "version": "2.34.0",
+        "image": "docker.io/joseluisq/static-web-server:2.34.0",
+        "config": {"general": {"compression": true}},
+        "configSchema": {"properties": {"general": {"properties": {"compression": {"type": "boolean"}}}}}
+    }}});
+    api.patch("web", &PatchParams::default(), &Patch::Merge(&change))
+        .await
+        .unwrap();
+    wait_for(&api, "the canary at step 0 or 1", |s| {
+        s.current_revision == Some(2) && s.stable_revision == Some(1) && s.step.is_some()
+    })
+    .await;
+    wait_for(&api, "revision 2 stable", healthy(2)).await;
+    env.assert_serves_config("web", "compression = true").await;
+
+    // Port 80 breaks the schema's minimum: refused, nothing rolled out.
+    let bad = json!({"spec": {"release": {"config": {"general": {"port": 80}}}}});
+    api.patch("web", &PatchParams::default(), &Patch::Merge(&bad))
+        .await
+        .unwrap();
+    wait_for(&api, "the config refused", |s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "ConfigValid" && c.status == "False")
+    })
+    .await;
+    let refused = status_of(&api).await;
+    assert_eq!(refused.phase, Some(Phase::Degraded));
+    let message = refused.message.unwrap_or_default();
+    assert!(
+        message.contains("/general/port") && message.contains("minimum"),
+        "the pointer and the rule: {message}"
+    );
+    assert_eq!(revisions(&env).await, 2, "no revision for a refused config");
+    assert_eq!(refused.current_revision, Some(2));
+    env.assert_serves_config("web", "port = 8787").await;
+
+    // Back to revision 1: image, config and schema return together.
+    let undo = json!({"spec": {"rollbackTo": {"revision": 1}}});
+    api.patch("web", &PatchParams::default(), &Patch::Merge(&undo))
+        .await
+        .unwrap();
+    wait_for(&api, "revision 1 stable again", healthy(1)).await;
+    env.assert_serves_config("web", "port = 8787").await;
+    let release = api.get("web").await.unwrap().spec.release;
+    assert_eq!(
+        release.image,
+        "docker.io/joseluisq/static-web-server:2.33.0"
+    );
+    assert_eq!(
+        release.config,
+        example().spec.release.config,
+        "the config of revision 1"
+    );
+    assert_eq!(
+        release.config_schema,
+        example().spec.release.config_schema,
+        "the schema of revision 1"
+    );
+    env.teardown().await;
+}
