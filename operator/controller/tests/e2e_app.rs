@@ -54,6 +54,18 @@ async fn revisions(env: &Env) -> usize {
         .len()
 }
 
+/// `kubectl lockstep <args>` in the test's namespace; its output.
+async fn lockstep(env: &Env, args: &[&str]) -> String {
+    use clap::Parser;
+    let cli =
+        kubectl_lockstep::cli::Cli::try_parse_from([&["kubectl-lockstep"], args].concat()).unwrap();
+    let mut out = Vec::new();
+    kubectl_lockstep::run_with(&env.client, &env.ns, &cli, &mut out)
+        .await
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
 #[tokio::test]
 async fn an_app_service_rolls_out_refuses_a_bad_config_and_rolls_back() {
     let env = Env::new("apps").await;
@@ -107,11 +119,14 @@ async fn an_app_service_rolls_out_refuses_a_bad_config_and_rolls_back() {
     assert_eq!(refused.current_revision, Some(2));
     env.assert_serves_config("web", "port = 8787").await;
 
-    // Back to revision 1: image, config and schema return together.
-    let undo = json!({"spec": {"rollbackTo": {"revision": 1}}});
-    api.patch("web", &PatchParams::default(), &Patch::Merge(&undo))
-        .await
-        .unwrap();
+    // What a user types: the history, then `kubectl lockstep undo web`. Image, config and
+    // schema return together.
+    let history = lockstep(&env, &["history", "appservice/web"]).await;
+    assert!(
+        history.contains("2.33.0") && history.contains("2.34.0"),
+        "{history}"
+    );
+    lockstep(&env, &["undo", "web"]).await;
     wait_for(&api, "revision 1 stable again", healthy(1)).await;
     env.assert_serves_config("web", "port = 8787").await;
     let release = api.get("web").await.unwrap().spec.release;
