@@ -146,3 +146,122 @@ async fn an_app_service_rolls_out_refuses_a_bad_config_and_rolls_back() {
     );
     env.teardown().await;
 }
+
+/// `rollout.preflight` on an `AppService`: before any pod of a new revision starts, its image
+/// runs the named check with its config mounted. A config the schema accepts but the binary
+/// refuses is refused with the check's last lines; a pass is recorded and never run again. The
+/// fake API server plays the image (its Job runner); on a cluster this needs an image with a
+/// check command, so the scenario runs on the fake only.
+#[tokio::test]
+async fn preflight_refuses_a_config_the_image_rejects_with_its_log() {
+    use std::sync::Arc;
+
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::batch::v1::Job;
+    use lockstep_fake_api::{JobResult, JobRun};
+
+    if e2e_support::on_cluster() {
+        eprintln!("skipped on a cluster: the fake API server plays the checking image");
+        return;
+    }
+    let mut env = Env::new("preflight").await;
+    // The "image": its check refuses a root directory it does not have.
+    env.fake().unwrap().store().job_runner = Some(Arc::new(|run: &JobRun| {
+        let config = run
+            .files
+            .get("/etc/sws/config.toml")
+            .cloned()
+            .unwrap_or_default();
+        let fine = config.contains("root = \"/public\"");
+        JobResult {
+            exit_code: i32::from(!fine),
+            log: format!(
+                "reading {}\n{}\n",
+                run.command[1..].join(" "),
+                if fine {
+                    "ok"
+                } else {
+                    "error: root directory does not exist"
+                }
+            ),
+        }
+    }));
+    let mut svc = example();
+    svc.spec.rollout.preflight = Some(lockstep_crd::spec::Preflight {
+        command: vec!["sws-check".into(), "/etc/sws/config.toml".into()],
+        timeout_seconds: 60,
+    });
+    let api: Api<AppService> = Api::namespaced(env.client.clone(), &env.ns);
+    api.create(&PostParams::default(), &svc).await.unwrap();
+    wait_for(&api, "revision 1 healthy after its check", |s| {
+        phase(s) == Some(Phase::Healthy) && s.stable_revision == Some(1)
+    })
+    .await;
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), &env.ns);
+    let all = ListParams::default().labels("lockstep.dev/service=web");
+    assert_eq!(jobs.list(&all).await.unwrap().items.len(), 1);
+    let recorded = Api::<ControllerRevision>::namespaced(env.client.clone(), &env.ns)
+        .list(&all)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        recorded[0].metadata.annotations.as_ref().unwrap()["lockstep.dev/preflight"],
+        "passed"
+    );
+
+    // The schema allows any root; the image does not.
+    let srv = json!({"spec": {"release": {"config": {"general": {"root": "/srv"}}}}});
+    api.patch("web", &PatchParams::default(), &Patch::Merge(&srv))
+        .await
+        .unwrap();
+    wait_for(&api, "revision 2 refused by its check", |s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "ConfigValid" && c.reason == "PreflightFailed")
+    })
+    .await;
+    let refused = status_of(&api).await;
+    assert_eq!(refused.phase, Some(Phase::Degraded));
+    let message = refused.message.unwrap_or_default();
+    assert!(
+        message.contains("revision 2 failed preflight")
+            && message
+                .ends_with("reading /etc/sws/config.toml\nerror: root directory does not exist"),
+        "the check's last lines: {message}"
+    );
+    let deployments = Api::<Deployment>::namespaced(env.client.clone(), &env.ns)
+        .list(&all)
+        .await
+        .unwrap()
+        .items;
+    let revisions: Vec<_> = deployments
+        .iter()
+        .filter_map(|d| {
+            d.metadata
+                .labels
+                .as_ref()?
+                .get("lockstep.dev/revision")
+                .cloned()
+        })
+        .collect();
+    assert_eq!(revisions, ["1"], "no pod of revision 2");
+    assert_eq!(refused.stable_revision, Some(1));
+
+    // A restarted operator neither checks revision 1 again nor re-reads the log.
+    env.restart_operator().await;
+    let back = json!({"spec": {"release": {"config": {"general": {"root": "/public"}}}}});
+    api.patch("web", &PatchParams::default(), &Patch::Merge(&back))
+        .await
+        .unwrap();
+    wait_for(&api, "revision 1 healthy, unchecked", |s| {
+        phase(s) == Some(Phase::Healthy) && s.stable_revision == Some(1)
+    })
+    .await;
+    assert_eq!(
+        jobs.list(&all).await.unwrap().items.len(),
+        2,
+        "one Job per checked revision"
+    );
+    env.teardown().await;
+}

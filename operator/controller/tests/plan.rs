@@ -50,6 +50,10 @@ fn kinds(actions: &[Action]) -> Vec<String> {
             Action::DeleteRevision(n) => format!("DeleteRevision({n})"),
             Action::PatchSpec(_) => "PatchSpec".into(),
             Action::PatchStatus { .. } => "PatchStatus".into(),
+            Action::CreatePreflight { revision, .. } => {
+                format!("CreatePreflight({})", revision.number)
+            }
+            Action::RecordPreflight(r) => format!("RecordPreflight({})", r.number),
             Action::Event(t) => format!("Event({})", t.reason),
         })
         .collect()

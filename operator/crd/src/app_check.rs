@@ -31,6 +31,17 @@ impl AppServiceSpec {
             .map_err(|e| invalid("release.config", e.to_string()))?;
         check_schema(release)?;
         check_ports(&self.pod)?;
+        if self
+            .rollout
+            .preflight
+            .as_ref()
+            .is_some_and(|p| p.command.is_empty())
+        {
+            return Err(invalid(
+                "rollout.preflight.command",
+                "an AppService names its check: the image's own command is not known",
+            ));
+        }
         check_secret_volumes_clear_of(&self.pod.secret_volumes, &release.config_file.mount_path)?;
         Ok(file)
     }

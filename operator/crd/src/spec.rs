@@ -176,6 +176,31 @@ pub struct RolloutSpec {
     #[serde(default = "default_scale_down_delay")]
     #[schemars(range(max = 3600))]
     pub scale_down_delay_seconds: u32,
+    /// Before any pod of a new revision starts, run its image with its config file mounted in
+    /// a Job: a failure refuses the revision (nothing rolled out), a success is recorded on the
+    /// revision. Not part of the revision: turning it on starts no rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<Preflight>,
+}
+
+/// `rollout.preflight`: the check a new revision must pass before its pods start.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Preflight {
+    /// The command, run in the new image with the new config mounted where the pods get it.
+    /// Unset for `AlbumService`/`NoteService`/`UserService`: the binary's own `check-config` on
+    /// the mounted file; an `AppService` names its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub command: Vec<String>,
+    /// How long the check may run before it counts as failed.
+    #[serde(default = "default_preflight_timeout")]
+    #[schemars(range(min = 5, max = 3600))]
+    pub timeout_seconds: u32,
+}
+
+fn default_preflight_timeout() -> u32 {
+    120
 }
 
 fn default_scale_down_delay() -> u32 {
@@ -191,6 +216,7 @@ impl Default for RolloutSpec {
             analysis: None,
             min_ready_seconds: 0,
             scale_down_delay_seconds: default_scale_down_delay(),
+            preflight: None,
         }
     }
 }

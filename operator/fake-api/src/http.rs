@@ -48,6 +48,37 @@ fn verb(
     }
 }
 
+/// `GET …/pods/<name>/log[?tailLines=N]`: what the pod's container wrote, as text (the Job pods
+/// the store ran; any other pod logged nothing).
+fn pod_log(
+    shared: &Shared,
+    target: &Target,
+    query: &HashMap<String, String>,
+    verb: &str,
+) -> Response {
+    if verb != "get" {
+        return refuse(&ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "only GET of a pod's log",
+        ));
+    }
+    let ns = target.namespace.clone().unwrap_or_default();
+    let name = target.name.clone().unwrap_or_default();
+    let store = shared.lock();
+    let key = Key {
+        collection: target.collection.clone(),
+        namespace: ns.clone(),
+        name: name.clone(),
+    };
+    if let Err(e) = store.get(&key) {
+        return refuse(&e);
+    }
+    let tail = query.get("tailLines").and_then(|n| n.parse().ok());
+    let log = store.pod_log(&ns, &name, tail).unwrap_or_default();
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], log).into_response()
+}
+
 /// Handles one request.
 pub(crate) async fn handle(
     shared: Shared,
@@ -88,6 +119,9 @@ pub(crate) async fn handle(
     }
     if verb == "watch" {
         return watch(&shared, &target, &query);
+    }
+    if target.log {
+        return pod_log(&shared, &target, &query, verb);
     }
     let manager = query
         .get("fieldManager")

@@ -34,6 +34,8 @@ pub(crate) fn authorize(
         .to_owned();
     let resource = if target.status {
         format!("{}/status", target.collection.resource)
+    } else if target.log {
+        format!("{}/log", target.collection.resource)
     } else {
         target.collection.resource.clone()
     };

@@ -1,4 +1,5 @@
-//! What a request addresses: the collection, namespace, name and `/status` of an API path.
+//! What a request addresses: the collection, namespace, name, and `/status` (or a pod's `/log`)
+//! of an API path.
 
 use crate::store::Collection;
 
@@ -9,6 +10,8 @@ pub(crate) struct Target {
     pub(crate) namespace: Option<String>,
     pub(crate) name: Option<String>,
     pub(crate) status: bool,
+    /// `GET …/pods/<name>/log`.
+    pub(crate) log: bool,
 }
 
 pub(crate) fn parse(path: &str) -> Option<Target> {
@@ -32,13 +35,15 @@ pub(crate) fn parse(path: &str) -> Option<Target> {
         [resource, name, sub] => (None, *resource, Some(*name), Some(*sub)),
         _ => return None,
     };
-    if sub.is_some_and(|s| s != "status") {
+    let log = sub == Some("log") && resource == "pods";
+    if sub.is_some_and(|s| s != "status") && !log {
         return None;
     }
     Some(Target {
         collection: collection(resource),
         namespace: ns.map(str::to_owned),
         name: name.map(str::to_owned),
-        status: sub.is_some(),
+        status: sub == Some("status"),
+        log,
     })
 }

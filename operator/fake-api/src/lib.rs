@@ -45,7 +45,7 @@ use tokio::sync::broadcast;
 
 pub use shared::{Authorizer, Counters, Refusal, Request};
 use shared::{Faults, Inner, Shared, guard};
-pub use store::{ApiError, Change, Collection, Key, Store};
+pub use store::{ApiError, Change, Collection, JobResult, JobRun, JobRunner, Key, Store};
 
 /// A running fake API server. Dropping it stops the server.
 pub struct FakeApi {

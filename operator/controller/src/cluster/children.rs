@@ -12,12 +12,14 @@
 //! ones the reconcile used on the whole object, so the two readings cannot differ.
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::api::PartialObjectMeta;
 use kube::core::ObjectMeta;
 
+use crate::core::plan::PreflightRun;
 pub use crate::core::pods::{ContainerHealth, Terminated};
-use crate::core::render::TemplateFingerprint;
+use crate::core::render::{ANNOTATION_PREFLIGHT, PREFLIGHT_PASSED, TemplateFingerprint};
 use crate::core::render::{LABEL_COMPONENT, LABEL_REVISION, LABEL_SERVICE, PortShape};
 
 /// A child's identity and the labels the operator indexes and routes it by.
@@ -68,6 +70,7 @@ macro_rules! child {
     )*};
 }
 child!(
+    CachedJob,
     CachedRevision,
     CachedDeployment,
     CachedConfigMap,
@@ -85,6 +88,8 @@ pub struct CachedRevision {
     pub uid: Option<String>,
     /// `data` as JSON text.
     pub data: Option<Box<str>>,
+    /// Whether its preflight passed (annotation `lockstep.dev/preflight: passed`).
+    pub preflight_passed: bool,
 }
 
 impl From<ControllerRevision> for CachedRevision {
@@ -95,8 +100,14 @@ impl From<ControllerRevision> for CachedRevision {
                 .ok()
                 .map(String::into_boxed_str),
         });
+        let preflight = cr
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ANNOTATION_PREFLIGHT));
         CachedRevision {
             meta: ChildMeta::of(&cr.metadata),
+            preflight_passed: preflight.is_some_and(|v| v == PREFLIGHT_PASSED),
             uid: cr.metadata.uid,
             data,
         }
@@ -228,6 +239,43 @@ impl From<Pod> for CachedPod {
             meta: ChildMeta::of(&pod.metadata),
             started,
             containers,
+        }
+    }
+}
+
+/// A preflight Job: where it stands, from its conditions (`Complete`, `Failed`) as the Job
+/// controller sets them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedJob {
+    /// Identity and labels.
+    pub meta: ChildMeta,
+    /// Running, passed, or failed with the Job's reason (its pod's logs are read on demand).
+    pub run: PreflightRun,
+}
+
+impl From<Job> for CachedJob {
+    fn from(job: Job) -> Self {
+        let conditions = job.status.and_then(|s| s.conditions).unwrap_or_default();
+        let holds = |type_: &str| {
+            conditions
+                .iter()
+                .find(|c| c.type_ == type_ && c.status == "True")
+        };
+        let run = if holds("Complete").is_some() {
+            PreflightRun::Passed
+        } else if let Some(failed) = holds("Failed") {
+            let reason = failed.reason.clone().unwrap_or_else(|| "Failed".into());
+            let reason = match failed.message.as_deref() {
+                Some(m) if !m.is_empty() => format!("{reason}: {m}"),
+                _ => reason,
+            };
+            PreflightRun::Failed { reason, logs: None }
+        } else {
+            PreflightRun::Running
+        };
+        CachedJob {
+            meta: ChildMeta::of(&job.metadata),
+            run,
         }
     }
 }

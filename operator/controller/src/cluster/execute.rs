@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster::events::Recorder;
 use crate::cluster::observe::{Caches, Kind, Written};
+use crate::cluster::preflight;
 use crate::core::plan::{Action, Cluster, Plan};
 use crate::core::render;
 use crate::error::{Error, Result};
@@ -89,6 +90,8 @@ where
     let (client, recorder) = (ctx.client, ctx.recorder);
     let apply = PatchParams::apply(FIELD_MANAGER).force();
     let mut created = Vec::new();
+    // The uids of the ControllerRevisions this plan created (not in the caches yet).
+    let mut uids = std::collections::BTreeMap::new();
     let mut written = Vec::new();
     for action in &plan.actions {
         match action {
@@ -101,6 +104,7 @@ where
                     .await?;
                 written.push(Written::of(Kind::Revision, &cr));
                 let (owner, uid) = (cr.name_any(), cr.uid());
+                uids.insert(rev.number, uid.clone());
                 let owner = (owner.as_str(), uid.as_deref());
                 written.extend(create_config_map(client, &sref, rev, owner).await?);
                 created.push(rev.clone());
@@ -165,6 +169,26 @@ where
                     .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
                     .await?;
                 written.push(Written::of(Kind::Custom, &svc));
+            }
+            Action::CreatePreflight {
+                revision: rev,
+                check,
+            } => {
+                let uid = match uids.get(&rev.number) {
+                    Some(uid) => uid.clone(),
+                    None => ctx
+                        .caches
+                        .revisions
+                        .get(&ns, &name, &render::revision_name(&sref, rev))
+                        .ok_or(Error::RevisionVanished(rev.number))?
+                        .uid
+                        .clone(),
+                };
+                let owner = preflight::revision_owner(&sref, rev, uid.as_deref())?;
+                written.extend(preflight::create(client, &sref, rev, check, owner).await?);
+            }
+            Action::RecordPreflight(rev) => {
+                written.push(preflight::record(client, &sref, rev).await?);
             }
             Action::Event(t) => {
                 let event = Event {

@@ -11,6 +11,7 @@ pub mod execute;
 pub mod failure;
 pub mod leader;
 pub mod observe;
+pub mod preflight;
 pub mod readiness;
 pub mod services;
 pub mod watch;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::api::{Api, PartialObjectMeta};
 use kube::runtime::reflector::ObjectRef;
@@ -12,7 +13,7 @@ use kube::{Client, Resource, ResourceExt};
 
 use crate::cluster::caches::{Index, feed};
 use crate::cluster::children::{
-    CachedConfigMap, CachedDeployment, CachedPod, CachedRevision, CachedService, Child,
+    CachedConfigMap, CachedDeployment, CachedJob, CachedPod, CachedRevision, CachedService, Child,
 };
 pub use crate::cluster::services::{Kinds, Services};
 use crate::core::plan::{Cluster, ObservedDeployment};
@@ -33,6 +34,8 @@ pub struct Caches {
     pub config_maps: Index<CachedConfigMap>,
     /// The Services routing to the revisions.
     pub services: Index<CachedService>,
+    /// The preflight Jobs of new revisions.
+    pub jobs: Index<CachedJob>,
     /// The services of every kind.
     pub kinds: Kinds,
 }
@@ -65,6 +68,7 @@ impl Caches {
             pods: Index::default(),
             config_maps: Index::default(),
             services: Index::default(),
+            jobs: Index::default(),
             kinds,
         };
         let feeds = futures::future::join5(
@@ -84,6 +88,10 @@ impl Caches {
             ),
             feed(api::<Service>(client, namespace), caches.services.clone()),
         );
+        let feeds = futures::future::join(
+            feeds,
+            feed(api::<Job>(client, namespace), caches.jobs.clone()),
+        );
         (caches, async move {
             Box::pin(feeds).await;
         })
@@ -97,6 +105,7 @@ impl Caches {
             self.pods.synced(),
             self.config_maps.synced(),
             self.services.synced(),
+            self.jobs.synced(),
         ];
         children.into_iter().chain(self.kinds.synced()).collect()
     }
@@ -149,6 +158,19 @@ impl Caches {
             ..Cluster::default()
         };
         cluster.revisions.sort_by_key(|r| r.number);
+        cluster.preflight_passed = self
+            .revisions
+            .children(ns, name)
+            .iter()
+            .filter(|r| r.preflight_passed)
+            .filter_map(|r| r.meta.revision)
+            .collect();
+        cluster.preflight = self
+            .jobs
+            .children(ns, name)
+            .iter()
+            .filter_map(|j| Some((j.meta.revision?, j.run.clone())))
+            .collect();
         for d in self.deployments.children(ns, name) {
             let Some(number) = d.meta.revision else {
                 continue;
@@ -205,6 +227,7 @@ impl Caches {
             Kind::ConfigMap => version(self.config_maps.get(ns, service, name)),
             Kind::Deployment => version(self.deployments.get(ns, service, name)),
             Kind::Service => version(self.services.get(ns, service, name)),
+            Kind::Job => version(self.jobs.get(ns, service, name)),
             Kind::Custom => self.kinds.get::<S>().ok().and_then(|services| {
                 services
                     .store
@@ -238,6 +261,8 @@ pub enum Kind {
     Deployment,
     /// Service.
     Service,
+    /// A preflight Job.
+    Job,
     /// The Lockstep service object itself.
     Custom,
 }

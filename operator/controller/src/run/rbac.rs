@@ -52,11 +52,16 @@ pub const PERMISSIONS: &[Permission] = &[
     // Everything below is read from watch caches (crate::cluster::caches), labelled
     // lockstep.dev/service: list+watch, never get.
     // Revision history, pruned beyond revisionHistoryLimit.
+    // (patch: a revision whose preflight passed is annotated so, and never checked again.)
     rule(
         "apps",
         "controllerrevisions",
-        &["list", "watch", "create", "delete"],
+        &["list", "watch", "create", "patch", "delete"],
     ),
+    // rollout.preflight: a Job per new revision (watched: its end triggers the reconcile),
+    // collected with its revision; a failed one's pod is found by label and its log read.
+    rule("batch", "jobs", &["list", "watch", "create"]),
+    rule("", "pods/log", &["get"]),
     // A revision's config file (immutable, owned by its ControllerRevision, collected with it;
     // watched so that a missing one is recreated).
     rule("", "configmaps", &["list", "watch", "create"]),

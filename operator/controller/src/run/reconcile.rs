@@ -14,10 +14,10 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster::events::Recorder;
 use crate::cluster::execute::{Writer, execute};
-use crate::core::plan::Action;
+use crate::core::plan::{Action, Cluster, PreflightRun, is_refused};
 use crate::core::rollout::AnalysisOutcome;
 use crate::error::{Error, Result};
-use crate::kinds::LockstepService;
+use crate::kinds::{LockstepService, ServiceRef};
 
 /// How long a reconcile waits for the caches to show its own writes before it fails (and is
 /// retried with backoff): a watch event normally follows a write within milliseconds.
@@ -64,7 +64,8 @@ where
     ctx.caches.wait_synced(SETTLE_LIMIT).await?;
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
     let ports = crate::core::render::service_ports(&svc.service_ports());
-    let cluster = ctx.caches.observe(&ns, &name, now, &ports);
+    let mut cluster = ctx.caches.observe(&ns, &name, now, &ports);
+    read_preflight_log(&*svc, &ctx.client, &mut cluster).await;
     let mut plan = crate::core::plan::plan(&*svc, &cluster, now, None);
     if plan.analysis_needed {
         let outcome = analyze(&*svc, &ctx, plan.target.unwrap_or_default()).await;
@@ -116,6 +117,29 @@ where
         ),
         None => kube::runtime::controller::Action::requeue(ctx.idle_requeue),
     })
+}
+
+/// The last lines of the failed preflight of the revision the spec asks for, once: when the
+/// status already shows them, nothing is read.
+async fn read_preflight_log<S: LockstepService>(svc: &S, client: &Client, cluster: &mut Cluster) {
+    let Ok(content) = svc.content() else {
+        return;
+    };
+    let hash = content.hash();
+    let Some(rev) = cluster.revisions.iter().find(|r| r.hash == hash).cloned() else {
+        return;
+    };
+    let Some(PreflightRun::Failed { logs, .. }) = cluster.preflight.get_mut(&rev.number) else {
+        return;
+    };
+    if is_refused(svc.status(), rev.number) {
+        return;
+    }
+    let Some(sref) = ServiceRef::of(svc) else {
+        return;
+    };
+    let job = crate::core::render::preflight_job_name(&sref, &rev);
+    *logs = Some(crate::cluster::preflight::last_lines(client, &sref.namespace, &job).await);
 }
 
 /// One analysis sample for the canary `revision`: every query of the analysis, in order

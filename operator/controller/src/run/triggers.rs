@@ -141,6 +141,7 @@ where
         owners::<S, _>(caches.pods.changes()),
         owners::<S, _>(caches.config_maps.changes()),
         owners::<S, _>(caches.services.changes()),
+        owners::<S, _>(caches.jobs.changes()),
     ]);
     Ok(
         Controller::for_shared_stream(feed.triggers(), feed.store.clone())

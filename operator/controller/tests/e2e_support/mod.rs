@@ -42,6 +42,8 @@ enum Operator {
 /// One test's namespace and operator.
 pub struct Env {
     pub client: Client,
+    /// The client the in-process operator runs with.
+    operator_client: Client,
     pub ns: String,
     operator: Operator,
     /// The fake API server the scenario runs on (`None` on a cluster).
@@ -95,15 +97,22 @@ impl Env {
             .create(&PostParams::default(), &namespace)
             .await
             .expect("create the test namespace");
+        // On the fake the operator runs as the chart's service account: exactly
+        // `rbac::PERMISSIONS`, a call outside them is 403 as on a cluster.
+        let operator_client = match &fake {
+            Some(fake) => target::operator_client(fake),
+            None => client.clone(),
+        };
         let operator = match std::env::var("LOCKSTEP_E2E_OPERATOR").as_deref() {
             Ok("cluster") => Operator::Cluster(
                 std::env::var("LOCKSTEP_E2E_OPERATOR_NAMESPACE")
                     .unwrap_or_else(|_| "lockstep".into()),
             ),
-            _ => Operator::InProcess(start_operator(&client, &ns)),
+            _ => Operator::InProcess(start_operator(&operator_client, &ns)),
         };
         Env {
             client,
+            operator_client,
             ns,
             operator,
             fake,
@@ -209,7 +218,7 @@ impl Env {
             Operator::InProcess(task) => {
                 task.abort();
                 let _ = (&mut *task).await;
-                *task = start_operator(&self.client, &self.ns);
+                *task = start_operator(&self.operator_client, &self.ns);
             }
             Operator::Cluster(ns) => {
                 let pods = Api::<Pod>::namespaced(self.client.clone(), ns);
@@ -251,6 +260,11 @@ impl Env {
     /// Whether the scenario runs on the fake API server.
     pub fn on_fake(&self) -> bool {
         self.fake.is_some()
+    }
+
+    /// The fake API server the scenario runs on (`None` on a cluster).
+    pub fn fake(&self) -> Option<&lockstep_fake_api::FakeApi> {
+        self.fake.as_ref()
     }
 
     /// Stops the operator and deletes the namespace (kept when the test failed before this).

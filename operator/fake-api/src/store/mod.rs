@@ -4,6 +4,9 @@
 //! [`write`].
 
 mod admission;
+mod job_run;
+mod jobs;
+pub use job_run::{JobResult, JobRun, JobRunner};
 mod kubelet;
 mod write;
 
@@ -103,6 +106,10 @@ pub struct Store {
     pub deployments_ready: bool,
     /// `(namespace, ConfigMap)` → the Deployments whose pods wait for it to exist.
     waiting: BTreeMap<(String, String), BTreeSet<String>>,
+    /// What a Job's pod does when the controllers are played (every pod succeeds without one).
+    pub job_runner: Option<std::sync::Arc<JobRunner>>,
+    /// The logs of the Job pods, by `(namespace, pod)`.
+    pod_logs: BTreeMap<(String, String), String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -138,6 +145,8 @@ impl Default for Store {
             .collect(),
             deployments_ready: false,
             waiting: BTreeMap::new(),
+            job_runner: None,
+            pod_logs: BTreeMap::new(),
         }
     }
 }

@@ -360,6 +360,10 @@ impl Store {
         if self.deployments_ready && key.collection.resource == "configmaps" {
             self.kubelet(&key.namespace, &key.name);
         }
+        if self.deployments_ready && key.collection.resource == "jobs" && old.is_none() {
+            // The create answers with the Job as created; its status follows as a change.
+            self.run_job(&key.namespace, &new);
+        }
         Ok(new)
     }
 }

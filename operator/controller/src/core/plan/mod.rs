@@ -28,12 +28,14 @@ use crate::kinds::LockstepService;
 use crate::kinds::revision::{Revision, RevisionContent, find_by_hash, next_number};
 
 mod children;
+mod preflight;
 mod rollback;
 mod status;
 mod types;
 
+pub use preflight::{failure_message, is_refused};
 use status::{push, seconds, time};
-pub use types::{Action, Cluster, ObservedDeployment, Plan, TemplateFingerprint};
+pub use types::{Action, Cluster, ObservedDeployment, Plan, PreflightRun, TemplateFingerprint};
 
 /// The rollout memory stored in a status.
 pub fn state_of(status: Option<&ServiceStatus>) -> RolloutState {
@@ -76,10 +78,16 @@ pub fn plan<S: LockstepService>(
     }
     let content = match svc.content() {
         Ok(content) => content,
-        Err(e) => return status::refused(svc, status, &e.to_string(), now),
+        Err(e) => return status::refused(svc, status, "InvalidConfig", &e.to_string(), now),
     };
     let mut plan = Plan::default();
     let (target, revisions) = target(svc, cluster, content, now, &mut plan);
+    let checked = revisions.iter().find(|r| r.number == target);
+    if let Some(held) =
+        checked.and_then(|rev| preflight::gate(svc, cluster, rev, status.clone(), now, &mut plan))
+    {
+        return held;
+    }
     let decision = decide_rollout(svc, cluster, target, now, analysis);
     // A pod in a grace period is looked at again when it ends, even if nothing else changes.
     plan.requeue_after = match (decision.requeue_after, cluster.recheck_after) {

@@ -67,12 +67,14 @@ pub(super) fn push(plan: &mut Plan, prev: Option<&ServiceStatus>, status: Servic
     }
 }
 
-/// The plan for a config that is refused: a `ConfigValid=False` condition and a Warning event
+/// The plan for a config that is refused (`reason`: `InvalidConfig`, or `PreflightFailed` when
+/// the revision's own check refused it): a `ConfigValid=False` condition and a Warning event
 /// (once) with the message, phase `Degraded` — what ran before keeps running, and nothing
 /// automatic can fix a config only its author can — and nothing else touched.
 pub(super) fn refused<S: LockstepService>(
     svc: &S,
     mut status: ServiceStatus,
+    reason: &'static str,
     message: &str,
     now: i64,
 ) -> Plan {
@@ -83,7 +85,7 @@ pub(super) fn refused<S: LockstepService>(
         &before,
         kinds::CONFIG_VALID,
         false,
-        "InvalidConfig",
+        reason,
         message,
         now,
         generation,
@@ -96,7 +98,7 @@ pub(super) fn refused<S: LockstepService>(
         .any(|c| c.type_ == kinds::CONFIG_VALID && c.status == "False");
     if !refused_before {
         plan.actions.push(Action::Event(Transition {
-            reason: "InvalidConfig",
+            reason,
             message: message.to_owned(),
             warning: true,
         }));

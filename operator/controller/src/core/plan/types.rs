@@ -42,6 +42,27 @@ pub struct Cluster {
     pub service_routes: Option<Option<i64>>,
     /// Names of the service's ConfigMaps that exist.
     pub config_maps: BTreeSet<String>,
+    /// The preflight Jobs by revision number.
+    pub preflight: BTreeMap<i64, PreflightRun>,
+    /// Revisions whose preflight passed (recorded on their ControllerRevision).
+    pub preflight_passed: BTreeSet<i64>,
+}
+
+/// Where a revision's preflight Job stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreflightRun {
+    /// Not finished.
+    Running,
+    /// Its pod exited 0.
+    Passed,
+    /// It failed: the Job's reason (`BackoffLimitExceeded`, `DeadlineExceeded`), and the last
+    /// lines its pod logged once the reconcile has read them.
+    Failed {
+        /// The Job's `Failed` condition: reason and message.
+        reason: String,
+        /// The pod's last log lines, when read.
+        logs: Option<String>,
+    },
 }
 
 /// One API call.
@@ -76,6 +97,15 @@ pub enum Action {
         /// What is sent: `{"status": patch}`.
         patch: serde_json::Value,
     },
+    /// Create the preflight Job of a revision (owned by its ControllerRevision).
+    CreatePreflight {
+        /// The revision checked.
+        revision: Revision,
+        /// `rollout.preflight`.
+        check: lockstep_crd::spec::Preflight,
+    },
+    /// Record on a revision's ControllerRevision that its preflight passed.
+    RecordPreflight(Revision),
     /// Record an event.
     Event(Transition),
 }

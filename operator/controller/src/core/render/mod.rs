@@ -10,6 +10,7 @@
 //! ```
 mod deployment;
 mod meta;
+mod preflight;
 mod service;
 mod shape;
 
@@ -28,6 +29,9 @@ pub use lockstep_crd::validate::CONFIG_DIR;
 pub use meta::{
     ANNOTATION_RESTARTED_AT, LABEL_COMPONENT, LABEL_CONFIG_HASH, LABEL_HASH_SCHEMA, LABEL_REVISION,
     LABEL_SERVICE, config_map_name, meta, revision_name,
+};
+pub use preflight::{
+    ANNOTATION_PREFLIGHT, LABEL_PREFLIGHT_OF, PREFLIGHT_PASSED, preflight_job, preflight_job_name,
 };
 pub use service::{
     PortShape, observed_ports, service, service_ports, service_routes, serving_selector,
