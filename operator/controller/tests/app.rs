@@ -71,7 +71,7 @@ fn the_config_file_is_rendered_in_its_format_and_mounted_where_the_spec_says() {
     assert_eq!(c.name, "app");
     assert_eq!(
         c.image.as_deref(),
-        Some("docker.io/joseluisq/static-web-server:2.33.0")
+        Some("docker.io/joseluisq/static-web-server:2.39.0")
     );
     assert_eq!(c.command, None, "the image's entrypoint");
     assert_eq!(
@@ -127,7 +127,7 @@ fn identity_covers_image_config_file_schema_and_pod() {
     let mut args = example();
     args.spec.pod.args.push("--log-level=debug".into());
     let mut version = example();
-    version.spec.release.version = "2.33.1".into();
+    version.spec.release.version = "2.39.1".into();
     for (what, svc) in [("schema", schema), ("mountPath", place), ("args", args)] {
         assert_ne!(
             revision(&svc, 1).hash,
@@ -236,7 +236,7 @@ fn rollback_restores_release_schema_and_pod_of_the_revision() {
     let first = example();
     let rev = revision(&first, 1);
     let mut now = with_config(example(), &json!({"general": {"compression": true}}));
-    now.spec.release.image = "docker.io/joseluisq/static-web-server:2.34.0".into();
+    now.spec.release.image = "docker.io/joseluisq/static-web-server:2.40.0".into();
     now.spec.release.config_schema = None;
     now.spec.pod.args.push("--log-level=debug".into());
     let patch = now.rollback_patch(&rev).unwrap();

@@ -82,8 +82,8 @@ async fn an_app_service_rolls_out_refuses_a_bad_config_and_rolls_back() {
     // Revision 2: a new image, a config key the old schema did not allow, and the schema
     // that allows it — one change, rolled out as a canary.
     let change = json!({"spec": {"release": {
-        "version": "2.34.0",
-        "image": "docker.io/joseluisq/static-web-server:2.34.0",
+        "version": "2.40.0",
+        "image": "docker.io/joseluisq/static-web-server:2.40.0",
         "config": {"general": {"compression": true}},
         "configSchema": {"properties": {"general": {"properties": {"compression": {"type": "boolean"}}}}}
     }}});
@@ -123,7 +123,7 @@ async fn an_app_service_rolls_out_refuses_a_bad_config_and_rolls_back() {
     // schema return together.
     let history = lockstep(&env, &["history", "appservice/web"]).await;
     assert!(
-        history.contains("2.33.0") && history.contains("2.34.0"),
+        history.contains("2.39.0") && history.contains("2.40.0"),
         "{history}"
     );
     lockstep(&env, &["undo", "web"]).await;
@@ -132,7 +132,7 @@ async fn an_app_service_rolls_out_refuses_a_bad_config_and_rolls_back() {
     let release = api.get("web").await.unwrap().spec.release;
     assert_eq!(
         release.image,
-        "docker.io/joseluisq/static-web-server:2.33.0"
+        "docker.io/joseluisq/static-web-server:2.39.0"
     );
     assert_eq!(
         release.config,

@@ -1,5 +1,6 @@
-//! A `UserService` end to end: `examples/user-service.yaml` deployed by the operator, a config
-//! change rolled out as a new revision, and `rollbackTo` restoring image and config together.
+//! A `UserService` end to end: `examples/user-service.yaml` deployed by the operator after its
+//! preflight (`check-config`), a config change rolled out as a new revision, and `rollbackTo`
+//! restoring image and config together.
 //! On the fake API server in every `cargo test`; on a cluster (`LOCKSTEP_E2E_TARGET=cluster`)
 //! with `LOCKSTEP_E2E_USER_IMAGE` naming a user-service image it can run (see `tests/e2e.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed call fails the test
@@ -76,7 +77,8 @@ async fn a_user_service_deploys_rolls_out_and_rolls_back() {
     );
     let mut doc: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     doc["spec"]["release"]["image"] = json!(image);
-    doc["spec"]["rollout"] = json!({"strategy": "Rolling"});
+    doc["spec"]["rollout"]["strategy"] = json!("Rolling");
+    doc["spec"]["rollout"]["steps"] = json!([]);
     let svc: UserService = serde_json::from_value(doc).unwrap();
     let api: Api<UserService> = Api::namespaced(env.client.clone(), &env.ns);
     api.create(&PostParams::default(), &svc).await.unwrap();
@@ -85,6 +87,26 @@ async fn a_user_service_deploys_rolls_out_and_rolls_back() {
     })
     .await;
     assert!(served_config(&env).await.contains("token_ttl_seconds: 900"));
+    // `rollout.preflight: {}`: the binary's `check-config` ran on the new config first.
+    let jobs = Api::<k8s_openapi::api::batch::v1::Job>::namespaced(env.client.clone(), &env.ns)
+        .list(&ListParams::default().labels("lockstep.dev/service=users"))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(jobs.len(), 1);
+    let check = jobs[0]
+        .spec
+        .clone()
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers[0]
+        .clone();
+    assert_eq!(
+        check.args.unwrap(),
+        ["check-config", "/etc/lockstep/config.yaml"]
+    );
 
     let ttl = json!({"spec": {"release": {"config": {"tokens": {"token_ttl_seconds": 600}}}}});
     api.patch("users", &PatchParams::default(), &Patch::Merge(&ttl))
