@@ -3,6 +3,8 @@
 //! manager), delete, patch the spec or the status, publish events. What was written is
 //! returned, so the reconcile waits until the caches show it ([`Caches::settle`]).
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -17,6 +19,7 @@ use crate::cluster::observe::{Caches, Kind, Written};
 use crate::cluster::preflight;
 use crate::core::plan::{Action, Cluster, Plan};
 use crate::core::render;
+use crate::core::rollout::Transition;
 use crate::error::{Error, Result};
 use crate::kinds::revision::Revision;
 use crate::kinds::{LockstepService, ServiceRef};
@@ -46,24 +49,15 @@ fn find<'a>(cluster: &'a Cluster, created: &'a [Revision], number: i64) -> Resul
         .ok_or(Error::RevisionVanished(number))
 }
 
-/// Creates `rev`'s immutable ConfigMap owned by its ControllerRevision `cr`. One that exists
-/// already is right: the name carries the content hash and the data cannot change.
+/// Creates `rev`'s immutable ConfigMap owned by its ControllerRevision (`owner`: the
+/// ConfigMap is garbage-collected with it). One that exists already is right: the name carries
+/// the content hash and the data cannot change.
 async fn create_config_map(
     client: &Client,
     sref: &ServiceRef,
     rev: &Revision,
-    // The ControllerRevision's name and uid (the ConfigMap is garbage-collected with it).
-    owner: (&str, Option<&str>),
+    owner: OwnerReference,
 ) -> Result<Option<Written>> {
-    let (owner_name, owner_uid) = owner;
-    let owner = OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: "ControllerRevision".into(),
-        name: owner_name.to_owned(),
-        uid: owner_uid.ok_or(Error::MissingObjectKey("uid"))?.to_owned(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    };
     let cm = render::config_map(sref, rev, owner);
     match Api::<ConfigMap>::namespaced(client.clone(), &sref.namespace)
         .create(&PostParams::default(), &cm)
@@ -75,7 +69,7 @@ async fn create_config_map(
     }
 }
 
-/// Executes `plan` for `svc`; returns what was written, for [`crate::cluster::observe::Caches::settle`].
+/// Executes `plan` for `svc`; returns what was written, for [`Caches::settle`].
 pub async fn execute<S>(
     ctx: &Writer<'_>,
     svc: &S,
@@ -86,128 +80,199 @@ where
     S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
 {
     let sref = ServiceRef::of(svc).ok_or(Error::MissingObjectKey("namespace or uid"))?;
-    let (ns, name) = (sref.namespace.clone(), sref.name.clone());
-    let (client, recorder) = (ctx.client, ctx.recorder);
-    let apply = PatchParams::apply(FIELD_MANAGER).force();
-    let mut created = Vec::new();
-    // The uids of the ControllerRevisions this plan created (not in the caches yet).
-    let mut uids = std::collections::BTreeMap::new();
-    let mut written = Vec::new();
+    let mut run = Run {
+        ctx,
+        svc,
+        cluster,
+        sref,
+        created: Vec::new(),
+        uids: BTreeMap::new(),
+        written: Vec::new(),
+    };
     for action in &plan.actions {
         match action {
+            Action::CreateRevision(_)
+            | Action::CreateConfigMap(_)
+            | Action::DeleteRevision(_)
+            | Action::CreatePreflight { .. }
+            | Action::RecordPreflight(_) => run.revision(action).await?,
+            Action::ScaleRevision { .. }
+            | Action::DeleteDeployment(_)
+            | Action::ApplyService(_) => run.workload(action).await?,
+            Action::PatchSpec(_) | Action::PatchStatus { .. } => run.service(action).await?,
+            Action::Event(t) => run.event(t).await,
+        }
+    }
+    Ok(run.written)
+}
+
+/// One execution: what it has written so far.
+struct Run<'a, S> {
+    ctx: &'a Writer<'a>,
+    svc: &'a S,
+    cluster: &'a Cluster,
+    sref: ServiceRef,
+    /// Revisions this plan created (not in `cluster` yet).
+    created: Vec<Revision>,
+    /// The uids of the ControllerRevisions this plan created (not in the caches yet).
+    uids: BTreeMap<i64, Option<String>>,
+    written: Vec<Written>,
+}
+
+impl<S> Run<'_, S>
+where
+    S: LockstepService + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.ctx.client.clone(), &self.sref.namespace)
+    }
+
+    /// The owner reference to `rev`'s ControllerRevision (its ConfigMap and its preflight Job
+    /// go with it): created by this plan, or from the cache.
+    fn revision_owner(&self, rev: &Revision) -> Result<OwnerReference> {
+        let uid = match self.uids.get(&rev.number) {
+            Some(uid) => uid.clone(),
+            None => {
+                let (ns, name) = (&self.sref.namespace, &self.sref.name);
+                let cr = render::revision_name(&self.sref, rev);
+                let cached = self.ctx.caches.revisions.get(ns, name, &cr);
+                cached
+                    .ok_or(Error::RevisionVanished(rev.number))?
+                    .uid
+                    .clone()
+            }
+        };
+        let uid = uid.ok_or(Error::MissingObjectKey("uid"))?;
+        Ok(render::revision_owner(&self.sref, rev, uid))
+    }
+
+    /// Revisions, their ConfigMaps and their preflight.
+    async fn revision(&mut self, action: &Action) -> Result<()> {
+        let client = self.ctx.client;
+        match action {
             Action::CreateRevision(rev) => {
-                let cr = Api::<ControllerRevision>::namespaced(client.clone(), &ns)
-                    .create(
-                        &PostParams::default(),
-                        &render::controller_revision(&sref, rev),
-                    )
+                let record = render::controller_revision(&self.sref, rev);
+                let cr = self
+                    .api::<ControllerRevision>()
+                    .create(&PostParams::default(), &record)
                     .await?;
-                written.push(Written::of(Kind::Revision, &cr));
-                let (owner, uid) = (cr.name_any(), cr.uid());
-                uids.insert(rev.number, uid.clone());
-                let owner = (owner.as_str(), uid.as_deref());
-                written.extend(create_config_map(client, &sref, rev, owner).await?);
-                created.push(rev.clone());
+                self.written.push(Written::of(Kind::Revision, &cr));
+                self.uids.insert(rev.number, cr.uid());
+                let owner = self.revision_owner(rev)?;
+                let cm = create_config_map(client, &self.sref, rev, owner).await?;
+                self.written.extend(cm);
+                self.created.push(rev.clone());
             }
             Action::CreateConfigMap(rev) => {
-                let revision_name = render::revision_name(&sref, rev);
-                let cr = ctx
-                    .caches
-                    .revisions
-                    .get(&ns, &name, &revision_name)
-                    .ok_or(Error::RevisionVanished(rev.number))?;
-                let owner = (revision_name.as_str(), cr.uid.as_deref());
-                written.extend(create_config_map(client, &sref, rev, owner).await?);
-            }
-            Action::ScaleRevision { revision, replicas } => {
-                let common = svc.common();
-                let d = render::deployment(
-                    &sref,
-                    revision,
-                    *replicas,
-                    common.restart_at,
-                    common.rollout.min_ready_seconds,
-                );
-                let deployment_name = render::revision_name(&sref, revision);
-                let d = Api::<Deployment>::namespaced(client.clone(), &ns)
-                    .patch(&deployment_name, &apply, &Patch::Apply(&d))
-                    .await?;
-                written.push(Written::of(Kind::Deployment, &d));
-            }
-            Action::DeleteDeployment(number) => {
-                let rev = find(cluster, &created, *number)?;
-                let deployment_name = render::revision_name(&sref, rev);
-                Api::<Deployment>::namespaced(client.clone(), &ns)
-                    .delete(&deployment_name, &DeleteParams::background())
-                    .await?;
-                written.push(Written::gone(Kind::Deployment, deployment_name));
-            }
-            Action::ApplyService(serving) => {
-                let service = render::service(&sref, *serving);
-                let service = Api::<Service>::namespaced(client.clone(), &ns)
-                    .patch(&name, &apply, &Patch::Apply(&service))
-                    .await?;
-                written.push(Written::of(Kind::Service, &service));
+                let owner = self.revision_owner(rev)?;
+                let cm = create_config_map(client, &self.sref, rev, owner).await?;
+                self.written.extend(cm);
             }
             Action::DeleteRevision(number) => {
-                let rev = find(cluster, &created, *number)?;
-                let revision_name = render::revision_name(&sref, rev);
-                Api::<ControllerRevision>::namespaced(client.clone(), &ns)
-                    .delete(&revision_name, &DeleteParams::background())
+                let rev = find(self.cluster, &self.created, *number)?;
+                let name = render::revision_name(&self.sref, rev);
+                self.api::<ControllerRevision>()
+                    .delete(&name, &DeleteParams::background())
                     .await?;
-                written.push(Written::gone(Kind::Revision, revision_name));
-            }
-            Action::PatchSpec(patch) => {
-                let svc = Api::<S>::namespaced(client.clone(), &ns)
-                    .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
-                    .await?;
-                written.push(Written::of(Kind::Custom, &svc));
-            }
-            Action::PatchStatus { patch, .. } => {
-                let patch = serde_json::json!({ "status": patch });
-                let svc = Api::<S>::namespaced(client.clone(), &ns)
-                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await?;
-                written.push(Written::of(Kind::Custom, &svc));
+                self.written.push(Written::gone(Kind::Revision, name));
             }
             Action::CreatePreflight {
                 revision: rev,
                 check,
             } => {
-                let uid = match uids.get(&rev.number) {
-                    Some(uid) => uid.clone(),
-                    None => ctx
-                        .caches
-                        .revisions
-                        .get(&ns, &name, &render::revision_name(&sref, rev))
-                        .ok_or(Error::RevisionVanished(rev.number))?
-                        .uid
-                        .clone(),
-                };
-                let owner = preflight::revision_owner(&sref, rev, uid.as_deref())?;
-                written.extend(preflight::create(client, &sref, rev, check, owner).await?);
+                let owner = self.revision_owner(rev)?;
+                let job = preflight::create(client, &self.sref, rev, check, owner).await?;
+                self.written.extend(job);
             }
             Action::RecordPreflight(rev) => {
-                written.push(preflight::record(client, &sref, rev).await?);
+                let recorded = preflight::record(client, &self.sref, rev).await?;
+                self.written.push(recorded);
             }
-            Action::Event(t) => {
-                let event = Event {
-                    type_: if t.warning {
-                        EventType::Warning
-                    } else {
-                        EventType::Normal
-                    },
-                    reason: t.reason.into(),
-                    note: Some(t.message.clone()),
-                    action: "Reconcile".into(),
-                    secondary: None,
-                };
-                // An event that cannot be recorded must not fail the rollout.
-                if let Err(e) = recorder.publish(&event, &svc.object_ref(&())).await {
-                    tracing::warn!(error = %e, reason = t.reason, "event not recorded");
-                }
+            // The other actions are routed elsewhere by `execute`.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Deployments and the Service, applied server-side with the one field manager.
+    async fn workload(&mut self, action: &Action) -> Result<()> {
+        let apply = PatchParams::apply(FIELD_MANAGER).force();
+        let sref = &self.sref;
+        match action {
+            Action::ScaleRevision { revision, replicas } => {
+                let common = self.svc.common();
+                let (restart, min_ready) = (common.restart_at, common.rollout.min_ready_seconds);
+                let d = render::deployment(sref, revision, *replicas, restart, min_ready);
+                let name = render::revision_name(sref, revision);
+                let d = self
+                    .api::<Deployment>()
+                    .patch(&name, &apply, &Patch::Apply(&d))
+                    .await?;
+                self.written.push(Written::of(Kind::Deployment, &d));
             }
+            Action::DeleteDeployment(number) => {
+                let rev = find(self.cluster, &self.created, *number)?;
+                let name = render::revision_name(sref, rev);
+                self.api::<Deployment>()
+                    .delete(&name, &DeleteParams::background())
+                    .await?;
+                self.written.push(Written::gone(Kind::Deployment, name));
+            }
+            Action::ApplyService(serving) => {
+                let service = render::service(sref, *serving);
+                let service = self
+                    .api::<Service>()
+                    .patch(&sref.name, &apply, &Patch::Apply(&service))
+                    .await?;
+                self.written.push(Written::of(Kind::Service, &service));
+            }
+            // The other actions are routed elsewhere by `execute`.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The service object: its spec (rollbackTo) and its status, by merge patch.
+    async fn service(&mut self, action: &Action) -> Result<()> {
+        let name = &self.sref.name;
+        let params = PatchParams::default();
+        let patched = match action {
+            Action::PatchSpec(patch) => {
+                self.api::<S>()
+                    .patch(name, &params, &Patch::Merge(patch))
+                    .await?
+            }
+            Action::PatchStatus { patch, .. } => {
+                let patch = serde_json::json!({ "status": patch });
+                self.api::<S>()
+                    .patch_status(name, &params, &Patch::Merge(&patch))
+                    .await?
+            }
+            _ => return Ok(()),
+        };
+        self.written.push(Written::of(Kind::Custom, &patched));
+        Ok(())
+    }
+
+    /// Publishes a transition; an event that cannot be recorded must not fail the rollout.
+    async fn event(&self, t: &Transition) {
+        let event = Event {
+            type_: if t.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: t.reason.into(),
+            note: Some(t.message.clone()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        let reference = self.svc.object_ref(&());
+        if let Err(e) = self.ctx.recorder.publish(&event, &reference).await {
+            tracing::warn!(error = %e, reason = t.reason, "event not recorded");
         }
     }
-    Ok(written)
 }

@@ -11,28 +11,12 @@ use lockstep_crd::spec::Preflight;
 
 use crate::cluster::observe::{Kind, Written};
 use crate::core::render;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::kinds::ServiceRef;
 use crate::kinds::revision::Revision;
 
 /// Lines of a failed check's log shown in the status message and the event.
 pub const LOG_LINES: i64 = 10;
-
-/// The owner reference to revision `rev`'s ControllerRevision, whose uid is `uid`.
-pub fn revision_owner(
-    sref: &ServiceRef,
-    rev: &Revision,
-    uid: Option<&str>,
-) -> Result<OwnerReference> {
-    Ok(OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: "ControllerRevision".into(),
-        name: render::revision_name(sref, rev),
-        uid: uid.ok_or(Error::MissingObjectKey("uid"))?.to_owned(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    })
-}
 
 /// Creates `rev`'s preflight Job. One that exists already is this one: its name carries the
 /// revision's hash.

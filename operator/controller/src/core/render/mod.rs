@@ -63,6 +63,19 @@ pub fn parse_revision_json(json: &str) -> Option<Revision> {
     serde_json::from_str(json).ok()
 }
 
+/// The owner reference to revision `rev`'s ControllerRevision, whose uid is `uid`: its
+/// ConfigMap and its preflight Job are garbage-collected with it.
+pub fn revision_owner(svc: &ServiceRef, rev: &Revision, uid: String) -> OwnerReference {
+    OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: "ControllerRevision".into(),
+        name: revision_name(svc, rev),
+        uid,
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
 /// The revision's config file, immutable, owned by its ControllerRevision (`owner`) so that
 /// pruning the revision garbage-collects it.
 pub fn config_map(svc: &ServiceRef, rev: &Revision, owner: OwnerReference) -> ConfigMap {
