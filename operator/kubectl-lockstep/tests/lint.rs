@@ -235,3 +235,57 @@ fn the_binary_exits_1_with_one_line_per_problem() {
         "{stdout}"
     );
 }
+
+/// An `AppService` is linted by its CRD and by the operator's checks, its config against its
+/// own `release.configSchema`: the JSON pointer and the rule, before anything reaches a cluster.
+#[test]
+fn an_app_service_config_is_checked_against_its_schema_offline() {
+    let text = std::fs::read_to_string(root().join("examples/app-service.yaml")).unwrap();
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    doc["spec"]["release"]["config"]["general"]["port"] = yaml("80");
+    let mut report = Report::default();
+    lint_text(
+        "app.yaml",
+        &serde_yaml::to_string(&doc).unwrap(),
+        &mut report,
+    );
+    let findings: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| format!("{}: {}", f.path, f.message))
+        .collect();
+    assert_eq!(
+        findings,
+        [
+            "spec.release.config: refused by the operator: does not match release.configSchema \
+          at /general/port: 80 is less than the minimum of 1024 (rule `minimum`)"
+        ]
+    );
+    // A probe port the CRD's CEL rule does not see, the operator does.
+    doc["spec"]["release"]["config"]["general"]["port"] = yaml("8787");
+    doc["spec"]["pod"]["livenessProbe"] = yaml("{tcpSocket: {port: metrics}}");
+    let mut report = Report::default();
+    lint_text(
+        "app.yaml",
+        &serde_yaml::to_string(&doc).unwrap(),
+        &mut report,
+    );
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].path, "spec.pod.livenessProbe");
+    // Both httpGet and tcpSocket: the CRD's own rule.
+    doc["spec"]["pod"]["livenessProbe"] =
+        yaml("{tcpSocket: {port: http}, httpGet: {path: /, port: http}}");
+    let mut report = Report::default();
+    lint_text(
+        "app.yaml",
+        &serde_yaml::to_string(&doc).unwrap(),
+        &mut report,
+    );
+    assert!(
+        report.findings[0]
+            .message
+            .contains("a probe is either httpGet or tcpSocket"),
+        "{:?}",
+        report.findings
+    );
+}
