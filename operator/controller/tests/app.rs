@@ -4,11 +4,14 @@
 // Helpers outside #[test] functions panic on bad fixtures too; that is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::revision;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use lockstep_crd::AppService;
 use lockstep_operator::core::render;
-use lockstep_operator::kinds::revision::Revision;
 use lockstep_operator::kinds::{LockstepService, NamedPort, ServiceRef};
 use lockstep_service_config::ConfigError;
 use serde_json::{Value, json};
@@ -23,17 +26,6 @@ fn example() -> AppService {
     svc.metadata.namespace = Some("shop".into());
     svc.metadata.uid = Some("uid-1".into());
     svc
-}
-
-fn revision(svc: &AppService, number: i64) -> Revision {
-    let content = svc.content().unwrap();
-    Revision {
-        number,
-        hash: content.hash(),
-        content,
-        cause: "spec change".into(),
-        created: "2026-12-07T00:00:00Z".into(),
-    }
 }
 
 fn refused(svc: &AppService) -> String {

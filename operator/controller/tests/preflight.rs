@@ -5,13 +5,14 @@
 
 mod common;
 
+use common::revision;
+
 use lockstep_crd::AlbumService;
 use lockstep_crd::spec::{Preflight, Strategy};
 use lockstep_crd::status::{Phase, ServiceStatus};
 use lockstep_operator::core::plan::{Action, Cluster, ObservedDeployment, PreflightRun, plan};
 use lockstep_operator::core::render;
-use lockstep_operator::kinds::revision::Revision;
-use lockstep_operator::kinds::{LockstepService, ServiceRef};
+use lockstep_operator::kinds::ServiceRef;
 
 const T0: i64 = 1_800_000_000;
 
@@ -24,17 +25,6 @@ fn with_preflight() -> AlbumService {
         timeout_seconds: 60,
     });
     svc
-}
-
-fn revision(svc: &AlbumService, number: i64) -> Revision {
-    let content = svc.content().unwrap();
-    Revision {
-        number,
-        hash: content.hash(),
-        content,
-        cause: "spec change".into(),
-        created: "2026-12-07T00:00:00Z".into(),
-    }
 }
 
 fn names(actions: &[Action]) -> Vec<String> {

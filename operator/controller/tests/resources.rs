@@ -6,22 +6,12 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 mod common;
 
+use common::revision;
+
 use common::album;
-use lockstep_crd::AlbumService;
 use lockstep_operator::core::render::{self, LABEL_CONFIG_HASH, LABEL_REVISION, LABEL_SERVICE};
 use lockstep_operator::kinds::revision::Revision;
 use lockstep_operator::kinds::{LockstepService, NamedPort, ServiceRef};
-
-fn revision(svc: &AlbumService, number: i64) -> Revision {
-    let content = svc.content().unwrap();
-    Revision {
-        number,
-        hash: content.hash(),
-        content,
-        cause: "spec change".into(),
-        created: "2026-11-22T00:00:00Z".into(),
-    }
-}
 
 #[test]
 fn names_labels_and_ownership() {

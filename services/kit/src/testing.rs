@@ -138,3 +138,35 @@ pub async fn count_rows(conn: &impl sea_orm::ConnectionTrait, table: &str) -> i6
         .expect("one row");
     row.try_get_by(0).expect("a count")
 }
+
+/// What a service binary's `check-config FILE` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckConfig {
+    /// The exit code (`-1` when killed by a signal).
+    pub code: i32,
+    /// What it printed on stdout (`ok <hash>` on success).
+    pub stdout: String,
+    /// What it printed on stderr (the reason, naming the field).
+    pub stderr: String,
+}
+
+/// Runs `binary check-config FILE` on `config` written to a fresh file, exactly as the
+/// operator's preflight Job runs it (`rollout.preflight: {}`).
+pub fn check_config(binary: &str, config: &str) -> CheckConfig {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+    let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("check-config-{}-{n}.yaml", std::process::id()));
+    std::fs::write(&path, config).expect("write the config file");
+    let out = std::process::Command::new(binary)
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .expect("run the binary");
+    let _ = std::fs::remove_file(&path);
+    CheckConfig {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

@@ -14,6 +14,7 @@ use kube::{Client, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::cluster::create::create_once;
 use crate::cluster::events::Recorder;
 use crate::cluster::observe::{Caches, Kind, Written};
 use crate::cluster::preflight;
@@ -59,14 +60,8 @@ async fn create_config_map(
     owner: OwnerReference,
 ) -> Result<Option<Written>> {
     let cm = render::config_map(sref, rev, owner);
-    match Api::<ConfigMap>::namespaced(client.clone(), &sref.namespace)
-        .create(&PostParams::default(), &cm)
-        .await
-    {
-        Ok(cm) => Ok(Some(Written::of(Kind::ConfigMap, &cm))),
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    let api = Api::<ConfigMap>::namespaced(client.clone(), &sref.namespace);
+    create_once(&api, &cm, Kind::ConfigMap).await
 }
 
 /// Executes `plan` for `svc`; returns what was written, for [`Caches::settle`].

@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod caches;
 pub mod children;
 pub mod crds;
+pub mod create;
 pub mod events;
 pub mod execute;
 pub mod failure;

@@ -6,9 +6,10 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Client;
-use kube::api::{Api, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, LogParams, Patch, PatchParams};
 use lockstep_crd::spec::Preflight;
 
+use crate::cluster::create::create_once;
 use crate::cluster::observe::{Kind, Written};
 use crate::core::render;
 use crate::error::Result;
@@ -28,14 +29,8 @@ pub async fn create(
     owner: OwnerReference,
 ) -> Result<Option<Written>> {
     let job = render::preflight_job(sref, rev, preflight, owner);
-    match Api::<Job>::namespaced(client.clone(), &sref.namespace)
-        .create(&PostParams::default(), &job)
-        .await
-    {
-        Ok(job) => Ok(Some(Written::of(Kind::Job, &job))),
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    let api = Api::<Job>::namespaced(client.clone(), &sref.namespace);
+    create_once(&api, &job, Kind::Job).await
 }
 
 /// Annotates `rev`'s ControllerRevision: its preflight passed, and is not run again.

@@ -10,24 +10,13 @@ use lockstep_service_config::ConfigError;
 
 use super::revision::{AppRevision, Revision, RevisionContent};
 use super::rollback::release_patch;
-use super::{CommonSpec, LockstepService, NamedPort};
+use super::{CommonSpec, LockstepService, NamedPort, common_spec};
 
 impl LockstepService for AppService {
     const COMPONENT: &'static str = "app";
 
     fn common(&self) -> CommonSpec<'_> {
-        let s = &self.spec;
-        CommonSpec {
-            replicas: s.replicas,
-            rollout: &s.rollout,
-            revision_history_limit: s.revision_history_limit,
-            paused: s.paused,
-            promote: s.promote.as_deref(),
-            abort: s.abort.as_deref(),
-            retry: s.retry.as_deref(),
-            restart_at: s.restart_at.as_deref(),
-            rollback_to: s.rollback_to.as_ref(),
-        }
+        common_spec!(&self.spec)
     }
 
     fn content(&self) -> Result<RevisionContent, ConfigError> {

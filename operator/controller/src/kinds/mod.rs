@@ -43,6 +43,26 @@ pub struct CommonSpec<'a> {
     pub rollback_to: Option<&'a RollbackTo>,
 }
 
+/// The [`CommonSpec`] of a kind's spec: every kind's spec has these fields (one macro in
+/// `lockstep-crd` defines them all).
+macro_rules! common_spec {
+    ($spec:expr) => {{
+        let s = $spec;
+        $crate::kinds::CommonSpec {
+            replicas: s.replicas,
+            rollout: &s.rollout,
+            revision_history_limit: s.revision_history_limit,
+            paused: s.paused,
+            promote: s.promote.as_deref(),
+            abort: s.abort.as_deref(),
+            retry: s.retry.as_deref(),
+            restart_at: s.restart_at.as_deref(),
+            rollback_to: s.rollback_to.as_ref(),
+        }
+    }};
+}
+pub(crate) use common_spec;
+
 /// What the operator needs from a service of any kind.
 pub trait LockstepService:
     Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>

@@ -6,6 +6,8 @@
 //! `.github/workflows/e2e.yml`).
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../rbac_support/mod.rs"]
+mod rbac_support;
 mod target;
 
 use std::time::Duration;
@@ -100,7 +102,7 @@ impl Env {
         // On the fake the operator runs as the chart's service account: exactly
         // `rbac::PERMISSIONS`, a call outside them is 403 as on a cluster.
         let operator_client = match &fake {
-            Some(fake) => target::operator_client(fake),
+            Some(fake) => rbac_support::operator_client(fake),
             None => client.clone(),
         };
         let operator = match std::env::var("LOCKSTEP_E2E_OPERATOR").as_deref() {

@@ -17,22 +17,6 @@ pub(super) async fn fake_api() -> lockstep_fake_api::FakeApi {
     fake
 }
 
-/// Who the operator is on the fake API server.
-const OPERATOR_USER: &str = "system:serviceaccount:lockstep:lockstep-operator";
-
-/// A client for the operator that `fake` authorizes as the chart's Role would.
-pub(super) fn operator_client(fake: &lockstep_fake_api::FakeApi) -> Client {
-    fake.authorize(|r| {
-        r.user != OPERATOR_USER
-            || lockstep_operator::run::rbac::allows(&lockstep_operator::run::rbac::Call {
-                group: r.group.clone(),
-                resource: r.resource.clone(),
-                verb: r.verb,
-            })
-    });
-    fake.client_as(OPERATOR_USER)
-}
-
 pub(super) async fn ensure_crds(client: &Client) {
     let api = Api::<CustomResourceDefinition>::all(client.clone());
     for crd in lockstep_crd::crds() {

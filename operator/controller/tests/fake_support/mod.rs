@@ -2,6 +2,10 @@
 //! it: what the `fake_*` test files share.
 #![allow(dead_code)] // each test file uses its own subset
 
+#[path = "../rbac_support/mod.rs"]
+mod rbac_support;
+pub(crate) use rbac_support::operator_client;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,23 +36,6 @@ impl Drop for Operator {
         self.task.abort();
         self.feeds.abort();
     }
-}
-
-/// Who the operator is on the fake API server.
-pub(crate) const OPERATOR_USER: &str = "system:serviceaccount:lockstep:lockstep-operator";
-
-/// A client for the operator that the fake authorizes as the chart's Role would: exactly
-/// `rbac::PERMISSIONS` (a request outside them is 403, as on a cluster).
-pub(crate) fn operator_client(fake: &FakeApi) -> kube::Client {
-    fake.authorize(|r| {
-        r.user != OPERATOR_USER
-            || lockstep_operator::run::rbac::allows(&lockstep_operator::run::rbac::Call {
-                group: r.group.clone(),
-                resource: r.resource.clone(),
-                verb: r.verb,
-            })
-    });
-    fake.client_as(OPERATOR_USER)
 }
 
 /// The album controller on `fake`, stopping when `shutdown` resolves, with the context its
