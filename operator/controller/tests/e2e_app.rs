@@ -248,8 +248,31 @@ async fn preflight_refuses_a_config_the_image_rejects_with_its_log() {
     assert_eq!(revisions, ["1"], "no pod of revision 2");
     assert_eq!(refused.stable_revision, Some(1));
 
-    // A restarted operator neither checks revision 1 again nor re-reads the log.
+    // A restarted operator neither re-reads the log nor checks again: the refusal stands.
     env.restart_operator().await;
+    let annotate = json!({"metadata": {"annotations": {"touch": "1"}}});
+    api.patch("web", &PatchParams::default(), &Patch::Merge(&annotate))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(status_of(&api).await.message, Some(message.clone()));
+    assert_eq!(jobs.list(&all).await.unwrap().items.len(), 2);
+
+    // The directory now exists in the image: deleting the failed Job runs the check again.
+    env.fake().unwrap().store().job_runner = None;
+    let of_two = ListParams::default().labels("lockstep.dev/service=web,lockstep.dev/revision=2");
+    let failed = jobs.list(&of_two).await.unwrap().items[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap();
+    jobs.delete(&failed, &Default::default()).await.unwrap();
+    wait_for(&api, "revision 2 healthy after its second check", |s| {
+        phase(s) == Some(Phase::Healthy) && s.stable_revision == Some(2)
+    })
+    .await;
+
+    // Back to revision 1: a rollback, not checked again (it passed once anyway).
     let back = json!({"spec": {"release": {"config": {"general": {"root": "/public"}}}}});
     api.patch("web", &PatchParams::default(), &Patch::Merge(&back))
         .await

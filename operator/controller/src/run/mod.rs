@@ -1,4 +1,5 @@
-//! Wiring: leader election, the two controllers, the health/metrics server and shutdown.
+//! Wiring: leader election, a controller per kind (`every_kind!`), the health/metrics server and
+//! shutdown.
 //!
 //! ```text
 //!  SIGTERM/SIGINT ──► shutdown ──► controllers drain ──► Lease released ──► HTTP server stops
@@ -215,7 +216,7 @@ pub fn bound_requests(config: &mut kube::Config, limit: Duration) {
     config.write_timeout = Some(limit);
 }
 
-/// Runs both controllers (while leader) and the HTTP server until SIGINT/SIGTERM, on the
+/// Runs a controller per kind (while leader) and the HTTP server until SIGINT/SIGTERM, on the
 /// cluster of the kubeconfig or the pod's service account.
 pub async fn run(args: Args) -> Result<(), RunError> {
     let mut config = kube::Config::infer().await?;
