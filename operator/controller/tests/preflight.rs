@@ -242,3 +242,47 @@ fn rollbacks_and_revisions_already_running_are_not_checked() {
     let names = self::names(&plan(&svc, &cluster, T0, None).actions);
     assert!(!names.iter().any(|n| n.contains("Preflight")), "{names:?}");
 }
+
+/// A config refused earlier, then fixed: while the fixed revision's check runs the status no
+/// longer says the config is invalid; a second, different refusal is a new Warning event.
+#[test]
+fn a_refusal_ends_when_a_new_revision_is_checked_and_a_new_one_is_announced() {
+    let (mut svc, cluster) = second_revision(Some(PreflightRun::Running));
+    let invalid = k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+        type_: "ConfigValid".into(),
+        status: "False".into(),
+        reason: "InvalidConfig".into(),
+        message: "pagination.max_limit: too big".into(),
+        last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+        ),
+        observed_generation: None,
+    };
+    svc.status.as_mut().unwrap().conditions = vec![invalid];
+    let status = status_of(&plan(&svc, &cluster, T0, None).actions);
+    let valid = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "ConfigValid")
+        .unwrap();
+    assert_eq!(
+        (valid.status.as_str(), valid.reason.as_str()),
+        ("True", "Valid")
+    );
+
+    let failed = |log: &str| PreflightRun::Failed {
+        reason: "BackoffLimitExceeded".into(),
+        logs: Some(log.into()),
+    };
+    let (svc, cluster) = second_revision(Some(failed("first")));
+    let refused = status_of(&plan(&svc, &cluster, T0, None).actions);
+    let mut svc = svc;
+    svc.status = Some(refused);
+    let (_, cluster) = second_revision(Some(failed("second")));
+    let again = names(&plan(&svc, &cluster, T0 + 5, None).actions);
+    assert_eq!(
+        again,
+        ["Event(PreflightFailed)", "PatchStatus"],
+        "a new refusal is told"
+    );
+}

@@ -9,9 +9,9 @@
 
 use std::time::Duration;
 
-use lockstep_crd::status::ServiceStatus;
+use lockstep_crd::status::{ServiceStatus, condition as kinds};
 
-use super::status::{push, refused};
+use super::status::{condition, push, refused, replace_condition};
 use super::types::{Action, Cluster, Plan, PreflightRun};
 use crate::core::rollout::Transition;
 use crate::kinds::LockstepService;
@@ -45,7 +45,19 @@ pub(super) fn gate<S: LockstepService>(
     };
     let wait = |plan: &mut Plan, status: ServiceStatus| {
         let mut status = status;
-        status.message = Some(format!("revision {n}: preflight running"));
+        let message = format!("revision {n}: preflight running");
+        // An earlier refusal is over: this config passed every check so far.
+        let valid = condition(
+            &status.conditions,
+            kinds::CONFIG_VALID,
+            true,
+            "Valid",
+            &message,
+            now,
+            svc.meta().generation,
+        );
+        replace_condition(&mut status, valid);
+        status.message = Some(message);
         push(plan, svc.status(), status);
         plan.requeue_after = Some(Duration::from_secs(u64::from(check.timeout_seconds) + 5));
         Some(std::mem::take(plan))

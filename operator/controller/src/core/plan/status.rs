@@ -69,7 +69,7 @@ pub(super) fn push(plan: &mut Plan, prev: Option<&ServiceStatus>, status: Servic
 
 /// The plan for a config that is refused (`reason`: `InvalidConfig`, or `PreflightFailed` when
 /// the revision's own check refused it): a `ConfigValid=False` condition and a Warning event
-/// (once) with the message, phase `Degraded` — what ran before keeps running, and nothing
+/// (once per refusal) with the message, phase `Degraded` — what ran before keeps running, and nothing
 /// automatic can fix a config only its author can — and nothing else touched.
 pub(super) fn refused<S: LockstepService>(
     svc: &S,
@@ -93,9 +93,13 @@ pub(super) fn refused<S: LockstepService>(
     replace_condition(&mut status, invalid);
     status.message = Some(format!("config rejected, nothing rolled out: {message}"));
     status.phase = Some(Phase::Degraded);
-    let refused_before = before
-        .iter()
-        .any(|c| c.type_ == kinds::CONFIG_VALID && c.status == "False");
+    // One event per refusal: a reconcile that finds the same one says nothing new.
+    let refused_before = before.iter().any(|c| {
+        c.type_ == kinds::CONFIG_VALID
+            && c.status == "False"
+            && c.reason == reason
+            && c.message == message
+    });
     if !refused_before {
         plan.actions.push(Action::Event(Transition {
             reason,
