@@ -122,6 +122,11 @@ where
 /// The last lines of the failed preflight of the revision the spec asks for, once: when the
 /// status already shows them, nothing is read.
 async fn read_preflight_log<S: LockstepService>(svc: &S, client: &Client, cluster: &mut Cluster) {
+    let failed = |run: &PreflightRun| matches!(run, PreflightRun::Failed { logs: None, .. });
+    // The common case costs nothing: no failed check, no rendering of the spec's content.
+    if !cluster.preflight.values().any(failed) {
+        return;
+    }
     let Ok(content) = svc.content() else {
         return;
     };
