@@ -141,6 +141,51 @@ fn every_kind_renders_restricted_pods() {
     }
 }
 
+/// The preflight Job runs the new image too: its pod meets the same profile.
+#[test]
+fn every_kinds_preflight_pod_is_restricted() {
+    fn job_pod<S: LockstepService>(svc: &S) -> PodSpec {
+        let content = svc.content().unwrap();
+        let rev = Revision {
+            number: 1,
+            hash: content.hash(),
+            content,
+            cause: "spec change".into(),
+            created: "2026-12-07T00:00:00Z".into(),
+        };
+        let check = lockstep_crd::spec::Preflight {
+            command: vec!["check".into()],
+            timeout_seconds: 60,
+        };
+        let sref = ServiceRef::of(svc).unwrap();
+        let owner = render::revision_owner(&sref, &rev, "uid".into());
+        let job = render::preflight_job(&sref, &rev, &check, owner);
+        job.spec.unwrap().template.spec.unwrap()
+    }
+    let pods = [
+        (
+            "AlbumService",
+            job_pod(&example::<AlbumService>("album-service.yaml")),
+        ),
+        (
+            "NoteService",
+            job_pod(&example::<NoteService>("note-service.yaml")),
+        ),
+        (
+            "UserService",
+            job_pod(&example::<UserService>("user-service.yaml")),
+        ),
+        (
+            "AppService",
+            job_pod(&example::<AppService>("app-service.yaml")),
+        ),
+    ];
+    for (kind, pod) in pods {
+        let violations = restricted_violations(&pod);
+        assert!(violations.is_empty(), "{kind}'s preflight: {violations:?}");
+    }
+}
+
 /// The checker itself finds what the profile refuses (a test of the test).
 #[test]
 fn the_checker_refuses_what_the_profile_refuses() {

@@ -33,7 +33,7 @@ pub struct ChildMeta {
     pub resource_version: Option<String>,
     /// `lockstep.dev/service`: the service it belongs to.
     pub service: Option<String>,
-    /// `app.kubernetes.io/name`: which kind of service (album or note).
+    /// `app.kubernetes.io/name`: which kind of service (`album`, `note`, `user`, `app`).
     pub component: Option<String>,
     /// `lockstep.dev/revision`, when it is a number.
     pub revision: Option<i64>,
