@@ -28,6 +28,7 @@
 //! (`limit` returns everything), finalizers, field selectors, `minReadySeconds` (ready pods are
 //! available at once).
 
+pub mod gateway;
 mod http;
 mod http_auth;
 mod http_list;

@@ -9,7 +9,7 @@ use super::{ApiError, Change, Collection, Key, Store, Stored, not_found, spec_pa
 use crate::ssa::{self, Path};
 
 impl Store {
-    /// CREATE: `409 AlreadyExists` if the name is taken; uid, resourceVersion, creation time and
+    /// CREATE: `422 Invalid` by the CRD first, then `409 AlreadyExists` if the name is taken; uid, resourceVersion, creation time and
     /// generation 1 are set by the server; status is dropped where it is a subresource.
     pub fn create(
         &mut self,
@@ -34,6 +34,9 @@ impl Store {
             }
         }
         let key = key_of(c, namespace, &body);
+        // Validation comes before storage on a real server (`BeforeCreate`, then the store's
+        // create): an invalid object is 422 even when its name is taken.
+        self.admit(&key, &mut body)?;
         if self.stored(&key).is_some() {
             return Err(ApiError::new(
                 409,
