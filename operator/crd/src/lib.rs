@@ -1,14 +1,19 @@
 //! # lockstep-crd — the custom resources, and nothing that talks to a cluster
 //!
-//! `AlbumService`, `NoteService` and `UserService` (`lockstep.dev/v1alpha1`, category
-//! `lockstep`, so `kubectl get lockstep` lists them all) describe a service as one release — image plus typed
-//! config file — and how to roll it out:
+//! `AppService` (any image) and the typed `AlbumService`, `NoteService` and `UserService`
+//! (`lockstep.dev/v1alpha1`, category `lockstep`, so `kubectl get lockstep` lists them all)
+//! describe a service as one release — image plus config file — and how to roll it out:
 //!
 //! ```text
-//!  spec ─┬─ release {version, image, config: AlbumConfig | NoteConfig | UserConfig}   ← identity of a revision
-//!        ├─ replicas, pod {port, resources, env from Secrets}            ← identity too
-//!        ├─ rollout {strategy Rolling|Canary, steps[setWeight|pause], progressDeadlineSeconds, analysis}
-//!        └─ intents: paused, promote <token>, abort <token>, rollbackTo {revision}
+//!  spec ─┬─ release {version, image, config}              ← identity of a revision
+//!        │    typed kinds: config is AlbumConfig | NoteConfig | UserConfig
+//!        │    AppService: config is any document, + configFile {mountPath, fileName, format},
+//!        │                configSchema (JSON Schema 2020-12)
+//!        ├─ pod {port | ports, probes, command/args, resources, env, Secrets} ← identity too
+//!        ├─ replicas (not identity: scaling is no new revision)
+//!        ├─ rollout {strategy Rolling|Canary, steps[setWeight|pause], progressDeadlineSeconds,
+//!        │           analysis, preflight {command, timeoutSeconds}}
+//!        └─ intents: paused, promote <token>, abort <token>, retry <token>, rollbackTo {revision}
 //!  status ── phase, conditions, current/stable revision, step, stepStartedAt, replicas, ready
 //! ```
 //!
