@@ -6,11 +6,12 @@
 // Helpers outside #[test] functions panic on bad fixtures too; that is a test failure.
 #![allow(clippy::unwrap_used)]
 
-use k8s_openapi::api::apps::v1::Deployment;
+mod common;
+
+use common::revision;
 use k8s_openapi::api::core::v1::PodSpec;
 use lockstep_crd::{AlbumService, AppService, NoteService, UserService};
 use lockstep_operator::core::render;
-use lockstep_operator::kinds::revision::Revision;
 use lockstep_operator::kinds::{LockstepService, ServiceRef};
 
 fn example<S: LockstepService + serde::de::DeserializeOwned>(file: &str) -> S {
@@ -22,16 +23,43 @@ fn example<S: LockstepService + serde::de::DeserializeOwned>(file: &str) -> S {
     svc
 }
 
-fn rendered<S: LockstepService>(svc: &S) -> Deployment {
-    let content = svc.content().unwrap();
-    let rev = Revision {
-        number: 1,
-        hash: content.hash(),
-        content,
-        cause: "spec change".into(),
-        created: "2026-12-07T00:00:00Z".into(),
+/// The pods a revision of `svc` runs: its Deployment's, and its preflight Job's.
+fn pods<S: LockstepService>(svc: &S) -> [PodSpec; 2] {
+    let rev = revision(svc, 1);
+    let sref = ServiceRef::of(svc).unwrap();
+    let deployment = render::deployment(&sref, &rev, 2, None, 0);
+    let check = lockstep_crd::spec::Preflight {
+        command: vec!["check".into()],
+        timeout_seconds: 60,
     };
-    render::deployment(&ServiceRef::of(svc).unwrap(), &rev, 2, None, 0)
+    let owner = render::revision_owner(&sref, &rev, "uid".into());
+    let job = render::preflight_job(&sref, &rev, &check, owner);
+    [
+        deployment.spec.unwrap().template.spec.unwrap(),
+        job.spec.unwrap().template.spec.unwrap(),
+    ]
+}
+
+/// The shipped example of every kind, rendered.
+fn every_kind() -> [(&'static str, [PodSpec; 2]); 4] {
+    [
+        (
+            "AlbumService",
+            pods(&example::<AlbumService>("album-service.yaml")),
+        ),
+        (
+            "NoteService",
+            pods(&example::<NoteService>("note-service.yaml")),
+        ),
+        (
+            "UserService",
+            pods(&example::<UserService>("user-service.yaml")),
+        ),
+        (
+            "AppService",
+            pods(&example::<AppService>("app-service.yaml")),
+        ),
+    ]
 }
 
 /// The profile's rules ("restricted", Kubernetes v1.30+), each violation named.
@@ -116,26 +144,7 @@ fn restricted_violations(pod: &PodSpec) -> Vec<String> {
 
 #[test]
 fn every_kind_renders_restricted_pods() {
-    let deployments = [
-        (
-            "AlbumService",
-            rendered(&example::<AlbumService>("album-service.yaml")),
-        ),
-        (
-            "NoteService",
-            rendered(&example::<NoteService>("note-service.yaml")),
-        ),
-        (
-            "UserService",
-            rendered(&example::<UserService>("user-service.yaml")),
-        ),
-        (
-            "AppService",
-            rendered(&example::<AppService>("app-service.yaml")),
-        ),
-    ];
-    for (kind, deployment) in deployments {
-        let pod = deployment.spec.unwrap().template.spec.unwrap();
+    for (kind, [pod, _]) in every_kind() {
         let violations = restricted_violations(&pod);
         assert!(violations.is_empty(), "{kind}: {violations:?}");
     }
@@ -144,43 +153,7 @@ fn every_kind_renders_restricted_pods() {
 /// The preflight Job runs the new image too: its pod meets the same profile.
 #[test]
 fn every_kinds_preflight_pod_is_restricted() {
-    fn job_pod<S: LockstepService>(svc: &S) -> PodSpec {
-        let content = svc.content().unwrap();
-        let rev = Revision {
-            number: 1,
-            hash: content.hash(),
-            content,
-            cause: "spec change".into(),
-            created: "2026-12-07T00:00:00Z".into(),
-        };
-        let check = lockstep_crd::spec::Preflight {
-            command: vec!["check".into()],
-            timeout_seconds: 60,
-        };
-        let sref = ServiceRef::of(svc).unwrap();
-        let owner = render::revision_owner(&sref, &rev, "uid".into());
-        let job = render::preflight_job(&sref, &rev, &check, owner);
-        job.spec.unwrap().template.spec.unwrap()
-    }
-    let pods = [
-        (
-            "AlbumService",
-            job_pod(&example::<AlbumService>("album-service.yaml")),
-        ),
-        (
-            "NoteService",
-            job_pod(&example::<NoteService>("note-service.yaml")),
-        ),
-        (
-            "UserService",
-            job_pod(&example::<UserService>("user-service.yaml")),
-        ),
-        (
-            "AppService",
-            job_pod(&example::<AppService>("app-service.yaml")),
-        ),
-    ];
-    for (kind, pod) in pods {
+    for (kind, [_, pod]) in every_kind() {
         let violations = restricted_violations(&pod);
         assert!(violations.is_empty(), "{kind}'s preflight: {violations:?}");
     }
@@ -189,8 +162,7 @@ fn every_kinds_preflight_pod_is_restricted() {
 /// The checker itself finds what the profile refuses (a test of the test).
 #[test]
 fn the_checker_refuses_what_the_profile_refuses() {
-    let deployment = rendered(&example::<AlbumService>("album-service.yaml"));
-    let mut pod = deployment.spec.unwrap().template.spec.unwrap();
+    let [mut pod, _] = pods(&example::<AlbumService>("album-service.yaml"));
     pod.host_network = Some(true);
     let container = &mut pod.containers[0];
     let sc = container.security_context.as_mut().unwrap();
