@@ -40,9 +40,26 @@ fn names(actions: &[Action]) -> Vec<String> {
             Action::ApplyService(_) => "ApplyService".into(),
             Action::PatchStatus { .. } => "PatchStatus".into(),
             Action::Event(t) => format!("Event({})", t.reason),
+            Action::CreateConfigMap(r) => format!("CreateConfigMap({})", r.number),
             other => format!("{other:?}"),
         })
         .collect()
+}
+
+fn config_valid(status: &ServiceStatus) -> (String, String) {
+    let c = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "ConfigValid")
+        .expect("a ConfigValid condition");
+    (c.status.clone(), c.reason.clone())
+}
+
+fn failed(logs: Option<&str>) -> PreflightRun {
+    PreflightRun::Failed {
+        reason: "BackoffLimitExceeded".into(),
+        logs: logs.map(str::to_owned),
+    }
 }
 
 fn status_of(actions: &[Action]) -> ServiceStatus {
@@ -78,6 +95,11 @@ fn second_revision(run: Option<PreflightRun>) -> (AlbumService, Cluster) {
             template: render::fingerprint("albums", &revision(&first, 1), None, 0),
         },
     );
+    // Both revisions' ConfigMaps exist, as they do once recorded.
+    for rev in &cluster.revisions {
+        let name = format!("albums-cfg-{}", rev.short_hash());
+        cluster.config_maps.insert(name);
+    }
     cluster.preflight_passed.insert(1);
     if let Some(run) = run {
         cluster.preflight.insert(2, run);
@@ -188,11 +210,7 @@ fn a_passed_check_is_recorded_and_the_rollout_starts() {
 
 #[test]
 fn a_failed_check_refuses_the_revision_with_its_log_and_touches_no_pod() {
-    let failed = PreflightRun::Failed {
-        reason: "BackoffLimitExceeded".into(),
-        logs: Some("error: root /srv does not exist".into()),
-    };
-    let (svc, cluster) = second_revision(Some(failed));
+    let (svc, cluster) = second_revision(Some(failed(Some("error: root /srv does not exist"))));
     let p = plan(&svc, &cluster, T0, None);
     assert_eq!(names(&p.actions), ["Event(PreflightFailed)", "PatchStatus"]);
     let status = status_of(&p.actions);
@@ -203,24 +221,15 @@ fn a_failed_check_refuses_the_revision_with_its_log_and_touches_no_pod() {
             && message.ends_with("error: root /srv does not exist"),
         "{message}"
     );
-    let valid = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "ConfigValid")
-        .unwrap();
     assert_eq!(
-        (valid.status.as_str(), valid.reason.as_str()),
-        ("False", "PreflightFailed")
+        config_valid(&status),
+        ("False".into(), "PreflightFailed".into())
     );
 
     // The next reconcile does not read the log again, and writes nothing.
     let mut svc = svc;
     svc.status = Some(status);
-    let unread = PreflightRun::Failed {
-        reason: "BackoffLimitExceeded".into(),
-        logs: None,
-    };
-    let (_, cluster) = second_revision(Some(unread));
+    let (_, cluster) = second_revision(Some(failed(None)));
     let again = plan(&svc, &cluster, T0 + 5, None);
     assert!(again.actions.is_empty(), "{:?}", names(&again.actions));
 }
@@ -260,29 +269,40 @@ fn a_refusal_ends_when_a_new_revision_is_checked_and_a_new_one_is_announced() {
     };
     svc.status.as_mut().unwrap().conditions = vec![invalid];
     let status = status_of(&plan(&svc, &cluster, T0, None).actions);
-    let valid = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "ConfigValid")
-        .unwrap();
-    assert_eq!(
-        (valid.status.as_str(), valid.reason.as_str()),
-        ("True", "Valid")
-    );
+    assert_eq!(config_valid(&status), ("True".into(), "Valid".into()));
 
-    let failed = |log: &str| PreflightRun::Failed {
-        reason: "BackoffLimitExceeded".into(),
-        logs: Some(log.into()),
-    };
-    let (svc, cluster) = second_revision(Some(failed("first")));
+    let (svc, cluster) = second_revision(Some(failed(Some("first"))));
     let refused = status_of(&plan(&svc, &cluster, T0, None).actions);
     let mut svc = svc;
     svc.status = Some(refused);
-    let (_, cluster) = second_revision(Some(failed("second")));
+    let (_, cluster) = second_revision(Some(failed(Some("second"))));
     let again = names(&plan(&svc, &cluster, T0 + 5, None).actions);
     assert_eq!(
         again,
         ["Event(PreflightFailed)", "PatchStatus"],
         "a new refusal is told"
     );
+}
+
+/// A revision recorded without its ConfigMap (the create was cut off mid-reconcile): the
+/// ConfigMap is restored before the check that mounts it, while the check runs too, and once.
+#[test]
+fn a_lost_config_map_is_restored_before_the_check_that_mounts_it() {
+    for run in [None, Some(PreflightRun::Running)] {
+        let (svc, mut cluster) = second_revision(run);
+        let lost = format!("albums-cfg-{}", cluster.revisions[1].short_hash());
+        cluster.config_maps.remove(&lost);
+        let names = names(&plan(&svc, &cluster, T0, None).actions);
+        assert_eq!(
+            names[..2],
+            ["Event(ConfigMapRestored)", "CreateConfigMap(2)"],
+            "{names:?}"
+        );
+    }
+    let (svc, mut cluster) = second_revision(Some(PreflightRun::Passed));
+    let lost = format!("albums-cfg-{}", cluster.revisions[1].short_hash());
+    cluster.config_maps.remove(&lost);
+    let names = names(&plan(&svc, &cluster, T0, None).actions);
+    let restores = names.iter().filter(|n| *n == "CreateConfigMap(2)").count();
+    assert_eq!(restores, 1, "{names:?}");
 }

@@ -131,10 +131,18 @@ async fn a_job_runs_its_pod_with_the_mounted_files_and_keeps_its_log() {
         "404"
     );
 
-    // A pod whose ConfigMap does not exist never starts: the Job stays active.
+    // A pod whose ConfigMap does not exist waits, its Job active; it runs once it appears.
     jobs.create(&PostParams::default(), &job("waiting", "missing"))
         .await
         .unwrap();
     let waiting = jobs.get("waiting").await.unwrap().status.unwrap();
     assert_eq!((waiting.active, waiting.conditions), (Some(1), None));
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "missing"},
+        "data": {"echo.toml": "port = 8080\n"}}))
+    .unwrap();
+    cms.create(&PostParams::default(), &cm).await.unwrap();
+    assert_eq!(
+        condition(&jobs, "waiting").await,
+        Some(("Complete".into(), Some("CompletionsReached".into())))
+    );
 }

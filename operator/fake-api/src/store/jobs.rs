@@ -4,8 +4,9 @@
 //! it, run to the end by the test's [`JobRunner`] with the files its ConfigMap volumes mount,
 //! its log kept for `GET …/pods/<name>/log`. The Job's status then carries the conditions
 //! Kubernetes 1.31 sets: `SuccessCriteriaMet` and `Complete`, or `FailureTarget` and `Failed`
-//! (`BackoffLimitExceeded`). A pod whose ConfigMap is missing never starts: the Job stays active
-//! (the real one would end at `activeDeadlineSeconds`; not modelled).
+//! (`BackoffLimitExceeded`). A pod whose ConfigMap is missing waits, its Job active, and runs
+//! once the ConfigMap is created (the kubelet retries the mount); `activeDeadlineSeconds` is not
+//! modelled.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,8 +32,13 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 impl Store {
-    /// The files `pod`'s first container mounts from ConfigMaps; `None` when one is missing.
-    fn mounted_files(&self, namespace: &str, pod: &Value) -> Option<BTreeMap<String, String>> {
+    /// The files `pod`'s first container mounts from ConfigMaps; `Err` with the name of one
+    /// that does not exist.
+    fn mounted_files(
+        &self,
+        namespace: &str,
+        pod: &Value,
+    ) -> Result<BTreeMap<String, String>, String> {
         let container = &pod["containers"][0];
         let mut files = BTreeMap::new();
         for volume in pod["volumes"].as_array().into_iter().flatten() {
@@ -44,7 +50,10 @@ impl Store {
                 namespace: namespace.to_owned(),
                 name: config_map.to_owned(),
             };
-            let data = self.get(&key).ok()?["data"].clone();
+            let data = match self.get(&key) {
+                Ok(config_map) => config_map["data"].clone(),
+                Err(_) => return Err(config_map.to_owned()),
+            };
             let mount = container["volumeMounts"]
                 .as_array()
                 .into_iter()
@@ -58,7 +67,7 @@ impl Store {
                 files.insert(path, text.as_str().unwrap_or_default().to_owned());
             }
         }
-        Some(files)
+        Ok(files)
     }
 
     /// Plays the Job controller and kubelet for the Job just created as `job`.
@@ -68,9 +77,17 @@ impl Store {
             .unwrap_or_default()
             .to_owned();
         let template = &job["spec"]["template"];
-        let Some(files) = self.mounted_files(namespace, &template["spec"]) else {
-            self.set_job_status(namespace, &name, json!({"active": 1}));
-            return;
+        let files = match self.mounted_files(namespace, &template["spec"]) {
+            Ok(files) => files,
+            Err(missing) => {
+                // The kubelet retries the mount; the pod starts once the ConfigMap exists.
+                self.waiting_jobs
+                    .entry((namespace.to_owned(), missing))
+                    .or_default()
+                    .insert(name.clone());
+                self.set_job_status(namespace, &name, json!({"active": 1}));
+                return;
+            }
         };
         let container = &template["spec"]["containers"][0];
         let run = JobRun {
@@ -130,6 +147,24 @@ impl Store {
                 condition("Failed", "BackoffLimitExceeded", why)]})
         };
         self.set_job_status(namespace, &name, status);
+    }
+
+    /// Starts the Jobs of `namespace` whose pods waited for the ConfigMap `config_map`.
+    pub(super) fn start_waiting_jobs(&mut self, namespace: &str, config_map: &str) {
+        let waiting = self
+            .waiting_jobs
+            .remove(&(namespace.to_owned(), config_map.to_owned()))
+            .unwrap_or_default();
+        for name in waiting {
+            let key = Key {
+                collection: collection("/apis/batch/v1", "jobs"),
+                namespace: namespace.to_owned(),
+                name,
+            };
+            if let Ok(job) = self.get(&key) {
+                self.run_job(namespace, &job);
+            }
+        }
     }
 
     fn set_job_status(&mut self, namespace: &str, name: &str, status: Value) {

@@ -106,6 +106,8 @@ pub struct Store {
     pub deployments_ready: bool,
     /// `(namespace, ConfigMap)` → the Deployments whose pods wait for it to exist.
     waiting: BTreeMap<(String, String), BTreeSet<String>>,
+    /// `(namespace, ConfigMap)` → the Jobs whose pods wait for it to exist.
+    waiting_jobs: BTreeMap<(String, String), BTreeSet<String>>,
     /// What a Job's pod does when the controllers are played (every pod succeeds without one).
     pub job_runner: Option<std::sync::Arc<JobRunner>>,
     /// The logs of the Job pods, by `(namespace, pod)`.
@@ -145,6 +147,7 @@ impl Default for Store {
             .collect(),
             deployments_ready: false,
             waiting: BTreeMap::new(),
+            waiting_jobs: BTreeMap::new(),
             job_runner: None,
             pod_logs: BTreeMap::new(),
         }

@@ -362,6 +362,7 @@ impl Store {
             );
         if self.deployments_ready && key.collection.resource == "configmaps" {
             self.kubelet(&key.namespace, &key.name);
+            self.start_waiting_jobs(&key.namespace, &key.name);
         }
         if self.deployments_ready && key.collection.resource == "jobs" && old.is_none() {
             // The create answers with the Job as created; its status follows as a change.

@@ -83,23 +83,35 @@ pub(super) fn keep(
     keep.extend(decision.state.stable);
     keep.push(target);
     let pruned = prune(revisions, spec.revision_history_limit, &keep);
-    for rev in cluster
+    let kept = cluster
         .revisions
         .iter()
-        .filter(|r| !pruned.contains(&r.number))
-    {
-        let config_map = format!("{name}-cfg-{}", rev.short_hash());
-        if !cluster.config_maps.contains(&config_map) {
-            actions.push(Action::Event(Transition {
-                reason: "ConfigMapRestored",
-                message: format!(
-                    "ConfigMap {config_map} of revision {} was missing; recreated",
-                    rev.number
-                ),
-                warning: true,
-            }));
-            actions.push(Action::CreateConfigMap(rev.clone()));
-        }
+        .filter(|r| !pruned.contains(&r.number));
+    for rev in kept {
+        restore_config_map(name, cluster, rev, actions);
     }
     actions.extend(pruned.into_iter().map(Action::DeleteRevision));
+}
+
+/// Recreates `rev`'s ConfigMap when the cluster has lost it (its create failed, or someone
+/// deleted it), with a Warning event saying so.
+pub(super) fn restore_config_map(
+    name: &str,
+    cluster: &Cluster,
+    rev: &Revision,
+    actions: &mut Vec<Action>,
+) {
+    let config_map = format!("{name}-cfg-{}", rev.short_hash());
+    if cluster.config_maps.contains(&config_map) {
+        return;
+    }
+    actions.push(Action::Event(Transition {
+        reason: "ConfigMapRestored",
+        message: format!(
+            "ConfigMap {config_map} of revision {} was missing; recreated",
+            rev.number
+        ),
+        warning: true,
+    }));
+    actions.push(Action::CreateConfigMap(rev.clone()));
 }

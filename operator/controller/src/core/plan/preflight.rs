@@ -9,8 +9,10 @@
 
 use std::time::Duration;
 
+use kube::ResourceExt;
 use lockstep_crd::status::{ServiceStatus, condition as kinds};
 
+use super::children::restore_config_map;
 use super::status::{condition, push, refused, replace_condition};
 use super::types::{Action, Cluster, Plan, PreflightRun};
 use crate::core::rollout::Transition;
@@ -43,6 +45,15 @@ pub(super) fn gate<S: LockstepService>(
             warning,
         })
     };
+    // The check mounts the revision's ConfigMap: one lost since the revision was recorded (a
+    // create cut off mid-reconcile) is restored first, or the Job's pod could never start. A
+    // revision this plan creates gets its ConfigMap with it.
+    let recorded = cluster.revisions.iter().any(|r| r.number == n);
+    let restore = |plan: &mut Plan| {
+        if recorded {
+            restore_config_map(&svc.name_any(), cluster, target, &mut plan.actions);
+        }
+    };
     let wait = |plan: &mut Plan, status: ServiceStatus| {
         let mut status = status;
         let message = format!("revision {n}: preflight running");
@@ -64,6 +75,7 @@ pub(super) fn gate<S: LockstepService>(
     };
     match cluster.preflight.get(&n) {
         None => {
+            restore(plan);
             plan.actions.push(Action::CreatePreflight {
                 revision: target.clone(),
                 check: check.clone(),
@@ -72,7 +84,10 @@ pub(super) fn gate<S: LockstepService>(
             plan.actions.push(event("PreflightStarted", started, false));
             wait(plan, status)
         }
-        Some(PreflightRun::Running) => wait(plan, status),
+        Some(PreflightRun::Running) => {
+            restore(plan);
+            wait(plan, status)
+        }
         Some(PreflightRun::Passed) => {
             plan.actions.push(Action::RecordPreflight(target.clone()));
             let passed = format!("revision {n} passed preflight");
