@@ -35,6 +35,7 @@ async fn a_step_takes_its_samples_of_every_query_on_schedule() {
     svc.spec.rollout.steps = vec![Step {
         set_weight: Some(50),
         pause: None,
+        ..Step::default()
     }];
     let mut analysis = fake_support::analysis("errors{revision=\"$revision\"}", 2);
     analysis.interval_seconds = 5;

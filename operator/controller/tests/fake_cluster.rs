@@ -87,6 +87,7 @@ async fn a_healthy_service_gets_zero_writes_after_a_restart_and_an_annotation() 
         vec![Step {
             set_weight: Some(50),
             pause: None,
+            ..Step::default()
         }],
     )
     .await;
@@ -245,10 +246,12 @@ async fn a_crash_looping_canary_is_rolled_back_within_seconds() {
             Step {
                 set_weight: Some(50),
                 pause: None,
+                ..Step::default()
             },
             Step {
                 set_weight: None,
                 pause: Some(Default::default()),
+                ..Step::default()
             },
         ],
     )

@@ -11,8 +11,9 @@
 //!        │                configSchema (JSON Schema 2020-12)
 //!        ├─ pod {port | ports, probes, command/args, resources, env, Secrets} ← identity too
 //!        ├─ replicas (not identity: scaling is no new revision)
-//!        ├─ rollout {strategy Rolling|Canary, steps[setWeight|pause], progressDeadlineSeconds,
-//!        │           analysis, preflight {command, timeoutSeconds}}
+//!        ├─ rollout {strategy Rolling|Canary|BlueGreen, steps[setWeight|pause|setHeaderRoute|
+//!        │           setCanaryScale], progressDeadlineSeconds, analysis, preflight {command,
+//!        │           timeoutSeconds}, trafficRouting {gatewayAPI}, blueGreen {…}}
 //!        └─ intents: paused, promote <token>, abort <token>, retry <token>, rollbackTo {revision}
 //!  status ── phase, conditions, current/stable revision, step, stepStartedAt, replicas, ready
 //! ```
@@ -34,6 +35,7 @@ pub mod patterns;
 pub mod spec;
 pub mod status;
 pub mod structural;
+pub mod traffic;
 pub mod validate;
 
 mod kinds;

@@ -29,8 +29,12 @@ pub enum Strategy {
     /// Scale the new revision to 100 % at once, gated on health.
     #[default]
     Rolling,
-    /// Walk `steps`: shift replicas step by step, pausing and analysing in between.
+    /// Walk `steps`: shift replicas (or, with `trafficRouting`, requests) step by step,
+    /// pausing and analysing in between.
     Canary,
+    /// Start the new revision beside the stable one behind `<name>-preview`, then move all
+    /// traffic at once (`rollout.blueGreen`).
+    BlueGreen,
 }
 
 /// A pause between canary steps.
@@ -43,18 +47,25 @@ pub struct Pause {
     pub duration: Option<kube::core::Duration>,
 }
 
-/// One canary step: exactly one of `setWeight` and `pause`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+/// One canary step: exactly one of `setWeight`, `pause`, `setHeaderRoute`, `setCanaryScale`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema, Default)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.setWeight) != has(self.pause)").message("a step is either setWeight or pause"))]
+#[x_kube(validation = Rule::new("(has(self.setWeight) ? 1 : 0) + (has(self.pause) ? 1 : 0) + (has(self.setHeaderRoute) ? 1 : 0) + (has(self.setCanaryScale) ? 1 : 0) == 1").message("a step is exactly one of setWeight, pause, setHeaderRoute, setCanaryScale"))]
 pub struct Step {
-    /// Percent of replicas on the new revision (1–100).
+    /// Percent on the new revision (1–100): of requests with `trafficRouting`, else of
+    /// replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
     pub set_weight: Option<u8>,
     /// Wait before the next step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause: Option<Pause>,
+    /// Send requests with these headers to the canary only (needs `trafficRouting`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_header_route: Option<crate::traffic::HeaderRoute>,
+    /// The canary's pods from here on (needs `trafficRouting`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_canary_scale: Option<crate::traffic::CanaryScale>,
 }
 
 /// How an analysis sample compares with the threshold to pass.
@@ -149,8 +160,11 @@ fn default_deadline() -> u32 {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.strategy == 'Canary' || size(self.steps) == 0").message("steps need strategy Canary"))]
 #[x_kube(validation = Rule::new("self.steps.filter(s, has(s.setWeight)).map(s, s.setWeight).isSorted()").message("setWeight must not decrease from step to step"))]
+#[x_kube(validation = Rule::new("self.strategy == 'BlueGreen' || !has(self.blueGreen)").message("blueGreen needs strategy BlueGreen"))]
+#[x_kube(validation = Rule::new("self.strategy != 'BlueGreen' || !has(self.analysis)").message("a BlueGreen rollout is analysed by blueGreen.prePromotionAnalysis and postPromotionAnalysis"))]
+#[x_kube(validation = Rule::new("has(self.trafficRouting) || self.steps.all(s, !has(s.setHeaderRoute) && !has(s.setCanaryScale))").message("setHeaderRoute and setCanaryScale need trafficRouting"))]
 pub struct RolloutSpec {
-    /// `Rolling` or `Canary`.
+    /// `Rolling`, `Canary` or `BlueGreen`.
     #[serde(default)]
     pub strategy: Strategy,
     /// Canary steps, in order.
@@ -181,6 +195,12 @@ pub struct RolloutSpec {
     /// revision. Not part of the revision: turning it on starts no rollout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preflight: Option<Preflight>,
+    /// Set the canary's share of requests on a Gateway API route instead of by replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_routing: Option<crate::traffic::TrafficRouting>,
+    /// How a `BlueGreen` rollout previews and promotes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blue_green: Option<crate::traffic::BlueGreen>,
 }
 
 /// `rollout.preflight`: the check a new revision must pass before its pods start.
@@ -217,6 +237,8 @@ impl Default for RolloutSpec {
             min_ready_seconds: 0,
             scale_down_delay_seconds: default_scale_down_delay(),
             preflight: None,
+            traffic_routing: None,
+            blue_green: None,
         }
     }
 }

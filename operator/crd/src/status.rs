@@ -35,6 +35,9 @@ pub mod condition {
     /// The last `rollbackTo` named a revision that is not kept; the message lists the kept
     /// ones. Stays until the next rollout starts.
     pub const ROLLBACK_REFUSED: &str = "RollbackRefused";
+    /// With `rollout.trafficRouting`: the route holds the split the rollout asks for. False
+    /// (route missing, without the two backends, write refused) holds the rollout.
+    pub const TRAFFIC_ROUTED: &str = "TrafficRouted";
 }
 
 /// Status of an `AlbumService` or `NoteService`.
@@ -124,6 +127,9 @@ pub struct ServiceStatus {
     /// Label selector of the service's pods (for the scale subresource and HPA).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<String>,
+    /// The traffic split last written (with `trafficRouting`), and blue-green's preview.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<crate::traffic::TrafficStatus>,
     /// What is going on, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

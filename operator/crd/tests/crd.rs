@@ -71,7 +71,9 @@ fn schema_carries_typed_config_and_cel_rules() {
     assert!(album.contains("\"pagination\"") && !album.contains("\"encryption\""));
     assert!(note.contains("\"encryption\"") && note.contains("\"hs256_secret_env\""));
     for rule in [
-        "has(self.setWeight) != has(self.pause)",
+        "(has(self.setWeight) ? 1 : 0) + (has(self.pause) ? 1 : 0)",
+        "has(self.trafficRouting) || self.steps.all(",
+        "self.strategy == 'BlueGreen' || !has(self.blueGreen)",
         "self.strategy == 'Canary' || size(self.steps) == 0",
         "self.steps.filter(s, has(s.setWeight)).map(s, s.setWeight).isSorted()",
     ] {

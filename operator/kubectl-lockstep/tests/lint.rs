@@ -138,9 +138,77 @@ fn cel_rules_run_after_defaulting() {
     let both = lint_edited(|d| d["spec"]["rollout"]["steps"][1]["setWeight"] = yaml("30"));
     assert!(
         both.contains(
-            &"spec.rollout.steps[1]: Invalid value: a step is either setWeight or pause".to_owned()
+            &"spec.rollout.steps[1]: Invalid value: a step is exactly one of setWeight, pause, setHeaderRoute, setCanaryScale".to_owned()
         ),
         "{both:?}"
+    );
+}
+
+#[test]
+fn traffic_and_blue_green_fields_are_checked() {
+    let route = "{gatewayAPI: {httpRoute: web}}";
+    let header =
+        "{setHeaderRoute: {name: testers, match: [{headerName: x-canary, value: {exact: yes}}]}}";
+    let routed = lint_edited(|d| {
+        d["spec"]["rollout"]["trafficRouting"] = yaml(route);
+        d["spec"]["rollout"]["steps"][1] = yaml(header);
+    });
+    assert_eq!(
+        routed,
+        Vec::<String>::new(),
+        "a routed canary with a header step"
+    );
+    let unrouted = lint_edited(|d| d["spec"]["rollout"]["steps"][1] = yaml(header));
+    assert_eq!(
+        unrouted,
+        ["spec.rollout: Invalid value: setHeaderRoute and setCanaryScale need trafficRouting"]
+    );
+    let two_values = lint_edited(|d| {
+        d["spec"]["rollout"]["trafficRouting"] = yaml(route);
+        d["spec"]["rollout"]["steps"][1] = yaml(
+            "{setHeaderRoute: {name: t, match: [{headerName: x, value: {exact: a, prefix: b}}]}}",
+        );
+    });
+    assert_eq!(
+        two_values,
+        [
+            "spec.rollout.steps[1].setHeaderRoute.match[0].value: Invalid value: a header value is exactly one of exact, prefix, regularExpression"
+        ]
+    );
+    let scale = lint_edited(|d| {
+        d["spec"]["rollout"]["trafficRouting"] = yaml(route);
+        d["spec"]["rollout"]["steps"][1] = yaml("{setCanaryScale: {replicas: 2, weight: 10}}");
+    });
+    assert_eq!(
+        scale,
+        [
+            "spec.rollout.steps[1].setCanaryScale: Invalid value: setCanaryScale is exactly one of replicas, weight, matchTrafficWeight: true"
+        ]
+    );
+    let no_route_name = lint_edited(|d| {
+        d["spec"]["rollout"]["trafficRouting"] = yaml("{gatewayAPI: {httpRoute: \"\"}}")
+    });
+    assert!(
+        no_route_name[0]
+            .starts_with("spec.rollout.trafficRouting.gatewayAPI.httpRoute: Invalid value"),
+        "{no_route_name:?}"
+    );
+    let blue_green_on_canary =
+        lint_edited(|d| d["spec"]["rollout"]["blueGreen"] = yaml("{previewReplicas: 1}"));
+    assert_eq!(
+        blue_green_on_canary,
+        ["spec.rollout: Invalid value: blueGreen needs strategy BlueGreen"]
+    );
+    let blue_green = lint_edited(|d| {
+        let rollout = d["spec"]["rollout"].as_mapping_mut().unwrap();
+        rollout.remove("steps");
+        rollout.remove("analysis");
+        d["spec"]["rollout"]["strategy"] = yaml("BlueGreen");
+        d["spec"]["rollout"]["blueGreen"] = yaml("{previewReplicas: 0}");
+    });
+    assert!(
+        blue_green[0].starts_with("spec.rollout.blueGreen.previewReplicas: Invalid value"),
+        "{blue_green:?}"
     );
 }
 

@@ -16,6 +16,7 @@ pub(crate) fn weight(w: u8) -> Step {
     Step {
         set_weight: Some(w),
         pause: None,
+        ..Step::default()
     }
 }
 pub(crate) fn pause(secs: Option<u64>) -> Step {
@@ -24,6 +25,7 @@ pub(crate) fn pause(secs: Option<u64>) -> Step {
         pause: Some(Pause {
             duration: secs.map(|s| Duration::from_secs(s).into()),
         }),
+        ..Step::default()
     }
 }
 /// A canary rollout that scales the previous revision down as the new one becomes ready

@@ -140,11 +140,12 @@ mod tests {
         for crd in crate::crds() {
             let mut found = Vec::new();
             rules(&serde_json::to_value(&crd).unwrap(), &mut found);
-            // Three shared (a step, the rollout twice); AppService's two probes one each.
+            // Eight shared (a step, its header value and canary scale, the rollout five times);
+            // AppService's two probes one each.
             let expected = if crd.spec.names.kind == "AppService" {
-                5
+                10
             } else {
-                3
+                8
             };
             assert_eq!(found.len(), expected, "{}", crd.spec.names.kind);
             for rule in found {
