@@ -46,6 +46,11 @@ fn kinds(actions: &[Action]) -> Vec<String> {
             Action::DeleteDeployment(n) => format!("DeleteDeployment({n})"),
             Action::ApplyService(None) => "ApplyService(all)".into(),
             Action::ApplyService(Some(n)) => format!("ApplyService({n})"),
+            Action::ApplyRevisionService { name, revision } => {
+                format!("ApplyService({name}={revision})")
+            }
+            Action::DeleteService(name) => format!("DeleteService({name})"),
+            Action::PatchRoute { rules, .. } => format!("PatchRoute({} rules)", rules.len()),
             Action::CreateConfigMap(r) => format!("CreateConfigMap({})", r.number),
             Action::DeleteRevision(n) => format!("DeleteRevision({n})"),
             Action::PatchSpec(_) => "PatchSpec".into(),

@@ -28,6 +28,7 @@
 // module, which the workspace's unreachable_pub lint reports against these public types.
 #![allow(unreachable_pub)]
 
+pub mod analysis;
 pub mod app;
 mod app_check;
 pub mod merge;

@@ -11,7 +11,7 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::spec::Analysis;
+use crate::analysis::Analysis;
 
 /// `rollout.trafficRouting`: where the canary's share of requests is set.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]

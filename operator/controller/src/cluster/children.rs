@@ -184,11 +184,13 @@ impl CachedService {
 
 impl From<Service> for CachedService {
     fn from(s: Service) -> Self {
-        let name = s.metadata.name.clone().unwrap_or_default();
+        let meta = ChildMeta::of(&s.metadata);
+        // The service it belongs to: `<name>`, `<name>-stable`, … all select its pods.
+        let service = meta.service.clone().or_else(|| meta.name.clone());
         CachedService {
-            routes: crate::core::render::service_routes(&s, &name),
+            routes: crate::core::render::service_routes(&s, &service.unwrap_or_default()),
             ports: crate::core::render::observed_ports(&s),
-            meta: ChildMeta::of(&s.metadata),
+            meta,
         }
     }
 }

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::cluster::create::create_once;
 use crate::cluster::events::Recorder;
 use crate::cluster::observe::{Caches, Kind, Written};
-use crate::cluster::preflight;
+use crate::cluster::{preflight, route};
 use crate::core::plan::{Action, Cluster, Plan};
 use crate::core::render;
 use crate::core::rollout::Transition;
@@ -91,9 +91,13 @@ where
             | Action::DeleteRevision(_)
             | Action::CreatePreflight { .. }
             | Action::RecordPreflight(_) => run.revision(action).await?,
-            Action::ScaleRevision { .. }
-            | Action::DeleteDeployment(_)
-            | Action::ApplyService(_) => run.workload(action).await?,
+            Action::ScaleRevision { .. } | Action::DeleteDeployment(_) => {
+                run.workload(action).await?;
+            }
+            Action::ApplyService(_)
+            | Action::ApplyRevisionService { .. }
+            | Action::DeleteService(_)
+            | Action::PatchRoute { .. } => run.traffic(action).await?,
             Action::PatchSpec(_) | Action::PatchStatus { .. } => run.service(action).await?,
             Action::Event(t) => run.event(t).await,
         }
@@ -216,17 +220,56 @@ where
                     .await?;
                 self.written.push(Written::gone(Kind::Deployment, name));
             }
-            Action::ApplyService(serving) => {
-                let service = render::service(sref, *serving);
-                let service = self
-                    .api::<Service>()
-                    .patch(&sref.name, &apply, &Patch::Apply(&service))
-                    .await?;
-                self.written.push(Written::of(Kind::Service, &service));
-            }
             // The other actions are routed elsewhere by `execute`.
             _ => {}
         }
+        Ok(())
+    }
+
+    /// The Services (applied with the one field manager) and the route's rules.
+    async fn traffic(&mut self, action: &Action) -> Result<()> {
+        let apply = PatchParams::apply(FIELD_MANAGER).force();
+        let sref = &self.sref;
+        let service = match action {
+            Action::ApplyService(serving) => render::service(sref, *serving),
+            Action::ApplyRevisionService { name, revision } => {
+                render::revision_service(sref, name.clone(), *revision)
+            }
+            Action::DeleteService(name) => {
+                self.api::<Service>()
+                    .delete(name, &DeleteParams::background())
+                    .await?;
+                self.written
+                    .push(Written::gone(Kind::Service, name.clone()));
+                return Ok(());
+            }
+            Action::PatchRoute {
+                namespace,
+                name,
+                resource_version,
+                rules,
+            } => {
+                let client = self.ctx.client;
+                route::write(
+                    client,
+                    FIELD_MANAGER,
+                    namespace,
+                    name,
+                    resource_version,
+                    rules,
+                )
+                .await?;
+                return Ok(());
+            }
+            // The other actions are routed elsewhere by `execute`.
+            _ => return Ok(()),
+        };
+        let name = service.metadata.name.clone().unwrap_or_default();
+        let service = self
+            .api::<Service>()
+            .patch(&name, &apply, &Patch::Apply(&service))
+            .await?;
+        self.written.push(Written::of(Kind::Service, &service));
         Ok(())
     }
 

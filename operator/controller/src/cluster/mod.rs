@@ -14,5 +14,6 @@ pub mod leader;
 pub mod observe;
 pub mod preflight;
 pub mod readiness;
+pub mod route;
 pub mod services;
 pub mod watch;

@@ -158,6 +158,13 @@ impl Caches {
             ..Cluster::default()
         };
         cluster.revisions.sort_by_key(|r| r.number);
+        cluster.revision_services = self
+            .services
+            .children(ns, name)
+            .iter()
+            .filter_map(|s| Some((s.meta.name.clone()?, s.routes_with(service_ports))))
+            .filter(|(n, _)| revision_service_names(name).contains(n))
+            .collect();
         cluster.preflight_passed = self
             .revisions
             .children(ns, name)
@@ -241,6 +248,17 @@ impl Caches {
             (Some(wrote), Some(seen)) => caught_up(&seen, wrote),
         }
     }
+}
+
+/// The Services besides the main one a service may have: only these are deleted when the spec
+/// no longer asks for them.
+fn revision_service_names(name: &str) -> [String; 3] {
+    use crate::core::traffic::{canary_service, preview_service, stable_service};
+    [
+        stable_service(name),
+        canary_service(name),
+        preview_service(name),
+    ]
 }
 
 /// Whether a cached resourceVersion `seen` is the written one `wrote` or newer. Versions are

@@ -5,3 +5,4 @@ pub mod plan;
 pub mod pods;
 pub mod render;
 pub mod rollout;
+pub mod traffic;

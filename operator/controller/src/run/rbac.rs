@@ -65,8 +65,17 @@ pub const PERMISSIONS: &[Permission] = &[
     // A revision's config file (immutable, owned by its ControllerRevision, collected with it;
     // watched so that a missing one is recreated).
     rule("", "configmaps", &["list", "watch", "create"]),
-    // The stable Service in front of the revisions' pods (watched: drift is repaired).
-    rule("", "services", &["list", "watch", "create", "patch"]),
+    // The Service in front of the revisions' pods (watched: drift is repaired); with
+    // trafficRouting `<name>-stable`/`-canary`, with BlueGreen `<name>-preview`, deleted when
+    // the spec stops asking for them.
+    rule(
+        "",
+        "services",
+        &["list", "watch", "create", "patch", "delete"],
+    ),
+    // rollout.trafficRouting: the named HTTPRoute is read at each reconcile (no watch, so the
+    // Gateway API CRDs stay optional) and its rules patched with the resourceVersion read.
+    rule("gateway.networking.k8s.io", "httproutes", &["get", "patch"]),
     // Pod health for the gates (crash loops, image pull failures); watched so that a failing
     // canary is seen in seconds, not at the next requeue.
     rule("", "pods", &["list", "watch"]),

@@ -66,9 +66,16 @@ where
     let ports = crate::core::render::service_ports(&svc.service_ports());
     let mut cluster = ctx.caches.observe(&ns, &name, now, &ports);
     read_preflight_log(&*svc, &ctx.client, &mut cluster).await;
+    if let Some(routing) = &svc.common().rollout.traffic_routing {
+        let route = &routing.gateway_api;
+        let route_ns = route.namespace.as_deref().unwrap_or(&ns);
+        let seen = crate::cluster::route::read(&ctx.client, route_ns, &route.http_route).await?;
+        cluster.route = Some(seen);
+    }
     let mut plan = crate::core::plan::plan(&*svc, &cluster, now, None);
     if plan.analysis_needed {
-        let outcome = analyze(&*svc, &ctx, plan.target.unwrap_or_default()).await;
+        let target = plan.target.unwrap_or_default();
+        let outcome = analyze::<S>(plan.analysis.as_ref(), &ctx, target).await;
         // The sample's time, rounded up: the status keeps whole seconds, and a sample taken at
         // 10.98 s recorded as 10 let the next one come at 15.0 s, 4.02 s later, under a 5 s
         // interval (tests/fake_analysis.rs caught it). Rounded up, samples are never closer.
@@ -147,15 +154,15 @@ async fn read_preflight_log<S: LockstepService>(svc: &S, client: &Client, cluste
     *logs = Some(crate::cluster::preflight::last_lines(client, &sref.namespace, &job).await);
 }
 
-/// One analysis sample for the canary `revision`: every query of the analysis, in order
-/// (`query`, then `queries`). Errors are logged and counted, and are inconclusive: they never
-/// promote, and the progress deadline (or `inconclusiveLimit`) bounds the step.
+/// One sample of `analysis` for the new `revision`: every query, in order (`query`, then
+/// `queries`). Errors are logged and counted, and are inconclusive: they never promote, and the
+/// progress deadline (or `inconclusiveLimit`) bounds the step.
 async fn analyze<S: LockstepService>(
-    svc: &S,
+    analysis: Option<&lockstep_crd::spec::Analysis>,
     ctx: &Context,
     revision: i64,
 ) -> Vec<AnalysisOutcome> {
-    let Some(analysis) = svc.common().rollout.analysis.as_ref() else {
+    let Some(analysis) = analysis else {
         return vec![AnalysisOutcome::Inconclusive];
     };
     let queries = std::iter::once((

@@ -60,6 +60,7 @@ pub(crate) struct Run {
     pub(crate) retry: Option<String>,
     pub(crate) health: BTreeMap<i64, RevisionHealth>,
     pub(crate) state: RolloutState,
+    pub(crate) traffic_blocked: Option<String>,
 }
 
 impl Run {
@@ -80,6 +81,7 @@ impl Run {
             retry: None,
             health: BTreeMap::new(),
             state,
+            traffic_blocked: None,
         }
     }
     pub(crate) fn ready(&mut self, revision: i64, ready: i32) -> &mut Self {
@@ -108,6 +110,7 @@ impl Run {
             target: self.target,
             health: &self.health,
             analysis,
+            traffic_blocked: self.traffic_blocked.clone(),
         };
         let d = decide(&obs, &self.state);
         // Deciding twice on the same input gives the same answer: reconciles are idempotent.

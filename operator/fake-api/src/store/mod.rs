@@ -256,6 +256,20 @@ impl Store {
             .ok_or_else(|| not_found(key))
     }
 
+    /// Who owns which fields of one object (dotted paths), as `metadata.managedFields` tells a
+    /// client of kube-apiserver: for tests that another manager's fields stay its own.
+    pub fn field_managers(&self, key: &Key) -> Option<BTreeMap<String, BTreeSet<String>>> {
+        let stored = self.stored(key)?;
+        let dotted = |paths: &BTreeSet<Path>| paths.iter().map(|p| p.join(".")).collect();
+        Some(
+            stored
+                .managers
+                .iter()
+                .map(|(m, paths)| (m.clone(), dotted(paths)))
+                .collect(),
+        )
+    }
+
     fn stored(&self, key: &Key) -> Option<&Stored> {
         self.objects
             .get(&key.collection)?

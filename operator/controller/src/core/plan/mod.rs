@@ -22,7 +22,7 @@ use lockstep_crd::status::ServiceStatus;
 
 use crate::core::render::LABEL_SERVICE;
 use crate::core::rollout::{
-    AnalysisOutcome, Decision, Observed, RevisionHealth, RolloutState, decide,
+    AnalysisOutcome, Decision, Observed, RevisionHealth, RolloutState, analysis_for, decide,
 };
 use crate::kinds::LockstepService;
 use crate::kinds::revision::{Revision, RevisionContent, find_by_hash, next_number};
@@ -31,11 +31,18 @@ mod children;
 mod preflight;
 mod rollback;
 mod status;
+mod traffic;
 mod types;
 
 pub use preflight::{failure_message, is_refused};
 use status::{push, seconds, time};
-pub use types::{Action, Cluster, ObservedDeployment, Plan, PreflightRun, TemplateFingerprint};
+pub use types::{
+    Action, Cluster, ObservedDeployment, Plan, PreflightRun, RouteProblem, RouteSeen,
+    TemplateFingerprint,
+};
+
+/// How soon a service whose route cannot take its split is looked at again.
+pub const ROUTE_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The rollout memory stored in a status.
 pub fn state_of(status: Option<&ServiceStatus>) -> RolloutState {
@@ -88,18 +95,26 @@ pub fn plan<S: LockstepService>(
     {
         return held;
     }
-    let decision = decide_rollout(svc, cluster, target, now, analysis);
+    let name = svc.name_any();
+    let spec = svc.common();
+    let namespace = svc.namespace().unwrap_or_default();
+    let routing = traffic::Routing::of(&name, &namespace, spec.rollout);
+    let blocked = routing.as_ref().and_then(|r| r.blocked(cluster));
+    let decision = decide_rollout(svc, cluster, target, now, analysis, blocked.clone());
     // A pod in a grace period is looked at again when it ends, even if nothing else changes.
     plan.requeue_after = match (decision.requeue_after, cluster.recheck_after) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
     plan.analysis_needed = decision.analysis_needed;
+    plan.analysis = decision
+        .analysis_needed
+        .then(|| analysis_for(spec.rollout, &decision.state).cloned())
+        .flatten();
     plan.target = Some(target);
     plan.phase = Some(decision.phase);
-    let spec = svc.common();
     children::scale(
-        &svc.name_any(),
+        &name,
         &spec,
         cluster,
         &revisions,
@@ -109,8 +124,23 @@ pub fn plan<S: LockstepService>(
     if cluster.service_routes != Some(decision.serving) {
         plan.actions.push(Action::ApplyService(decision.serving));
     }
+    let refused = traffic::actions(
+        &name,
+        spec.rollout,
+        routing.as_ref(),
+        cluster,
+        &decision,
+        target,
+        &mut plan.actions,
+    );
+    let blocked = blocked.or(refused.map(|p| p.to_string()));
+    if blocked.is_some() {
+        // The route is not watched (the Gateway API CRDs are optional): look again soon.
+        let again = ROUTE_RECHECK;
+        plan.requeue_after = Some(plan.requeue_after.map_or(again, |d| d.min(again)));
+    }
     children::keep(
-        &svc.name_any(),
+        &name,
         &spec,
         cluster,
         &revisions,
@@ -118,9 +148,20 @@ pub fn plan<S: LockstepService>(
         target,
         &mut plan.actions,
     );
-    plan.actions
-        .extend(decision.events.iter().cloned().map(Action::Event));
-    let status = status::after(svc, cluster, status, &decision, target, now);
+    let mut events = decision.events.clone();
+    let mut status = status::after(svc, cluster, status, &decision, target, now);
+    let preview = traffic::preview(&name, spec.rollout);
+    let routing = routing.as_ref();
+    traffic::status(
+        routing,
+        preview,
+        &decision,
+        blocked.as_deref(),
+        &mut status,
+        &mut events,
+        now,
+    );
+    plan.actions.extend(events.into_iter().map(Action::Event));
     push(&mut plan, prev, status);
     plan
 }
@@ -185,6 +226,7 @@ fn decide_rollout<S: LockstepService>(
     target: i64,
     now: i64,
     analysis: Option<Vec<AnalysisOutcome>>,
+    traffic_blocked: Option<String>,
 ) -> Decision {
     let spec = svc.common();
     let health = health(cluster);
@@ -199,6 +241,7 @@ fn decide_rollout<S: LockstepService>(
         target,
         health: &health,
         analysis,
+        traffic_blocked,
     };
     decide(&observed, &state_of(svc.status()))
 }

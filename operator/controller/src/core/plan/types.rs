@@ -7,6 +7,7 @@ use lockstep_crd::status::{Phase, ServiceStatus};
 
 pub use crate::core::render::TemplateFingerprint;
 use crate::core::rollout::Transition;
+pub use crate::core::traffic::route::RouteProblem;
 use crate::kinds::revision::Revision;
 
 /// One revision's Deployment as observed.
@@ -46,6 +47,25 @@ pub struct Cluster {
     pub preflight: BTreeMap<i64, PreflightRun>,
     /// Revisions whose preflight passed (recorded on their ControllerRevision).
     pub preflight_passed: BTreeSet<i64>,
+    /// The service's other Services by name (`<name>-stable`, `-canary`, `-preview`), as
+    /// [`Cluster::service_routes`] says of the main one.
+    pub revision_services: BTreeMap<String, Option<Option<i64>>>,
+    /// With `rollout.trafficRouting`: the route as read at this reconcile.
+    pub route: Option<RouteSeen>,
+}
+
+/// The `HTTPRoute` of `rollout.trafficRouting`, as read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RouteSeen {
+    /// Its `spec.rules` (as the server holds them, defaulted) and resourceVersion.
+    Found {
+        /// `spec.rules`.
+        rules: Vec<serde_json::Value>,
+        /// Sent back with the edit: a concurrent change is a 409, not a lost update.
+        resource_version: String,
+    },
+    /// Not found or not readable.
+    Problem(RouteProblem),
 }
 
 /// Where a revision's preflight Job stands.
@@ -82,6 +102,26 @@ pub enum Action {
     /// Apply the Service (missing, drifted, or to route to another revision): to revision `n`
     /// alone with `Some(n)`, to every revision with `None`.
     ApplyService(Option<i64>),
+    /// Apply the Service `name` (`<name>-stable`, `-canary`, `-preview`) selecting `revision`.
+    ApplyRevisionService {
+        /// Its name.
+        name: String,
+        /// The revision it selects.
+        revision: i64,
+    },
+    /// Delete one of those the spec no longer asks for.
+    DeleteService(String),
+    /// Write the route's `spec.rules` (a merge patch carrying the resourceVersion read).
+    PatchRoute {
+        /// The route's namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The resourceVersion the rules were read at.
+        resource_version: String,
+        /// Every rule, as the server will hold them.
+        rules: Vec<serde_json::Value>,
+    },
     /// Recreate a kept revision's ConfigMap that is missing (its create failed, or someone
     /// deleted it): owned by the revision's ControllerRevision again.
     CreateConfigMap(Revision),
@@ -119,6 +159,8 @@ pub struct Plan {
     pub requeue_after: Option<Duration>,
     /// Query the analysis and plan again with its outcome.
     pub analysis_needed: bool,
+    /// The analysis to query (a canary's, or blue-green's pre- or post-promotion one).
+    pub analysis: Option<lockstep_crd::spec::Analysis>,
     /// The revision the spec asks for (the canary while a rollout runs); `None` when the plan
     /// stopped before choosing one (invalid config, rollbackTo).
     pub target: Option<i64>,

@@ -34,7 +34,8 @@ pub use preflight::{
     ANNOTATION_PREFLIGHT, LABEL_PREFLIGHT_OF, PREFLIGHT_PASSED, preflight_job, preflight_job_name,
 };
 pub use service::{
-    PortShape, observed_ports, service, service_ports, service_routes, serving_selector,
+    PortShape, observed_ports, revision_service, service, service_ports, service_routes,
+    serving_selector,
 };
 pub use shape::{CONFIG_FILE, RUN_AS_ID, config_file_name};
 

@@ -21,6 +21,17 @@ pub fn service(svc: &ServiceRef, serving: Option<i64>) -> Service {
     }
 }
 
+/// A Service named `name` in front of revision `revision` of the service alone: `<name>-stable`
+/// and `<name>-canary` (the route's backends) and blue-green's `<name>-preview`. Same ports as
+/// the main Service, owned by the service object.
+pub fn revision_service(svc: &ServiceRef, name: String, revision: i64) -> Service {
+    Service {
+        metadata: meta(svc, name, None, svc.owner.clone()),
+        spec: Some(service_spec(&svc.name, Some(revision), &svc.ports)),
+        ..Service::default()
+    }
+}
+
 fn selector(name: &str, serving: Option<i64>) -> BTreeMap<String, String> {
     let mut selector = BTreeMap::from([(LABEL_SERVICE.to_owned(), name.to_owned())]);
     if let Some(revision) = serving {
@@ -78,7 +89,7 @@ pub fn observed_ports(observed: &Service) -> Vec<PortShape> {
     observed.spec.as_ref().map(port_shapes).unwrap_or_default()
 }
 
-/// How an observed Service of service `name` routes, if its selector is as [`service`] renders
+/// How an observed Service of service `name` (its `lockstep.dev/service` label) routes, if its selector is as [`service`] renders
 /// it (the service's pods, alone or with one revision's label): `Some(Some(n))` to revision
 /// `n`, `Some(None)` to every revision, `None` for anything else (drift). Its ports are compared
 /// separately ([`service_ports`]), against what the current spec asks for. Fields the API

@@ -6,6 +6,7 @@ use std::time::Duration;
 use lockstep_crd::status::Phase;
 
 use super::types::{Decision, Observed, RevisionHealth, RolloutState};
+use crate::core::traffic::Split;
 
 pub(super) fn rolled_back(obs: &Observed<'_>, mut s: RolloutState) -> Decision {
     s.acknowledge_tokens(obs);
@@ -58,7 +59,15 @@ pub(super) fn roll_back(obs: &Observed<'_>, mut s: RolloutState, reason: String)
 /// revision keeps its replicas until the target serves alone, then stays warm (at full size,
 /// out of the Service) for that long; without, it shrinks only as target pods become ready, so
 /// capacity never drops either way.
-pub(super) fn finish(obs: &Observed<'_>, mut s: RolloutState, health: &RevisionHealth) -> Decision {
+///
+/// With `trafficRouting` the stable revision keeps every pod and `weight` (the last step's) of
+/// requests go to the target until it serves alone.
+pub(super) fn finish(
+    obs: &Observed<'_>,
+    mut s: RolloutState,
+    health: &RevisionHealth,
+    weight: u8,
+) -> Decision {
     let target = obs.target;
     let delay = i64::from(obs.rollout.scale_down_delay_seconds);
     if health.ready >= obs.replicas {
@@ -98,8 +107,15 @@ pub(super) fn finish(obs: &Observed<'_>, mut s: RolloutState, health: &RevisionH
         format!("revision {target}: {}/{} ready", health.ready, obs.replicas),
     );
     d.scale.insert(target, obs.replicas);
+    let routed = obs.rollout.traffic_routing.is_some();
+    d.traffic = Split {
+        stable: d.state.stable.or(Some(target)),
+        canary: Some(target),
+        weight,
+        headers: Vec::new(),
+    };
     if let Some(stable) = d.state.stable {
-        let keep = if delay > 0 {
+        let keep = if delay > 0 || routed {
             obs.replicas
         } else {
             (obs.replicas - health.ready).max(0)

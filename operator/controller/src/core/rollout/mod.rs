@@ -16,6 +16,9 @@
 //! controller stores in the status. Timers are requeues computed from `step_started`, never
 //! sleeps, so a restarted operator continues the same step at the same point.
 
+mod analyse;
+mod at;
+mod blue_green;
 mod end;
 mod judge;
 mod progress;
@@ -23,7 +26,10 @@ mod types;
 
 use std::time::Duration;
 
+use lockstep_crd::spec::{Analysis, RolloutSpec, Strategy};
 use lockstep_crd::status::Phase;
+
+use crate::core::traffic::Split;
 
 use end::rolled_back;
 pub use judge::{compare, judge, passes};
@@ -86,7 +92,20 @@ pub fn decide(obs: &Observed<'_>, prev: &RolloutState) -> Decision {
     };
     started.append(&mut decision.events);
     decision.events = started;
+    // A Service that selects one revision alone gets every request on the route too.
+    if let Some(n) = decision.serving {
+        decision.traffic = Split::only(n);
+    }
     decision
+}
+
+/// The analysis a decision with `analysis_needed` asks to sample: blue-green's pre- or
+/// post-promotion analysis by stage, a canary's `rollout.analysis`.
+pub fn analysis_for<'a>(rollout: &'a RolloutSpec, state: &RolloutState) -> Option<&'a Analysis> {
+    match rollout.strategy {
+        Strategy::BlueGreen => blue_green::analysis(rollout, state),
+        _ => rollout.analysis.as_ref(),
+    }
 }
 
 fn steady(obs: &Observed<'_>, mut s: RolloutState) -> Decision {

@@ -8,72 +8,17 @@
 use std::ops::ControlFlow::{self, Break, Continue};
 use std::time::Duration;
 
-use lockstep_crd::spec::{Analysis, Pause, Step, Strategy};
+use lockstep_crd::spec::{Pause, Step};
 use lockstep_crd::status::Phase;
 
+use super::analyse::{judge_sample, sample_due};
+use super::at::At;
+use super::blue_green;
 use super::end::{finish, roll_back};
-use super::judge::judge;
-use super::types::{
-    AnalysisOutcome, Decision, Observed, RevisionHealth, RolloutState, Sample, Transition,
-    canary_replicas, weight_at,
-};
+use super::types::{Decision, Observed, RolloutState, Transition};
 
 /// A step's outcome that is not a decision of its own.
-type Next<T> = ControlFlow<Decision, T>;
-
-/// Where the rollout stands at this reconcile.
-struct At<'a> {
-    target: i64,
-    health: RevisionHealth,
-    steps: &'a [Step],
-    index: usize,
-    /// When the current step started (Unix seconds).
-    started: i64,
-    /// Until the progress deadline, plus a second.
-    remaining: Duration,
-    weight: u8,
-    /// The target's replicas at this step.
-    canary: i32,
-}
-
-impl<'a> At<'a> {
-    fn of(obs: &'a Observed<'a>, s: &RolloutState) -> At<'a> {
-        let target = obs.target;
-        // A first deploy has nothing to compare a canary with: it goes straight to full size.
-        // So does a rollback — `undo`, `rollbackTo`, or a spec edited back to an older revision
-        // (revision numbers only grow, so a target older than the stable one is a way back): an
-        // incident rollback must not stop at a pause waiting for a person.
-        let steps: &[Step] = match (obs.rollout.strategy, s.stable) {
-            (Strategy::Canary, Some(stable)) if target > stable => &obs.rollout.steps,
-            _ => &[],
-        };
-        let index = s.step.unwrap_or(0) as usize;
-        let started = s.step_started.unwrap_or(obs.now);
-        let deadline = i64::from(obs.rollout.progress_deadline_seconds);
-        let left = (deadline - (obs.now - started)).max(0);
-        let weight = weight_at(steps, index);
-        At {
-            target,
-            health: obs.health.get(&target).cloned().unwrap_or_default(),
-            steps,
-            index,
-            started,
-            remaining: Duration::from_secs(u64::try_from(left).unwrap_or(0) + 1),
-            weight,
-            canary: canary_replicas(obs.replicas, weight),
-        }
-    }
-
-    /// A decision that holds the rollout at this step's replicas.
-    fn hold(&self, obs: &Observed<'_>, s: RolloutState, phase: Phase, message: String) -> Decision {
-        let mut d = Decision::new(s, phase, message);
-        d.scale.insert(self.target, self.canary);
-        if let Some(stable) = d.state.stable {
-            d.scale.insert(stable, obs.replicas - self.canary);
-        }
-        d
-    }
-}
+pub(super) type Next<T> = ControlFlow<Decision, T>;
 
 /// The next decision for a target that is neither stable nor rolled back.
 pub(super) fn progress(obs: &Observed<'_>, s: RolloutState) -> Decision {
@@ -88,12 +33,23 @@ fn steps(obs: &Observed<'_>, s: RolloutState) -> Next<Decision> {
     let s = failing(obs, s, &at)?;
     let s = overdue(obs, s, &at)?;
     let mut s = restarted(obs, s, &at)?;
+    if at.blue_green {
+        return Break(blue_green::next(obs, s, at));
+    }
     if at.index >= at.steps.len() {
-        return Break(finish(obs, s, &at.health).requeue(at.remaining));
+        let d = finish(obs, s, &at.health, at.last_weight());
+        return Break(d.requeue(at.remaining));
     }
     if s.step.is_none() {
         s.step = Some(0);
         s.step_started = Some(at.started);
+    }
+    if let Some(why) = &obs.traffic_blocked {
+        // The step's clock starts when the route can take the step: a route fixed after an
+        // hour must not find the step overdue.
+        s.step_started = Some(obs.now);
+        let message = format!("step {}: waiting for traffic routing: {why}", at.index);
+        return Break(at.hold(obs, s, Phase::Progressing, message));
     }
     if obs.paused {
         let message = format!("paused at step {} (spec.paused)", at.index);
@@ -102,9 +58,9 @@ fn steps(obs: &Observed<'_>, s: RolloutState) -> Next<Decision> {
     let (s, promoted) = promote(obs, s, &at)?;
     let step = &at.steps[at.index];
     let (s, done) = match (step.set_weight, &step.pause) {
-        (Some(_), _) => weight_step(obs, s, &at, promoted)?,
-        (None, Some(pause)) => pause_step(obs, s, &at, pause, promoted)?,
-        (None, None) => (s, Some("empty step")),
+        (_, Some(pause)) => pause_step(obs, s, &at, pause, promoted)?,
+        // setWeight, setHeaderRoute, setCanaryScale: the step's pods ready, and its analysis.
+        _ => weight_step(obs, s, &at, promoted)?,
     };
     Continue(match done {
         Some(why) => advance(obs, s, &at, why),
@@ -143,10 +99,13 @@ fn failing(obs: &Observed<'_>, s: RolloutState, at: &At<'_>) -> Next<RolloutStat
     }
 }
 
-/// A step that made no progress within the deadline rolls back, unless it waits on a person.
+/// A step that made no progress within the deadline rolls back, unless it waits on a person
+/// (a pause, a blue-green preview waiting for promotion, a route to fix).
 fn overdue(obs: &Observed<'_>, s: RolloutState, at: &At<'_>) -> Next<RolloutState> {
-    let waiting_on_person =
-        obs.paused || matches!(at.steps.get(at.index), Some(Step { pause: Some(_), .. }));
+    let waiting_on_person = obs.paused
+        || obs.traffic_blocked.is_some()
+        || (at.blue_green && blue_green::waits_for_promotion(&s))
+        || matches!(at.steps.get(at.index), Some(Step { pause: Some(_), .. }));
     let deadline = i64::from(obs.rollout.progress_deadline_seconds);
     if waiting_on_person || obs.now - at.started <= deadline {
         return Continue(s);
@@ -170,7 +129,11 @@ fn restarted(obs: &Observed<'_>, s: RolloutState, at: &At<'_>) -> Next<RolloutSt
 
 /// A new `promote` token: `full…` finishes the rollout at once; any other passes this step's
 /// gate. Returns whether the step was promoted.
-fn promote(obs: &Observed<'_>, mut s: RolloutState, at: &At<'_>) -> Next<(RolloutState, bool)> {
+pub(super) fn promote(
+    obs: &Observed<'_>,
+    mut s: RolloutState,
+    at: &At<'_>,
+) -> Next<(RolloutState, bool)> {
     let promoted = obs.promote.is_some() && obs.promote.map(str::to_owned) != s.observed_promote;
     if !promoted {
         return Continue((s, false));
@@ -180,7 +143,8 @@ fn promote(obs: &Observed<'_>, mut s: RolloutState, at: &At<'_>) -> Next<(Rollou
         s.step = Some(at.steps.len() as u32);
         s.step_started = Some(obs.now);
         let message = format!("revision {} promoted to 100 %", at.target);
-        return Break(finish(obs, s, &at.health).event("Promoted", message, false));
+        let d = finish(obs, s, &at.health, at.weight);
+        return Break(d.event("Promoted", message, false));
     }
     Continue((s, true))
 }
@@ -200,60 +164,6 @@ fn weight_step(
         (None, _) => Continue((s, Some("healthy"))),
         (Some(a), None) => Break(sample_due(obs, s, at, a)),
         (Some(a), Some(outcomes)) => judge_sample(obs, s, at, a, outcomes),
-    }
-}
-
-/// Healthy, and the analysis has no sample for this reconcile: ask for one when it is due.
-/// Samples keep their schedule: a reconcile caused by anything else (a status write, a pod
-/// event) before the interval is up takes none.
-fn sample_due(obs: &Observed<'_>, s: RolloutState, at: &At<'_>, a: &Analysis) -> Decision {
-    let due = s
-        .last_sample
-        .map_or(obs.now, |t| t + i64::from(a.interval_seconds));
-    let message = format!("step {}: {} % healthy, analysing", at.index, at.weight);
-    let mut d = at.hold(obs, s, Phase::Progressing, message);
-    if obs.now < due {
-        let wait = Duration::from_secs(u64::try_from(due - obs.now).unwrap_or(0));
-        return d.requeue(wait.min(at.remaining));
-    }
-    d.analysis_needed = true;
-    d.requeue(at.remaining)
-}
-
-/// Counts one analysis sample: enough passes pass the step; failures or inconclusive samples
-/// beyond their limits roll back.
-fn judge_sample(
-    obs: &Observed<'_>,
-    mut s: RolloutState,
-    at: &At<'_>,
-    a: &Analysis,
-    outcomes: &[AnalysisOutcome],
-) -> Next<(RolloutState, Option<&'static str>)> {
-    s.last_sample = Some(obs.now);
-    let index = at.index;
-    match judge(a, outcomes) {
-        Sample::Pass => {
-            s.analysis_passes += 1;
-            let passed = s.analysis_passes >= a.samples;
-            Continue((s, passed.then_some("analysis passed")))
-        }
-        Sample::Fail(why) => {
-            s.analysis_failures += 1;
-            if s.analysis_failures > a.failure_limit {
-                let why = format!("analysis failed at step {index}: {why}");
-                return Break(roll_back(obs, s, why));
-            }
-            Continue((s, None))
-        }
-        Sample::Inconclusive(why) => {
-            s.analysis_inconclusive += 1;
-            let n = s.analysis_inconclusive;
-            if a.inconclusive_limit.is_some_and(|limit| n > limit) {
-                let why = format!("analysis inconclusive {n} times at step {index}: {why}");
-                return Break(roll_back(obs, s, why));
-            }
-            Continue((s, None))
-        }
     }
 }
 

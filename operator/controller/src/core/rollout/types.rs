@@ -6,6 +6,8 @@ use std::time::Duration;
 use lockstep_crd::spec::{RolloutSpec, Step};
 use lockstep_crd::status::Phase;
 
+use crate::core::traffic::Split;
+
 /// What the controller saw of one revision's Deployment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RevisionHealth {
@@ -62,6 +64,9 @@ pub struct Observed<'a> {
     pub health: &'a BTreeMap<i64, RevisionHealth>,
     /// Result of the analysis query, when the previous decision asked for one.
     pub analysis: Option<Vec<AnalysisOutcome>>,
+    /// With `rollout.trafficRouting`: why the route cannot take the split (missing, without
+    /// the two backends). The rollout holds where it is, with no deadline, until it can.
+    pub traffic_blocked: Option<String>,
 }
 
 /// What the machine remembers between reconciles (kept in the status).
@@ -147,6 +152,8 @@ pub struct Decision {
     /// The revision the Service selects alone (at rest); `None` while a rollout splits traffic
     /// across revisions by ready pods.
     pub serving: Option<i64>,
+    /// How requests are split between `<name>-stable` and `<name>-canary`.
+    pub traffic: Split,
 }
 
 impl Decision {
@@ -160,6 +167,7 @@ impl Decision {
             requeue_after: None,
             analysis_needed: false,
             serving: None,
+            traffic: Split::default(),
         }
     }
 

@@ -81,7 +81,8 @@ impl Backends {
     /// A rule that sends to both Services: its two weights are the split's.
     fn is_split_rule(&self, rule: &Value) -> bool {
         let refs = Self::refs(rule);
-        refs.iter().any(|b| self.is(b, &self.stable)) && refs.iter().any(|b| self.is(b, &self.canary))
+        refs.iter().any(|b| self.is(b, &self.stable))
+            && refs.iter().any(|b| self.is(b, &self.canary))
     }
 
     /// A header route: a rule whose only backend is `<name>-canary`.
@@ -175,7 +176,12 @@ fn header_rule(
     let headers: Vec<Value> = header.matches.iter().map(header_match).collect();
     let base: Vec<Value> = split_rules
         .iter()
-        .flat_map(|r| r.get("matches").and_then(Value::as_array).cloned().unwrap_or_default())
+        .flat_map(|r| {
+            r.get("matches")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
         .collect();
     let base = if base.is_empty() {
         vec![json!({"path": {"type": "PathPrefix", "value": "/"}})]
@@ -183,7 +189,11 @@ fn header_rule(
         base
     };
     if base.len() > MAX_MATCHES {
-        let why = format!("header route {} needs {} matches, more than {MAX_MATCHES}", header.name, base.len());
+        let why = format!(
+            "header route {} needs {} matches, more than {MAX_MATCHES}",
+            header.name,
+            base.len()
+        );
         return Err(RouteProblem::Limit(route.to_owned(), why));
     }
     let matches: Vec<Value> = base

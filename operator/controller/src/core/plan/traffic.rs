@@ -1,0 +1,212 @@
+//! The traffic a decision asks for, as actions: the revision Services (`<name>-stable`,
+//! `<name>-canary` with `trafficRouting`, `<name>-preview` for blue-green) selecting what the
+//! split says, the route's weights (only when they differ), and what the status shows of it.
+
+use lockstep_crd::spec::{RolloutSpec, Strategy};
+use lockstep_crd::status::{ServiceStatus, condition as kinds};
+use lockstep_crd::traffic::{TrafficRouting, TrafficStatus};
+
+use super::status::{condition, replace_condition};
+use super::types::{Action, Cluster, RouteSeen};
+use crate::core::rollout::{Decision, Transition};
+use crate::core::traffic::route::{self, Backends, RouteProblem};
+use crate::core::traffic::{canary_service, preview_service, stable_service};
+
+/// Where the route is and which of its backends are ours.
+#[derive(Debug, Clone)]
+pub(super) struct Routing {
+    /// `namespace/name`, for messages and the status.
+    pub(super) route: String,
+    namespace: String,
+    name: String,
+    backends: Backends,
+}
+
+impl Routing {
+    /// The routing of service `name` in `namespace`, when its spec asks for one.
+    pub(super) fn of(name: &str, namespace: &str, rollout: &RolloutSpec) -> Option<Routing> {
+        let TrafficRouting { gateway_api } = rollout.traffic_routing.as_ref()?;
+        let route_ns = gateway_api.namespace.as_deref().unwrap_or(namespace);
+        Some(Routing {
+            route: format!("{route_ns}/{}", gateway_api.http_route),
+            namespace: route_ns.to_owned(),
+            name: gateway_api.http_route.clone(),
+            backends: Backends {
+                stable: stable_service(name),
+                canary: canary_service(name),
+                namespace: namespace.to_owned(),
+                route_namespace: route_ns.to_owned(),
+            },
+        })
+    }
+
+    /// Why the route cannot take a split now; the rollout holds while there is a reason.
+    pub(super) fn blocked(&self, cluster: &Cluster) -> Option<String> {
+        match &cluster.route {
+            None => Some(format!("HTTPRoute {} was not read", self.route)),
+            Some(RouteSeen::Problem(p)) => Some(p.to_string()),
+            Some(RouteSeen::Found { rules, .. }) => {
+                route::check(&self.route, rules, &self.backends)
+                    .err()
+                    .map(|p| p.to_string())
+            }
+        }
+    }
+
+    /// The route write the decision needs, if any; a split the route cannot hold is the
+    /// reason instead.
+    fn write(
+        &self,
+        cluster: &Cluster,
+        decision: &Decision,
+    ) -> Result<Option<Action>, RouteProblem> {
+        let Some(RouteSeen::Found {
+            rules,
+            resource_version,
+        }) = &cluster.route
+        else {
+            return Ok(None);
+        };
+        let edited = route::edit(&self.route, rules, &self.backends, &decision.traffic)?;
+        Ok(edited.map(|rules| Action::PatchRoute {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            resource_version: resource_version.clone(),
+            rules,
+        }))
+    }
+}
+
+/// The revision Services the spec asks for, each with the revision it selects.
+fn wanted(
+    name: &str,
+    rollout: &RolloutSpec,
+    decision: &Decision,
+    target: i64,
+) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    let split = &decision.traffic;
+    if rollout.traffic_routing.is_some() {
+        out.extend(split.stable.map(|n| (stable_service(name), n)));
+        out.extend(split.canary.map(|n| (canary_service(name), n)));
+    }
+    if rollout.strategy == Strategy::BlueGreen {
+        out.push((preview_service(name), target));
+    }
+    out
+}
+
+/// Blue-green's preview Service name, for the status.
+pub(super) fn preview(name: &str, rollout: &RolloutSpec) -> Option<String> {
+    (rollout.strategy == Strategy::BlueGreen).then(|| preview_service(name))
+}
+
+/// Applies the revision Services that are missing or select another revision (before the
+/// route: a weight never points at a Service that selects the wrong pods), deletes those the
+/// spec no longer asks for, then writes the route.
+pub(super) fn actions(
+    name: &str,
+    rollout: &RolloutSpec,
+    routing: Option<&Routing>,
+    cluster: &Cluster,
+    decision: &Decision,
+    target: i64,
+    actions: &mut Vec<Action>,
+) -> Option<RouteProblem> {
+    let wanted = wanted(name, rollout, decision, target);
+    for (service, revision) in &wanted {
+        if cluster.revision_services.get(service) != Some(&Some(Some(*revision))) {
+            actions.push(Action::ApplyRevisionService {
+                name: service.clone(),
+                revision: *revision,
+            });
+        }
+    }
+    for service in cluster.revision_services.keys() {
+        if !wanted.iter().any(|(w, _)| w == service) {
+            actions.push(Action::DeleteService(service.clone()));
+        }
+    }
+    match routing.map(|r| r.write(cluster, decision)) {
+        Some(Ok(Some(write))) => {
+            actions.push(write);
+            None
+        }
+        Some(Err(problem)) => Some(problem),
+        _ => None,
+    }
+}
+
+/// `status.traffic` and the `TrafficRouted` condition, with a Warning event when routing stops.
+pub(super) fn status(
+    routing: Option<&Routing>,
+    preview: Option<String>,
+    decision: &Decision,
+    blocked: Option<&str>,
+    status: &mut ServiceStatus,
+    events: &mut Vec<Transition>,
+    now: i64,
+) {
+    let Some(routing) = routing else {
+        status
+            .conditions
+            .retain(|c| c.type_ != kinds::TRAFFIC_ROUTED);
+        status.traffic = preview.map(|preview_service| TrafficStatus {
+            preview_service: Some(preview_service),
+            ..TrafficStatus::default()
+        });
+        return;
+    };
+    let generation = status.observed_generation;
+    let was = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kinds::TRAFFIC_ROUTED)
+        .cloned();
+    let routed = match blocked {
+        Some(why) => {
+            if was
+                .as_ref()
+                .is_none_or(|c| c.status != "False" || c.message != why)
+            {
+                events.push(Transition {
+                    reason: "TrafficNotRouted",
+                    message: why.to_owned(),
+                    warning: true,
+                });
+            }
+            condition(
+                &status.conditions,
+                kinds::TRAFFIC_ROUTED,
+                false,
+                "RouteUnavailable",
+                why,
+                now,
+                generation,
+            )
+        }
+        None => {
+            let split = &decision.traffic;
+            status.traffic = Some(TrafficStatus {
+                route: Some(routing.route.clone()),
+                stable_weight: 100 - split.weight.min(100),
+                canary_weight: split.weight.min(100),
+                stable_revision: split.stable,
+                canary_revision: split.canary,
+                header_routes: split.headers.iter().map(|h| h.name.clone()).collect(),
+                preview_service: preview,
+            });
+            let message = format!("HTTPRoute {} carries the split", routing.route);
+            condition(
+                &status.conditions,
+                kinds::TRAFFIC_ROUTED,
+                true,
+                "Routed",
+                &message,
+                now,
+                generation,
+            )
+        }
+    };
+    replace_condition(status, routed);
+}

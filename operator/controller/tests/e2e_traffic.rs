@@ -1,0 +1,288 @@
+//! Exact traffic end to end: a canary routed by a Gateway API `HTTPRoute` that another team owns
+//! (a foreign rule, a foreign backend in our rule, filters, their field manager). Every version
+//! of the route the operator writes is recorded by a watch, so the test sees each write, not
+//! only the last: weights 5, 25 and 100 written exactly, a header route added and removed by its
+//! steps, abort restoring 100/0 in one write, and everything else unchanged in every version.
+//! On the fake API server (with its `HTTPRoute` CRD) in every `cargo test`; on a cluster with
+//! `LOCKSTEP_E2E_TARGET=cluster` after the kind workflow installed the Gateway API CRDs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed call fails the test
+
+mod e2e_support;
+
+use std::sync::{Arc, Mutex};
+
+use e2e_support::{Env, album, wait_for};
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::runtime::watcher;
+use lockstep_crd::status::Phase;
+use serde_json::{Value, json};
+
+const TEAM: &str = "platform-team";
+
+fn routes(env: &Env) -> Api<DynamicObject> {
+    let resource = ApiResource {
+        group: "gateway.networking.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "gateway.networking.k8s.io/v1".into(),
+        kind: "HTTPRoute".into(),
+        plural: "httproutes".into(),
+    };
+    Api::namespaced_with(env.client.clone(), &env.ns, &resource)
+}
+
+/// The route as the platform team applies it: our two backends (stable at 100) beside a legacy
+/// one, a filter, and a rule for another service.
+fn route() -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "web", "labels": {"team": "platform"}},
+        "spec": {
+            "parentRefs": [{"name": "public"}],
+            "hostnames": ["shop.example.com"],
+            "rules": [
+                {"matches": [{"path": {"type": "PathPrefix", "value": "/api"}}],
+                 "filters": [{"type": "RequestHeaderModifier",
+                              "requestHeaderModifier": {"set": [{"name": "x-team", "value": "shop"}]}}],
+                 "backendRefs": [{"name": "web-stable", "port": 8080, "weight": 100},
+                                 {"name": "web-canary", "port": 8080, "weight": 0},
+                                 {"name": "legacy", "port": 8080, "weight": 7}]},
+                {"matches": [{"path": {"type": "PathPrefix", "value": "/docs"}}],
+                 "backendRefs": [{"name": "docs", "port": 80}]}
+            ]
+        }
+    })
+}
+
+/// Every version of the route, in order, as a watch delivers them.
+fn record(api: Api<DynamicObject>) -> Arc<Mutex<Vec<DynamicObject>>> {
+    let seen = Arc::new(Mutex::new(Vec::<DynamicObject>::new()));
+    let into = seen.clone();
+    tokio::spawn(async move {
+        let mut events = watcher(api, watcher::Config::default()).boxed();
+        while let Some(Ok(event)) = events.next().await {
+            if let watcher::Event::Apply(r) | watcher::Event::InitApply(r) = event {
+                let mut seen = into.lock().unwrap();
+                if seen.last().map(|l| &l.metadata.resource_version)
+                    != Some(&r.metadata.resource_version)
+                {
+                    seen.push(r);
+                }
+            }
+        }
+    });
+    seen
+}
+
+/// `(stable, canary, header routes)` of one version.
+fn split(r: &DynamicObject) -> (u64, u64, usize) {
+    let rules = r.data["spec"]["rules"].as_array().unwrap();
+    let refs = &rules[0]["backendRefs"];
+    let headers = rules.len() - 2;
+    (
+        refs[0]["weight"].as_u64().unwrap(),
+        refs[1]["weight"].as_u64().unwrap(),
+        headers,
+    )
+}
+
+/// Everything in a version but our two weights and our header rules.
+fn theirs(r: &DynamicObject) -> Value {
+    let mut spec = r.data["spec"].clone();
+    let rules = spec["rules"].as_array_mut().unwrap();
+    rules.truncate(2);
+    for backend in rules[0]["backendRefs"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .take(2)
+    {
+        backend.as_object_mut().unwrap().remove("weight");
+    }
+    json!({"spec": spec, "labels": r.metadata.labels})
+}
+
+/// The platform team still owns its fields outside `rules` (which is atomic: whoever writes a
+/// rule owns the list): on a cluster its `managedFields` entry, on the fake the owner table the
+/// fake keeps for server-side apply.
+fn team_still_manages(env: &Env, r: &DynamicObject) -> bool {
+    let Some(fake) = env.fake() else {
+        return r
+            .metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .any(|m| m.manager.as_deref() == Some(TEAM));
+    };
+    let key = lockstep_fake_api::store::Key {
+        collection: lockstep_fake_api::store::Collection {
+            prefix: "/apis/gateway.networking.k8s.io/v1".into(),
+            resource: "httproutes".into(),
+        },
+        namespace: env.ns.clone(),
+        name: "web".into(),
+    };
+    let managers = fake.store().field_managers(&key).unwrap();
+    let team = &managers[TEAM];
+    ["spec.parentRefs", "spec.hostnames", "metadata.labels.team"]
+        .iter()
+        .all(|f| team.contains(*f))
+}
+
+fn header_step(on: bool) -> Value {
+    if on {
+        json!({"setHeaderRoute": {"name": "testers",
+               "match": [{"headerName": "x-canary", "value": {"exact": "yes"}}]}})
+    } else {
+        json!({"setHeaderRoute": {"name": "testers"}})
+    }
+}
+
+#[tokio::test]
+async fn a_routed_canary_writes_exact_weights_and_nothing_else() {
+    let env = Env::new("traffic").await;
+    if let Some(fake) = env.fake() {
+        fake.install_crds(&[lockstep_fake_api::gateway::httproute_crd().unwrap()]);
+    }
+    let api = routes(&env);
+    let apply = PatchParams::apply(TEAM);
+    api.patch("web", &apply, &Patch::Apply(route()))
+        .await
+        .unwrap();
+    let seen = record(api.clone());
+
+    let steps = [
+        json!({"setWeight": 5}),
+        header_step(true),
+        json!({"setWeight": 25}),
+        header_step(false),
+        json!({"setWeight": 100}),
+    ];
+    let mut web = album("web", 4, &steps);
+    web.spec.rollout.traffic_routing =
+        serde_json::from_value(json!({"gatewayAPI": {"httpRoute": "web"}})).unwrap();
+    env.create(web).await;
+    wait_for(&env, "web", "revision 1 healthy, routed", |s| {
+        s.phase == Some(Phase::Healthy)
+            && s.traffic.as_ref().is_some_and(|t| t.stable_weight == 100)
+    })
+    .await;
+    let before = seen.lock().unwrap().len();
+    env.patch_spec(
+        "web",
+        json!({"release": {"version": "1.0.1", "config": {"log": {"level": "debug"}}}}),
+    )
+    .await;
+    let done = wait_for(&env, "web", "revision 2 stable", |s| {
+        s.phase == Some(Phase::Healthy) && s.stable_revision == Some(2)
+    })
+    .await;
+    assert_eq!(
+        done.traffic
+            .as_ref()
+            .map(|t| (t.stable_weight, t.canary_weight)),
+        Some((100, 0))
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let versions = seen.lock().unwrap().clone();
+    let writes: Vec<_> = versions[before..].iter().map(split).collect();
+    // One write per step; completion one more (100/0 with both Services on revision 2).
+    assert_eq!(
+        writes,
+        [
+            (95, 5, 0),
+            (95, 5, 1),
+            (75, 25, 1),
+            (75, 25, 0),
+            (0, 100, 0),
+            (100, 0, 0)
+        ],
+        "every write of the rollout"
+    );
+    for v in &versions {
+        assert_eq!(
+            theirs(v),
+            theirs(&versions[0]),
+            "their part of the route, at {:?}",
+            v.metadata.resource_version
+        );
+    }
+    assert!(
+        team_still_manages(&env, versions.last().unwrap()),
+        "the team's fields stay its own"
+    );
+
+    // Abort from a header route at 25 %: 100/0 and no header rule, in one write.
+    env.patch_spec("web", json!({"rollout": {"steps": [{"setWeight": 25}, header_step(true), {"pause": {}}]},
+                                 "release": {"version": "1.0.2", "config": {"log": {"level": "warn"}}}}))
+        .await;
+    wait_for(&env, "web", "paused with the header route", |s| {
+        s.phase == Some(Phase::Paused)
+            && s.traffic
+                .as_ref()
+                .is_some_and(|t| t.header_routes == ["testers"])
+    })
+    .await;
+    let before = seen.lock().unwrap().len();
+    env.patch_spec("web", json!({"abort": "a1"})).await;
+    wait_for(&env, "web", "rolled back", |s| {
+        s.phase == Some(Phase::RolledBack)
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let versions = seen.lock().unwrap().clone();
+    let writes: Vec<_> = versions[before..].iter().map(split).collect();
+    assert_eq!(writes, [(100, 0, 0)], "abort is one write");
+    assert_eq!(theirs(versions.last().unwrap()), theirs(&versions[0]));
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_missing_route_holds_the_rollout_with_a_condition_until_it_exists() {
+    let env = Env::new("noroute").await;
+    if let Some(fake) = env.fake() {
+        fake.install_crds(&[lockstep_fake_api::gateway::httproute_crd().unwrap()]);
+    }
+    let mut web = album("web", 2, &[json!({"setWeight": 50})]);
+    web.spec.rollout.traffic_routing =
+        serde_json::from_value(json!({"gatewayAPI": {"httpRoute": "web"}})).unwrap();
+    env.create(web).await;
+    // A first deploy needs no split: it goes to full size and serves, the condition says why
+    // the route is not carrying anything.
+    let s = wait_for(&env, "web", "TrafficRouted=False", |s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "TrafficRouted" && c.status == "False")
+    })
+    .await;
+    let routed = s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "TrafficRouted")
+        .unwrap();
+    assert!(routed.message.contains("not found"), "{}", routed.message);
+    env.patch_spec(
+        "web",
+        json!({"release": {"version": "1.0.1", "config": {"log": {"level": "debug"}}}}),
+    )
+    .await;
+    let s = wait_for(&env, "web", "holding at step 0", |s| {
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.contains("waiting for traffic routing"))
+    })
+    .await;
+    assert_eq!(s.stable_revision, Some(1));
+    routes(&env)
+        .patch("web", &PatchParams::apply(TEAM), &Patch::Apply(route()))
+        .await
+        .unwrap();
+    wait_for(
+        &env,
+        "web",
+        "revision 2 stable once the route exists",
+        |s| s.phase == Some(Phase::Healthy) && s.stable_revision == Some(2),
+    )
+    .await;
+    env.teardown().await;
+}
