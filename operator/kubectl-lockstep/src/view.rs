@@ -157,6 +157,35 @@ fn role(view: &ServiceView, number: i64) -> String {
     roles.join(",")
 }
 
+/// The split the operator last wrote to the route (`status.traffic`) and blue-green's preview
+/// Service; nothing for a service that routes by replicas alone.
+fn traffic(s: &ServiceStatus) -> String {
+    let Some(t) = &s.traffic else {
+        return String::new();
+    };
+    let mut out = String::new();
+    if let Some(route) = &t.route {
+        let rev = |r: Option<i64>| r.map_or_else(|| "-".to_owned(), |n| format!(" (revision {n})"));
+        out.push_str(&format!(
+            "Traffic:   HTTPRoute {route}: stable {} %{}, canary {} %{}\n",
+            t.stable_weight,
+            rev(t.stable_revision),
+            t.canary_weight,
+            rev(t.canary_revision)
+        ));
+        if !t.header_routes.is_empty() {
+            let names = t.header_routes.join(", ");
+            out.push_str(&format!("Headers:   to the canary only: {names}\n"));
+        }
+    }
+    if let Some(preview) = &t.preview_service {
+        out.push_str(&format!(
+            "Preview:   Service {preview} (the new revision before promotion)\n"
+        ));
+    }
+    out
+}
+
 /// `kubectl lockstep status`.
 pub fn render_status(view: &ServiceView) -> String {
     let s = &view.status;
@@ -194,6 +223,7 @@ pub fn render_status(view: &ServiceView) -> String {
             until.0
         ));
     }
+    out.push_str(&traffic(s));
     out.push_str(&format!(
         "Ready:     {}{}\n",
         s.ready.as_deref().unwrap_or("-"),

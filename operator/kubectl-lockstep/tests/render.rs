@@ -211,3 +211,31 @@ fn status_names_the_warm_revision() {
         "history marks it"
     );
 }
+
+#[test]
+fn status_shows_the_split_written_and_the_preview() {
+    let mut view = canary();
+    view.status.traffic = Some(lockstep_crd::traffic::TrafficStatus {
+        route: Some("shop/web".into()),
+        stable_weight: 75,
+        canary_weight: 25,
+        stable_revision: Some(2),
+        canary_revision: Some(3),
+        header_routes: vec!["testers".into()],
+        preview_service: None,
+    });
+    snapshot("status_routed", &view::render_status(&view));
+    view.status.traffic = Some(lockstep_crd::traffic::TrafficStatus {
+        preview_service: Some("albums-preview".into()),
+        ..Default::default()
+    });
+    let text = view::render_status(&view);
+    assert!(
+        text.contains("Preview:   Service albums-preview (the new revision before promotion)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Traffic:"),
+        "no route, no split line: {text}"
+    );
+}

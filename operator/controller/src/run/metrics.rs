@@ -30,6 +30,7 @@ pub struct Metrics {
     rollouts: IntCounterVec,
     analysis: IntCounterVec,
     phases: IntGaugeVec,
+    traffic: IntGaugeVec,
     leader: prometheus::IntGauge,
 }
 
@@ -77,6 +78,13 @@ impl Metrics {
             ),
             &["kind", "phase"],
         )?;
+        let traffic = IntGaugeVec::new(
+            Opts::new(
+                "lockstep_traffic_weight",
+                "Percent of requests the route sends to <name>-stable and <name>-canary, as last written (rollout.trafficRouting)",
+            ),
+            &["kind", "namespace", "name", "backend"],
+        )?;
         let leader = prometheus::IntGauge::new(
             "lockstep_leader",
             "1 while this replica holds the leader Lease and runs the controllers",
@@ -85,6 +93,7 @@ impl Metrics {
         registry.register(Box::new(rollouts.clone()))?;
         registry.register(Box::new(analysis.clone()))?;
         registry.register(Box::new(phases.clone()))?;
+        registry.register(Box::new(traffic.clone()))?;
         registry.register(Box::new(reconciles.clone()))?;
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(writes.clone()))?;
@@ -97,6 +106,7 @@ impl Metrics {
             rollouts,
             analysis,
             phases,
+            traffic,
             leader,
         })
     }
@@ -119,6 +129,7 @@ impl Metrics {
             of(&self.rollouts, "counter"),
             of(&self.analysis, "counter"),
             of(&self.phases, "gauge"),
+            of(&self.traffic, "gauge"),
             of(&self.leader, "gauge"),
             of(&self.duration, "histogram"),
         ]
@@ -210,6 +221,23 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// Forgets every service's traffic weights (a scrape sets those of the services that
+    /// exist again, so a deleted service's series goes).
+    pub fn reset_traffic(&self) {
+        self.traffic.reset();
+    }
+
+    /// The weights service `namespace/name` of `kind` last wrote to its route.
+    pub fn set_traffic(&self, kind: &str, namespace: &str, name: &str, stable: u8, canary: u8) {
+        for (backend, weight) in [("stable", stable), ("canary", canary)] {
+            self.traffic
+                .with_label_values(&[kind, namespace, name, backend])
+                .set(i64::from(weight));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +259,37 @@ mod tests {
         assert_eq!(leader_value(&registry), Some(1));
         metrics.set_leader(false);
         assert_eq!(leader_value(&registry), Some(0));
+    }
+
+    #[test]
+    fn traffic_weights_are_per_service_and_forgotten_on_reset() {
+        let registry = Registry::new();
+        let metrics = Metrics::register(&registry).unwrap();
+        metrics.set_traffic("album", "shop", "web", 75, 25);
+        let weights = |registry: &Registry| {
+            registry
+                .gather()
+                .iter()
+                .filter(|f| f.name() == "lockstep_traffic_weight")
+                .flat_map(|f| f.get_metric().to_vec())
+                .map(|m| {
+                    let backend = m
+                        .get_label()
+                        .iter()
+                        .find(|l| l.name() == "backend")
+                        .map(|l| l.value().to_owned());
+                    (
+                        backend.unwrap_or_default(),
+                        m.get_gauge().get_value() as i64,
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            weights(&registry),
+            [("canary".to_owned(), 25), ("stable".to_owned(), 75)]
+        );
+        metrics.reset_traffic();
+        assert_eq!(weights(&registry), []);
     }
 }

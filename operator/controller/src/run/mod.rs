@@ -127,6 +127,7 @@ struct Phases {
 
 impl Phases {
     fn refresh(&self) {
+        self.metrics.reset_traffic();
         macro_rules! each_kind {
             ($($kind:ty),*) => {$(
                 self.refresh_kind::<$kind>();
@@ -139,9 +140,21 @@ impl Phases {
         let Ok(services) = self.caches.kinds.get::<S>() else {
             return;
         };
-        let phases = services.store.state();
-        let phases = phases.iter().map(|s| s.status().and_then(|s| s.phase));
+        let services = services.store.state();
+        let phases = services.iter().map(|s| s.status().and_then(|s| s.phase));
         self.metrics.set_phases(S::COMPONENT, phases);
+        for svc in &services {
+            let routed = svc
+                .status()
+                .and_then(|s| s.traffic.as_ref())
+                .filter(|t| t.route.is_some());
+            if let (Some(t), Some(ns)) = (routed, kube::ResourceExt::namespace(&**svc)) {
+                let name = kube::ResourceExt::name_any(&**svc);
+                let (stable, canary) = (t.stable_weight, t.canary_weight);
+                self.metrics
+                    .set_traffic(S::COMPONENT, &ns, &name, stable, canary);
+            }
+        }
     }
 
     /// `/readyz` (see [`crate::cluster::readiness`]).
