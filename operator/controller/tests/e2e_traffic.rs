@@ -286,3 +286,58 @@ async fn a_missing_route_holds_the_rollout_with_a_condition_until_it_exists() {
     .await;
     env.teardown().await;
 }
+
+/// `examples/album-service-gateway.yaml` as shipped (the e2e image and an embedded database
+/// instead of the release's): the route is admitted, the service serves through it at 100/0,
+/// and the first step puts the testers' header route in place and waits for a person.
+#[tokio::test]
+async fn the_gateway_example_routes_and_its_first_step_adds_the_header_route() {
+    let env = Env::new("gwexample").await;
+    if let Some(fake) = env.fake() {
+        fake.install_crds(&[lockstep_fake_api::gateway::httproute_crd().unwrap()]);
+    }
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/album-service-gateway.yaml"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let docs: Vec<Value> = text
+        .split("\n---\n")
+        .map(|d| serde_yaml::from_str(d).unwrap())
+        .collect();
+    let api = routes(&env);
+    api.patch("albums", &PatchParams::apply(TEAM), &Patch::Apply(&docs[0]))
+        .await
+        .unwrap();
+    let mut svc = album("albums", 2, &[]);
+    svc.spec.rollout = serde_json::from_value(docs[1]["spec"]["rollout"].clone()).unwrap();
+    env.create(svc).await;
+    let s = wait_for(&env, "albums", "healthy, routed", |s| {
+        s.phase == Some(Phase::Healthy)
+            && s.conditions
+                .iter()
+                .any(|c| c.type_ == "TrafficRouted" && c.status == "True")
+    })
+    .await;
+    let t = s.traffic.unwrap();
+    assert_eq!(
+        (t.route.as_deref(), t.stable_weight, t.canary_weight),
+        (Some(&*format!("{}/albums", env.ns)), 100, 0)
+    );
+    env.patch_spec(
+        "albums",
+        json!({"release": {"version": "1.4.3", "config": {"log": {"level": "debug"}}}}),
+    )
+    .await;
+    let s = wait_for(&env, "albums", "paused after the header step", |s| {
+        s.phase == Some(Phase::Paused)
+    })
+    .await;
+    assert_eq!(s.traffic.unwrap().header_routes, ["testers"]);
+    let route = api.get("albums").await.unwrap();
+    let rules = route.data["spec"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert_eq!(rules[1]["matches"][0]["headers"][0]["value"], "yes");
+    assert_eq!(rules[1]["backendRefs"][0]["name"], "albums-canary");
+    env.teardown().await;
+}

@@ -42,6 +42,8 @@ fn the_shipped_examples_and_chart_example_pass() {
         "examples/note-service.yaml",
         "examples/user-service.yaml",
         "examples/app-service.yaml",
+        "examples/album-service-gateway.yaml",
+        "examples/album-service-blue-green.yaml",
     ] {
         let text = std::fs::read_to_string(root().join(file)).unwrap();
         let mut report = Report::default();
