@@ -341,3 +341,76 @@ async fn the_gateway_example_routes_and_its_first_step_adds_the_header_route() {
     assert_eq!(rules[1]["backendRefs"][0]["name"], "albums-canary");
     env.teardown().await;
 }
+
+/// A write that loses a race (409: the route changed after the operator read it) is retried
+/// from a fresh read: the step waits for it, and the other writer's change survives every later
+/// write. On the fake, which injects the conflict.
+#[tokio::test]
+async fn a_conflicting_route_write_is_retried_from_a_fresh_read() {
+    let env = Env::new("conflict").await;
+    let Some(fake) = env.fake() else {
+        return;
+    };
+    fake.install_crds(&[lockstep_fake_api::gateway::httproute_crd().unwrap()]);
+    let api = routes(&env);
+    api.patch("web", &PatchParams::apply(TEAM), &Patch::Apply(route()))
+        .await
+        .unwrap();
+    let mut web = album("web", 2, &[json!({"setWeight": 50}), json!({"pause": {}})]);
+    web.spec.rollout.traffic_routing =
+        serde_json::from_value(json!({"gatewayAPI": {"httpRoute": "web"}})).unwrap();
+    env.create(web).await;
+    wait_for(&env, "web", "revision 1 healthy", |s| {
+        s.phase == Some(Phase::Healthy)
+    })
+    .await;
+    fake.refuse(lockstep_fake_api::Refusal {
+        verb: Some("patch"),
+        resource: Some("httproutes".into()),
+        error: lockstep_fake_api::store::ApiError::new(
+            409,
+            "Conflict",
+            "the object has been modified",
+        ),
+        times: 1,
+    });
+    env.patch_spec(
+        "web",
+        json!({"release": {"version": "1.0.1", "config": {"log": {"level": "debug"}}}}),
+    )
+    .await;
+    let s = wait_for(&env, "web", "paused at 50 % after the retry", |s| {
+        s.phase == Some(Phase::Paused)
+    })
+    .await;
+    assert_eq!(s.traffic.map(|t| t.canary_weight), Some(50));
+    let events =
+        kube::Api::<k8s_openapi::api::events::v1::Event>::namespaced(env.client.clone(), &env.ns)
+            .list(&Default::default())
+            .await
+            .unwrap();
+    let notes: Vec<String> = events.items.iter().filter_map(|e| e.note.clone()).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("the object has been modified")),
+        "the refused write is reported: {notes:?}"
+    );
+    // Someone else edits the route while the canary runs.
+    let hostnames = json!({"spec": {"hostnames": ["shop.example.com", "www.shop.example.com"]}});
+    api.patch("web", &PatchParams::default(), &Patch::Merge(&hostnames))
+        .await
+        .unwrap();
+    env.patch_spec("web", json!({"promote": "p1"})).await;
+    wait_for(&env, "web", "revision 2 stable", |s| {
+        s.phase == Some(Phase::Healthy) && s.stable_revision == Some(2)
+    })
+    .await;
+    let last = api.get("web").await.unwrap();
+    assert_eq!(split(&last), (100, 0, 0));
+    assert_eq!(
+        last.data["spec"]["hostnames"], hostnames["spec"]["hostnames"],
+        "their edit survived"
+    );
+    env.teardown().await;
+}
