@@ -160,3 +160,78 @@ async fn a_restart_plans_nothing_before_every_cache_is_filled() {
     );
     assert_eq!(counters.writes(), 0, "{counters:?}");
 }
+
+/// A routed service at rest: each reconcile reads its route (one GET, the route is not watched)
+/// and writes nothing. A route that cannot take the split is looked at every 5 s, and its
+/// condition and event are written once, not at every look.
+#[tokio::test]
+async fn a_routed_service_at_rest_reads_its_route_and_writes_nothing() {
+    let fake = fake().await;
+    fake.install_crds(&[lockstep_fake_api::gateway::httproute_crd().unwrap()]);
+    let api: Api<AlbumService> = Api::namespaced(fake.client(), "shop");
+    let mut svc = rolling("albums", "shop");
+    svc.spec.rollout.traffic_routing =
+        serde_json::from_value(json!({"gatewayAPI": {"httpRoute": "albums"}})).unwrap();
+    api.create(&PostParams::default(), &svc).await.unwrap();
+    let (operator, metrics) = Operator::start_with(&fake, Duration::from_millis(100));
+    wait_for_phase(&api, "albums", Phase::Healthy).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = metrics.reconciles("album");
+    fake.reset_counters();
+    // Past one recheck (ROUTE_RECHECK, 5 s): the idle requeue does not apply while it waits.
+    tokio::time::sleep(Duration::from_millis(5600)).await;
+    let rechecks = metrics.reconciles("album") - before;
+    let blocked = non_watch(&fake.counters());
+    assert!(rechecks >= 1, "no recheck of the missing route in 5.6 s");
+    assert!(
+        blocked
+            .iter()
+            .all(|(verb, resource, _)| verb == "get" && resource == "httproutes"),
+        "a missing route: only reads, {blocked:?}"
+    );
+
+    let routes = Api::<kube::api::DynamicObject>::namespaced_with(
+        fake.client(),
+        "shop",
+        &kube::api::ApiResource {
+            group: "gateway.networking.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "gateway.networking.k8s.io/v1".into(),
+            kind: "HTTPRoute".into(),
+            plural: "httproutes".into(),
+        },
+    );
+    let route: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "albums"},
+        "spec": {"rules": [{"backendRefs": [{"name": "albums-stable", "port": 8080, "weight": 100},
+                                            {"name": "albums-canary", "port": 8080, "weight": 0}]}]}
+    }))
+    .unwrap();
+    routes.create(&PostParams::default(), &route).await.unwrap();
+    for _ in 0..100 {
+        let routed = api
+            .get("albums")
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.traffic);
+        if routed.is_some_and(|t| t.route.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = metrics.reconciles("album");
+    fake.reset_counters();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let requeues = metrics.reconciles("album") - before;
+    let idle = non_watch(&fake.counters());
+    operator.stop().await;
+    assert!(requeues >= 10, "only {requeues} reconciles in 1.5 s");
+    assert_eq!(
+        idle,
+        vec![("get".to_owned(), "httproutes".to_owned(), requeues)],
+        "one route read per reconcile, no write"
+    );
+}

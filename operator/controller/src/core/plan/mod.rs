@@ -152,15 +152,18 @@ pub fn plan<S: LockstepService>(
     let mut status = status::after(svc, cluster, status, &decision, target, now);
     let preview = traffic::preview(&name, spec.rollout);
     let routing = routing.as_ref();
-    traffic::status(
+    let before = prev.map_or(&[][..], |p| p.conditions.as_slice());
+    let blocked = blocked.as_deref();
+    let event = traffic::status(
         routing,
         preview,
         &decision,
-        blocked.as_deref(),
+        blocked,
+        before,
         &mut status,
-        &mut events,
         now,
     );
+    events.extend(event);
     plan.actions.extend(events.into_iter().map(Action::Event));
     push(&mut plan, prev, status);
     plan

@@ -2,8 +2,10 @@
 //! `<name>-canary` with `trafficRouting`, `<name>-preview` for blue-green) selecting what the
 //! split says, the route's weights (only when they differ), and what the status shows of it.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use lockstep_crd::spec::{RolloutSpec, Strategy};
-use lockstep_crd::status::{ServiceStatus, condition as kinds};
+use lockstep_crd::status::ServiceStatus;
+use lockstep_crd::status::condition::TRAFFIC_ROUTED;
 use lockstep_crd::traffic::{TrafficRouting, TrafficStatus};
 
 use super::status::{condition, replace_condition};
@@ -138,75 +140,67 @@ pub(super) fn actions(
 }
 
 /// `status.traffic` and the `TrafficRouted` condition, with a Warning event when routing stops.
+///
+/// `before` is the status as the server holds it: the condition keeps its transition time and
+/// the event is sent once per reason, not at every reconcile.
 pub(super) fn status(
     routing: Option<&Routing>,
     preview: Option<String>,
     decision: &Decision,
     blocked: Option<&str>,
+    before: &[Condition],
     status: &mut ServiceStatus,
-    events: &mut Vec<Transition>,
     now: i64,
-) {
+) -> Option<Transition> {
     let Some(routing) = routing else {
-        status
-            .conditions
-            .retain(|c| c.type_ != kinds::TRAFFIC_ROUTED);
+        status.conditions.retain(|c| c.type_ != TRAFFIC_ROUTED);
         status.traffic = preview.map(|preview_service| TrafficStatus {
             preview_service: Some(preview_service),
             ..TrafficStatus::default()
         });
-        return;
+        return None;
     };
     let generation = status.observed_generation;
-    let was = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == kinds::TRAFFIC_ROUTED)
-        .cloned();
-    let routed = match blocked {
-        Some(why) => {
-            if was
-                .as_ref()
-                .is_none_or(|c| c.status != "False" || c.message != why)
-            {
-                events.push(Transition {
-                    reason: "TrafficNotRouted",
-                    message: why.to_owned(),
-                    warning: true,
-                });
-            }
-            condition(
-                &status.conditions,
-                kinds::TRAFFIC_ROUTED,
-                false,
-                "RouteUnavailable",
-                why,
-                now,
-                generation,
-            )
-        }
-        None => {
-            let split = &decision.traffic;
-            status.traffic = Some(TrafficStatus {
-                route: Some(routing.route.clone()),
-                stable_weight: 100 - split.weight.min(100),
-                canary_weight: split.weight.min(100),
-                stable_revision: split.stable,
-                canary_revision: split.canary,
-                header_routes: split.headers.iter().map(|h| h.name.clone()).collect(),
-                preview_service: preview,
-            });
-            let message = format!("HTTPRoute {} carries the split", routing.route);
-            condition(
-                &status.conditions,
-                kinds::TRAFFIC_ROUTED,
-                true,
-                "Routed",
-                &message,
-                now,
-                generation,
-            )
-        }
+    let was = before.iter().find(|c| c.type_ == TRAFFIC_ROUTED);
+    let Some(why) = blocked else {
+        let split = &decision.traffic;
+        status.traffic = Some(TrafficStatus {
+            route: Some(routing.route.clone()),
+            stable_weight: 100 - split.weight.min(100),
+            canary_weight: split.weight.min(100),
+            stable_revision: split.stable,
+            canary_revision: split.canary,
+            header_routes: split.headers.iter().map(|h| h.name.clone()).collect(),
+            preview_service: preview,
+        });
+        let message = format!("HTTPRoute {} carries the split", routing.route);
+        let routed = condition(
+            before,
+            TRAFFIC_ROUTED,
+            true,
+            "Routed",
+            &message,
+            now,
+            generation,
+        );
+        replace_condition(status, routed);
+        return None;
     };
-    replace_condition(status, routed);
+    let unrouted = condition(
+        before,
+        TRAFFIC_ROUTED,
+        false,
+        "RouteUnavailable",
+        why,
+        now,
+        generation,
+    );
+    replace_condition(status, unrouted);
+    // Once per reason: the condition keeps it, a reconcile every few seconds does not repeat it.
+    let new = was.is_none_or(|c| c.status != "False" || c.message != why);
+    new.then(|| Transition {
+        reason: "TrafficNotRouted",
+        message: why.to_owned(),
+        warning: true,
+    })
 }
