@@ -273,6 +273,14 @@ async fn a_missing_route_holds_the_rollout_with_a_condition_until_it_exists() {
     })
     .await;
     assert_eq!(s.stable_revision, Some(1));
+    // Held, it writes nothing: past a recheck of the route (5 s) the object is unchanged.
+    let held = env.get("web").await.metadata.resource_version;
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(
+        env.get("web").await.metadata.resource_version,
+        held,
+        "no status write while held"
+    );
     routes(&env)
         .patch("web", &PatchParams::apply(TEAM), &Patch::Apply(route()))
         .await

@@ -160,6 +160,7 @@ fn a_route_that_cannot_take_the_split_holds_the_rollout_past_the_deadline() {
     );
     assert_eq!(d.state.step, Some(0));
     run.traffic_blocked = None;
+    run.traffic_restored = true;
     let d = run.step(None);
     assert_eq!(reasons(&d), ["StepCompleted"]);
 }

@@ -61,6 +61,7 @@ pub(crate) struct Run {
     pub(crate) health: BTreeMap<i64, RevisionHealth>,
     pub(crate) state: RolloutState,
     pub(crate) traffic_blocked: Option<String>,
+    pub(crate) traffic_restored: bool,
 }
 
 impl Run {
@@ -82,6 +83,7 @@ impl Run {
             health: BTreeMap::new(),
             state,
             traffic_blocked: None,
+            traffic_restored: false,
         }
     }
     pub(crate) fn ready(&mut self, revision: i64, ready: i32) -> &mut Self {
@@ -111,6 +113,7 @@ impl Run {
             health: &self.health,
             analysis,
             traffic_blocked: self.traffic_blocked.clone(),
+            traffic_restored: self.traffic_restored,
         };
         let d = decide(&obs, &self.state);
         // Deciding twice on the same input gives the same answer: reconciles are idempotent.

@@ -99,8 +99,12 @@ pub fn plan<S: LockstepService>(
     let spec = svc.common();
     let namespace = svc.namespace().unwrap_or_default();
     let routing = traffic::Routing::of(&name, &namespace, spec.rollout);
-    let blocked = routing.as_ref().and_then(|r| r.blocked(cluster));
-    let decision = decide_rollout(svc, cluster, target, now, analysis, blocked.clone());
+    let blocked = routing
+        .as_ref()
+        .and_then(|r| r.blocked(cluster, spec.rollout));
+    let restored = routing.is_some() && blocked.is_none() && traffic::was_blocked(prev);
+    let traffic = (blocked.clone(), restored);
+    let decision = decide_rollout(svc, cluster, target, now, analysis, traffic);
     // A pod in a grace period is looked at again when it ends, even if nothing else changes.
     plan.requeue_after = match (decision.requeue_after, cluster.recheck_after) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -229,7 +233,7 @@ fn decide_rollout<S: LockstepService>(
     target: i64,
     now: i64,
     analysis: Option<Vec<AnalysisOutcome>>,
-    traffic_blocked: Option<String>,
+    (traffic_blocked, traffic_restored): (Option<String>, bool),
 ) -> Decision {
     let spec = svc.common();
     let health = health(cluster);
@@ -245,6 +249,7 @@ fn decide_rollout<S: LockstepService>(
         health: &health,
         analysis,
         traffic_blocked,
+        traffic_restored,
     };
     decide(&observed, &state_of(svc.status()))
 }

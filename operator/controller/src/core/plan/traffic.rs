@@ -12,7 +12,9 @@ use super::status::{condition, replace_condition};
 use super::types::{Action, Cluster, RouteSeen};
 use crate::core::rollout::{Decision, Transition};
 use crate::core::traffic::route::{self, Backends, RouteProblem};
-use crate::core::traffic::{canary_service, preview_service, stable_service};
+use crate::core::traffic::{
+    Split, canary_service, header_routes_at, preview_service, stable_service,
+};
 
 /// Where the route is and which of its backends are ours.
 #[derive(Debug, Clone)]
@@ -42,17 +44,28 @@ impl Routing {
         })
     }
 
-    /// Why the route cannot take a split now; the rollout holds while there is a reason.
-    pub(super) fn blocked(&self, cluster: &Cluster) -> Option<String> {
-        match &cluster.route {
-            None => Some(format!("HTTPRoute {} was not read", self.route)),
-            Some(RouteSeen::Problem(p)) => Some(p.to_string()),
-            Some(RouteSeen::Found { rules, .. }) => {
-                route::check(&self.route, rules, &self.backends)
-                    .err()
-                    .map(|p| p.to_string())
-            }
-        }
+    /// Why the route cannot take the rollout's splits now; the rollout holds while there is a
+    /// reason. Besides a missing route or backends, the edit at the step with the most header
+    /// routes is tried, so a route it would push past upstream's limits holds the first step.
+    pub(super) fn blocked(&self, cluster: &Cluster, rollout: &RolloutSpec) -> Option<String> {
+        let rules = match &cluster.route {
+            None => return Some(format!("HTTPRoute {} was not read", self.route)),
+            Some(RouteSeen::Problem(p)) => return Some(p.to_string()),
+            Some(RouteSeen::Found { rules, .. }) => rules,
+        };
+        // The step with the most header routes in place: the rule count is what can break a
+        // limit (each header rule's matches are the split rules', whatever the headers).
+        let headers = (0..rollout.steps.len())
+            .map(|i| header_routes_at(&rollout.steps, i))
+            .max_by_key(Vec::len)
+            .unwrap_or_default();
+        let most = Split {
+            headers,
+            ..Split::default()
+        };
+        route::edit(&self.route, rules, &self.backends, &most)
+            .err()
+            .map(|p| p.to_string())
     }
 
     /// The route write the decision needs, if any; a split the route cannot hold is the
@@ -96,6 +109,13 @@ fn wanted(
         out.push((preview_service(name), target));
     }
     out
+}
+
+/// Whether the last status says the route could not take the split.
+pub(super) fn was_blocked(prev: Option<&ServiceStatus>) -> bool {
+    prev.into_iter()
+        .flat_map(|s| &s.conditions)
+        .any(|c| c.type_ == TRAFFIC_ROUTED && c.status == "False")
 }
 
 /// Blue-green's preview Service name, for the status.

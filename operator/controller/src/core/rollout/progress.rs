@@ -27,7 +27,10 @@ pub(super) fn progress(obs: &Observed<'_>, s: RolloutState) -> Decision {
     }
 }
 
-fn steps(obs: &Observed<'_>, s: RolloutState) -> Next<Decision> {
+fn steps(obs: &Observed<'_>, mut s: RolloutState) -> Next<Decision> {
+    if obs.traffic_restored && s.step.is_some() {
+        s.step_started = Some(obs.now);
+    }
     let at = At::of(obs, &s);
     let s = aborted(obs, s, &at)?;
     let s = failing(obs, s, &at)?;
@@ -45,9 +48,6 @@ fn steps(obs: &Observed<'_>, s: RolloutState) -> Next<Decision> {
         s.step_started = Some(at.started);
     }
     if let Some(why) = &obs.traffic_blocked {
-        // The step's clock starts when the route can take the step: a route fixed after an
-        // hour must not find the step overdue.
-        s.step_started = Some(obs.now);
         let message = format!("step {}: waiting for traffic routing: {why}", at.index);
         return Break(at.hold(obs, s, Phase::Progressing, message));
     }

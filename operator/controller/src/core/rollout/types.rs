@@ -67,6 +67,9 @@ pub struct Observed<'a> {
     /// With `rollout.trafficRouting`: why the route cannot take the split (missing, without
     /// the two backends). The rollout holds where it is, with no deadline, until it can.
     pub traffic_blocked: Option<String>,
+    /// The route took the split again after it could not: the step's clock starts now (a route
+    /// fixed after an hour must not find the step overdue).
+    pub traffic_restored: bool,
 }
 
 /// What the machine remembers between reconciles (kept in the status).
