@@ -178,4 +178,23 @@ async fn blue_green_previews_flips_undoes_by_a_flip_and_flips_back_on_failed_ana
     );
     assert_eq!(selects(&fake, "albums").await.as_deref(), Some("1"));
     assert_eq!(selects(&fake, "albums-preview").await.as_deref(), Some("3"));
+
+    // Back to a rolling strategy: the preview Service goes, the main one stays.
+    patch(
+        &api,
+        json!({"rollout": {"strategy": "Rolling", "blueGreen": null}}),
+    )
+    .await;
+    for _ in 0..100 {
+        if selects(&fake, "albums-preview").await.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        selects(&fake, "albums-preview").await,
+        None,
+        "albums-preview deleted"
+    );
+    assert_eq!(selects(&fake, "albums").await.as_deref(), Some("1"));
 }
