@@ -125,3 +125,54 @@ fn a_pod_in_its_grace_period_is_rechecked_when_it_ends() {
     };
     assert_eq!(plan(&svc, &later, T0, None).requeue_after, Some(own));
 }
+
+/// A route that the rollout's header routes would push past upstream's 16 rules is refused
+/// before any step: `TrafficRouted=False` naming the limit, and a Warning event.
+#[test]
+fn a_route_the_header_routes_would_overfill_is_a_problem_before_the_first_step() {
+    use lockstep_operator::core::plan::RouteSeen;
+    let mut svc = service();
+    svc.spec.rollout = serde_json::from_value(serde_json::json!({
+        "strategy": "Canary",
+        "trafficRouting": {"gatewayAPI": {"httpRoute": "web"}},
+        "steps": [{"setHeaderRoute": {"name": "a", "match": [{"headerName": "x", "value": {"exact": "1"}}]}},
+                  {"setHeaderRoute": {"name": "a"}},
+                  {"setHeaderRoute": {"name": "b", "match": [{"headerName": "x", "value": {"exact": "2"}}]}}]
+    }))
+    .unwrap();
+    let ours = serde_json::json!({"backendRefs": [{"name": "albums-stable", "port": 8080, "weight": 100},
+                                                  {"name": "albums-canary", "port": 8080, "weight": 0}]});
+    let other = serde_json::json!({"backendRefs": [{"name": "docs", "port": 80, "weight": 1}]});
+    let route = |foreign: usize| Cluster {
+        route: Some(RouteSeen::Found {
+            rules: std::iter::once(ours.clone())
+                .chain(std::iter::repeat_n(other.clone(), foreign))
+                .collect(),
+            resource_version: "7".into(),
+        }),
+        ..Cluster::default()
+    };
+    let routed = |cluster: &Cluster| {
+        let actions = plan(&svc, cluster, T0, None).actions;
+        let status = written_status(&actions);
+        let c = status
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "TrafficRouted")
+            .unwrap();
+        (
+            c.status,
+            c.message,
+            kinds(&actions).contains(&"Event(TrafficNotRouted)".to_owned()),
+        )
+    };
+    // 15 rules + one header route at a time (a is removed before b) = 16: fine.
+    let (status, _, warned) = routed(&route(14));
+    assert_eq!((status.as_str(), warned), ("True", false));
+    let (status, message, warned) = routed(&route(15));
+    assert_eq!((status.as_str(), warned), ("False", true));
+    assert!(
+        message.contains("17 rules") && message.contains("16"),
+        "{message}"
+    );
+}
