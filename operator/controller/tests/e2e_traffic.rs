@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use e2e_support::{Env, album, wait_for};
 use futures::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::watcher;
 use lockstep_crd::status::Phase;
 use serde_json::{Value, json};
@@ -21,14 +21,18 @@ use serde_json::{Value, json};
 const TEAM: &str = "platform-team";
 
 fn routes(env: &Env) -> Api<DynamicObject> {
-    let resource = ApiResource {
-        group: "gateway.networking.k8s.io".into(),
-        version: "v1".into(),
-        api_version: "gateway.networking.k8s.io/v1".into(),
-        kind: "HTTPRoute".into(),
-        plural: "httproutes".into(),
-    };
+    let resource = lockstep_fake_api::gateway::httproute_resource();
     Api::namespaced_with(env.client.clone(), &env.ns, &resource)
+}
+
+/// A test's namespace and operator; on the fake API server with the `HTTPRoute` CRD installed
+/// (a cluster has the upstream one).
+async fn routed_env(test: &str) -> Env {
+    let env = Env::new(test).await;
+    if let Some(fake) = env.fake() {
+        fake.install_crds(&[lockstep_fake_api::gateway::httproute_crd().unwrap()]);
+    }
+    env
 }
 
 /// The route as the platform team applies it: our two backends (stable at 100) beside a legacy
@@ -140,10 +144,7 @@ fn header_step(on: bool) -> Value {
 
 #[tokio::test]
 async fn a_routed_canary_writes_exact_weights_and_nothing_else() {
-    let env = Env::new("traffic").await;
-    if let Some(fake) = env.fake() {
-        fake.install_crds(&[lockstep_fake_api::gateway::httproute_crd().unwrap()]);
-    }
+    let env = routed_env("traffic").await;
     let api = routes(&env);
     let apply = PatchParams::apply(TEAM);
     api.patch("web", &apply, &Patch::Apply(route()))
@@ -239,10 +240,7 @@ async fn a_routed_canary_writes_exact_weights_and_nothing_else() {
 
 #[tokio::test]
 async fn a_missing_route_holds_the_rollout_with_a_condition_until_it_exists() {
-    let env = Env::new("noroute").await;
-    if let Some(fake) = env.fake() {
-        fake.install_crds(&[lockstep_fake_api::gateway::httproute_crd().unwrap()]);
-    }
+    let env = routed_env("noroute").await;
     let mut web = album("web", 2, &[json!({"setWeight": 50})]);
     web.spec.rollout.traffic_routing =
         serde_json::from_value(json!({"gatewayAPI": {"httpRoute": "web"}})).unwrap();
@@ -300,10 +298,7 @@ async fn a_missing_route_holds_the_rollout_with_a_condition_until_it_exists() {
 /// and the first step puts the testers' header route in place and waits for a person.
 #[tokio::test]
 async fn the_gateway_example_routes_and_its_first_step_adds_the_header_route() {
-    let env = Env::new("gwexample").await;
-    if let Some(fake) = env.fake() {
-        fake.install_crds(&[lockstep_fake_api::gateway::httproute_crd().unwrap()]);
-    }
+    let env = routed_env("gwexample").await;
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/album-service-gateway.yaml"
@@ -355,11 +350,10 @@ async fn the_gateway_example_routes_and_its_first_step_adds_the_header_route() {
 /// write. On the fake, which injects the conflict.
 #[tokio::test]
 async fn a_conflicting_route_write_is_retried_from_a_fresh_read() {
-    let env = Env::new("conflict").await;
+    let env = routed_env("conflict").await;
     let Some(fake) = env.fake() else {
         return;
     };
-    fake.install_crds(&[lockstep_fake_api::gateway::httproute_crd().unwrap()]);
     let api = routes(&env);
     api.patch("web", &PatchParams::apply(TEAM), &Patch::Apply(route()))
         .await

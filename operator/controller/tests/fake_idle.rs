@@ -193,13 +193,7 @@ async fn a_routed_service_at_rest_reads_its_route_and_writes_nothing() {
     let routes = Api::<kube::api::DynamicObject>::namespaced_with(
         fake.client(),
         "shop",
-        &kube::api::ApiResource {
-            group: "gateway.networking.k8s.io".into(),
-            version: "v1".into(),
-            api_version: "gateway.networking.k8s.io/v1".into(),
-            kind: "HTTPRoute".into(),
-            plural: "httproutes".into(),
-        },
+        &lockstep_fake_api::gateway::httproute_resource(),
     );
     let route: kube::api::DynamicObject = serde_json::from_value(json!({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",

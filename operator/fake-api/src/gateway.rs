@@ -116,6 +116,17 @@ fn spec() -> Value {
     })
 }
 
+/// `HTTPRoute` as a dynamic resource, for clients of routes in tests.
+pub fn httproute_resource() -> kube::api::ApiResource {
+    kube::api::ApiResource {
+        group: "gateway.networking.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "gateway.networking.k8s.io/v1".into(),
+        kind: "HTTPRoute".into(),
+        plural: "httproutes".into(),
+    }
+}
+
 /// The `HTTPRoute` CRD the fake API server admits routes by.
 pub fn httproute_crd() -> Result<CustomResourceDefinition, serde_json::Error> {
     let crd = json!({

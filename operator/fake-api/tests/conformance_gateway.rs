@@ -8,7 +8,7 @@
     clippy::needless_pass_by_value
 )]
 
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use lockstep_fake_api::FakeApi;
 use serde_json::{Value, json};
 
@@ -29,13 +29,7 @@ fn route(backends: Value) -> DynamicObject {
 async fn routes() -> (FakeApi, Api<DynamicObject>) {
     let fake = FakeApi::start().await.unwrap();
     fake.install_crds(&[lockstep_fake_api::gateway::httproute_crd().unwrap()]);
-    let resource = ApiResource {
-        group: "gateway.networking.k8s.io".into(),
-        version: "v1".into(),
-        api_version: "gateway.networking.k8s.io/v1".into(),
-        kind: "HTTPRoute".into(),
-        plural: "httproutes".into(),
-    };
+    let resource = lockstep_fake_api::gateway::httproute_resource();
     let api = Api::namespaced_with(fake.client(), "shop", &resource);
     (fake, api)
 }
