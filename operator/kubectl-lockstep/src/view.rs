@@ -159,7 +159,7 @@ fn role(view: &ServiceView, number: i64) -> String {
 
 /// The split the operator last wrote to the route (`status.traffic`) and blue-green's preview
 /// Service; nothing for a service that routes by replicas alone.
-fn traffic(s: &ServiceStatus) -> String {
+fn traffic(s: &ServiceStatus, namespace: &str) -> String {
     let Some(t) = &s.traffic else {
         return String::new();
     };
@@ -180,7 +180,7 @@ fn traffic(s: &ServiceStatus) -> String {
     }
     if let Some(preview) = &t.preview_service {
         out.push_str(&format!(
-            "Preview:   Service {preview} (the new revision before promotion)\n"
+            "Preview:   {preview}.{namespace}.svc (Service {preview}: the new revision before promotion)\n"
         ));
     }
     out
@@ -223,7 +223,7 @@ pub fn render_status(view: &ServiceView) -> String {
             until.0
         ));
     }
-    out.push_str(&traffic(s));
+    out.push_str(&traffic(s, &view.namespace));
     out.push_str(&format!(
         "Ready:     {}{}\n",
         s.ready.as_deref().unwrap_or("-"),

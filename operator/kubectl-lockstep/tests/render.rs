@@ -231,7 +231,9 @@ fn status_shows_the_split_written_and_the_preview() {
     });
     let text = view::render_status(&view);
     assert!(
-        text.contains("Preview:   Service albums-preview (the new revision before promotion)"),
+        text.contains(
+            "Preview:   albums-preview.shop.svc (Service albums-preview: the new revision before promotion)"
+        ),
         "{text}"
     );
     assert!(
