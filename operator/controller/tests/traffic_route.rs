@@ -137,6 +137,9 @@ fn a_header_route_is_a_rule_of_its_own_and_a_weight_change_leaves_it() {
         with[2],
         json!({"matches": [{"path": {"type": "PathPrefix", "value": "/api"},
                             "headers": [{"type": "Exact", "name": "x-canary", "value": "yes"}]}],
+               "filters": [{"type": "RequestHeaderModifier",
+                            "requestHeaderModifier": {"set": [{"name": "x-lockstep-header-route",
+                                                               "value": "testers"}]}}],
                "backendRefs": [{"group": "", "kind": "Service", "name": "web-canary", "port": 80,
                                 "weight": 1}]})
     );
@@ -240,4 +243,31 @@ fn a_route_without_both_backends_or_over_the_limits_is_a_problem() {
         problem.to_string().contains("more than the 16"),
         "{problem}"
     );
+}
+
+/// A rule someone else sends to the canary alone (a permanent `/canary` path) is theirs: kept
+/// through every edit, never taken for a header route.
+#[test]
+fn a_foreign_rule_to_the_canary_is_not_a_header_route() {
+    let b = backends();
+    let mut route = rules();
+    route.push(
+        json!({"matches": [{"path": {"type": "PathPrefix", "value": "/canary"}}],
+                      "backendRefs": [{"group": "", "kind": "Service", "name": "web-canary",
+                                       "port": 80, "weight": 1}]}),
+    );
+    let with = edit(
+        "shop/web",
+        &route,
+        &b,
+        &split(25, vec![header("t", exact("1"))]),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(with.len(), 4);
+    assert_eq!(with[2], route[2], "theirs, in place");
+    let without = edit("shop/web", &with, &b, &split(0, vec![]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(without, route, "our header rule gone, theirs kept");
 }

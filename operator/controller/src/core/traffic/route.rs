@@ -7,8 +7,11 @@
 //!
 //! - in every rule that sends to both `<name>-stable` and `<name>-canary`, exactly those two
 //!   `weight`s change; other backends, matches, filters and unknown fields stay as they are;
-//! - header routes are rules of their own whose only backend is `<name>-canary` — the ones the
-//!   split no longer asks for are removed, the missing ones appended; no other rule moves.
+//! - header routes are rules of their own whose only backend is `<name>-canary`, marked by a
+//!   `RequestHeaderModifier` that sets `x-lockstep-header-route: <name>` (core support in every
+//!   implementation; the canary sees which route sent a request) — the ones the split no longer
+//!   asks for are removed, the missing ones appended; no other rule moves, and a rule someone
+//!   else sends to the canary is not ours.
 //!
 //! Everything is written in the form the server stores after defaulting (weights, header match
 //! types), so a route that holds the split compares equal and costs no write.
@@ -85,9 +88,13 @@ impl Backends {
             && refs.iter().any(|b| self.is(b, &self.canary))
     }
 
-    /// A header route: a rule whose only backend is `<name>-canary`.
+    /// One of our header routes: its only backend is `<name>-canary` and it carries our mark.
     fn is_header_rule(&self, rule: &Value) -> bool {
-        matches!(Self::refs(rule), [only] if self.is(only, &self.canary))
+        let marked = rule
+            .get("filters")
+            .and_then(Value::as_array)
+            .is_some_and(|filters| filters.iter().any(|f| mark_of(f).is_some()));
+        marked && matches!(Self::refs(rule), [only] if self.is(only, &self.canary))
     }
 }
 
@@ -217,7 +224,24 @@ fn header_rule(
         .unwrap_or_else(|| json!({"name": b.canary}));
     let mut canary = canary.as_object().cloned().unwrap_or_else(Map::new);
     canary.insert("weight".into(), json!(1));
-    Ok(json!({"matches": matches, "backendRefs": [canary]}))
+    let mark = json!({"type": "RequestHeaderModifier",
+                      "requestHeaderModifier": {"set": [{"name": MARK, "value": header.name}]}});
+    Ok(json!({"matches": matches, "filters": [mark], "backendRefs": [canary]}))
+}
+
+/// The header our header-route rules set on the requests they send: it marks the rule as ours.
+pub const MARK: &str = "x-lockstep-header-route";
+
+/// The header route a filter marks, if it is our mark.
+fn mark_of(filter: &Value) -> Option<&str> {
+    let set = filter
+        .get("requestHeaderModifier")?
+        .get("set")?
+        .as_array()?;
+    set.iter()
+        .find(|h| h.get("name").and_then(Value::as_str) == Some(MARK))?
+        .get("value")?
+        .as_str()
 }
 
 /// One header as Gateway API matches it. A prefix is a regular expression: upstream has no
