@@ -303,3 +303,15 @@ fn blue_green_pre_promotion_analysis_failing_rolls_back_before_any_request() {
     assert_eq!(reasons(&d), ["RolledBack"]);
     assert_eq!((d.serving, d.scale), (Some(1), scale(&[(1, 4)])));
 }
+
+#[test]
+fn a_promote_given_while_paused_promotes_once_resumed() {
+    let mut run = Run::new(blue_green(BlueGreen::default()), Some(1), 2);
+    run.ready(1, 4).ready(2, 4);
+    run.step(None);
+    run.paused = true;
+    run.promote = Some("p1".into());
+    assert_eq!(run.step(None).phase, Phase::Paused);
+    run.paused = false;
+    assert_eq!(reasons(&run.step(None)), ["Promoted"]);
+}

@@ -70,16 +70,17 @@ pub(super) fn next(obs: &Observed<'_>, mut s: RolloutState, at: At<'_>) -> Decis
         s.step = Some(PREVIEW);
         s.step_started = Some(at.started);
     }
+    let stage = s.step.unwrap_or(PREVIEW);
+    let at = staged(obs, bg, at, stage, s.stable);
+    if obs.paused && stage != PROMOTED {
+        // A token given while paused is acted on once `paused` is lifted, as a canary's.
+        let message = format!("{}: paused (spec.paused)", at.label);
+        return at.hold(obs, s, Phase::Paused, message);
+    }
     // Any new `promote` token (`--full` too) promotes; seen before the preview is ready it is
     // spent, as a canary step's is.
     let promoted = obs.promote.is_some() && obs.promote.map(str::to_owned) != s.observed_promote;
     s.observed_promote = obs.promote.map(str::to_owned);
-    let stage = s.step.unwrap_or(PREVIEW);
-    let at = staged(obs, bg, at, stage, s.stable);
-    if obs.paused && stage != PROMOTED {
-        let message = format!("{}: paused (spec.paused)", at.label);
-        return at.hold(obs, s, Phase::Paused, message);
-    }
     match stage {
         PREVIEW => preview(obs, s, &at, bg, promoted),
         READY => ready(obs, s, &at, bg, promoted),
