@@ -9,6 +9,7 @@
 #[path = "../rbac_support/mod.rs"]
 mod rbac_support;
 mod target;
+pub mod traffic;
 
 use std::time::Duration;
 
