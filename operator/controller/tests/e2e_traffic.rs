@@ -10,7 +10,8 @@
 mod e2e_support;
 
 use e2e_support::traffic::{
-    TEAM, header_step, record, route, routed_env, routes, split, team_still_manages, theirs,
+    TEAM, header_step, record, route, routed_env, routes, settled, split, team_still_manages,
+    theirs,
 };
 use e2e_support::{album, wait_for};
 use kube::api::{Patch, PatchParams};
@@ -59,7 +60,7 @@ async fn a_routed_canary_writes_exact_weights_and_nothing_else() {
             .map(|t| (t.stable_weight, t.canary_weight)),
         Some((100, 0))
     );
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    settled(&seen, before, (100, 0, 0)).await;
     let versions = seen.lock().unwrap().clone();
     let writes: Vec<_> = versions[before..].iter().map(split).collect();
     // One write per step; completion one more (100/0 with both Services on revision 2).
@@ -105,7 +106,7 @@ async fn a_routed_canary_writes_exact_weights_and_nothing_else() {
         s.phase == Some(Phase::RolledBack)
     })
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    settled(&seen, before, (100, 0, 0)).await;
     let versions = seen.lock().unwrap().clone();
     let writes: Vec<_> = versions[before..].iter().map(split).collect();
     assert_eq!(writes, [(100, 0, 0)], "abort is one write");
@@ -139,10 +140,13 @@ async fn a_missing_route_holds_the_rollout_with_a_condition_until_it_exists() {
         json!({"release": {"version": "1.0.1", "config": {"log": {"level": "debug"}}}}),
     )
     .await;
-    let s = wait_for(&env, "web", "holding at step 0", |s| {
+    // Held with the canary's pod ready (2 + 1): nothing left to change in the status.
+    let s = wait_for(&env, "web", "holding at step 0, pods ready", |s| {
         s.message
             .as_deref()
             .is_some_and(|m| m.contains("waiting for traffic routing"))
+            && s.ready_replicas == 3
+            && s.updated_replicas == 1
     })
     .await;
     assert_eq!(s.stable_revision, Some(1));

@@ -179,10 +179,10 @@ async fn a_routed_service_at_rest_reads_its_route_and_writes_nothing() {
     let before = metrics.reconciles("album");
     fake.reset_counters();
     // Past one recheck (ROUTE_RECHECK, 5 s): the idle requeue does not apply while it waits.
-    tokio::time::sleep(Duration::from_millis(5600)).await;
+    tokio::time::sleep(Duration::from_millis(6500)).await;
     let rechecks = metrics.reconciles("album") - before;
     let blocked = non_watch(&fake.counters());
-    assert!(rechecks >= 1, "no recheck of the missing route in 5.6 s");
+    assert!(rechecks >= 1, "no recheck of the missing route in 6.5 s");
     assert!(
         blocked
             .iter()
@@ -223,9 +223,13 @@ async fn a_routed_service_at_rest_reads_its_route_and_writes_nothing() {
     let idle = non_watch(&fake.counters());
     operator.stop().await;
     assert!(requeues >= 10, "only {requeues} reconciles in 1.5 s");
-    assert_eq!(
-        idle,
-        vec![("get".to_owned(), "httproutes".to_owned(), requeues)],
-        "one route read per reconcile, no write"
+    // One read per reconcile (± the one in flight when the window opened or closed), no write.
+    let reads = match idle.as_slice() {
+        [(verb, resource, n)] if verb == "get" && resource == "httproutes" => *n,
+        other => panic!("only route reads at rest: {other:?}"),
+    };
+    assert!(
+        reads.abs_diff(requeues) <= 1,
+        "{reads} route reads in {requeues} reconciles"
     );
 }

@@ -133,3 +133,20 @@ pub fn header_step(on: bool) -> Value {
         json!({"setHeaderRoute": {"name": "testers"}})
     }
 }
+
+/// Waits (up to 30 s) until the watch has delivered, after the first `before` versions, one
+/// with `want`: the last write a scenario expects, so every write before it is recorded too.
+pub async fn settled(
+    seen: &Arc<Mutex<Vec<DynamicObject>>>,
+    before: usize,
+    want: (u64, u64, usize),
+) {
+    for _ in 0..300 {
+        let seen = seen.lock().unwrap().clone();
+        if seen.len() > before && seen.last().map(split) == Some(want) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the route never showed {want:?}");
+}
