@@ -14,8 +14,8 @@ pub enum Comparison {
     GreaterThan,
 }
 
-/// A Prometheus query checked during canary steps. No data or NaN is inconclusive, and an
-/// inconclusive analysis never promotes.
+/// A Prometheus query checked during canary steps (and blue-green's pre- and post-promotion
+/// analysis). No data or NaN is inconclusive, and an inconclusive analysis never promotes.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Analysis {
