@@ -7,6 +7,7 @@ use lockstep_crd::spec::{RolloutSpec, Step};
 use lockstep_crd::status::Phase;
 
 use crate::core::traffic::Split;
+pub use crate::core::traffic::canary_replicas;
 
 /// What the controller saw of one revision's Deployment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -202,9 +203,4 @@ pub fn weight_at(steps: &[Step], index: usize) -> u8 {
         .filter_map(|s| s.set_weight)
         .next_back()
         .unwrap_or(0)
-}
-
-/// Pods for `weight` percent of `replicas`, rounded up so any non-zero weight gets a pod.
-pub fn canary_replicas(replicas: i32, weight: u8) -> i32 {
-    ((i64::from(replicas) * i64::from(weight) + 99) / 100) as i32
 }

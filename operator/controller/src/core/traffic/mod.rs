@@ -68,11 +68,16 @@ pub fn header_routes_at(steps: &[Step], index: usize) -> Vec<HeaderRoute> {
     routes
 }
 
+/// Pods for `weight` percent of `replicas`, rounded up so any non-zero weight gets a pod.
+pub fn canary_replicas(replicas: i32, weight: u8) -> i32 {
+    ((i64::from(replicas) * i64::from(weight) + 99) / 100) as i32
+}
+
 /// The canary's pods at step `index` when requests are routed: the last `setCanaryScale` at or
 /// before it, else the weight's share of `replicas` rounded up — at least 1, so a header route
 /// has a pod to reach.
 pub fn canary_pods(steps: &[Step], index: usize, replicas: i32, weight: u8) -> i32 {
-    let share = |w: u8| ((i64::from(replicas) * i64::from(w) + 99) / 100) as i32;
+    let share = |w: u8| canary_replicas(replicas, w);
     let scale = steps
         .iter()
         .take(index + 1)

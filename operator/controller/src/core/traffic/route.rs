@@ -93,7 +93,7 @@ impl Backends {
         let marked = rule
             .get("filters")
             .and_then(Value::as_array)
-            .is_some_and(|filters| filters.iter().any(|f| mark_of(f).is_some()));
+            .is_some_and(|filters| filters.iter().any(is_mark));
         marked && matches!(Self::refs(rule), [only] if self.is(only, &self.canary))
     }
 }
@@ -142,8 +142,9 @@ pub fn edit(
     Ok((out.as_slice() != rules).then_some(out))
 }
 
-/// The weights of the route's split rules: `(stable, canary)` as percent of the two, from the
-/// first rule that has both (what `status.traffic` and `kubectl lockstep status` show).
+/// The weights the route holds: `(stable, canary)` of the first rule with both backends (a
+/// missing weight is upstream's default, 1). The status reports the split the operator wrote;
+/// this reads back what a route says, to check an edit.
 pub fn weights(rules: &[Value], b: &Backends) -> Option<(u64, u64)> {
     let rule = rules.iter().find(|r| b.is_split_rule(r))?;
     let weight = |name: &str| {
@@ -232,16 +233,16 @@ fn header_rule(
 /// The header our header-route rules set on the requests they send: it marks the rule as ours.
 pub const MARK: &str = "x-lockstep-header-route";
 
-/// The header route a filter marks, if it is our mark.
-fn mark_of(filter: &Value) -> Option<&str> {
+/// Whether a filter is our mark: a `RequestHeaderModifier` that sets [`MARK`].
+fn is_mark(filter: &Value) -> bool {
     let set = filter
-        .get("requestHeaderModifier")?
-        .get("set")?
-        .as_array()?;
-    set.iter()
-        .find(|h| h.get("name").and_then(Value::as_str) == Some(MARK))?
-        .get("value")?
-        .as_str()
+        .get("requestHeaderModifier")
+        .and_then(|m| m.get("set"))
+        .and_then(Value::as_array);
+    set.is_some_and(|set| {
+        set.iter()
+            .any(|h| h.get("name").and_then(Value::as_str) == Some(MARK))
+    })
 }
 
 /// One header as Gateway API matches it. A prefix is a regular expression: upstream has no
