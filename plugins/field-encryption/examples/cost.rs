@@ -1,4 +1,5 @@
-//! One operation in a loop, for instruction counts: `raw-enc`, `seal`, `raw-dec` or `open` of a
+//! One operation in a loop, for instruction counts: `raw-enc`/`raw-dec` (aes-gcm 0.10),
+//! `ring-enc`/`ring-dec` (ring 0.17, the AEAD the plugin uses), `seal` or `open` of a
 //! 256-byte value (`SIZE` to change), `N` times (default 200,000). Run by `bench/instructions.sh`
 //! under `perf stat` or callgrind; the per-operation difference is the envelope's cost.
 use std::hint::black_box;
@@ -8,6 +9,7 @@ use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use lockstep_field_encryption::digest::column_digest;
 use lockstep_field_encryption::envelope::{open_digest, seal_digest};
 use lockstep_field_encryption::{KeyMaterial, TenantKeys};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, UnboundKey};
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
@@ -24,6 +26,27 @@ fn main() {
     let data = vec![0x5Au8; size];
     let nonce = Nonce::from([3u8; 12]);
     let raw_ct = raw.encrypt(&nonce, data.as_slice()).expect("raw encrypt");
+    let ring_key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7u8; 32]).expect("ring key"));
+    let ring_nonce = || ring::aead::Nonce::assume_unique_for_key([3u8; 12]);
+    // Each with one allocation for the output, like `raw.encrypt` and like a seal.
+    let ring_enc = |data: &[u8]| {
+        let mut out = Vec::with_capacity(data.len() + 16);
+        out.extend_from_slice(data);
+        ring_key
+            .seal_in_place_append_tag(ring_nonce(), Aad::empty(), &mut out)
+            .expect("ring seal");
+        out
+    };
+    let ring_ct = ring_enc(&data);
+    let ring_dec = |sealed: &[u8]| {
+        let mut out = sealed.to_vec();
+        let len = ring_key
+            .open_in_place(ring_nonce(), Aad::empty(), &mut out)
+            .expect("ring open")
+            .len();
+        out.truncate(len);
+        out
+    };
     // As `Encrypted<T, C>` seals: the column digest is a compile-time constant.
     const BODY: [u8; 10] = column_digest("notes.body");
     let seal = |data: &[u8]| seal_digest(&keys, "notes.body", &BODY, None, data);
@@ -36,6 +59,8 @@ fn main() {
                     .expect("enc"),
             ))
         }),
+        "ring-enc" => Box::new(|| drop(black_box(ring_enc(black_box(&data))))),
+        "ring-dec" => Box::new(|| drop(black_box(ring_dec(black_box(&ring_ct))))),
         "seal" => Box::new(|| drop(black_box(seal(black_box(&data)).expect("seal")))),
         "raw-dec" => Box::new(|| {
             drop(black_box(
@@ -45,7 +70,9 @@ fn main() {
         }),
         "open" => Box::new(|| drop(black_box(open(black_box(&env)).expect("open")))),
         "none" => Box::new(|| ()),
-        other => panic!("unknown mode {other:?}: raw-enc, seal, raw-dec, open or none"),
+        other => panic!(
+            "unknown mode {other:?}: raw-enc, ring-enc, seal, raw-dec, ring-dec, open or none"
+        ),
     };
     for _ in 0..n {
         op();

@@ -14,10 +14,10 @@
 //! The header is authenticated through the AAD, and so are the tenant (through the derived key
 //! in version 2, the AAD in version 1) and the column: a value copied to another tenant's row,
 //! another column or another table fails to open. Version 2 exists for speed: its AAD is exactly
-//! one 16-byte GHASH block, where version 1's 28+ bytes cost two blocks and aes-gcm 0.10's slow
-//! path for a partial block. The column digest is a
-//! compile-time constant of each [`crate::ColumnBinding`] and the tenant key is derived once when
-//! the keys are resolved, so the per-field path never hashes. Version 1 values still open; new
+//! one 16-byte GHASH block, where version 1's 28+ bytes cost two blocks, one of them partial.
+//! The column digest is a compile-time constant of each [`crate::ColumnBinding`] and the tenant
+//! key is derived once when the keys are resolved, so the per-field path never hashes.
+//! AES-GCM itself is ring's (`crate::wipe` says why and how its keys are wiped). Version 1 values still open; new
 //! values are version 2, and a rewrap moves old ones over.
 //!
 //! Nonces come from a per-thread AES-CTR generator seeded from the operating system's RNG and
@@ -25,8 +25,7 @@
 //! nonces keep the collision risk under NIST SP 800-38D's 2^-32 bound for up to 2^32 values per
 //! key: rotate keys well before that ([`TenantKeys::seals`] counts them).
 
-use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Nonce, Tag};
+use ring::aead::{Aad as RingAad, LessSafeKey, Nonce, Tag};
 
 use crate::digest::{DIGEST_LEN, column_digest};
 use crate::error::{Error, Place, Result};
@@ -146,6 +145,12 @@ impl Aad {
     }
 }
 
+impl AsRef<[u8]> for Aad {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 fn place(keys: &TenantKeys, column: &str) -> Place {
     Place {
         tenant: keys.tenant().to_owned(),
@@ -178,7 +183,7 @@ fn cipher_for<'k>(
     column: &str,
     version: u8,
     key_id: u32,
-) -> Result<&'k aes_gcm::Aes256Gcm> {
+) -> Result<&'k LessSafeKey> {
     keys.check_usable(key_id, version, column)?;
     match version {
         VERSION_1 => keys.cipher_v1(key_id),
@@ -219,27 +224,31 @@ pub fn seal_digest(
     out.extend_from_slice(&Header::prefix_of(version, key_id));
     out.extend_from_slice(&nonce);
     out.extend_from_slice(plaintext);
-    let nonce = Nonce::from(nonce);
+    let nonce = Nonce::assume_unique_for_key(nonce);
     let tag = if version == VERSION_1 {
         // Sealing for binaries that predate version 2 (`Keyring::seal_version`).
         let aad = Aad::new(&out, keys.tenant(), column);
-        cipher.encrypt_in_place_detached(&nonce, aad.as_bytes(), &mut out[HEADER_LEN..])
+        cipher.seal_in_place_separate_tag(
+            nonce,
+            RingAad::from(aad.as_bytes()),
+            &mut out[HEADER_LEN..],
+        )
     } else {
-        // Two calls, so the per-field unbound path passes a `[u8; 16]` whose length the
-        // compiler sees: one `&[u8]` for either AAD cost more instructions per seal and per
-        // open (callgrind).
         let block = aad_block(&out, digest);
         let body = &mut out[HEADER_LEN..];
         match row {
-            None => cipher.encrypt_in_place_detached(&nonce, &block, body),
-            Some(row) => cipher.encrypt_in_place_detached(&nonce, &aad_with_row(&block, row), body),
+            None => cipher.seal_in_place_separate_tag(nonce, RingAad::from(block), body),
+            Some(row) => {
+                let aad = RingAad::from(aad_with_row(&block, row));
+                cipher.seal_in_place_separate_tag(nonce, aad, body)
+            }
         }
     }
     .map_err(|_| Error::MalformedEnvelope {
         column: column.into(),
         reason: "plaintext too long for AES-GCM".into(),
     })?;
-    out.extend_from_slice(&tag);
+    out.extend_from_slice(tag.as_ref());
     keys.count_seal();
     Ok(out)
 }
@@ -267,7 +276,7 @@ pub fn open_digest(
     let mut plaintext = envelope[HEADER_LEN..body_end].to_vec();
     let mut tag = [0u8; TAG_LEN];
     tag.copy_from_slice(&envelope[body_end..]);
-    let nonce = Nonce::from(header.nonce);
+    let nonce = Nonce::assume_unique_for_key(header.nonce);
     let tag = Tag::from(tag);
     let opened = if header.version == VERSION_1 {
         // Version 1 binds no row: asked to open bound to a row, it does not open (a value moved
@@ -278,15 +287,21 @@ pub fn open_digest(
                 place: place(keys, column),
             });
         }
-        let aad = Aad::new(envelope, keys.tenant(), column);
-        cipher.decrypt_in_place_detached(&nonce, aad.as_bytes(), &mut plaintext, &tag)
+        let aad = RingAad::from(Aad::new(envelope, keys.tenant(), column));
+        cipher.open_in_place_separate_tag(nonce, aad, tag, &mut plaintext, 0..)
     } else {
         let block = aad_block(envelope, digest);
         match row {
-            None => cipher.decrypt_in_place_detached(&nonce, &block, &mut plaintext, &tag),
+            None => cipher.open_in_place_separate_tag(
+                nonce,
+                RingAad::from(block),
+                tag,
+                &mut plaintext,
+                0..,
+            ),
             Some(row) => {
-                let aad = aad_with_row(&block, row);
-                cipher.decrypt_in_place_detached(&nonce, &aad, &mut plaintext, &tag)
+                let aad = RingAad::from(aad_with_row(&block, row));
+                cipher.open_in_place_separate_tag(nonce, aad, tag, &mut plaintext, 0..)
             }
         }
     };

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use aes_gcm::{Aes256Gcm, KeyInit};
+use ring::aead::LessSafeKey;
 use zeroize::Zeroize;
 
 use crate::wipe::WipedCipher;
@@ -120,8 +120,8 @@ impl TenantKeys {
             let derived = tenant_key(key, tenant);
             ciphers.push(KeyCiphers {
                 id: *id,
-                v2: WipedCipher::new(Aes256Gcm::new(derived.bytes().into())),
-                v1: WipedCipher::new(Aes256Gcm::new(key.bytes().into())),
+                v2: WipedCipher::new(derived.bytes()),
+                v1: WipedCipher::new(key.bytes()),
             });
         }
         scrub_stack();
@@ -273,12 +273,12 @@ impl TenantKeys {
     }
 
     /// The version 2 cipher of `key_id` (the key derived for this tenant).
-    pub(crate) fn cipher(&self, key_id: u32) -> Option<&Aes256Gcm> {
+    pub(crate) fn cipher(&self, key_id: u32) -> Option<&LessSafeKey> {
         self.ciphers.iter().find(|c| c.id == key_id).map(|c| &*c.v2)
     }
 
     /// The version 1 cipher of `key_id` (the key itself).
-    pub(crate) fn cipher_v1(&self, key_id: u32) -> Option<&Aes256Gcm> {
+    pub(crate) fn cipher_v1(&self, key_id: u32) -> Option<&LessSafeKey> {
         self.ciphers.iter().find(|c| c.id == key_id).map(|c| &*c.v1)
     }
 

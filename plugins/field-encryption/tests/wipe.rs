@@ -1,16 +1,24 @@
 //! No freed heap block holds key material: a global allocator scans every block as it is freed
-//! (and the old block of every move) for the key bytes and their file encodings.
+//! (and the old block of every move) for the key bytes, their file encodings, and every 16-byte
+//! window of the cipher objects derived from the key.
 //!
-//! Covers the key schedule and GHASH key inside `Aes256Gcm` (`aes`/`ghash`/`polyval` built with
-//! `zeroize`), `TenantKeys`, the `Keyring` cache, `FileKeys` loading raw, hex and base64 files,
-//! and `WrappedKeys` unwrapping a data key. No harness: one thread, so every freed block is ours.
+//! The cipher windows are read from live `ring` key objects built here from the same keys (the
+//! version 1 key and acme's version 2 key): round keys, the GHASH key table and whatever else
+//! ring keeps, in ring's own layout on this CPU, so the search does not depend on knowing it.
+//! Covers `TenantKeys`, the `Keyring` cache, `FileKeys` loading raw, hex and base64 files, and
+//! `WrappedKeys` unwrapping a data key. No harness: one thread, so every freed block is ours.
 
 // A global allocator is an unsafe trait: the only unsafe code in the workspace.
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 use std::os::unix::fs::PermissionsExt as _;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use ring::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
 
 use lockstep_field_encryption::Encrypted;
 use lockstep_field_encryption::{
@@ -33,54 +41,91 @@ static FOUND: AtomicUsize = AtomicUsize::new(0);
 
 struct Scanning;
 
-/// Keys derived from `KEY`, computed once before any scan (in static memory, never a heap block):
-/// the version 2 key of tenant `acme`, and for both versions the GHASH key `H` = AES_K(0¹²⁸)
-/// as computed and in the form polyval stores it (`mulX(reverse(H))`).
-static DERIVED: std::sync::OnceLock<[[u8; 16]; 6]> = std::sync::OnceLock::new();
+/// Hashes a needle by its first 8 bytes: needles are key-derived, so those are already uniform.
+#[derive(Default)]
+struct FirstEight(u64);
 
-fn derive_needles() -> [[u8; 16]; 6] {
-    use aes::cipher::{BlockEncrypt, KeyInit};
+impl std::hash::Hasher for FirstEight {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes.iter().take(8) {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+}
+
+type Needles = HashSet<[u8; 16], BuildHasherDefault<FirstEight>>;
+
+/// Every 16-byte string whose presence in a freed block is a leak, built once before any scan
+/// and never freed.
+static NEEDLES: OnceLock<Needles> = OnceLock::new();
+
+/// The version 2 key of tenant `acme` under `KEY`.
+fn acme_key() -> [u8; 32] {
     use hmac::Mac;
     let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&KEY).expect("any key length");
     mac.update(b"lsfe/tenant\0acme\x01");
-    let tenant_key: [u8; 32] = mac.finalize().into_bytes().into();
-    let ghash_key = |key: &[u8; 32]| {
-        let mut h = aes::Block::default();
-        aes::Aes256::new(key.into()).encrypt_block(&mut h);
-        let h: [u8; 16] = h.into();
-        // ghash 0.5: POLYVAL's key is mulX of the byte-reversed GHASH key.
-        let mut reversed = h;
-        reversed.reverse();
-        let v = u128::from_le_bytes(reversed);
-        let hi = v >> 127;
-        let polyval = ((v << 1) ^ hi ^ (hi << 127) ^ (hi << 126) ^ (hi << 121)).to_le_bytes();
-        (h, polyval)
-    };
-    let (h1, p1) = ghash_key(&KEY);
-    let (h2, p2) = ghash_key(&tenant_key);
-    let half =
-        |k: &[u8; 32], i: usize| -> [u8; 16] { k[i * 16..i * 16 + 16].try_into().expect("16") };
-    [half(&tenant_key, 0), half(&tenant_key, 1), h1, p1, h2, p2]
+    mac.finalize().into_bytes().into()
 }
 
-/// Whether `block` holds 16 consecutive bytes of the key, of its encodings or of a key derived
-/// from it: AES round keys 0 and 1 of AES-256 are the two key halves, as stored by every
-/// backend of `aes`; `H` as polyval stores it.
-fn holds_key(block: &[u8]) -> bool {
-    let needles: [&[u8]; 6] = [
-        &KEY[..16],
-        &KEY[16..],
-        &HEX.as_bytes()[..16],
-        &HEX.as_bytes()[48..],
-        &B64.as_bytes()[..16],
-        &B64.as_bytes()[24..40],
-    ];
-    let derived = DERIVED.get().map_or(&[][..], |d| &d[..]);
+/// The bytes of a live ring key object for `key`, as `src/wipe.rs` holds one. The box is leaked:
+/// freeing it would be a leak the scan reports.
+fn cipher_object(key: &[u8; 32]) -> Vec<u8> {
+    let cipher: &'static LessSafeKey = Box::leak(Box::new(LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, key).expect("32 bytes"),
+    )));
+    let size = std::mem::size_of::<LessSafeKey>();
+    // SAFETY: `cipher` is live and `size` bytes long; only bytes are read (padding included,
+    // which reads as whatever it holds, the point of the exercise).
+    unsafe { std::slice::from_raw_parts(std::ptr::from_ref(cipher).cast::<u8>(), size) }.to_vec()
+}
+
+/// Whether a window of a key object is key-derived rather than a length, a flag, a pointer or
+/// zero padding: those have few distinct bytes, 16 uniform bytes about 15.5.
+fn high_entropy(window: &[u8]) -> bool {
+    let mut seen = [false; 256];
+    window.iter().for_each(|b| seen[usize::from(*b)] = true);
+    seen.iter().filter(|s| **s).count() >= 10
+}
+
+fn build_needles() -> Needles {
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    let tenant_key = acme_key();
+    let mut needles = Needles::default();
+    let mut add = |bytes: &[u8]| {
+        for window in bytes.windows(16).filter(|w| high_entropy(w)) {
+            needles.insert(window.try_into().expect("16 bytes"));
+        }
+    };
+    add(&KEY);
+    add(HEX.as_bytes());
+    add(B64.as_bytes());
+    for key in [KEY, tenant_key] {
+        add(&key);
+        // The GHASH key H = AES_K(0¹²⁸) as computed, whatever form ring stores it in.
+        let mut h = aes::Block::default();
+        aes::Aes256::new(&key.into()).encrypt_block(&mut h);
+        add(&h);
+        let object = cipher_object(&key);
+        println!(
+            "ring key object: {} bytes, {} high-entropy windows",
+            object.len(),
+            object.windows(16).filter(|w| high_entropy(w)).count()
+        );
+        add(&object);
+    }
     needles
-        .iter()
-        .copied()
-        .chain(derived.iter().map(|d| &d[..]))
-        .any(|n| block.windows(n.len()).any(|w| w == n))
+}
+
+/// Whether `block` holds one of the needles anywhere.
+fn holds_key(block: &[u8]) -> bool {
+    NEEDLES.get().is_some_and(|needles| {
+        block
+            .windows(16)
+            .any(|w| needles.contains::<[u8; 16]>(w.try_into().expect("16 bytes")))
+    })
 }
 
 /// Scans a block about to be freed, then zeroes it, so bytes left by an earlier owner (the test's
@@ -150,12 +195,18 @@ fn main() {
         .enable_all()
         .build()
         .expect("wipe scenario");
-    DERIVED.get_or_init(derive_needles);
-    // The detector detects: a plain Vec holding the key, freed, is found, and so is a derived
-    // GHASH key in polyval's form.
+    let needles = NEEDLES.get_or_init(build_needles);
+    println!("{} needles", needles.len());
+    // The detector detects: a freed Vec holding a window from the middle of the version 2 key's
+    // ring object (where the GHASH table lies, past the round keys) is found.
+    let object = cipher_object(&acme_key());
+    let middle = object.len() / 2;
+    let window = (middle..object.len() - 16)
+        .find(|at| high_entropy(&object[*at..*at + 16]))
+        .expect("a key-derived window past the middle");
     let derived_control =
-        freed_blocks_with_key("control (an unwiped Vec of H, polyval form)", || {
-            drop(DERIVED.get().expect("derived")[5].to_vec())
+        freed_blocks_with_key("control (an unwiped Vec of a ring key window)", || {
+            drop(object[window..window + 16].to_vec())
         });
     assert!(
         derived_control >= 1,
