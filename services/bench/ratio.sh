@@ -5,8 +5,11 @@
 #   services/bench/ratio.sh [mysql://root@127.0.0.1:3306]   (default shown; needs wrk)
 #   ROUNDS=3 CONNS=16 THREADS=2 DURATION=10s LOG_LEVEL=info ALBUM_PORT=18080 BARE_PORT=18090
 #
-# The album service runs as shipped (every layer on, log level info). Each round runs album
-# then bare and prints both, the ratio album/bare for throughput and p99, and the CPU time
+# The album service runs as shipped (every layer on, log level info). A second bare process
+# (BARE_PORT+1) skips sqlx's ping before use, as the album's reads do on a connection used
+# moments ago (lockstep_tidb's alive-bypass-window): the same two round trips per request, so
+# album against it prices the layers alone. Each round runs album, bare and bare without the
+# ping, and prints them, the ratios album/bare for throughput and p99, and the CPU time
 # each server process spent per request (from /proc/<pid>/stat: steadier than throughput when
 # wrk and MariaDB share the cores); the first and last lines give the commit and the load
 # average.
@@ -22,7 +25,7 @@ ALBUM_PORT=${ALBUM_PORT:-18080}
 BARE_PORT=${BARE_PORT:-18090}
 DB=lockstep_ratio_$$
 WORK=$(mktemp -d)
-trap 'kill $(jobs -p) ${album_pid:-} ${bare_pid:-} 2>/dev/null || true; wait 2>/dev/null || true; mysql -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) ${album_pid:-} ${bare_pid:-} ${noping_pid:-} 2>/dev/null || true; wait 2>/dev/null || true; mysql -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 cargo build -q --release -p album-service -p lockstep-bench-bare
 mysql -uroot -h127.0.0.1 -e "CREATE DATABASE $DB"
@@ -43,9 +46,14 @@ curl -sf -XPOST "localhost:$ALBUM_PORT/v1/albums" -H 'content-type: application/
   -d '{"title":"Blue","artist":"Joni Mitchell","price":"19.99"}' >/dev/null
 PORT=$BARE_PORT MAX_CONNECTIONS=$CONNS target/release/lockstep-bench-bare > "$WORK/bare.log" 2>&1 &
 bare_pid=$!
-for _ in $(seq 100); do
-  curl -sf "localhost:$BARE_PORT/v1/albums/1" >/dev/null && break
-  sleep 0.1
+NOPING_PORT=$((BARE_PORT + 1))
+PORT=$NOPING_PORT MAX_CONNECTIONS=$CONNS TEST_BEFORE_ACQUIRE=false target/release/lockstep-bench-bare > "$WORK/bare-noping.log" 2>&1 &
+noping_pid=$!
+for port in "$BARE_PORT" "$NOPING_PORT"; do
+  for _ in $(seq 100); do
+    curl -sf "localhost:$port/v1/albums/1" >/dev/null && break
+    sleep 0.1
+  done
 done
 album=$(curl -sf "localhost:$ALBUM_PORT/v1/albums/1")
 bare=$(curl -sf "localhost:$BARE_PORT/v1/albums/1")
@@ -62,19 +70,21 @@ measure() { # pid url → "rps p99_ms cpu_us_per_request"
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   python3 -c "import sys, os; v=sys.argv[1]; f={'us':1e-3,'ms':1,'s':1e3}; u=v.lstrip('0123456789.'); hz=os.sysconf('SC_CLK_TCK'); print(sys.argv[2], float(v[:len(v)-len(u)])*f[u], (int(sys.argv[4])-int(sys.argv[3]))*1e6/hz/int(sys.argv[5]))" "$p99" "$rps" "$before" "$after" "$requests"
 }
-for url in "localhost:$ALBUM_PORT/v1/albums/1" "localhost:$BARE_PORT/v1/albums/1"; do
+for url in "localhost:$ALBUM_PORT/v1/albums/1" "localhost:$BARE_PORT/v1/albums/1" "localhost:$NOPING_PORT/v1/albums/1"; do
   wrk -t"$THREADS" -c"$CONNS" -d3s "http://$url" >/dev/null # warm-up, discarded
 done
 echo "commit $(git rev-parse --short HEAD), wrk -t$THREADS -c$CONNS -d$DURATION on $(nproc) cores, log level $LOG_LEVEL, MariaDB $(mysql -uroot -h127.0.0.1 -N -e 'select version()'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$ROUNDS"); do
   read -r a_rps a_p99 a_cpu <<<"$(measure "$album_pid" "http://localhost:$ALBUM_PORT/v1/albums/1")"
   read -r b_rps b_p99 b_cpu <<<"$(measure "$bare_pid" "http://localhost:$BARE_PORT/v1/albums/1")"
-  python3 - "$round" "$a_rps" "$a_p99" "$a_cpu" "$b_rps" "$b_p99" "$b_cpu" <<'PY'
+  read -r n_rps n_p99 n_cpu <<<"$(measure "$noping_pid" "http://localhost:$NOPING_PORT/v1/albums/1")"
+  python3 - "$round" "$a_rps" "$a_p99" "$a_cpu" "$b_rps" "$b_p99" "$b_cpu" "$n_rps" "$n_p99" "$n_cpu" <<'PY'
 import sys
-r, a, ap, ac, b, bp, bc = sys.argv[1], *map(float, sys.argv[2:])
-print(f"round {r}: album {a:6.0f} rps p99 {ap:5.2f} ms {ac:5.0f} us CPU/req | bare {b:6.0f} rps"
-      f" p99 {bp:5.2f} ms {bc:5.0f} us CPU/req | album/bare throughput {a / b:.3f}x"
-      f" (goal >= 0.90x), p99 {ap / bp:.2f}x (goal <= 1.00x), bare/album CPU per request {bc / ac:.3f}x")
+r, a, ap, ac, b, bp, bc, n, np_, nc = sys.argv[1], *map(float, sys.argv[2:])
+print(f"round {r}: album {a:6.0f} rps p99 {ap:5.2f} ms {ac:4.0f} us CPU/req | bare {b:6.0f} rps"
+      f" p99 {bp:5.2f} ms {bc:4.0f} us | bare, no ping {n:6.0f} rps p99 {np_:5.2f} ms {nc:4.0f} us"
+      f" | album/bare throughput {a / b:.3f}x (goal >= 0.90x), p99 {ap / bp:.2f}x (goal <= 1.00x);"
+      f" album/bare-no-ping {a / n:.3f}x, p99 {ap / np_:.2f}x")
 PY
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -8,6 +8,7 @@ pub mod failover;
 pub mod health;
 pub mod outcome;
 pub mod packet;
+pub mod pool;
 pub mod retry;
 pub mod session;
 pub mod timeouts;
@@ -28,6 +29,7 @@ pub fn all() -> Vec<Case> {
         concurrency::cases(),
         failover::cases(),
         health::cases(),
+        pool::cases(),
         outcome::cases(),
         timeouts::cases(),
         batch::cases(),

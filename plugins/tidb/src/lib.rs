@@ -37,6 +37,7 @@
 //! ```
 
 pub mod batch;
+mod bypass;
 pub mod classify;
 pub mod cluster;
 pub mod deadline;

@@ -27,12 +27,13 @@ mod url;
 pub use url::redact;
 
 /// Options the driver reads itself; everything else is handed to sqlx.
-const POOL_KEYS: [&str; 5] = [
+const POOL_KEYS: [&str; 6] = [
     "max-connections",
     "min-connections",
     "acquire-timeout",
     "idle-timeout",
     "max-lifetime",
+    "alive-bypass-window",
 ];
 /// Options sqlx understands (and that we therefore pass through untouched).
 const SQLX_KEYS: [&str; 13] = [
@@ -67,6 +68,10 @@ pub struct PoolSettings {
     pub idle_timeout: Duration,
     /// Every connection is replaced after this long (default 30 min).
     pub max_lifetime: Duration,
+    /// Idempotent work ([`crate::cluster::Db::run_with_retry`]) gets a connection used within
+    /// this long without sqlx's ping before use (default 500 ms, HikariCP's
+    /// `aliveBypassWindowMs`; zero always pings). See `crate::bypass`.
+    pub alive_bypass_window: Duration,
 }
 
 impl Default for PoolSettings {
@@ -77,6 +82,7 @@ impl Default for PoolSettings {
             acquire_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(300),
             max_lifetime: Duration::from_secs(1800),
+            alive_bypass_window: Duration::from_millis(500),
         }
     }
 }
@@ -235,6 +241,11 @@ fn split_query(query: &str) -> std::result::Result<Query, String> {
             "acquire-timeout" => pool.acquire_timeout = parse_duration(key, value)?,
             "idle-timeout" => pool.idle_timeout = parse_duration(key, value)?,
             "max-lifetime" => pool.max_lifetime = parse_duration(key, value)?,
+            // Zero is allowed here: it turns the bypass off.
+            "alive-bypass-window" if matches!(value, "0" | "0s" | "0ms") => {
+                pool.alive_bypass_window = Duration::ZERO
+            }
+            "alive-bypass-window" => pool.alive_bypass_window = parse_duration(key, value)?,
             k if Timeouts::KEYS.contains(&k) => timeouts.set(k, value)?,
             k if k.starts_with(SessionVars::PREFIX) => {
                 session.push(&k[SessionVars::PREFIX.len()..], value)?

@@ -127,6 +127,9 @@ fn error_body(error: &ApiError, request_id: &str) -> Response {
 /// `traceparent`, so a trace crosses services. Without trace export this does nothing.
 fn join_callers_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
     use opentelemetry::propagation::TextMapPropagator;
+    if !headers.contains_key("traceparent") {
+        return;
+    }
     use tracing_opentelemetry::OpenTelemetrySpanExt;
     let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new()
         .extract(&opentelemetry_http::HeaderExtractor(headers));

@@ -31,6 +31,7 @@ pub mod http;
 pub mod idempotency;
 pub mod json;
 mod layers;
+pub mod logfmt;
 pub mod metrics;
 #[cfg(feature = "database")]
 pub mod migrate;

@@ -185,6 +185,26 @@ fn stdout_lines() -> tracing_subscriber::fmt::writer::BoxMakeWriter {
     }
 }
 
+/// The log filter: `RUST_LOG` if set, else `level`. A bare level (`info`) is a `LevelFilter`,
+/// which keeps no per-span state; an `EnvFilter` looks every span up under a lock on each enter
+/// and exit (several per request), in case a directive names spans or fields.
+fn log_filter(
+    level: &str,
+    rust_log: Option<String>,
+) -> Box<dyn tracing_subscriber::layer::Filter<tracing_subscriber::Registry> + Send + Sync> {
+    // A `RUST_LOG` that does not parse is ignored, as `EnvFilter::try_from_default_env` did.
+    let directives = rust_log
+        .filter(|d| tracing_subscriber::EnvFilter::try_new(d).is_ok())
+        .unwrap_or_else(|| level.to_owned());
+    match directives
+        .trim()
+        .parse::<tracing_subscriber::filter::LevelFilter>()
+    {
+        Ok(level) => Box::new(level),
+        Err(_) => Box::new(tracing_subscriber::EnvFilter::new(directives)),
+    }
+}
+
 /// The subscriber [`init`] installs: logs filtered by `log.level` (or `RUST_LOG`), and, with a
 /// provider, request spans at `info` and above exported whatever the log level. The filters are
 /// per layer: a service logging at `warn` still exports its request spans.
@@ -192,15 +212,13 @@ pub fn subscriber(
     log: &LogConfig,
     provider: Option<&SdkTracerProvider>,
 ) -> impl tracing::Subscriber + Send + Sync + 'static {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
+    let filter = log_filter(&log.level, std::env::var("RUST_LOG").ok());
     let fmt = tracing_subscriber::fmt::layer().with_writer(stdout_lines());
     let fmt = match log.format {
         // The request span (method, route, request id) once, not again as a list of one.
         LogFormat::Json => fmt
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
+            .event_format(crate::logfmt::JsonLines)
+            .fmt_fields(crate::logfmt::JsonLines)
             .boxed(),
         LogFormat::Text => fmt.boxed(),
     };
@@ -299,6 +317,23 @@ mod tests {
                 "{endpoint}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn rust_log_overrides_the_level_unless_it_does_not_parse() {
+        use tracing::level_filters::LevelFilter;
+        let hint = |level: &str, rust_log: Option<&str>| {
+            log_filter(level, rust_log.map(str::to_owned)).max_level_hint()
+        };
+        assert_eq!(hint("info", None), Some(LevelFilter::INFO));
+        assert_eq!(hint(" warn ", None), Some(LevelFilter::WARN));
+        assert_eq!(hint("info", Some("debug")), Some(LevelFilter::DEBUG));
+        assert_eq!(
+            hint("warn", Some("info,sqlx=trace")),
+            Some(LevelFilter::TRACE)
+        );
+        assert_eq!(hint("warn", Some("sqlx=[")), Some(LevelFilter::WARN));
+        assert_eq!(hint("info,sqlx=warn", None), Some(LevelFilter::INFO));
     }
 
     #[test]

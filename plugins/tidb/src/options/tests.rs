@@ -48,6 +48,33 @@ fn time_bounds_come_from_the_url() {
 }
 
 #[test]
+fn the_alive_bypass_window_defaults_to_500ms_and_zero_turns_it_off() {
+    let window = |url: &str| {
+        url.parse::<ConnectOptions>()
+            .unwrap()
+            .pool
+            .alive_bypass_window
+    };
+    assert_eq!(window("mysql://root@db/test"), Duration::from_millis(500));
+    assert_eq!(
+        window("mysql://root@db/test?alive-bypass-window=250ms"),
+        Duration::from_millis(250)
+    );
+    for off in ["0", "0s", "0ms"] {
+        assert_eq!(
+            window(&format!("mysql://root@db/test?alive-bypass-window={off}")),
+            Duration::ZERO
+        );
+    }
+    let e = err("mysql://root@db/test?alive-bypass-window=soon");
+    assert!(
+        e.contains("alive-bypass-window") && e.contains("soon"),
+        "{e}"
+    );
+    assert!(err("mysql://root@db/test?alive-bypass-window=90000s").contains("at most 24 h"));
+}
+
+#[test]
 fn bad_urls_name_what_is_wrong_and_hide_the_password() {
     let cases = [
         ("postgres://u:pw@h/db", "unsupported scheme `postgres`"),

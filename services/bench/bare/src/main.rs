@@ -4,6 +4,9 @@
 //! machine.
 //!
 //! `BENCH_DATABASE_URL=mysql://… PORT=18090 MAX_CONNECTIONS=16 lockstep-bench-bare`
+//!
+//! `TEST_BEFORE_ACQUIRE=false` turns off sqlx's ping before each use of a pooled connection
+//! (on by default, as in sqlx): the round trips the album service's reads make.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -60,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("set BENCH_DATABASE_URL (mysql://…/database)"))?;
     let pool = MySqlPoolOptions::new()
         .max_connections(env_or("MAX_CONNECTIONS", 16)?)
+        .test_before_acquire(env_or("TEST_BEFORE_ACQUIRE", true)?)
         .connect(&url)
         .await?;
     let app = Router::new()
