@@ -46,6 +46,13 @@ async fn with_killed_connection(ctx: &Ctx, extra: &str) -> anyhow::Result<(Db, R
     Ok((db, policy))
 }
 
+fn idempotent(policy: RetryPolicy) -> RetryPolicy {
+    RetryPolicy {
+        idempotent: true,
+        ..policy
+    }
+}
+
 /// Attempts `SELECT 1` took under `policy`.
 async fn attempts_of_a_read(db: &Db, policy: &RetryPolicy) -> anyhow::Result<u64> {
     let before = policy.metrics.snapshot().attempts;
@@ -65,12 +72,8 @@ async fn idempotent_work_skips_the_ping_and_retries_a_dead_connection(
     ctx: Ctx,
 ) -> anyhow::Result<()> {
     let (db, policy) = with_killed_connection(&ctx, "").await?;
-    let policy = RetryPolicy {
-        idempotent: true,
-        ..policy
-    };
     // No ping: the first attempt meets the dead connection, the second opens a new one.
-    let attempts = attempts_of_a_read(&db, &policy).await?;
+    let attempts = attempts_of_a_read(&db, &idempotent(policy)).await?;
     ensure!(attempts == 2, "{attempts} attempts, want 2");
     Ok(())
 }
@@ -86,11 +89,7 @@ async fn other_work_pings_before_use(ctx: Ctx) -> anyhow::Result<()> {
 
 async fn a_zero_window_always_pings(ctx: Ctx) -> anyhow::Result<()> {
     let (db, policy) = with_killed_connection(&ctx, "&alive-bypass-window=0").await?;
-    let policy = RetryPolicy {
-        idempotent: true,
-        ..policy
-    };
-    let attempts = attempts_of_a_read(&db, &policy).await?;
+    let attempts = attempts_of_a_read(&db, &idempotent(policy)).await?;
     ensure!(attempts == 1, "{attempts} attempts, want 1");
     Ok(())
 }

@@ -17,8 +17,8 @@
 //! one 16-byte GHASH block, where version 1's 28+ bytes cost two blocks, one of them partial.
 //! The column digest is a compile-time constant of each [`crate::ColumnBinding`] and the tenant
 //! key is derived once when the keys are resolved, so the per-field path never hashes.
-//! AES-GCM itself is ring's (`crate::wipe` says why and how its keys are wiped). Version 1 values still open; new
-//! values are version 2, and a rewrap moves old ones over.
+//! Version 1 values still open; new values are version 2, and a rewrap moves old ones over.
+//! AES-GCM itself is ring's (`crate::wipe` says why and how its keys are wiped).
 //!
 //! Nonces come from a per-thread AES-CTR generator seeded from the operating system's RNG and
 //! reseeded in a forked child, so a child never repeats its parent's nonces. Random 96-bit
