@@ -217,8 +217,8 @@ pub fn subscriber(
     let fmt = match log.format {
         // The request span (method, route, request id) once, not again as a list of one.
         LogFormat::Json => fmt
-            .event_format(crate::logfmt::JsonLines)
             .fmt_fields(crate::logfmt::JsonLines)
+            .event_format(crate::logfmt::JsonLines)
             .boxed(),
         LogFormat::Text => fmt.boxed(),
     };

@@ -70,8 +70,8 @@ fn lines_match_tracing_subscribers_json_except_the_cost() {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(ours.clone())
-                .event_format(JsonLines)
-                .fmt_fields(JsonLines),
+                .fmt_fields(JsonLines)
+                .event_format(JsonLines),
         )
         .with(
             tracing_subscriber::fmt::layer()
