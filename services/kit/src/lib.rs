@@ -23,6 +23,7 @@
 pub mod body;
 pub mod commit;
 pub mod config;
+pub mod context;
 #[cfg(feature = "database")]
 pub mod database;
 pub mod error;
@@ -32,13 +33,16 @@ pub mod idempotency;
 pub mod json;
 mod layers;
 pub mod logfmt;
+mod logs;
 pub mod metrics;
+mod middleware;
 #[cfg(feature = "database")]
 pub mod migrate;
 #[cfg(feature = "database")]
 mod migrate_lock;
 #[cfg(feature = "database")]
 mod migration_error;
+pub mod ops;
 pub mod precondition;
 pub mod ratelimit;
 pub mod server;

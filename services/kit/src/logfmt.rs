@@ -6,7 +6,11 @@
 //! then serialises them again for every line. Here fields are written straight into the line,
 //! and a span's fields are stored as the inside of a JSON object (`"method":"GET","route":"…"`)
 //! that is copied into each line as it is: album GET went from 101–115 to 94–99 µs of CPU per
-//! request (`services/bench/README.md`).
+//! request (`services/bench/README.md`). Debug and display values are escaped as they are
+//! formatted, not collected into a `String` first.
+//!
+//! A line logged while a request is handled without a span ([`crate::context`]) gets the
+//! request's context as its `span`, in the same shape as the request span would give it.
 
 use std::fmt;
 
@@ -44,6 +48,16 @@ fn escape(out: &mut impl fmt::Write, s: &str) -> fmt::Result {
         start = i + 1;
     }
     out.write_str(&s[start..])
+}
+
+/// A `fmt::Write` that escapes what passes through it as [`escape`] does, so a `Debug` value
+/// is written into a JSON string without a `String` of its own.
+struct Escaping<'a, W: fmt::Write>(&'a mut W);
+
+impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        escape(self.0, s)
+    }
 }
 
 /// Writes `"name":value` pairs, comma-separated, after whatever `out` already holds.
@@ -103,7 +117,14 @@ impl<W: fmt::Write> Visit for Pairs<'_, W> {
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.string(field, &format!("{value:?}"));
+        self.key(field);
+        self.result = self
+            .result
+            .and_then(|()| self.out.write_char('"'))
+            .and_then(|()| {
+                fmt::Write::write_fmt(&mut Escaping(self.out), format_args!("{value:?}"))
+            })
+            .and_then(|()| self.out.write_char('"'));
     }
 }
 
@@ -149,12 +170,11 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        write!(
-            writer,
-            "{{\"timestamp\":\"{now}\",\"level\":\"{}\",\"fields\":{{",
-            meta.level()
-        )?;
+        writer.write_str("{\"timestamp\":\"")?;
+        crate::time::write(&chrono::Utc::now(), &mut writer)?;
+        writer.write_str("\",\"level\":\"")?;
+        writer.write_str(meta.level().as_str())?;
+        writer.write_str("\",\"fields\":{")?;
         let mut pairs = Pairs {
             out: &mut writer,
             first: true,
@@ -179,9 +199,22 @@ where
             })?;
             escape(&mut writer, span.name())?;
             writer.write_str("\"}")?;
+        } else if let Some(written) = crate::context::with_current(|c| request(&mut writer, c)) {
+            written?;
         }
         writer.write_str("}\n")
     }
+}
+
+/// `,"span":{…}` as the request span of `context` would be written.
+fn request(out: &mut impl fmt::Write, context: &crate::context::RequestContext) -> fmt::Result {
+    out.write_str(",\"span\":{\"method\":\"")?;
+    escape(out, context.method())?;
+    out.write_str("\",\"route\":\"")?;
+    escape(out, context.route())?;
+    out.write_str("\",\"request_id\":\"")?;
+    escape(out, context.id_str())?;
+    out.write_str("\",\"name\":\"request\"}")
 }
 
 #[cfg(test)]

@@ -66,6 +66,22 @@ pub enum Condition {
     Tags(Vec<Tag>),
 }
 
+/// `If-None-Match` as a handler argument, read in place (a `HeaderMap` argument copies every
+/// header of the request); a malformed one is 400 like [`Condition::if_none_match`].
+#[derive(Debug, Clone)]
+pub struct IfNoneMatch(pub Option<Condition>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IfNoneMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
+        Condition::if_none_match(&parts.headers).map(IfNoneMatch)
+    }
+}
+
 impl Condition {
     /// `If-Match` (strong comparison: a weak tag never matches).
     pub fn if_match(headers: &HeaderMap) -> Result<Option<Condition>, ApiError> {

@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use lockstep_service_config::{LogConfig, LogFormat};
+use lockstep_service_config::LogConfig;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
@@ -24,6 +24,8 @@ use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::Layer;
+
+use crate::logs::{LogFilter, log_directives, log_lines, needs_request_spans};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -162,74 +164,30 @@ impl Telemetry {
     }
 }
 
-/// Standard output for log lines, each written with one `write(2)` on a descriptor of its own.
-/// std's `Stdout` takes a process-wide lock per line, and two workers logging at once wait on
-/// each other: at info level that was half a futex wait (and a context switch) per request
-/// under load. A line under `PIPE_BUF` (4 KiB; access lines are ~300 B) is written whole.
-struct Lines(std::fs::File);
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Lines {
-    type Writer = &'a std::fs::File;
-    fn make_writer(&'a self) -> Self::Writer {
-        &self.0
-    }
-}
-
-/// [`Lines`] on a duplicate of fd 1; the locked `Stdout` (same destination, slower) when the
-/// process cannot open another descriptor.
-fn stdout_lines() -> tracing_subscriber::fmt::writer::BoxMakeWriter {
-    use std::os::fd::AsFd;
-    match std::io::stdout().as_fd().try_clone_to_owned() {
-        Ok(fd) => tracing_subscriber::fmt::writer::BoxMakeWriter::new(Lines(fd.into())),
-        Err(_) => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
-    }
-}
-
-/// The log filter: `RUST_LOG` if set, else `level`. A bare level (`info`) is a `LevelFilter`,
-/// which keeps no per-span state; an `EnvFilter` looks every span up under a lock on each enter
-/// and exit (several per request), in case a directive names spans or fields.
-fn log_filter(
-    level: &str,
-    rust_log: Option<String>,
-) -> Box<dyn tracing_subscriber::layer::Filter<tracing_subscriber::Registry> + Send + Sync> {
-    // A `RUST_LOG` that does not parse is ignored, as `EnvFilter::try_from_default_env` did.
-    let directives = rust_log
-        .filter(|d| tracing_subscriber::EnvFilter::try_new(d).is_ok())
-        .unwrap_or_else(|| level.to_owned());
-    match directives
-        .trim()
-        .parse::<tracing_subscriber::filter::LevelFilter>()
-    {
-        Ok(level) => Box::new(level),
-        Err(_) => Box::new(tracing_subscriber::EnvFilter::new(directives)),
-    }
-}
-
 /// The subscriber [`init`] installs: logs filtered by `log.level` (or `RUST_LOG`), and, with a
-/// provider, request spans at `info` and above exported whatever the log level. The filters are
-/// per layer: a service logging at `warn` still exports its request spans.
+/// provider, request spans at `info` and above exported whatever the log level. With a provider
+/// the filters are per layer (a service logging at `warn` still exports its request spans);
+/// without one the log filter is global, which spares a filter check per layer and span.
 pub fn subscriber(
     log: &LogConfig,
     provider: Option<&SdkTracerProvider>,
-) -> impl tracing::Subscriber + Send + Sync + 'static {
-    let filter = log_filter(&log.level, std::env::var("RUST_LOG").ok());
-    let fmt = tracing_subscriber::fmt::layer().with_writer(stdout_lines());
-    let fmt = match log.format {
-        // The request span (method, route, request id) once, not again as a list of one.
-        LogFormat::Json => fmt
-            .fmt_fields(crate::logfmt::JsonLines)
-            .event_format(crate::logfmt::JsonLines)
-            .boxed(),
-        LogFormat::Text => fmt.boxed(),
+) -> Box<dyn tracing::Subscriber + Send + Sync + 'static> {
+    let filter = LogFilter::of(&log_directives(&log.level, std::env::var("RUST_LOG").ok()));
+    let Some(provider) = provider else {
+        return Box::new(
+            tracing_subscriber::registry()
+                .with(filter.global())
+                .with(log_lines(log.format)),
+        );
     };
-    let traces = provider.map(|p| {
-        tracing_opentelemetry::layer()
-            .with_tracer(p.tracer("lockstep-service-kit"))
-            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
-    });
-    tracing_subscriber::registry()
-        .with(fmt.with_filter(filter))
-        .with(traces)
+    let traces = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("lockstep-service-kit"))
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    Box::new(
+        tracing_subscriber::registry()
+            .with(log_lines(log.format).with_filter(filter.per_layer()))
+            .with(traces),
+    )
 }
 
 /// Installs the global subscriber ([`subscriber`]): logs per `log`, plus OTLP trace export when
@@ -241,6 +199,8 @@ pub fn init(log: &LogConfig, service: &str, version: &str) -> Result<Telemetry, 
         Some(endpoint) => Some(tracer_provider(endpoint, service, version)?),
         None => None,
     };
+    let rust_log = std::env::var("RUST_LOG").ok();
+    crate::context::use_spans(needs_request_spans(log, provider.is_some(), rust_log));
     // A second init (tests) is not an error worth stopping for: the first subscriber stays.
     let _ = subscriber(log, provider.as_ref()).try_init();
     match endpoint {
@@ -317,23 +277,6 @@ mod tests {
                 "{endpoint}: {error}"
             );
         }
-    }
-
-    #[test]
-    fn rust_log_overrides_the_level_unless_it_does_not_parse() {
-        use tracing::level_filters::LevelFilter;
-        let hint = |level: &str, rust_log: Option<&str>| {
-            log_filter(level, rust_log.map(str::to_owned)).max_level_hint()
-        };
-        assert_eq!(hint("info", None), Some(LevelFilter::INFO));
-        assert_eq!(hint(" warn ", None), Some(LevelFilter::WARN));
-        assert_eq!(hint("info", Some("debug")), Some(LevelFilter::DEBUG));
-        assert_eq!(
-            hint("warn", Some("info,sqlx=trace")),
-            Some(LevelFilter::TRACE)
-        );
-        assert_eq!(hint("warn", Some("sqlx=[")), Some(LevelFilter::WARN));
-        assert_eq!(hint("info,sqlx=warn", None), Some(LevelFilter::INFO));
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::domain::{
 use crate::passwords::Hasher;
 use crate::tokens::Issuer;
 
-/// What the handlers share.
+/// What the handlers share (behind one `Arc`: axum clones the state for every request).
 #[derive(Clone, Debug)]
 pub struct AppState<S> {
     /// Storage.
@@ -127,7 +127,7 @@ fn registered(user: &User) -> Stored {
         (status = 503, description = "`overloaded`: password hashing is at capacity and nothing was done (see Retry-After); `unavailable`: storage is down", body = ErrorBody),
     ))]
 async fn register<S: UserStore>(
-    State(state): State<AppState<S>>,
+    State(state): State<Arc<AppState<S>>>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
@@ -177,7 +177,7 @@ async fn register<S: UserStore>(
         (status = 503, description = "`overloaded`: password hashing is at capacity (see Retry-After); `unavailable`: storage is down", body = ErrorBody),
     ))]
 async fn login<S: UserStore>(
-    State(state): State<AppState<S>>,
+    State(state): State<Arc<AppState<S>>>,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     let tenant = check_tenant(&body.tenant)?;
@@ -237,5 +237,5 @@ pub fn routes<S: UserStore>(state: AppState<S>) -> Router {
         .route("/v1/users", post(register::<S>))
         .route("/v1/tokens", post(login::<S>))
         .route("/openapi.json", get(openapi))
-        .with_state(state)
+        .with_state(Arc::new(state))
 }

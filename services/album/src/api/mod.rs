@@ -15,6 +15,8 @@
 pub mod dto;
 pub mod openapi;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,13 +24,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lockstep_service_config::Pagination;
 use lockstep_service_kit::idempotency::{Claim, Once, Stored};
-use lockstep_service_kit::precondition::{self, Condition};
+use lockstep_service_kit::precondition::{self, Condition, IfNoneMatch};
 use lockstep_service_kit::{ApiError, ApiJson, ApiQuery, ErrorBody};
 
 use crate::domain::{Album, AlbumChanges, AlbumStore, DomainError, ListQuery, NewAlbum};
 use dto::{AlbumDto, CreateAlbum, ListParams, PageDto, UpdateAlbum};
 
-/// What the handlers share.
+/// What the handlers share (behind one `Arc`: axum clones the state for every request).
 #[derive(Clone, Debug)]
 pub struct AppState<S> {
     /// Storage.
@@ -80,7 +82,7 @@ fn created(album: &Album) -> Stored {
         (status = 422, description = "A field breaks a rule, or `idempotency_key_reused`", body = ErrorBody),
     ))]
 async fn create<S: AlbumStore>(
-    State(state): State<AppState<S>>,
+    State(state): State<Arc<AppState<S>>>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateAlbum>,
 ) -> Result<Response, ApiError> {
@@ -107,12 +109,11 @@ async fn create<S: AlbumStore>(
         (status = 404, description = "No such album", body = ErrorBody),
     ))]
 async fn get_one<S: AlbumStore>(
-    State(state): State<AppState<S>>,
+    State(state): State<Arc<AppState<S>>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    IfNoneMatch(unless): IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let unless = Condition::if_none_match(&headers)?;
     let album = state.store.get(id).await?;
     let etag = album.etag();
     if unless.is_some_and(|c| c.matches_weak(&etag)) {
@@ -127,7 +128,7 @@ async fn get_one<S: AlbumStore>(
         (status = 422, description = "A parameter breaks a rule", body = ErrorBody),
     ))]
 async fn list<S: AlbumStore>(
-    State(state): State<AppState<S>>,
+    State(state): State<Arc<AppState<S>>>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<ApiJson<PageDto>, ApiError> {
     let query = ListQuery::checked(
@@ -151,7 +152,7 @@ async fn list<S: AlbumStore>(
         (status = 422, description = "A field breaks a rule", body = ErrorBody),
     ))]
 async fn update<S: AlbumStore>(
-    State(state): State<AppState<S>>,
+    State(state): State<Arc<AppState<S>>>,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<UpdateAlbum>,
@@ -176,7 +177,7 @@ async fn update<S: AlbumStore>(
         (status = 412, description = "`precondition_failed`: `If-Match` names another version", body = ErrorBody),
     ))]
 async fn delete<S: AlbumStore>(
-    State(state): State<AppState<S>>,
+    State(state): State<Arc<AppState<S>>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
@@ -196,5 +197,5 @@ pub fn routes<S: AlbumStore>(state: AppState<S>) -> Router {
             get(get_one::<S>).patch(update::<S>).delete(delete::<S>),
         )
         .route("/openapi.json", get(openapi::serve))
-        .with_state(state)
+        .with_state(Arc::new(state))
 }
