@@ -3,7 +3,7 @@
 # database with a pool of the same size (services/bench/bare), side by side, over loopback.
 #
 #   services/bench/ratio.sh [mysql://root@127.0.0.1:3306]   (default shown; needs wrk)
-#   ROUNDS=3 CONNS=16 THREADS=2 DURATION=10s LOG_LEVEL=info ALBUM_PORT=18080 BARE_PORT=18090
+#   ROUNDS=6 CONNS=16 THREADS=2 DURATION=5s LOG_LEVEL=info ALBUM_PORT=18080 BARE_PORT=18090
 #
 # The album service runs as shipped (every layer on, log level info). A second bare process
 # (BARE_PORT+1) skips sqlx's ping before use, as the album's reads do on a connection used
@@ -11,15 +11,17 @@
 # album against it prices the layers alone. Each round runs album, bare and bare without the
 # ping, and prints them, the ratios album/bare for throughput and p99, and the CPU time
 # each server process spent per request (from /proc/<pid>/stat: steadier than throughput when
-# wrk and MariaDB share the cores); the first and last lines give the commit and the load
-# average.
+# wrk and MariaDB share the cores). The order of the three rotates each round; the summary
+# gives the medians, the range of the per-round ratios, and the share of CPU time the
+# hypervisor took meanwhile (steal), which is what makes single rounds swing on a shared VM.
+# The first and last lines give the commit and the load average.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SERVER=${1:-mysql://root@127.0.0.1:3306}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-6}
 CONNS=${CONNS:-16}
 THREADS=${THREADS:-2}
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
 LOG_LEVEL=${LOG_LEVEL:-info}
 ALBUM_PORT=${ALBUM_PORT:-18080}
 BARE_PORT=${BARE_PORT:-18090}
@@ -74,17 +76,43 @@ for url in "localhost:$ALBUM_PORT/v1/albums/1" "localhost:$BARE_PORT/v1/albums/1
   wrk -t"$THREADS" -c"$CONNS" -d3s "http://$url" >/dev/null # warm-up, discarded
 done
 echo "commit $(git rev-parse --short HEAD), wrk -t$THREADS -c$CONNS -d$DURATION on $(nproc) cores, log level $LOG_LEVEL, MariaDB $(mysql -uroot -h127.0.0.1 -N -e 'select version()'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+steal() { awk '/^cpu / {print $9}' /proc/stat; }
+steal_before=$(steal); total_before=$(awk '/^cpu / {s=0; for (i=2; i<=NF; i++) s+=$i; print s}' /proc/stat)
+names=(album bare noping)
+pids=("$album_pid" "$bare_pid" "$noping_pid")
+ports=("$ALBUM_PORT" "$BARE_PORT" "$NOPING_PORT")
 for round in $(seq "$ROUNDS"); do
-  read -r a_rps a_p99 a_cpu <<<"$(measure "$album_pid" "http://localhost:$ALBUM_PORT/v1/albums/1")"
-  read -r b_rps b_p99 b_cpu <<<"$(measure "$bare_pid" "http://localhost:$BARE_PORT/v1/albums/1")"
-  read -r n_rps n_p99 n_cpu <<<"$(measure "$noping_pid" "http://localhost:$NOPING_PORT/v1/albums/1")"
-  python3 - "$round" "$a_rps" "$a_p99" "$a_cpu" "$b_rps" "$b_p99" "$b_cpu" "$n_rps" "$n_p99" "$n_cpu" <<'PY'
+  # The order rotates, so no server always runs right after the same other one.
+  declare -A got=()
+  for k in 0 1 2; do
+    i=$(( (k + round - 1) % 3 ))
+    got[${names[$i]}]=$(measure "${pids[$i]}" "http://localhost:${ports[$i]}/v1/albums/1")
+  done
+  echo "$round ${got[album]} ${got[bare]} ${got[noping]}" >> "$WORK/rounds"
+  python3 - $round ${got[album]} ${got[bare]} ${got[noping]} <<'PY'
 import sys
 r, a, ap, ac, b, bp, bc, n, np_, nc = sys.argv[1], *map(float, sys.argv[2:])
 print(f"round {r}: album {a:6.0f} rps p99 {ap:5.2f} ms {ac:4.0f} us CPU/req | bare {b:6.0f} rps"
       f" p99 {bp:5.2f} ms {bc:4.0f} us | bare, no ping {n:6.0f} rps p99 {np_:5.2f} ms {nc:4.0f} us"
-      f" | album/bare throughput {a / b:.3f}x (goal >= 0.90x), p99 {ap / bp:.2f}x (goal <= 1.00x);"
-      f" album/bare-no-ping {a / n:.3f}x, p99 {ap / np_:.2f}x")
+      f" | album/bare throughput {a / b:.3f}x, p99 {ap / bp:.2f}x; album/bare-no-ping {a / n:.3f}x")
 PY
 done
+steal_after=$(steal); total_after=$(awk '/^cpu / {s=0; for (i=2; i<=NF; i++) s+=$i; print s}' /proc/stat)
+python3 - "$WORK/rounds" $(( steal_after - steal_before )) $(( total_after - total_before )) <<'PY'
+import statistics, sys
+rows = [list(map(float, line.split()[1:])) for line in open(sys.argv[1])]
+med = lambda xs: statistics.median(xs)
+col = lambda i: [r[i] for r in rows]
+through = [r[0] / r[3] for r in rows]
+p99 = [r[1] / r[4] for r in rows]
+print(f"medians over {len(rows)} rounds: album {med(col(0)):.0f} rps p99 {med(col(1)):.2f} ms"
+      f" {med(col(2)):.0f} us CPU/req | bare {med(col(3)):.0f} rps p99 {med(col(4)):.2f} ms"
+      f" {med(col(5)):.0f} us | bare, no ping {med(col(6)):.0f} rps p99 {med(col(7)):.2f} ms"
+      f" {med(col(8)):.0f} us")
+print(f"album/bare throughput: median {med(through):.3f}x, rounds {min(through):.3f}-{max(through):.3f}x,"
+      f" {sum(t >= 0.9 for t in through)} of {len(rows)} rounds >= 0.90x (goal >= 0.90x)")
+print(f"album/bare p99: median {med(p99):.2f}x, rounds {min(p99):.2f}-{max(p99):.2f}x,"
+      f" {sum(p <= 1 for p in p99)} of {len(rows)} rounds <= 1.00x (goal <= 1.00x)")
+print(f"CPU time stolen by the hypervisor during the runs: {100 * int(sys.argv[2]) / max(1, int(sys.argv[3])):.1f} %")
+PY
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -30,7 +30,7 @@ pub struct ServerConfig {
     /// (the default): no CORS headers, so browsers keep other origins out.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cors_allowed_origins: Vec<String>,
-    /// Compress responses (gzip) for clients that accept it.
+    /// Compress responses of 1 KiB or more (gzip) for clients that accept it.
     #[serde(skip_serializing_if = "is_true")]
     pub compression: bool,
     /// Request rate limits (none by default).
